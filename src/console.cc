@@ -1,0 +1,250 @@
+// stdin reading and command tables. See console.h.
+#include "console.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "log.h"
+
+static constexpr size_t kMaxLine = 8192;
+
+/* ----------------------------------------------------------------------------
+ * Line splitting
+ * ------------------------------------------------------------------------- */
+
+static void deliver(Console* c, std::string line, bool too_long) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (c->on_line != nullptr) c->on_line(c->ctx, line, too_long);
+}
+
+void console_feed(Console* c, const char* data, size_t len) {
+  size_t start = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (data[i] != '\n') continue;
+    if (c->discarding) {
+      c->discarding = false;
+    } else {
+      c->partial.append(data + start, i - start);
+      std::string line;
+      line.swap(c->partial);
+      deliver(c, std::move(line), false);
+    }
+    start = i + 1;
+  }
+  if (start < len && !c->discarding) {
+    c->partial.append(data + start, len - start);
+    if (c->partial.size() > kMaxLine) {
+      std::string line = c->partial.substr(0, kMaxLine);
+      c->partial.clear();
+      c->discarding = true;
+      deliver(c, std::move(line), true);
+    }
+  }
+}
+
+void console_finish(Console* c) {
+  if (c->eof) return;
+  c->eof = true;
+  if (!c->partial.empty() && !c->discarding) {
+    std::string line;
+    line.swap(c->partial);
+    deliver(c, std::move(line), false);
+  }
+  if (c->on_eof != nullptr) c->on_eof(c->ctx);
+}
+
+/* ----------------------------------------------------------------------------
+ * stdin handles
+ * ------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+  (void)suggested;
+  Console* c = static_cast<Console*>(h->data);
+  buf->base = c->file_buf;
+  buf->len = sizeof c->file_buf;
+}
+
+static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Console* c = static_cast<Console*>(s->data);
+  if (nread > 0) {
+    console_feed(c, buf->base, static_cast<size_t>(nread));
+  } else if (nread < 0) {
+    uv_read_stop(s);
+    console_finish(c);
+  }
+}
+
+static void file_read_next(Console* c);
+
+static void on_file_read(uv_fs_t* req) {
+  Console* c = static_cast<Console*>(req->data);
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  c->fs_busy = false;
+  if (c->closing) {
+    if (c->on_closed != nullptr) c->on_closed(c->ctx);
+    return;
+  }
+  if (n > 0) {
+    console_feed(c, c->file_buf, static_cast<size_t>(n));
+    file_read_next(c);
+  } else {
+    console_finish(c);
+  }
+}
+
+static void file_read_next(Console* c) {
+  if (c->eof || c->closing) return;
+  uv_buf_t b = uv_buf_init(c->file_buf, sizeof c->file_buf);
+  c->fs_req.data = c;
+  if (uv_fs_read(c->loop, &c->fs_req, 0, &b, 1, -1, on_file_read) == 0) {
+    c->fs_busy = true;
+  } else {
+    console_finish(c);
+  }
+}
+
+// End of input found before the loop ran: report it from the loop, not from open.
+static void on_none_idle(uv_idle_t* idle) {
+  Console* c = static_cast<Console*>(idle->data);
+  uv_close(reinterpret_cast<uv_handle_t*>(idle), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  console_finish(c);
+}
+
+int console_open(Console* c, uv_loop_t* loop, void* ctx,
+                 void (*on_line)(void*, const std::string&, bool), void (*on_eof)(void*)) {
+  c->loop = loop;
+  c->ctx = ctx;
+  c->on_line = on_line;
+  c->on_eof = on_eof;
+  uv_handle_type t = uv_guess_handle(0);
+  int r = -1;
+  // libuv 1.44 aborts when uv_pipe_open is given a regular file or a closed fd,
+  // so each kind of stdin gets the reader that suits it.
+  if (t == UV_TTY) {
+    r = uv_tty_init(loop, &c->h.tty, 0, 1);
+    if (r == 0) {
+      c->kind = CONSOLE_TTY;
+      c->h.tty.data = c;
+      r = uv_read_start(reinterpret_cast<uv_stream_t*>(&c->h.tty), on_alloc, on_read);
+    }
+  } else if (t == UV_NAMED_PIPE) {
+    r = uv_pipe_init(loop, &c->h.pipe, 0);
+    if (r == 0) {
+      c->kind = CONSOLE_PIPE;
+      c->h.pipe.data = c;
+      r = uv_pipe_open(&c->h.pipe, 0);
+      if (r == 0) r = uv_read_start(reinterpret_cast<uv_stream_t*>(&c->h.pipe), on_alloc, on_read);
+    }
+  } else if (t == UV_FILE) {
+    c->kind = CONSOLE_FILE;
+    file_read_next(c);
+    return 0;
+  }
+  if (r != 0) {
+    // No usable stdin (closed, a socket of another kind, ...): that is end of input.
+    uv_idle_t* idle = new uv_idle_t;
+    uv_idle_init(loop, idle);
+    idle->data = c;
+    uv_idle_start(idle, on_none_idle);
+    if (c->kind == CONSOLE_NONE) return 0;
+    // The handle was initialised; keep it so console_close releases it.
+  }
+  return 0;
+}
+
+bool console_is_tty(const Console* c) { return c->kind == CONSOLE_TTY; }
+
+void console_close(Console* c, void (*on_closed)(void* ctx)) {
+  if (c->closing) return;
+  c->closing = true;
+  c->on_closed = on_closed;
+  c->on_line = nullptr;
+  c->on_eof = nullptr;
+  uv_handle_t* h = nullptr;
+  if (c->kind == CONSOLE_TTY) h = reinterpret_cast<uv_handle_t*>(&c->h.tty);
+  if (c->kind == CONSOLE_PIPE) h = reinterpret_cast<uv_handle_t*>(&c->h.pipe);
+  if (h != nullptr) {
+    if (c->kind == CONSOLE_TTY) uv_tty_reset_mode();
+    uv_close(h, [](uv_handle_t* hh) {
+      Console* cc = static_cast<Console*>(hh->data);
+      if (cc->on_closed != nullptr) cc->on_closed(cc->ctx);
+    });
+    return;
+  }
+  if (c->kind == CONSOLE_FILE && c->fs_busy) {
+    uv_cancel(reinterpret_cast<uv_req_t*>(&c->fs_req));
+    return;  // on_file_read reports the close
+  }
+  if (on_closed != nullptr) on_closed(c->ctx);
+}
+
+/* ----------------------------------------------------------------------------
+ * Command tables
+ * ------------------------------------------------------------------------- */
+
+int console_split(const std::string& line, std::vector<std::string>* words) {
+  words->clear();
+  size_t i = 0, n = line.size();
+  while (i < n) {
+    while (i < n && (line[i] == ' ' || line[i] == '\t')) i++;
+    if (i >= n) break;
+    std::string w;
+    bool quoted = false;
+    while (i < n && (quoted || (line[i] != ' ' && line[i] != '\t'))) {
+      char ch = line[i];
+      if (ch == '"') {
+        quoted = !quoted;
+      } else if (quoted && ch == '\\' && i + 1 < n && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+        w += line[++i];
+      } else {
+        w += ch;
+      }
+      i++;
+    }
+    if (quoted) return -1;
+    words->push_back(std::move(w));
+  }
+  return 0;
+}
+
+// Number of words in a command name ("request logs" has two).
+static size_t name_words(const char* name, std::vector<std::string>* parts) {
+  console_split(name, parts);
+  return parts->size();
+}
+
+int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, ConsoleParsed* out) {
+  *out = ConsoleParsed();
+  std::vector<std::string> words;
+  if (console_split(line, &words) != 0) {
+    out->error = "unclosed quote";
+    return CONSOLE_BADARGS;
+  }
+  if (words.empty()) return CONSOLE_EMPTY;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < n; i++) {
+    size_t k = name_words(table[i].name, &parts);
+    if (words.size() < k) continue;
+    bool match = true;
+    for (size_t j = 0; j < k && match; j++) match = words[j] == parts[j];
+    if (!match) continue;
+    out->cmd = &table[i];
+    out->args.assign(words.begin() + static_cast<long>(k), words.end());
+    int argc = static_cast<int>(out->args.size());
+    if (argc < table[i].min_args || argc > table[i].max_args) {
+      out->error = std::string("usage: ") + table[i].name + (table[i].args[0] ? " " : "") + table[i].args;
+      return CONSOLE_BADARGS;
+    }
+    return CONSOLE_OK;
+  }
+  return CONSOLE_UNKNOWN;
+}
+
+void console_print_help(const ConsoleCmd* table, size_t n) {
+  out_line("Commands:");
+  for (size_t i = 0; i < n; i++) {
+    std::string left = std::string(table[i].name) + (table[i].args[0] ? " " : "") + table[i].args;
+    out_line("  %-24s %s", left.c_str(), table[i].help);
+  }
+}

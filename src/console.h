@@ -1,0 +1,79 @@
+// stdin as a TTY, a pipe or a file, split into lines; and the command tables that
+// the tracker and peer consoles dispatch through. Owns one uv_tty_t or uv_pipe_t
+// (or a chained uv_fs_read for a regular file). Used by tracker.cc and peer.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+/* ---- stdin ---------------------------------------------------------------- */
+
+enum ConsoleKind { CONSOLE_NONE, CONSOLE_TTY, CONSOLE_PIPE, CONSOLE_FILE };
+
+struct Console {
+  uv_loop_t* loop = nullptr;
+  ConsoleKind kind = CONSOLE_NONE;
+  union {
+    uv_tty_t tty;
+    uv_pipe_t pipe;
+  } h;
+  uv_fs_t fs_req;
+  bool fs_busy = false;
+  char file_buf[4096];
+  std::string partial;
+  bool discarding = false;  // dropping the rest of an overlong line
+  bool eof = false;
+  bool closing = false;
+  void* ctx = nullptr;
+  // A complete line without its "\n" (or "\r\n"); too_long when it was cut short.
+  void (*on_line)(void* ctx, const std::string& line, bool too_long) = nullptr;
+  void (*on_eof)(void* ctx) = nullptr;
+  void (*on_closed)(void* ctx) = nullptr;
+};
+
+// Starts reading fd 0. on_eof runs once, after the last line, also when there is
+// no usable stdin at all.
+int console_open(Console* c, uv_loop_t* loop, void* ctx,
+                 void (*on_line)(void*, const std::string&, bool), void (*on_eof)(void*));
+bool console_is_tty(const Console* c);
+// Stops reading and releases the handle; on_closed runs when it is gone.
+void console_close(Console* c, void (*on_closed)(void* ctx));
+// Exposed for tests: feeds bytes through the line splitter.
+void console_feed(Console* c, const char* data, size_t len);
+void console_finish(Console* c);
+
+/* ---- command tables ------------------------------------------------------- */
+
+typedef void (*ConsoleHandler)(void* owner, const std::vector<std::string>& args);
+
+struct ConsoleCmd {
+  const char* name;   // one or more words: "request logs"
+  const char* args;   // for usage: "NAME [PATH]"
+  const char* help;
+  int min_args;
+  int max_args;
+  ConsoleHandler handler;
+};
+
+enum ConsoleParse {
+  CONSOLE_OK = 0,
+  CONSOLE_EMPTY = 1,     // a blank line
+  CONSOLE_UNKNOWN = -1,  // no such command
+  CONSOLE_BADARGS = -2,  // wrong number of arguments, or an unclosed quote; error says which
+};
+
+struct ConsoleParsed {
+  const ConsoleCmd* cmd = nullptr;
+  std::vector<std::string> args;
+  std::string error;
+};
+
+// Splits a line into words on blanks; "double quotes" keep blanks inside a word,
+// and \" or \\ inside quotes stand for themselves. Returns 0 or -1 (unclosed quote).
+int console_split(const std::string& line, std::vector<std::string>* words);
+int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, ConsoleParsed* out);
+// Prints one line per command, from the table.
+void console_print_help(const ConsoleCmd* table, size_t n);

@@ -1,0 +1,33 @@
+// Seed-format log files ("YYYY-MM-DD HH:MM:SS,mmm - message", appended across runs)
+// and the console's plain output lines. Used by the tracker and the peer; owns no
+// libuv handle: log lines are short synchronous appends to an open FILE.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+struct Log {
+  FILE* f = nullptr;
+  std::string path;
+};
+
+int log_open(Log* log, const std::string& path);  // 0 or -errno
+void log_close(Log* log);
+// Appends one line with the current local time.
+void log_line(Log* log, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// "YYYY-MM-DD HH:MM:SS,mmm" for a time in milliseconds since the epoch, local time.
+std::string log_timestamp(int64_t epoch_ms);
+
+// Reads the log file line by line and prints to `out` each line for which
+// match(line, ctx) is true (all lines when match is null). Returns the number of
+// lines printed, or -errno when the file cannot be read.
+int log_print_matching(const std::string& path, bool (*match)(const std::string& line, void* ctx),
+                       void* ctx, FILE* out);
+
+// Console output: one line on stdout, flushed so piped readers see it at once.
+void out_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// A prompt: no newline, flushed.
+void out_prompt(const char* text);
+// Truncates and sanitises user text for echoing in a message (no control bytes).
+std::string out_sanitize(const std::string& s, size_t max = 80);

@@ -1,0 +1,550 @@
+// The peer. Console lines queue up and run strictly one after another: a command
+// that waits for the tracker or a download finishes (cmd_finished) before the
+// next starts, so piped scripts behave like a person typing. See peer.h.
+#include "peer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+/* ----------------------------------------------------------------------------
+ * Command plumbing
+ * ------------------------------------------------------------------------- */
+
+enum CmdResult { CMD_OK, CMD_FAILED, CMD_ASYNC };
+
+static void peer_stop(Peer* p);
+static void pump(Peer* p);
+
+static const char kPrompt[] = "Enter command (share/get/request logs/exit): ";
+
+// An asynchronous command has ended; the next one may run.
+static void cmd_finished(Peer* p, bool ok) {
+  p->busy = false;
+  if (!ok) p->failures++;
+  pump(p);
+}
+
+static ProtoRequest make_request(Peer* p, const char* action) {
+  ProtoRequest r;
+  r.action = action;
+  r.peer_id = p->opt.id;
+  r.fields = FLD_PEER_ID;
+  return r;
+}
+
+static std::string python_set(const std::vector<std::string>& names) {
+  // The seed logs its set of shared files as Python prints a set.
+  std::string s = "{";
+  for (size_t i = 0; i < names.size(); i++) {
+    if (i > 0) s += ", ";
+    s += "'" + names[i] + "'";
+  }
+  return s + "}";
+}
+
+/* ----------------------------------------------------------------------------
+ * share NAME [PATH]
+ * ------------------------------------------------------------------------- */
+
+struct ShareOp {
+  Peer* p;
+  std::string name, path;
+  uv_fs_t req;
+};
+
+static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  ShareOp* op = static_cast<ShareOp*>(ctx);
+  Peer* p = op->p;
+  bool ok = false;
+  if (status != 0) {
+    out_line("Error: %s", err.c_str());
+  } else if (ans->has_status && !ans->ok) {
+    out_line("Error: tracker refused to share %s: %s", op->name.c_str(), ans->message.c_str());
+  } else {
+    ok = true;
+    p->served[op->name] = op->path;
+    bool known = false;
+    for (const std::string& s : p->shared) known = known || s == op->name;
+    if (!known) p->shared.push_back(op->name);
+    out_line("Peer %s shared a new files: %s", p->opt.id.c_str(), op->name.c_str());
+    log_line(&p->log, "Peer %s updated shared files: %s", p->opt.id.c_str(), python_set(p->shared).c_str());
+  }
+  delete op;
+  cmd_finished(p, ok);
+}
+
+static void share_on_open(uv_fs_t* req) {
+  ShareOp* op = static_cast<ShareOp*>(req->data);
+  Peer* p = op->p;
+  int fd = static_cast<int>(req->result);
+  uv_fs_req_cleanup(req);
+  if (p->stopping) {
+    if (fd >= 0) close(fd);
+    delete op;
+    return;
+  }
+  const char* path = op->path.c_str();
+  std::string problem;
+  if (fd == UV_ENOENT || fd == UV_ENOTDIR) {
+    out_line("File %s does not exist", path);
+    log_line(&p->log, "File %s does not exist", path);
+  } else if (fd < 0) {
+    problem = std::string("cannot read ") + path + ": " + uv_strerror(fd);
+  } else {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) problem = std::string(path) + " is not a regular file";
+    close(fd);
+  }
+  if (fd < 0 || !problem.empty()) {
+    if (!problem.empty()) out_line("Error: %s", problem.c_str());
+    delete op;
+    cmd_finished(p, false);
+    return;
+  }
+  ProtoRequest r = make_request(p, "share_file");
+  r.file = op->name;
+  r.fields |= FLD_FILE;
+  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, share_on_answer, op);
+  if (e != 0) {
+    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    delete op;
+    cmd_finished(p, false);
+  }
+}
+
+static int cmd_share(Peer* p, const std::vector<std::string>& args) {
+  std::string why;
+  if (proto_check_name(args[0], &why) != 0) {
+    out_line("Error: invalid file name \"%s\": %s", out_sanitize(args[0]).c_str(), why.c_str());
+    return CMD_FAILED;
+  }
+  ShareOp* op = new ShareOp;
+  op->p = p;
+  op->name = args[0];
+  op->path = args.size() > 1 ? args[1] : p->opt.dir + "/" + args[0];
+  op->req.data = op;
+  // Opening checks existence and read permission in one step, off the loop thread.
+  int r = uv_fs_open(p->loop, &op->req, op->path.c_str(), O_RDONLY, 0, share_on_open);
+  if (r != 0) {
+    out_line("Error: cannot read %s: %s", op->path.c_str(), uv_strerror(r));
+    delete op;
+    return CMD_FAILED;
+  }
+  return CMD_ASYNC;
+}
+
+/* ----------------------------------------------------------------------------
+ * get NAME [N]
+ * ------------------------------------------------------------------------- */
+
+static void get_try_next(Peer* p);
+
+static void get_reset(Peer* p) { p->get = PeerGet(); }
+
+static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  // The file is here either way; a tracker that did not hear of it only lists us later.
+  if (status != 0) out_line("Error: %s", err.c_str());
+  else if (ans->has_status && !ans->ok) out_line("Error: tracker: %s", ans->message.c_str());
+  get_reset(p);
+  cmd_finished(p, true);
+}
+
+static void get_on_fetched(void* ctx, int status, const std::string& err, uint64_t) {
+  Peer* p = static_cast<Peer*>(ctx);
+  delete p->get.fetch;
+  p->get.fetch = nullptr;
+  if (p->stopping) return;
+  const ProtoAddr& src = p->get.sources[p->get.order[p->get.attempt]];
+  const char* name = p->get.name.c_str();
+  if (status != 0) {
+    out_line("Error downloading file %s: %s", name, err.c_str());
+    log_line(&p->log, "Error downloading file %s from %s:%d", name, src.ip.c_str(), src.port);
+    p->get.attempt++;
+    get_try_next(p);
+    return;
+  }
+  p->served[p->get.name] = p->opt.dir + "/" + p->get.name;
+  out_line("Downloaded file %s successfully.", name);
+  log_line(&p->log, "Downloaded file %s from %s:%d", name, src.ip.c_str(), src.port);
+  ProtoRequest r = make_request(p, "got_the_file");
+  r.file_name = p->get.name;
+  r.fields |= FLD_FILE_NAME;
+  if (tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_got_answer, p) != 0) {
+    get_reset(p);
+    cmd_finished(p, true);
+  }
+}
+
+// Starts the download from the next source in order; ends the command when none is left.
+static void get_try_next(Peer* p) {
+  PeerGet* g = &p->get;
+  while (g->attempt < g->order.size()) {
+    const ProtoAddr& src = g->sources[g->order[g->attempt]];
+    out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
+    g->fetch = new Fetch;
+    std::string err;
+    int r = xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
+                             static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
+    if (r == 0) return;
+    delete g->fetch;
+    g->fetch = nullptr;
+    out_line("Error downloading file %s: %s", g->name.c_str(), err.c_str());
+    log_line(&p->log, "Error downloading file %s from %s:%d", g->name.c_str(), src.ip.c_str(), src.port);
+    if (r == UV_EEXIST) break;  // no other source can help
+    g->attempt++;
+  }
+  get_reset(p);
+  cmd_finished(p, false);
+}
+
+// Parses a 1-based choice among n peers; 0 when the text is not one.
+static size_t parse_choice(const std::string& s, size_t n) {
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno != 0 || v < 1 || static_cast<size_t>(v) > n) return 0;
+  return static_cast<size_t>(v);
+}
+
+static void get_on_choice(Peer* p, const std::string& line) {
+  size_t n = p->get.sources.size();
+  std::string s = line;
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
+  size_t k = parse_choice(s, n);
+  if (k == 0) {
+    out_line("Please choose a peer from 1 to %zu.", n);
+    out_prompt("Desired Peer: ");
+    return;
+  }
+  p->awaiting_choice = false;
+  p->get.order = {k - 1};
+  get_try_next(p);
+}
+
+static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  PeerGet* g = &p->get;
+  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
+    if (status != 0) out_line("Error: %s", err.c_str());
+    else out_line("Error: tracker: %s", ans->message.empty() ? "no peer list in the answer" : ans->message.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
+  if (ans->peers.empty()) {
+    out_line("No peers found with file %s", g->name.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
+  g->sources = ans->peers;
+  out_line("Available Peers: ");
+  for (size_t i = 0; i < g->sources.size(); i++)
+    out_line("%zu: ip: %s, port: %d", i + 1, g->sources[i].ip.c_str(), g->sources[i].port);
+  size_t n = g->sources.size();
+  if (!g->order.empty()) {  // the command named a peer: g->order holds its 1-based number
+    size_t k = g->order[0];
+    if (k > n) {
+      out_line("Error: there is no peer %zu; choose from 1 to %zu", k, n);
+      get_reset(p);
+      cmd_finished(p, false);
+      return;
+    }
+    g->order = {k - 1};
+    get_try_next(p);
+    return;
+  }
+  if (console_is_tty(&p->console)) {
+    p->awaiting_choice = true;
+    out_prompt("Desired Peer: ");
+    return;
+  }
+  // Piped, no choice given: try each source in the tracker's order until one works.
+  for (size_t i = 0; i < n; i++) g->order.push_back(i);
+  get_try_next(p);
+}
+
+static int cmd_get(Peer* p, const std::vector<std::string>& args) {
+  std::string why;
+  if (proto_check_name(args[0], &why) != 0) {
+    out_line("Error: invalid file name \"%s\": %s", out_sanitize(args[0]).c_str(), why.c_str());
+    return CMD_FAILED;
+  }
+  size_t choice = 0;
+  if (args.size() > 1) {
+    choice = parse_choice(args[1], 1u << 30);
+    if (choice == 0) {
+      out_line("Error: peer number must be a positive integer, not \"%s\"", out_sanitize(args[1]).c_str());
+      return CMD_FAILED;
+    }
+  }
+  struct stat st;
+  std::string target = p->opt.dir + "/" + args[0];
+  if (lstat(target.c_str(), &st) == 0) {
+    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten", args[0].c_str(),
+             args[0].c_str(), p->opt.dir.c_str());
+    return CMD_FAILED;
+  }
+  get_reset(p);
+  p->get.name = args[0];
+  if (choice > 0) p->get.order = {choice};
+  ProtoRequest r = make_request(p, "get_peers");
+  r.file_name = args[0];
+  r.fields |= FLD_FILE_NAME;
+  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_peers, p);
+  if (e != 0) {
+    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    return CMD_FAILED;
+  }
+  return CMD_ASYNC;
+}
+
+/* ----------------------------------------------------------------------------
+ * request logs, exit, help
+ * ------------------------------------------------------------------------- */
+
+static bool line_is_download(const std::string& line, void*) {
+  return line.find(" - Downloaded file ") != std::string::npos ||
+         line.find(" - Error downloading file ") != std::string::npos;
+}
+
+static int cmd_request_logs(Peer* p, const std::vector<std::string>&) {
+  int r = log_print_matching(p->log.path, line_is_download, nullptr, stdout);
+  if (r < 0) {
+    out_line("Error: cannot read %s: %s", p->log.path.c_str(), uv_strerror(r));
+    return CMD_FAILED;
+  }
+  if (r == 0) out_line("No downloads logged yet.");
+  return CMD_OK;
+}
+
+static int cmd_exit(Peer* p, const std::vector<std::string>&) {
+  peer_stop(p);
+  return CMD_OK;
+}
+
+static int cmd_help(Peer* p, const std::vector<std::string>&);
+
+typedef int (*PeerHandler)(Peer* p, const std::vector<std::string>& args);
+
+struct PeerCmd {
+  ConsoleCmd console;
+  PeerHandler handler;
+};
+
+static const PeerCmd kCommands[] = {
+    {{"share", "NAME [PATH]", "share a file (PATH defaults to NAME in --dir)", 1, 2, nullptr}, cmd_share},
+    {{"get", "NAME [N]", "download a file (from peer N of the list)", 1, 2, nullptr}, cmd_get},
+    {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
+    {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
+    {{"exit", "", "leave the network and quit", 0, 0, nullptr}, cmd_exit},
+};
+static constexpr size_t kNumCommands = sizeof kCommands / sizeof kCommands[0];
+
+// The console module matches against plain ConsoleCmd rows.
+static const ConsoleCmd* console_table() {
+  static ConsoleCmd table[kNumCommands];
+  for (size_t i = 0; i < kNumCommands; i++) table[i] = kCommands[i].console;
+  return table;
+}
+
+static int cmd_help(Peer*, const std::vector<std::string>&) {
+  console_print_help(console_table(), kNumCommands);
+  return CMD_OK;
+}
+
+static int run_line(Peer* p, const std::string& line) {
+  ConsoleParsed parsed;
+  const ConsoleCmd* table = console_table();
+  int r = console_parse(table, kNumCommands, line, &parsed);
+  if (r == CONSOLE_EMPTY) return CMD_OK;
+  if (r == CONSOLE_UNKNOWN) {
+    out_line("Please enter a valid command!");
+    return CMD_FAILED;
+  }
+  if (r == CONSOLE_BADARGS) {
+    out_line("Error: %s", parsed.error.c_str());
+    return CMD_FAILED;
+  }
+  return kCommands[parsed.cmd - table].handler(p, parsed.args);
+}
+
+/* ----------------------------------------------------------------------------
+ * Console input
+ * ------------------------------------------------------------------------- */
+
+static void pump(Peer* p) {
+  while (!p->busy && !p->stopping && !p->pending.empty()) {
+    std::string line = std::move(p->pending.front());
+    p->pending.pop_front();
+    int r = run_line(p, line);
+    if (r == CMD_ASYNC) p->busy = true;
+    if (r == CMD_FAILED) p->failures++;
+  }
+  if (p->busy || p->stopping) return;
+  if (p->eof) {
+    peer_stop(p);
+  } else if (console_is_tty(&p->console)) {
+    out_prompt(kPrompt);
+  }
+}
+
+static void on_console_line(void* ctx, const std::string& line, bool too_long) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (p->stopping) return;
+  if (too_long) {
+    out_line("Error: console line too long");
+    p->failures++;
+    return;
+  }
+  if (p->awaiting_choice) {
+    get_on_choice(p, line);
+    return;
+  }
+  p->pending.push_back(line);
+  pump(p);
+}
+
+static void on_console_eof(void* ctx) {
+  Peer* p = static_cast<Peer*>(ctx);
+  p->eof = true;
+  if (p->awaiting_choice) {  // nobody left to answer: take the first peer
+    p->awaiting_choice = false;
+    p->get.order = {0};
+    get_try_next(p);
+    return;
+  }
+  pump(p);
+}
+
+/* ----------------------------------------------------------------------------
+ * Serving
+ * ------------------------------------------------------------------------- */
+
+static int lookup_served(void* ctx, const std::string& name, std::string* path) {
+  Peer* p = static_cast<Peer*>(ctx);
+  auto it = p->served.find(name);
+  if (it == p->served.end()) return -1;
+  *path = it->second;
+  return 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * Lifetime
+ * ------------------------------------------------------------------------- */
+
+// Closes every handle the peer owns; the loop ends when the last one is gone
+// (a cancelled fetch included).
+static void close_all(Peer* p) {
+  tc_close(&p->tc, nullptr, nullptr);
+  xfer_server_close(&p->srv, nullptr);
+  console_close(&p->console, nullptr);
+  app_signals_close(&p->signals);
+}
+
+static void on_leave_answer(void* ctx, int, const ProtoAnswer*, const std::string&) {
+  close_all(static_cast<Peer*>(ctx));
+}
+
+static void peer_stop(Peer* p) {
+  if (p->stopping) return;
+  p->stopping = true;
+  p->awaiting_choice = false;
+  if (p->get.fetch != nullptr) xfer_fetch_cancel(p->get.fetch);  // its callback frees it
+  tc_cancel(&p->tc);
+  if (!p->joined) {
+    close_all(p);
+    return;
+  }
+  out_line("Peer %s is leaving the network.", p->opt.id.c_str());
+  ProtoRequest r = make_request(p, "leave");
+  if (tc_request(&p->tc, r, kLeaveTimeoutMs, on_leave_answer, p) != 0) close_all(p);
+}
+
+static void on_signal(void* ctx, int) { peer_stop(static_cast<Peer*>(ctx)); }
+
+static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (status != 0 || (ans->has_status && !ans->ok)) {
+    if (status != 0) out_line("Error: %s", err.c_str());
+    else out_line("Error: tracker refused to let peer %s join: %s", p->opt.id.c_str(), ans->message.c_str());
+    p->exit_code = 1;
+    peer_stop(p);
+    return;
+  }
+  p->joined = true;
+  out_line("Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
+  log_line(&p->log, "Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
+  int r = console_open(&p->console, p->loop, p, on_console_line, on_console_eof);
+  if (r != 0) {
+    out_line("Error: cannot read commands from stdin: %s", uv_strerror(r));
+    p->exit_code = 1;
+    peer_stop(p);
+    return;
+  }
+  if (console_is_tty(&p->console)) out_prompt(kPrompt);
+}
+
+static int peer_start(Peer* p) {
+  int r = tc_open(&p->tc, p->loop, p->opt.tracker);
+  if (r != 0) {
+    fprintf(stderr, "tt peer: cannot use tracker address %s: %s\n", p->opt.tracker.c_str(), uv_strerror(r));
+    return r;
+  }
+  r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
+  if (r != 0) {
+    fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port, uv_strerror(r));
+    return r;
+  }
+  if ((r = log_open(&p->log, p->opt.log_path)) != 0) {
+    fprintf(stderr, "tt peer: cannot open log %s: %s\n", p->opt.log_path.c_str(), uv_strerror(r));
+    return r;
+  }
+  if ((r = app_signals_start(&p->signals, p->loop, on_signal, p)) != 0) return r;
+  ProtoRequest join = make_request(p, "join");
+  join.fields |= FLD_FILES | FLD_TCP_PORT;
+  join.tcp_port = p->srv.port;
+  return tc_request(&p->tc, join, kTrackerAnswerTimeoutMs, on_join_answer, p);
+}
+
+int peer_check_id(const std::string& id, std::string* why) {
+  // The id names the log file (.peer_ID.log), so it follows the rules for names.
+  if (id.size() > kMaxPeerIdBytes) {
+    *why = "peer id is longer than 64 bytes";
+    return -1;
+  }
+  if (proto_check_name(id, why) != 0) {
+    if (why->compare(0, 9, "file name") == 0) why->replace(0, 9, "peer id");
+    return -1;
+  }
+  return 0;
+}
+
+int peer_main(const PeerOptions& opt) {
+  app_init_process();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Peer* p = new Peer;
+  p->loop = &loop;
+  p->opt = opt;
+  if (p->opt.log_path.empty()) p->opt.log_path = ".peer_" + opt.id + ".log";
+  int r = peer_start(p);
+  if (r != 0) {
+    p->exit_code = 1;
+    p->stopping = true;
+    close_all(p);
+  }
+  app_run(&loop);
+  log_close(&p->log);
+  int code = p->exit_code;
+  if (code == 0 && p->failures > 0 && !console_is_tty(&p->console)) code = 1;
+  delete p;
+  return code;
+}

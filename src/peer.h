@@ -1,0 +1,66 @@
+// A peer: its session with the tracker, its console (share, get, request logs,
+// exit), and its data plane (serving what it shares, fetching what it gets).
+// Owns the tracker client, the TCP server, the current fetch, the stdin console
+// and the signal handles. Called from main.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "app.h"
+#include "console.h"
+#include "limits.h"
+#include "log.h"
+#include "proto.h"
+#include "tclient.h"
+#include "xfer.h"
+
+struct PeerOptions {
+  std::string id;
+  std::string tracker = "127.0.0.1:6771";
+  std::string dir = ".";
+  std::string host = "0.0.0.0";  // TCP listen address
+  int port = 0;
+  std::string log_path;  // default .peer_ID.log
+  int timeout_s = kDefaultStallTimeoutS;
+};
+
+// The download the current `get` command is running.
+struct PeerGet {
+  std::string name;
+  std::vector<ProtoAddr> sources;  // as the tracker listed them
+  std::vector<size_t> order;       // indexes into sources, in the order to try
+  size_t attempt = 0;              // position in order
+  Fetch* fetch = nullptr;
+};
+
+struct Peer {
+  uv_loop_t* loop = nullptr;
+  PeerOptions opt;
+  TClient tc;
+  XferServer srv;
+  AppSignals signals;
+  Console console;
+  Log log;
+  bool console_open = false;
+  std::deque<std::string> pending;  // console lines waiting their turn
+  bool busy = false;                // a command is running
+  bool awaiting_choice = false;     // the next line answers "Desired Peer:"
+  bool eof = false;
+  bool joined = false;
+  bool stopping = false;
+  int failures = 0;
+  int exit_code = 0;
+  std::vector<std::string> shared;                      // names shared, in order
+  std::unordered_map<std::string, std::string> served;  // name -> path, shared or downloaded
+  PeerGet get;
+};
+
+int peer_main(const PeerOptions& opt);
+
+// Checks a peer id as typed on the command line (it also names the log file).
+int peer_check_id(const std::string& id, std::string* why);

@@ -1,0 +1,70 @@
+// The control-plane wire forms (PROTOCOL.md §1) and names (§4): JSON datagrams
+// decoded into validated structs, and answers encoded back. No libuv, no I/O:
+// the tracker, the peer and the tests call these directly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// Which request fields a datagram carried; the tracker's action table says which
+// ones each action needs.
+enum ProtoField : uint32_t {
+  FLD_PEER_ID = 1u << 0,
+  FLD_FILES = 1u << 1,
+  FLD_TCP_PORT = 1u << 2,
+  FLD_FILE = 1u << 3,       // "file" (share_file)
+  FLD_FILE_NAME = 1u << 4,  // "file_name" (get_peers, got_the_file)
+};
+
+struct ProtoRequest {
+  std::string action;
+  uint32_t fields = 0;
+  std::string peer_id;  // an integer id is kept in decimal: 3 and "3" are one id
+  std::vector<std::string> files;
+  int tcp_port = 0;
+  std::string file;
+  std::string file_name;
+};
+
+struct ProtoAddr {
+  std::string ip;
+  int port = 0;
+};
+
+// A tracker's answer as a peer reads it.
+struct ProtoAnswer {
+  bool has_status = false;
+  bool ok = false;
+  std::string message;  // for an error status
+  bool has_peers = false;
+  std::vector<ProtoAddr> peers;
+};
+
+// Checks a file name against PROTOCOL §4. Returns 0, or -1 with *why set.
+int proto_check_name(const char* s, size_t n, std::string* why);
+inline int proto_check_name(const std::string& s, std::string* why) {
+  return proto_check_name(s.data(), s.size(), why);
+}
+bool proto_utf8_valid(const char* s, size_t n);
+
+// The wire name of one ProtoField bit ("peer_id", ...).
+const char* proto_field_name(uint32_t field);
+
+// Decodes one request datagram. Every field present is type- and range-checked,
+// whatever the action; unknown fields are ignored (they are extensions).
+// Returns 0, or -1 with *err set to a message a person can act on.
+int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err);
+
+// Encodes a request with the fields named in req.fields, in the seed's form.
+void proto_encode_request(const ProtoRequest& req, std::string* out);
+
+// Answers.
+void proto_encode_ok(std::string* out);
+void proto_encode_error(const std::string& message, std::string* out);
+// {"peers":[["ip",port],...]}, listing as many peers as fit in max_bytes.
+void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, std::string* out);
+
+// Decodes a tracker's answer. Returns 0, or -1 with *err set.
+int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err);

@@ -1,0 +1,573 @@
+// TCP serving and fetching, seed form. See xfer.h.
+//
+// Serving reads the file with uv_fs_read into two buffers in turn and writes
+// them with uv_write, so one read from disk overlaps one write to the socket and
+// memory per connection stays at two chunks whatever the file size. Fetching
+// stops reading the socket while a chunk is being written to disk: the sender
+// is slowed by TCP instead of filling our memory.
+#include "xfer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "app.h"
+#include "limits.h"
+#include "log.h"
+#include "proto.h"
+
+static constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops reading
+static constexpr uint64_t kServeLingerMs = 5 * 1000;  // waiting for the client's close
+
+/* ----------------------------------------------------------------------------
+ * Serving
+ * ------------------------------------------------------------------------- */
+
+enum ServeState { SERVE_REQUEST, SERVE_OPENING, SERVE_STREAMING, SERVE_DRAINING, SERVE_CLOSING };
+
+struct ServeConn {
+  XferServer* srv = nullptr;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int open_handles = 0;
+  ServeState state = SERVE_REQUEST;
+  std::string request;
+  uv_fs_t fs_req;
+  bool fs_busy = false;
+  uv_file fd = -1;
+  int64_t offset = 0;
+  // Two chunks used in turn: one filling from disk while the other goes out.
+  char* buf[2] = {nullptr, nullptr};
+  size_t len[2] = {0, 0};
+  int fill_i = 0, send_i = 0;
+  int in_use = 0;  // chunks reading, full or writing
+  int full = 0;    // chunks read and not yet handed to uv_write
+  bool reading = false, writing = false, eof = false;
+  bool peer_eof = false;  // the client has shut down its side
+  uv_write_t write_req;
+  uv_shutdown_t shutdown_req;
+  std::string error_line;  // an answer to an extended request
+  char rbuf[512];
+};
+
+static void serve_maybe_free(ServeConn* c) {
+  if (c->open_handles > 0 || c->fs_busy || c->writing) return;
+  if (c->fd >= 0) {
+    uv_fs_t req;
+    uv_fs_close(nullptr, &req, c->fd, nullptr);
+    uv_fs_req_cleanup(&req);
+  }
+  XferServer* s = c->srv;
+  s->conns.erase(c);
+  delete[] c->buf[0];
+  delete[] c->buf[1];
+  delete c;
+  if (--s->open == 0 && s->closing && s->on_closed != nullptr) s->on_closed(s->ctx);
+}
+
+static void serve_on_handle_closed(uv_handle_t* h) {
+  ServeConn* c = static_cast<ServeConn*>(h->data);
+  c->open_handles--;
+  serve_maybe_free(c);
+}
+
+static void serve_close(ServeConn* c) {
+  if (c->state == SERVE_CLOSING) return;
+  c->state = SERVE_CLOSING;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), serve_on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), serve_on_handle_closed);
+}
+
+static void serve_on_timer(uv_timer_t* t) { serve_close(static_cast<ServeConn*>(t->data)); }
+
+static void serve_pump(ServeConn* c);
+
+static void serve_on_read_file(uv_fs_t* req) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  c->fs_busy = false;
+  c->reading = false;
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  if (n < 0) {  // the file went bad under us: the client sees a short transfer
+    serve_close(c);
+    return;
+  }
+  if (n == 0) {
+    c->eof = true;
+    c->in_use--;
+  } else {
+    c->len[c->fill_i] = static_cast<size_t>(n);
+    c->fill_i ^= 1;
+    c->offset += n;
+    c->full++;
+  }
+  serve_pump(c);
+}
+
+static void serve_on_shutdown(uv_shutdown_t* req, int status) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  if (c->state == SERVE_CLOSING) return;
+  // Otherwise the read side closes when the client does (or the linger timer fires).
+  if (status < 0 || c->peer_eof) serve_close(c);
+}
+
+static void serve_on_write(uv_write_t* req, int status) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  c->writing = false;
+  c->send_i ^= 1;
+  c->in_use--;
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  if (status < 0) {
+    serve_close(c);
+    return;
+  }
+  c->srv->bytes_served += c->len[c->send_i ^ 1];
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  serve_pump(c);
+}
+
+static void serve_pump(ServeConn* c) {
+  if (c->state != SERVE_STREAMING) return;
+  if (!c->reading && !c->eof && c->in_use < 2) {
+    uv_buf_t b = uv_buf_init(c->buf[c->fill_i], kXferChunk);
+    c->fs_req.data = c;
+    if (uv_fs_read(c->srv->loop, &c->fs_req, c->fd, &b, 1, c->offset, serve_on_read_file) != 0) {
+      serve_close(c);
+      return;
+    }
+    c->fs_busy = true;
+    c->reading = true;
+    c->in_use++;
+  }
+  if (!c->writing && c->full > 0) {
+    uv_buf_t b = uv_buf_init(c->buf[c->send_i], static_cast<unsigned>(c->len[c->send_i]));
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, serve_on_write) != 0) {
+      serve_close(c);
+      return;
+    }
+    c->writing = true;
+    c->full--;
+  }
+  if (c->eof && !c->reading && !c->writing && c->full == 0) {
+    // Everything is out: send FIN and wait for the client to close, so that no
+    // unread byte of ours turns the close into a reset that loses data.
+    c->state = SERVE_DRAINING;
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, reinterpret_cast<uv_stream_t*>(&c->tcp), serve_on_shutdown) != 0) {
+      serve_close(c);
+      return;
+    }
+    uv_timer_start(&c->timer, serve_on_timer, kServeLingerMs, 0);
+  }
+}
+
+static void serve_on_open(uv_fs_t* req) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  c->fs_busy = false;
+  if (r >= 0) c->fd = static_cast<uv_file>(r);
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  if (r < 0) {
+    serve_close(c);  // seed form has no error answer: the client sees no data
+    return;
+  }
+  c->state = SERVE_STREAMING;
+  c->buf[0] = new char[kXferChunk];
+  c->buf[1] = new char[kXferChunk];
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  serve_pump(c);
+}
+
+// Decides what a seed-form request asks for. `complete` means no more bytes will
+// come (a newline, or the wait ran out). Returns true when the request is settled.
+static bool serve_try_request(ServeConn* c, bool complete) {
+  std::string name = c->request;
+  bool terminated = false;
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) {
+    name.pop_back();
+    terminated = true;
+  }
+  complete = complete || terminated;
+  std::string why, path;
+  if (proto_check_name(name, &why) == 0 && c->srv->lookup(c->srv->ctx, name, &path) == 0) {
+    c->state = SERVE_OPENING;
+    c->fs_req.data = c;
+    if (uv_fs_open(c->srv->loop, &c->fs_req, path.c_str(), O_RDONLY, 0, serve_on_open) != 0) {
+      serve_close(c);
+      return true;
+    }
+    c->fs_busy = true;
+    return true;
+  }
+  if (complete || c->request.size() >= kMaxSeedRequest) {
+    serve_close(c);  // not a name we serve: close without data, as the seed form allows nothing else
+    return true;
+  }
+  return false;
+}
+
+static void serve_on_request_timer(uv_timer_t* t) {
+  ServeConn* c = static_cast<ServeConn*>(t->data);
+  if (c->state == SERVE_REQUEST && !serve_try_request(c, true)) serve_close(c);
+}
+
+static void serve_on_error_written(uv_write_t* req, int) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  c->writing = false;
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  serve_close(c);
+}
+
+static void serve_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  ServeConn* c = static_cast<ServeConn*>(h->data);
+  buf->base = c->rbuf;
+  buf->len = sizeof c->rbuf;
+}
+
+static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  ServeConn* c = static_cast<ServeConn*>(s->data);
+  if (nread == 0 || c->state == SERVE_CLOSING) return;
+  if (nread < 0) {
+    if (nread != UV_EOF || c->state == SERVE_DRAINING ||
+        (c->state == SERVE_REQUEST && c->request.empty())) {
+      serve_close(c);
+      return;
+    }
+    // A client may shut down its side right after its request (socat, nc -N):
+    // the request is complete and the transfer goes on.
+    uv_read_stop(s);
+    c->peer_eof = true;
+    if (c->state == SERVE_REQUEST) serve_try_request(c, true);
+    return;
+  }
+  if (c->state != SERVE_REQUEST) return;  // bytes after the request are ignored
+  if (c->request.empty() && buf->base[0] == '{') {
+    // Extended form (PROTOCOL §2): not spoken by this version; say so in its own terms.
+    uv_read_stop(s);
+    c->state = SERVE_DRAINING;
+    c->error_line = "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
+    uv_buf_t b = uv_buf_init(&c->error_line[0], static_cast<unsigned>(c->error_line.size()));
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, s, &b, 1, serve_on_error_written) != 0) {
+      serve_close(c);
+      return;
+    }
+    c->writing = true;
+    return;
+  }
+  c->request.append(buf->base, static_cast<size_t>(nread));
+  serve_try_request(c, false);
+}
+
+static void serve_on_connection(uv_stream_t* server, int status) {
+  XferServer* s = static_cast<XferServer*>(server->data);
+  if (status < 0 || s->closing) return;
+  ServeConn* c = new ServeConn;
+  c->srv = s;
+  uv_tcp_init(s->loop, &c->tcp);
+  c->tcp.data = c;
+  uv_timer_init(s->loop, &c->timer);
+  c->timer.data = c;
+  c->open_handles = 2;
+  s->conns.insert(c);
+  s->open++;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    serve_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_timer_start(&c->timer, serve_on_request_timer, kSeedNameWaitMs, 0);
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), serve_alloc, serve_on_read) != 0)
+    serve_close(c);
+}
+
+int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
+                      XferLookup lookup, void* ctx) {
+  s->loop = loop;
+  s->lookup = lookup;
+  s->ctx = ctx;
+  struct sockaddr_in addr;
+  int r = uv_ip4_addr(host.c_str(), port, &addr);
+  if (r != 0) return r;
+  if ((r = uv_tcp_init(loop, &s->listener)) != 0) return r;
+  s->listener.data = s;
+  s->listening = true;
+  s->open = 1;
+  if ((r = uv_tcp_bind(&s->listener, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0) return r;
+  if ((r = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), kTcpBacklog, serve_on_connection)) != 0)
+    return r;
+  struct sockaddr_in bound;
+  int len = sizeof bound;
+  uv_tcp_getsockname(&s->listener, reinterpret_cast<struct sockaddr*>(&bound), &len);
+  s->port = ntohs(bound.sin_port);
+  return 0;
+}
+
+void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx)) {
+  if (s->closing) return;
+  s->closing = true;
+  s->on_closed = on_closed;
+  if (s->open == 0) {
+    if (on_closed != nullptr) on_closed(s->ctx);
+    return;
+  }
+  std::unordered_set<ServeConn*> conns = s->conns;
+  for (ServeConn* c : conns) serve_close(c);
+  if (s->listening) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), [](uv_handle_t* h) {
+      XferServer* srv = static_cast<XferServer*>(h->data);
+      if (--srv->open == 0 && srv->on_closed != nullptr) srv->on_closed(srv->ctx);
+    });
+  }
+}
+
+/* ----------------------------------------------------------------------------
+ * Fetching
+ * ------------------------------------------------------------------------- */
+
+static void fetch_maybe_done(Fetch* f) {
+  if (f->open_handles > 0 || f->fs_busy || f->done_called) return;
+  f->done_called = true;
+  delete[] f->buf;
+  f->buf = nullptr;
+  f->done(f->ctx, f->status, f->error, f->received);
+}
+
+static void fetch_on_handle_closed(uv_handle_t* h) {
+  Fetch* f = static_cast<Fetch*>(h->data);
+  f->open_handles--;
+  fetch_maybe_done(f);
+}
+
+static void fetch_close_fd(Fetch* f) {
+  if (f->fd < 0) return;
+  uv_fs_t req;
+  uv_fs_close(nullptr, &req, f->fd, nullptr);
+  uv_fs_req_cleanup(&req);
+  f->fd = -1;
+}
+
+// Ends the fetch: closes everything, removes the temporary file, and reports
+// once the last callback is in. status 0 means the final file is in place.
+static void fetch_end(Fetch* f, int status, const std::string& err) {
+  if (f->failed) return;
+  f->failed = true;
+  f->status = status;
+  f->error = err;
+  uv_handle_t* hs[2] = {reinterpret_cast<uv_handle_t*>(&f->tcp), reinterpret_cast<uv_handle_t*>(&f->timer)};
+  for (uv_handle_t* h : hs) {
+    if (!uv_is_closing(h)) uv_close(h, fetch_on_handle_closed);
+  }
+  if (!f->fs_busy) {
+    fetch_close_fd(f);
+    if (!f->tmp_path.empty()) {
+      // A synchronous unlink: it is one metadata call, and it must happen even if
+      // the loop is about to stop.
+      uv_fs_t req;
+      uv_fs_unlink(nullptr, &req, f->tmp_path.c_str(), nullptr);
+      uv_fs_req_cleanup(&req);
+      f->tmp_path.clear();
+    }
+  }
+  fetch_maybe_done(f);
+}
+
+static void fetch_fail(Fetch* f, int status, const std::string& err) { fetch_end(f, status, err); }
+
+// A callback of an fs request that finds the fetch already ended finishes the cleanup.
+static bool fetch_fs_returned(Fetch* f) {
+  f->fs_busy = false;
+  if (!f->failed) return false;
+  f->failed = false;  // let fetch_end run its cleanup now that the fs request is back
+  fetch_end(f, f->status, f->error);
+  return true;
+}
+
+static void fetch_on_timer(uv_timer_t* t) {
+  Fetch* f = static_cast<Fetch*>(t->data);
+  fetch_fail(f, UV_ETIMEDOUT, f->received == 0 ? "no data from the source" : "the source stopped sending");
+}
+
+static void fetch_on_linked(uv_fs_t* req) {
+  Fetch* f = static_cast<Fetch*>(req->data);
+  int r = static_cast<int>(req->result);
+  uv_fs_req_cleanup(req);
+  if (r == 0) {
+    // The complete file is in place: that stands even if a cancel came meanwhile.
+    f->fs_busy = false;
+    f->failed = false;
+    fetch_end(f, 0, "");  // removes the temporary name; the final one stays
+    return;
+  }
+  if (fetch_fs_returned(f)) return;
+  if (r == UV_EEXIST) {
+    fetch_fail(f, r, f->name + " appeared in the directory meanwhile; it was not overwritten");
+    return;
+  }
+  fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
+}
+
+static void fetch_finish_file(Fetch* f) {
+  if (f->received == 0) {
+    fetch_fail(f, UV_EPROTO, "the source sent no data (it may not have the file)");
+    return;
+  }
+  fchmod(f->fd, app_file_mode());  // mkstemp made it private while incomplete
+  fetch_close_fd(f);
+  // link() rather than rename(): it fails instead of replacing a file that
+  // appeared under the final name while we were downloading.
+  f->fs_req.data = f;
+  int r = uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
+  if (r != 0) {
+    fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
+    return;
+  }
+  f->fs_busy = true;
+}
+
+static void fetch_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  Fetch* f = static_cast<Fetch*>(h->data);
+  buf->base = f->buf;
+  buf->len = kXferChunk;
+}
+
+static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+
+static void fetch_on_written(uv_fs_t* req) {
+  Fetch* f = static_cast<Fetch*>(req->data);
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  if (fetch_fs_returned(f)) return;
+  if (r < 0) {
+    fetch_fail(f, static_cast<int>(r), std::string("cannot write the download: ") + uv_strerror(static_cast<int>(r)));
+    return;
+  }
+  f->received += static_cast<uint64_t>(r);
+  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
+    fetch_fail(f, UV_EIO, "lost the connection to the source");
+}
+
+static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Fetch* f = static_cast<Fetch*>(s->data);
+  if (nread == 0 || f->failed) return;
+  if (nread == UV_EOF) {
+    uv_read_stop(s);
+    fetch_finish_file(f);
+    return;
+  }
+  if (nread < 0) {
+    fetch_fail(f, static_cast<int>(nread),
+               std::string("connection to the source failed: ") + uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  // One chunk at a time: stop reading until it is on disk.
+  uv_read_stop(s);
+  uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(nread));
+  f->fs_req.data = f;
+  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received), fetch_on_written);
+  if (r != 0) {
+    fetch_fail(f, r, std::string("cannot write the download: ") + uv_strerror(r));
+    return;
+  }
+  f->fs_busy = true;
+}
+
+static void fetch_on_request_sent(uv_write_t* req, int status) {
+  Fetch* f = static_cast<Fetch*>(req->data);
+  if (status < 0 && !f->failed)
+    fetch_fail(f, status, std::string("cannot send the request: ") + uv_strerror(status));
+}
+
+static void fetch_on_connect(uv_connect_t* req, int status) {
+  Fetch* f = static_cast<Fetch*>(req->data);
+  if (f->failed) return;
+  if (status < 0) {
+    fetch_fail(f, status, std::string("cannot connect: ") + uv_strerror(status));
+    return;
+  }
+  // Seed form: the bare name in one send, no terminator.
+  uv_buf_t b = uv_buf_init(&f->name[0], static_cast<unsigned>(f->name.size()));
+  f->write_req.data = f;
+  int r = uv_write(&f->write_req, reinterpret_cast<uv_stream_t*>(&f->tcp), &b, 1, fetch_on_request_sent);
+  if (r == 0) r = uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read);
+  if (r != 0) fetch_fail(f, r, std::string("cannot send the request: ") + uv_strerror(r));
+}
+
+static void fetch_on_tmp_created(uv_fs_t* req) {
+  Fetch* f = static_cast<Fetch*>(req->data);
+  ssize_t r = req->result;
+  if (r >= 0) {
+    f->fd = static_cast<uv_file>(r);
+    f->tmp_path = req->path;
+  }
+  uv_fs_req_cleanup(req);
+  if (fetch_fs_returned(f)) return;
+  if (r < 0) {
+    fetch_fail(f, static_cast<int>(r), std::string("cannot create a temporary file: ") + uv_strerror(static_cast<int>(r)));
+    return;
+  }
+  struct sockaddr_in addr;
+  int e = uv_ip4_addr(f->ip.c_str(), f->port, &addr);
+  if (e == 0) {
+    f->connect_req.data = f;
+    e = uv_tcp_connect(&f->connect_req, &f->tcp, reinterpret_cast<const struct sockaddr*>(&addr), fetch_on_connect);
+  }
+  if (e != 0) {
+    fetch_fail(f, e, std::string("cannot connect: ") + uv_strerror(e));
+    return;
+  }
+  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
+}
+
+int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
+                     const std::string& name, const std::string& dir, uint64_t stall_ms,
+                     FetchDoneCb done, void* ctx, std::string* err) {
+  f->loop = loop;
+  f->ip = ip;
+  f->port = port;
+  f->name = name;
+  f->final_path = dir + "/" + name;
+  f->stall_ms = stall_ms;
+  f->done = done;
+  f->ctx = ctx;
+  struct stat st;
+  if (lstat(f->final_path.c_str(), &st) == 0) {
+    *err = name + " already exists in " + dir + "; it was not overwritten";
+    return UV_EEXIST;
+  }
+  std::string tmpl = dir + "/.tt-dl-XXXXXX";
+  f->fs_req.data = f;
+  int r = uv_fs_mkstemp(loop, &f->fs_req, tmpl.c_str(), fetch_on_tmp_created);
+  if (r != 0) {
+    *err = std::string("cannot create a temporary file: ") + uv_strerror(r);
+    return r;  // nothing was started, so nothing needs closing
+  }
+  f->fs_busy = true;
+  f->buf = new char[kXferChunk];
+  uv_tcp_init(loop, &f->tcp);
+  f->tcp.data = f;
+  uv_timer_init(loop, &f->timer);
+  f->timer.data = f;
+  f->open_handles = 2;
+  return 0;
+}
+
+void xfer_fetch_cancel(Fetch* f) { fetch_fail(f, UV_ECANCELED, "cancelled"); }

@@ -1,0 +1,76 @@
+// The data plane over TCP (PROTOCOL §2, seed form): serving shared files to any
+// number of downloaders at once, and fetching one file into a temporary file that
+// is linked into place only when complete. Each serving connection owns a
+// uv_tcp_t and a uv_timer_t; each fetch owns the same. Used by peer.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+/* ---- serving -------------------------------------------------------------- */
+
+// Maps a requested name to the path to serve; 0 when this peer serves it.
+typedef int (*XferLookup)(void* ctx, const std::string& name, std::string* path);
+
+struct ServeConn;
+
+struct XferServer {
+  uv_loop_t* loop = nullptr;
+  uv_tcp_t listener;
+  bool listening = false;
+  int port = 0;
+  XferLookup lookup = nullptr;
+  void* ctx = nullptr;
+  std::unordered_set<ServeConn*> conns;
+  bool closing = false;
+  int open = 0;  // the listener plus live connections
+  void (*on_closed)(void* ctx) = nullptr;
+  uint64_t bytes_served = 0;
+};
+
+int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
+                      XferLookup lookup, void* ctx);
+// Closes the listener and every connection; on_closed runs when all are gone.
+void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx));
+
+/* ---- fetching ------------------------------------------------------------- */
+
+struct Fetch;
+// status 0: the file is complete under its final name. Otherwise err says why and
+// nothing is left behind. bytes is what the source sent.
+typedef void (*FetchDoneCb)(void* ctx, int status, const std::string& err, uint64_t bytes);
+
+struct Fetch {
+  uv_loop_t* loop = nullptr;
+  std::string name, ip, final_path, tmp_path;
+  int port = 0;
+  uint64_t stall_ms = 0;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  uv_timer_t timer;
+  uv_fs_t fs_req;
+  uv_file fd = -1;
+  uint64_t received = 0;
+  char* buf = nullptr;
+  int open_handles = 0;
+  bool fs_busy = false;
+  bool failed = false;
+  bool done_called = false;
+  int status = 0;
+  std::string error;
+  FetchDoneCb done = nullptr;
+  void* ctx = nullptr;
+};
+
+// Downloads `name` from ip:port (seed form) into dir. Refuses to start when
+// dir/name exists. Returns 0 (done runs later) or a negative error with *err set
+// (done never runs).
+int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
+                     const std::string& name, const std::string& dir, uint64_t stall_ms,
+                     FetchDoneCb done, void* ctx, std::string* err);
+// Stops the download; done runs with UV_ECANCELED once everything is released.
+void xfer_fetch_cancel(Fetch* f);
