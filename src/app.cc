@@ -1,14 +1,16 @@
 // Loop run, teardown and signals. See app.h.
 #include "app.h"
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 
-#include <sys/stat.h>
-
 static mode_t g_umask = 022;
 
-unsigned app_file_mode() { return 0666 & ~g_umask; }
+unsigned app_file_mode() {
+  return 0666 & ~g_umask;
+}
 
 void app_init_process() {
   g_umask = umask(022);  // reading the umask means setting it: put it straight back

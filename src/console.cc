@@ -107,7 +107,8 @@ static void file_read_next(Console* c) {
 // End of input found before the loop ran: report it from the loop, not from open.
 static void on_none_idle(uv_idle_t* idle) {
   Console* c = static_cast<Console*>(idle->data);
-  uv_close(reinterpret_cast<uv_handle_t*>(idle), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(idle),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
   console_finish(c);
 }
 
@@ -153,7 +154,9 @@ int console_open(Console* c, uv_loop_t* loop, void* ctx,
   return 0;
 }
 
-bool console_is_tty(const Console* c) { return c->kind == CONSOLE_TTY; }
+bool console_is_tty(const Console* c) {
+  return c->kind == CONSOLE_TTY;
+}
 
 void console_close(Console* c, void (*on_closed)(void* ctx)) {
   if (c->closing) return;
@@ -187,7 +190,8 @@ int console_split(const std::string& line, std::vector<std::string>* words) {
   words->clear();
   size_t i = 0, n = line.size();
   while (i < n) {
-    while (i < n && (line[i] == ' ' || line[i] == '\t')) i++;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+      i++;
     if (i >= n) break;
     std::string w;
     bool quoted = false;
@@ -227,13 +231,15 @@ int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, Co
     size_t k = name_words(table[i].name, &parts);
     if (words.size() < k) continue;
     bool match = true;
-    for (size_t j = 0; j < k && match; j++) match = words[j] == parts[j];
+    for (size_t j = 0; j < k && match; j++)
+      match = words[j] == parts[j];
     if (!match) continue;
     out->cmd = &table[i];
     out->args.assign(words.begin() + static_cast<long>(k), words.end());
     int argc = static_cast<int>(out->args.size());
     if (argc < table[i].min_args || argc > table[i].max_args) {
-      out->error = std::string("usage: ") + table[i].name + (table[i].args[0] ? " " : "") + table[i].args;
+      out->error =
+          std::string("usage: ") + table[i].name + (table[i].args[0] ? " " : "") + table[i].args;
       return CONSOLE_BADARGS;
     }
     return CONSOLE_OK;

@@ -50,8 +50,8 @@ void console_finish(Console* c);
 typedef void (*ConsoleHandler)(void* owner, const std::vector<std::string>& args);
 
 struct ConsoleCmd {
-  const char* name;   // one or more words: "request logs"
-  const char* args;   // for usage: "NAME [PATH]"
+  const char* name;  // one or more words: "request logs"
+  const char* args;  // for usage: "NAME [PATH]"
   const char* help;
   int min_args;
   int max_args;

@@ -8,10 +8,10 @@
 
 // Control plane (UDP).
 constexpr int kDefaultTrackerPort = 6771;
-constexpr size_t kMaxDatagram = 65536;     // receive buffer; larger datagrams are truncated
-constexpr size_t kSeedAnswerMax = 1024;    // the seed peer reads answers with recv(1024)
-constexpr size_t kMaxPeerIdBytes = 64;     // longest peer id accepted
-constexpr size_t kMaxJoinFiles = 4096;     // most names one join may register
+constexpr size_t kMaxDatagram = 65536;         // receive buffer; larger datagrams are truncated
+constexpr size_t kSeedAnswerMax = 1024;        // the seed peer reads answers with recv(1024)
+constexpr size_t kMaxPeerIdBytes = 64;         // longest peer id accepted
+constexpr size_t kMaxJoinFiles = 4096;         // most names one join may register
 constexpr int kTrackerAnswerTimeoutMs = 5000;  // a request to the tracker gives up after this
 constexpr int kLeaveTimeoutMs = 1500;          // shorter wait for the answer to leave on exit
 

@@ -1,11 +1,12 @@
 // Seed-format log files and console lines. See log.h.
 #include "log.h"
 
+#include <sys/time.h>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
 #include <ctime>
-#include <sys/time.h>
 
 int log_open(Log* log, const std::string& path) {
   log->path = path;
@@ -54,7 +55,8 @@ int log_print_matching(const std::string& path, bool (*match)(const std::string&
   std::string line;
   while ((n = getline(&buf, &cap, f)) >= 0) {
     line.assign(buf, static_cast<size_t>(n));
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+      line.pop_back();
     if (match != nullptr && !match(line, ctx)) continue;
     fprintf(out, "%s\n", line.c_str());
     printed++;

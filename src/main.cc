@@ -85,8 +85,8 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
     errno = 0;
     long v = strtol(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || errno != 0 || v < f->min || v > f->max) {
-      fprintf(stderr, "tt %s: %s must be an integer from %d to %d, not '%s'\n", cmd, f->name, f->min,
-              f->max, value.c_str());
+      fprintf(stderr, "tt %s: %s must be an integer from %d to %d, not '%s'\n", cmd, f->name,
+              f->min, f->max, value.c_str());
       usage(stderr);
       return 2;
     }
@@ -99,8 +99,10 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
 
 static TrackerOptions g_tracker;
 static const Flag kTrackerFlags[] = {
-    {"--host", "IP", "UDP address to listen on (default 127.0.0.1)", FLAG_STRING, &g_tracker.host, 0, 0},
-    {"--port", "PORT", "UDP port (default 6771; 0 picks a free one)", FLAG_INT, &g_tracker.port, 0, 65535},
+    {"--host", "IP", "UDP address to listen on (default 127.0.0.1)", FLAG_STRING, &g_tracker.host,
+     0, 0},
+    {"--port", "PORT", "UDP port (default 6771; 0 picks a free one)", FLAG_INT, &g_tracker.port, 0,
+     65535},
     {"--log", "PATH", "log file (default .tracker.log)", FLAG_STRING, &g_tracker.log_path, 0, 0},
 };
 
@@ -123,14 +125,18 @@ static int run_tracker(int argc, char** argv) {
 
 static PeerOptions g_peer;
 static const Flag kPeerFlags[] = {
-    {"--id", "ID", "this peer's id (asked for on a terminal when missing)", FLAG_STRING, &g_peer.id, 0, 0},
-    {"--tracker", "HOST:PORT", "the tracker (default 127.0.0.1:6771)", FLAG_STRING, &g_peer.tracker, 0, 0},
-    {"--dir", "DIR", "directory to share from and download into (default .)", FLAG_STRING, &g_peer.dir, 0, 0},
+    {"--id", "ID", "this peer's id (asked for on a terminal when missing)", FLAG_STRING, &g_peer.id,
+     0, 0},
+    {"--tracker", "HOST:PORT", "the tracker (default 127.0.0.1:6771)", FLAG_STRING, &g_peer.tracker,
+     0, 0},
+    {"--dir", "DIR", "directory to share from and download into (default .)", FLAG_STRING,
+     &g_peer.dir, 0, 0},
     {"--host", "IP", "TCP address to serve on (default 0.0.0.0)", FLAG_STRING, &g_peer.host, 0, 0},
-    {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0, 65535},
+    {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0,
+     65535},
     {"--log", "PATH", "log file (default .peer_ID.log)", FLAG_STRING, &g_peer.log_path, 0, 0},
-    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)", FLAG_INT,
-     &g_peer.timeout_s, 1, 86400},
+    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
+     FLAG_INT, &g_peer.timeout_s, 1, 86400},
 };
 
 static void peer_usage(FILE* out) {
@@ -152,13 +158,15 @@ static int ask_id(std::string* id) {
   char line[256];
   if (fgets(line, sizeof line, stdin) == nullptr) return -1;
   std::string s = line;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
   *id = s;
   return 0;
 }
 
 static int run_peer(int argc, char** argv) {
-  int r = parse_flags(argc, argv, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0], "peer", peer_usage);
+  int r = parse_flags(argc, argv, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0], "peer",
+                      peer_usage);
   if (r != 0) return r;
   if (g_peer.id.empty() && ask_id(&g_peer.id) != 0) {
     fprintf(stderr, "tt peer: --id is required when stdin is not a terminal\n");
@@ -181,14 +189,17 @@ static int run_peer(int argc, char** argv) {
     fprintf(stderr, "tt peer: --dir '%s' is not a directory\n", g_peer.dir.c_str());
     return 2;
   }
-  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/') g_peer.dir.pop_back();
+  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/')
+    g_peer.dir.pop_back();
   return peer_main(g_peer);
 }
 
 /* ---- tt, tt help ---------------------------------------------------------- */
 
 static int run_help(int argc, char** argv);
-static void help_usage(FILE* out) { fprintf(out, "usage: tt help COMMAND\n"); }
+static void help_usage(FILE* out) {
+  fprintf(out, "usage: tt help COMMAND\n");
+}
 
 static const Subcommand kSubcommands[] = {
     {"tracker", "run the tracker", run_tracker, tracker_usage},
@@ -199,7 +210,8 @@ static const Subcommand kSubcommands[] = {
 static void main_usage(FILE* out) {
   fprintf(out, "usage: tt COMMAND [FLAGS]   (tt --help, tt --version, tt help COMMAND)\n");
   fprintf(out, "tt shares files peer to peer: a tracker knows who has which file.\n\nCommands:\n");
-  for (const Subcommand& s : kSubcommands) fprintf(out, "  %-10s %s\n", s.name, s.summary);
+  for (const Subcommand& s : kSubcommands)
+    fprintf(out, "  %-10s %s\n", s.name, s.summary);
 }
 
 static const Subcommand* find_subcommand(const char* name) {

@@ -69,10 +69,12 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
     ok = true;
     p->served[op->name] = op->path;
     bool known = false;
-    for (const std::string& s : p->shared) known = known || s == op->name;
+    for (const std::string& s : p->shared)
+      known = known || s == op->name;
     if (!known) p->shared.push_back(op->name);
     out_line("Peer %s shared a new files: %s", p->opt.id.c_str(), op->name.c_str());
-    log_line(&p->log, "Peer %s updated shared files: %s", p->opt.id.c_str(), python_set(p->shared).c_str());
+    log_line(&p->log, "Peer %s updated shared files: %s", p->opt.id.c_str(),
+             python_set(p->shared).c_str());
   }
   delete op;
   cmd_finished(p, ok);
@@ -97,7 +99,8 @@ static void share_on_open(uv_fs_t* req) {
     problem = std::string("cannot read ") + path + ": " + uv_strerror(fd);
   } else {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) problem = std::string(path) + " is not a regular file";
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+      problem = std::string(path) + " is not a regular file";
     close(fd);
   }
   if (fd < 0 || !problem.empty()) {
@@ -144,13 +147,18 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
 
 static void get_try_next(Peer* p);
 
-static void get_reset(Peer* p) { p->get = PeerGet(); }
+static void get_reset(Peer* p) {
+  p->get = PeerGet();
+}
 
-static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
+                              const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
   // The file is here either way; a tracker that did not hear of it only lists us later.
-  if (status != 0) out_line("Error: %s", err.c_str());
-  else if (ans->has_status && !ans->ok) out_line("Error: tracker: %s", ans->message.c_str());
+  if (status != 0)
+    out_line("Error: %s", err.c_str());
+  else if (ans->has_status && !ans->ok)
+    out_line("Error: tracker: %s", ans->message.c_str());
   get_reset(p);
   cmd_finished(p, true);
 }
@@ -189,13 +197,15 @@ static void get_try_next(Peer* p) {
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
     g->fetch = new Fetch;
     std::string err;
-    int r = xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
-                             static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
+    int r =
+        xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
+                         static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
     if (r == 0) return;
     delete g->fetch;
     g->fetch = nullptr;
     out_line("Error downloading file %s: %s", g->name.c_str(), err.c_str());
-    log_line(&p->log, "Error downloading file %s from %s:%d", g->name.c_str(), src.ip.c_str(), src.port);
+    log_line(&p->log, "Error downloading file %s from %s:%d", g->name.c_str(), src.ip.c_str(),
+             src.port);
     if (r == UV_EEXIST) break;  // no other source can help
     g->attempt++;
   }
@@ -215,8 +225,10 @@ static size_t parse_choice(const std::string& s, size_t n) {
 static void get_on_choice(Peer* p, const std::string& line) {
   size_t n = p->get.sources.size();
   std::string s = line;
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.erase(0, 1);
   size_t k = parse_choice(s, n);
   if (k == 0) {
     out_line("Please choose a peer from 1 to %zu.", n);
@@ -232,8 +244,11 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   Peer* p = static_cast<Peer*>(ctx);
   PeerGet* g = &p->get;
   if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
-    if (status != 0) out_line("Error: %s", err.c_str());
-    else out_line("Error: tracker: %s", ans->message.empty() ? "no peer list in the answer" : ans->message.c_str());
+    if (status != 0)
+      out_line("Error: %s", err.c_str());
+    else
+      out_line("Error: tracker: %s",
+               ans->message.empty() ? "no peer list in the answer" : ans->message.c_str());
     get_reset(p);
     cmd_finished(p, false);
     return;
@@ -267,7 +282,8 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     return;
   }
   // Piped, no choice given: try each source in the tracker's order until one works.
-  for (size_t i = 0; i < n; i++) g->order.push_back(i);
+  for (size_t i = 0; i < n; i++)
+    g->order.push_back(i);
   get_try_next(p);
 }
 
@@ -281,15 +297,16 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
   if (args.size() > 1) {
     choice = parse_choice(args[1], 1u << 30);
     if (choice == 0) {
-      out_line("Error: peer number must be a positive integer, not \"%s\"", out_sanitize(args[1]).c_str());
+      out_line("Error: peer number must be a positive integer, not \"%s\"",
+               out_sanitize(args[1]).c_str());
       return CMD_FAILED;
     }
   }
   struct stat st;
   std::string target = p->opt.dir + "/" + args[0];
   if (lstat(target.c_str(), &st) == 0) {
-    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten", args[0].c_str(),
-             args[0].c_str(), p->opt.dir.c_str());
+    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten",
+             args[0].c_str(), args[0].c_str(), p->opt.dir.c_str());
     return CMD_FAILED;
   }
   get_reset(p);
@@ -340,7 +357,8 @@ struct PeerCmd {
 };
 
 static const PeerCmd kCommands[] = {
-    {{"share", "NAME [PATH]", "share a file (PATH defaults to NAME in --dir)", 1, 2, nullptr}, cmd_share},
+    {{"share", "NAME [PATH]", "share a file (PATH defaults to NAME in --dir)", 1, 2, nullptr},
+     cmd_share},
     {{"get", "NAME [N]", "download a file (from peer N of the list)", 1, 2, nullptr}, cmd_get},
     {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
     {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
@@ -351,7 +369,8 @@ static constexpr size_t kNumCommands = sizeof kCommands / sizeof kCommands[0];
 // The console module matches against plain ConsoleCmd rows.
 static const ConsoleCmd* console_table() {
   static ConsoleCmd table[kNumCommands];
-  for (size_t i = 0; i < kNumCommands; i++) table[i] = kCommands[i].console;
+  for (size_t i = 0; i < kNumCommands; i++)
+    table[i] = kCommands[i].console;
   return table;
 }
 
@@ -468,13 +487,18 @@ static void peer_stop(Peer* p) {
   if (tc_request(&p->tc, r, kLeaveTimeoutMs, on_leave_answer, p) != 0) close_all(p);
 }
 
-static void on_signal(void* ctx, int) { peer_stop(static_cast<Peer*>(ctx)); }
+static void on_signal(void* ctx, int) {
+  peer_stop(static_cast<Peer*>(ctx));
+}
 
 static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
   if (status != 0 || (ans->has_status && !ans->ok)) {
-    if (status != 0) out_line("Error: %s", err.c_str());
-    else out_line("Error: tracker refused to let peer %s join: %s", p->opt.id.c_str(), ans->message.c_str());
+    if (status != 0)
+      out_line("Error: %s", err.c_str());
+    else
+      out_line("Error: tracker refused to let peer %s join: %s", p->opt.id.c_str(),
+               ans->message.c_str());
     p->exit_code = 1;
     peer_stop(p);
     return;
@@ -495,12 +519,14 @@ static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const 
 static int peer_start(Peer* p) {
   int r = tc_open(&p->tc, p->loop, p->opt.tracker);
   if (r != 0) {
-    fprintf(stderr, "tt peer: cannot use tracker address %s: %s\n", p->opt.tracker.c_str(), uv_strerror(r));
+    fprintf(stderr, "tt peer: cannot use tracker address %s: %s\n", p->opt.tracker.c_str(),
+            uv_strerror(r));
     return r;
   }
   r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
   if (r != 0) {
-    fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port, uv_strerror(r));
+    fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port,
+            uv_strerror(r));
     return r;
   }
   if ((r = log_open(&p->log, p->opt.log_path)) != 0) {

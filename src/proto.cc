@@ -123,7 +123,8 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
   if (n > kMaxPeerIdBytes) return fail(err, "field 'peer_id' is longer than 64 bytes");
   for (size_t i = 0; i < n; i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return fail(err, "field 'peer_id' may not contain control characters");
+    if (c < 0x20 || c == 0x7f)
+      return fail(err, "field 'peer_id' may not contain control characters");
   }
   out->assign(s, n);
   return 0;
@@ -131,11 +132,16 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
 
 const char* proto_field_name(uint32_t field) {
   switch (field) {
-    case FLD_PEER_ID: return "peer_id";
-    case FLD_FILES: return "files";
-    case FLD_TCP_PORT: return "tcp_port";
-    case FLD_FILE: return "file";
-    case FLD_FILE_NAME: return "file_name";
+    case FLD_PEER_ID:
+      return "peer_id";
+    case FLD_FILES:
+      return "files";
+    case FLD_TCP_PORT:
+      return "tcp_port";
+    case FLD_FILE:
+      return "file";
+    case FLD_FILE_NAME:
+      return "file_name";
   }
   return "?";
 }
@@ -220,7 +226,9 @@ void proto_encode_request(const ProtoRequest& req, std::string* out) {
  * Answers
  * ------------------------------------------------------------------------- */
 
-void proto_encode_ok(std::string* out) { out->assign("{\"status\":\"ok\"}"); }
+void proto_encode_ok(std::string* out) {
+  out->assign("{\"status\":\"ok\"}");
+}
 
 void proto_encode_error(const std::string& message, std::string* out) {
   rapidjson::StringBuffer sb;
@@ -256,7 +264,8 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
   *ans = ProtoAnswer();
   rapidjson::Document d;
   d.Parse<kParseFlags>(data, len);
-  if (d.HasParseError() || !d.IsObject()) return fail(err, "tracker sent an answer that is not a JSON object");
+  if (d.HasParseError() || !d.IsObject())
+    return fail(err, "tracker sent an answer that is not a JSON object");
   Value::ConstMemberIterator m = d.FindMember("status");
   if (m != d.MemberEnd()) {
     if (!m->value.IsString()) return fail(err, "tracker sent a malformed status");
@@ -264,7 +273,8 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
     ans->ok = std::string(m->value.GetString()) == "ok";
     Value::ConstMemberIterator msg = d.FindMember("message");
     if (msg != d.MemberEnd() && msg->value.IsString())
-      ans->message = out_sanitize(std::string(msg->value.GetString(), msg->value.GetStringLength()), 200);
+      ans->message =
+          out_sanitize(std::string(msg->value.GetString(), msg->value.GetStringLength()), 200);
     else if (!ans->ok)
       ans->message = "tracker refused the request";
   }
@@ -280,6 +290,7 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
     }
     ans->has_peers = true;
   }
-  if (!ans->has_status && !ans->has_peers) return fail(err, "tracker sent an answer without status or peers");
+  if (!ans->has_status && !ans->has_peers)
+    return fail(err, "tracker sent an answer without status or peers");
   return 0;
 }

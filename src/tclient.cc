@@ -44,7 +44,10 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struc
   if (nread == 0) return;  // nothing more to read
   if (nread < 0) {
     // On a connected socket, an ICMP "port unreachable" arrives here: nobody listens.
-    if (tc->busy) finish(tc, static_cast<int>(nread), nullptr, "tracker " + tc->name + " not answering (" + uv_strerror(static_cast<int>(nread)) + ")");
+    if (tc->busy)
+      finish(
+          tc, static_cast<int>(nread), nullptr,
+          "tracker " + tc->name + " not answering (" + uv_strerror(static_cast<int>(nread)) + ")");
     return;
   }
   if (!tc->busy) return;  // a late answer to a request already given up
@@ -80,7 +83,8 @@ int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker) {
   uv_timer_init(loop, &tc->timer);
   tc->timer.data = tc;
   tc->open_handles++;
-  if ((r = uv_udp_connect(&tc->udp, reinterpret_cast<const struct sockaddr*>(&addr))) != 0) return r;
+  if ((r = uv_udp_connect(&tc->udp, reinterpret_cast<const struct sockaddr*>(&addr))) != 0)
+    return r;
   return uv_udp_recv_start(&tc->udp, on_alloc, on_recv);
 }
 

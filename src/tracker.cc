@@ -21,9 +21,9 @@ struct TrackerAction {
 };
 
 // Console lines are the seed's; quiet only in unit tests.
-#define SAY(t, ...)                          \
-  do {                                       \
-    if (!(t)->quiet) out_line(__VA_ARGS__);  \
+#define SAY(t, ...)                         \
+  do {                                      \
+    if (!(t)->quiet) out_line(__VA_ARGS__); \
   } while (0)
 
 static void act_join(Tracker* t, const ProtoRequest& req, const char* ip) {
@@ -56,12 +56,14 @@ static void act_get_peers(Tracker* t, const ProtoRequest& req, const char*) {
 static void act_got_the_file(Tracker* t, const ProtoRequest& req, const char*) {
   const char* id = req.peer_id.c_str();
   if (reg_add_file(&t->reg, req.peer_id, req.file_name) == REG_ENOPEER) {
-    log_line(&t->log, "Peer %s downloaded the file file: %s, status: fail", id, req.file_name.c_str());
+    log_line(&t->log, "Peer %s downloaded the file file: %s, status: fail", id,
+             req.file_name.c_str());
     proto_encode_error("Peer not found", &t->answer);
     return;
   }
   SAY(t, "Peer %s downloaded the file file: %s", id, req.file_name.c_str());
-  log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id, req.file_name.c_str());
+  log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
+           req.file_name.c_str());
   proto_encode_ok(&t->answer);
 }
 
@@ -108,7 +110,8 @@ void tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, in
   uint32_t missing = act->required & ~req.fields;
   if (missing != 0) {
     uint32_t first = missing & (~missing + 1);
-    refuse(t, ip, port, std::string("missing field '") + proto_field_name(first) + "' for " + act->name);
+    refuse(t, ip, port,
+           std::string("missing field '") + proto_field_name(first) + "' for " + act->name);
     return;
   }
   act->handler(t, req, ip);
@@ -199,7 +202,8 @@ static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   Tracker* t = static_cast<Tracker*>(owner);
   // The seed takes the rest of the line as the name, so "file_logs my notes.txt" works.
   std::string name = args[0];
-  for (size_t i = 1; i < args.size(); i++) name += " " + args[i];
+  for (size_t i = 1; i < args.size(); i++)
+    name += " " + args[i];
   int r = log_print_matching(t->log.path, line_is_about, &name, stdout);
   if (r < 0) print_log_error(t, r);
   if (r == 0) out_line("File name does not exist.");
@@ -259,7 +263,9 @@ static void tracker_stop(Tracker* t) {
   console_close(&t->console, nullptr);
 }
 
-static void on_signal(void* ctx, int) { tracker_stop(static_cast<Tracker*>(ctx)); }
+static void on_signal(void* ctx, int) {
+  tracker_stop(static_cast<Tracker*>(ctx));
+}
 
 static int tracker_start(Tracker* t) {
   struct sockaddr_in addr;
@@ -282,7 +288,8 @@ static int tracker_start(Tracker* t) {
   uv_udp_getsockname(&t->udp, reinterpret_cast<struct sockaddr*>(&bound), &len);
   int port = ntohs(bound.sin_port);
   if ((r = log_open(&t->log, t->opt.log_path)) != 0) {
-    fprintf(stderr, "tt tracker: cannot open log %s: %s\n", t->opt.log_path.c_str(), uv_strerror(r));
+    fprintf(stderr, "tt tracker: cannot open log %s: %s\n", t->opt.log_path.c_str(),
+            uv_strerror(r));
     return r;
   }
   if ((r = uv_udp_recv_start(&t->udp, on_alloc, on_recv)) != 0) return r;

@@ -80,7 +80,9 @@ static void serve_close(ServeConn* c) {
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), serve_on_handle_closed);
 }
 
-static void serve_on_timer(uv_timer_t* t) { serve_close(static_cast<ServeConn*>(t->data)); }
+static void serve_on_timer(uv_timer_t* t) {
+  serve_close(static_cast<ServeConn*>(t->data));
+}
 
 static void serve_pump(ServeConn* c);
 
@@ -151,7 +153,8 @@ static void serve_pump(ServeConn* c) {
   if (!c->writing && c->full > 0) {
     uv_buf_t b = uv_buf_init(c->buf[c->send_i], static_cast<unsigned>(c->len[c->send_i]));
     c->write_req.data = c;
-    if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, serve_on_write) != 0) {
+    if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, serve_on_write) !=
+        0) {
       serve_close(c);
       return;
     }
@@ -163,7 +166,8 @@ static void serve_pump(ServeConn* c) {
     // unread byte of ours turns the close into a reset that loses data.
     c->state = SERVE_DRAINING;
     c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, reinterpret_cast<uv_stream_t*>(&c->tcp), serve_on_shutdown) != 0) {
+    if (uv_shutdown(&c->shutdown_req, reinterpret_cast<uv_stream_t*>(&c->tcp), serve_on_shutdown) !=
+        0) {
       serve_close(c);
       return;
     }
@@ -214,7 +218,8 @@ static bool serve_try_request(ServeConn* c, bool complete) {
     return true;
   }
   if (complete || c->request.size() >= kMaxSeedRequest) {
-    serve_close(c);  // not a name we serve: close without data, as the seed form allows nothing else
+    serve_close(
+        c);  // not a name we serve: close without data, as the seed form allows nothing else
     return true;
   }
   return false;
@@ -262,7 +267,8 @@ static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     // Extended form (PROTOCOL §2): not spoken by this version; say so in its own terms.
     uv_read_stop(s);
     c->state = SERVE_DRAINING;
-    c->error_line = "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
+    c->error_line =
+        "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
     uv_buf_t b = uv_buf_init(&c->error_line[0], static_cast<unsigned>(c->error_line.size()));
     c->write_req.data = c;
     if (uv_write(&c->write_req, s, &b, 1, serve_on_error_written) != 0) {
@@ -310,8 +316,10 @@ int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, i
   s->listener.data = s;
   s->listening = true;
   s->open = 1;
-  if ((r = uv_tcp_bind(&s->listener, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0) return r;
-  if ((r = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), kTcpBacklog, serve_on_connection)) != 0)
+  if ((r = uv_tcp_bind(&s->listener, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0)
+    return r;
+  if ((r = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), kTcpBacklog,
+                     serve_on_connection)) != 0)
     return r;
   struct sockaddr_in bound;
   int len = sizeof bound;
@@ -329,7 +337,8 @@ void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx)) {
     return;
   }
   std::unordered_set<ServeConn*> conns = s->conns;
-  for (ServeConn* c : conns) serve_close(c);
+  for (ServeConn* c : conns)
+    serve_close(c);
   if (s->listening) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), [](uv_handle_t* h) {
       XferServer* srv = static_cast<XferServer*>(h->data);
@@ -371,7 +380,8 @@ static void fetch_end(Fetch* f, int status, const std::string& err) {
   f->failed = true;
   f->status = status;
   f->error = err;
-  uv_handle_t* hs[2] = {reinterpret_cast<uv_handle_t*>(&f->tcp), reinterpret_cast<uv_handle_t*>(&f->timer)};
+  uv_handle_t* hs[2] = {reinterpret_cast<uv_handle_t*>(&f->tcp),
+                        reinterpret_cast<uv_handle_t*>(&f->timer)};
   for (uv_handle_t* h : hs) {
     if (!uv_is_closing(h)) uv_close(h, fetch_on_handle_closed);
   }
@@ -389,7 +399,9 @@ static void fetch_end(Fetch* f, int status, const std::string& err) {
   fetch_maybe_done(f);
 }
 
-static void fetch_fail(Fetch* f, int status, const std::string& err) { fetch_end(f, status, err); }
+static void fetch_fail(Fetch* f, int status, const std::string& err) {
+  fetch_end(f, status, err);
+}
 
 // A callback of an fs request that finds the fetch already ended finishes the cleanup.
 static bool fetch_fs_returned(Fetch* f) {
@@ -402,7 +414,8 @@ static bool fetch_fs_returned(Fetch* f) {
 
 static void fetch_on_timer(uv_timer_t* t) {
   Fetch* f = static_cast<Fetch*>(t->data);
-  fetch_fail(f, UV_ETIMEDOUT, f->received == 0 ? "no data from the source" : "the source stopped sending");
+  fetch_fail(f, UV_ETIMEDOUT,
+             f->received == 0 ? "no data from the source" : "the source stopped sending");
 }
 
 static void fetch_on_linked(uv_fs_t* req) {
@@ -434,7 +447,8 @@ static void fetch_finish_file(Fetch* f) {
   // link() rather than rename(): it fails instead of replacing a file that
   // appeared under the final name while we were downloading.
   f->fs_req.data = f;
-  int r = uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
+  int r =
+      uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
     return;
@@ -456,7 +470,8 @@ static void fetch_on_written(uv_fs_t* req) {
   uv_fs_req_cleanup(req);
   if (fetch_fs_returned(f)) return;
   if (r < 0) {
-    fetch_fail(f, static_cast<int>(r), std::string("cannot write the download: ") + uv_strerror(static_cast<int>(r)));
+    fetch_fail(f, static_cast<int>(r),
+               std::string("cannot write the download: ") + uv_strerror(static_cast<int>(r)));
     return;
   }
   f->received += static_cast<uint64_t>(r);
@@ -474,15 +489,17 @@ static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread < 0) {
-    fetch_fail(f, static_cast<int>(nread),
-               std::string("connection to the source failed: ") + uv_strerror(static_cast<int>(nread)));
+    fetch_fail(
+        f, static_cast<int>(nread),
+        std::string("connection to the source failed: ") + uv_strerror(static_cast<int>(nread)));
     return;
   }
   // One chunk at a time: stop reading until it is on disk.
   uv_read_stop(s);
   uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(nread));
   f->fs_req.data = f;
-  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received), fetch_on_written);
+  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received),
+                      fetch_on_written);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot write the download: ") + uv_strerror(r));
     return;
@@ -506,8 +523,10 @@ static void fetch_on_connect(uv_connect_t* req, int status) {
   // Seed form: the bare name in one send, no terminator.
   uv_buf_t b = uv_buf_init(&f->name[0], static_cast<unsigned>(f->name.size()));
   f->write_req.data = f;
-  int r = uv_write(&f->write_req, reinterpret_cast<uv_stream_t*>(&f->tcp), &b, 1, fetch_on_request_sent);
-  if (r == 0) r = uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read);
+  int r = uv_write(&f->write_req, reinterpret_cast<uv_stream_t*>(&f->tcp), &b, 1,
+                   fetch_on_request_sent);
+  if (r == 0)
+    r = uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read);
   if (r != 0) fetch_fail(f, r, std::string("cannot send the request: ") + uv_strerror(r));
 }
 
@@ -521,14 +540,16 @@ static void fetch_on_tmp_created(uv_fs_t* req) {
   uv_fs_req_cleanup(req);
   if (fetch_fs_returned(f)) return;
   if (r < 0) {
-    fetch_fail(f, static_cast<int>(r), std::string("cannot create a temporary file: ") + uv_strerror(static_cast<int>(r)));
+    fetch_fail(f, static_cast<int>(r),
+               std::string("cannot create a temporary file: ") + uv_strerror(static_cast<int>(r)));
     return;
   }
   struct sockaddr_in addr;
   int e = uv_ip4_addr(f->ip.c_str(), f->port, &addr);
   if (e == 0) {
     f->connect_req.data = f;
-    e = uv_tcp_connect(&f->connect_req, &f->tcp, reinterpret_cast<const struct sockaddr*>(&addr), fetch_on_connect);
+    e = uv_tcp_connect(&f->connect_req, &f->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                       fetch_on_connect);
   }
   if (e != 0) {
     fetch_fail(f, e, std::string("cannot connect: ") + uv_strerror(e));
@@ -570,4 +591,6 @@ int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
   return 0;
 }
 
-void xfer_fetch_cancel(Fetch* f) { fetch_fail(f, UV_ECANCELED, "cancelled"); }
+void xfer_fetch_cancel(Fetch* f) {
+  fetch_fail(f, UV_ECANCELED, "cancelled");
+}

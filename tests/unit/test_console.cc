@@ -1,1 +1,89 @@
+// console: line splitting and command-table parsing.
 #include <catch2/catch.hpp>
+
+#include "console.h"
+
+static void noop(void*, const std::vector<std::string>&) {}
+
+static const ConsoleCmd kTable[] = {
+    {"share", "NAME [PATH]", "share", 1, 2, noop},
+    {"request logs", "", "logs", 0, 0, noop},
+    {"exit", "", "exit", 0, 0, noop},
+};
+
+static int parse(const std::string& line, ConsoleParsed* p) {
+  return console_parse(kTable, 3, line, p);
+}
+
+TEST_CASE("console: words split on blanks, quotes keep blanks", "[console]") {
+  std::vector<std::string> w;
+  REQUIRE(console_split("  share   a.txt\tb ", &w) == 0);
+  CHECK(w == std::vector<std::string>{"share", "a.txt", "b"});
+  REQUIRE(console_split(R"(share "my file.txt" "a \"q\" \\ b")", &w) == 0);
+  CHECK(w == std::vector<std::string>{"share", "my file.txt", R"(a "q" \ b)"});
+  CHECK(console_split("share \"open", &w) == -1);
+}
+
+TEST_CASE("console: commands match by their words, arguments are counted", "[console]") {
+  ConsoleParsed p;
+  REQUIRE(parse("share a.txt", &p) == CONSOLE_OK);
+  CHECK(std::string(p.cmd->name) == "share");
+  CHECK(p.args == std::vector<std::string>{"a.txt"});
+  REQUIRE(parse("request logs", &p) == CONSOLE_OK);
+  CHECK(std::string(p.cmd->name) == "request logs");
+  CHECK(parse("request", &p) == CONSOLE_UNKNOWN);
+  CHECK(parse("request logs now", &p) == CONSOLE_BADARGS);
+  CHECK(parse("share", &p) == CONSOLE_BADARGS);
+  CHECK(p.error == "usage: share NAME [PATH]");
+  CHECK(parse("share a b c", &p) == CONSOLE_BADARGS);
+  CHECK(parse("   ", &p) == CONSOLE_EMPTY);
+  CHECK(parse("sharex a", &p) == CONSOLE_UNKNOWN);
+  CHECK(parse("EXIT", &p) == CONSOLE_UNKNOWN);
+}
+
+struct Lines {
+  std::vector<std::string> got;
+  int too_long = 0;
+  int eofs = 0;
+};
+
+static void on_line(void* ctx, const std::string& line, bool too_long) {
+  Lines* l = static_cast<Lines*>(ctx);
+  l->got.push_back(line);
+  if (too_long) l->too_long++;
+}
+
+static void on_eof(void* ctx) {
+  static_cast<Lines*>(ctx)->eofs++;
+}
+
+TEST_CASE("console: input splits into lines across reads, CRLF and a last unterminated line",
+          "[console]") {
+  Lines l;
+  Console c;
+  c.ctx = &l;
+  c.on_line = on_line;
+  c.on_eof = on_eof;
+  console_feed(&c, "sha", 3);
+  console_feed(&c, "re a\r\nget b\n\nex", 15);
+  console_feed(&c, "it", 2);
+  CHECK(l.got == std::vector<std::string>{"share a", "get b", ""});
+  console_finish(&c);
+  CHECK(l.got.back() == "exit");
+  CHECK(l.eofs == 1);
+  console_finish(&c);
+  CHECK(l.eofs == 1);
+}
+
+TEST_CASE("console: an overlong line is reported once and its rest dropped", "[console]") {
+  Lines l;
+  Console c;
+  c.ctx = &l;
+  c.on_line = on_line;
+  std::string big(20000, 'x');
+  console_feed(&c, big.data(), big.size());
+  console_feed(&c, "yyy\nnext\n", 9);
+  REQUIRE(l.got.size() == 2);
+  CHECK(l.too_long == 1);
+  CHECK(l.got[1] == "next");
+}

@@ -1,1 +1,48 @@
+// log: the seed's timestamp format and log scanning.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+
+#include "log.h"
+
+TEST_CASE("log: timestamps are local time with milliseconds after a comma", "[log]") {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  CHECK(log_timestamp(0) == "1970-01-01 00:00:00,000");
+  CHECK(log_timestamp(1764182400123LL) == "2025-11-26 18:40:00,123");
+}
+
+static bool has_b(const std::string& line, void*) {
+  return line.find('b') != std::string::npos;
+}
+
+TEST_CASE("log: lines append in the seed's format and can be filtered", "[log]") {
+  char path[] = "/tmp/tt-unit-log-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  Log log;
+  REQUIRE(log_open(&log, path) == 0);
+  log_line(&log, "a %d", 1);
+  log_line(&log, "b %s", "two");
+  log_close(&log);
+  FILE* out = tmpfile();
+  CHECK(log_print_matching(path, has_b, nullptr, out) == 1);
+  rewind(out);
+  char buf[256] = {0};
+  REQUIRE(fgets(buf, sizeof buf, out) != nullptr);
+  CHECK(std::regex_match(std::string(buf),
+                         std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - b two\n)")));
+  fclose(out);
+  CHECK(log_print_matching("/nonexistent/x.log", nullptr, nullptr, stdout) < 0);
+  unlink(path);
+  close(fd);
+}
+
+TEST_CASE("log: user text is sanitised and cut before it is echoed", "[log]") {
+  CHECK(out_sanitize("ok") == "ok");
+  CHECK(out_sanitize("a\nb") == "a\\x0ab");
+  CHECK(out_sanitize(std::string(100, 'z'), 10) == std::string(10, 'z') + "...");
+}

@@ -1,1 +1,160 @@
+// proto: decoding, validating and encoding the control plane's JSON.
 #include <catch2/catch.hpp>
+#include <string>
+
+#include "proto.h"
+
+static int decode(const std::string& s, ProtoRequest* r, std::string* err) {
+  return proto_decode_request(s.data(), s.size(), r, err);
+}
+
+TEST_CASE("proto: a seed join decodes with every field", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  REQUIRE(decode(R"({"action":"join","peer_id":"3","files":["a.txt","b c"],"tcp_port":54819})", &r,
+                 &err) == 0);
+  CHECK(r.action == "join");
+  CHECK(r.peer_id == "3");
+  CHECK(r.files == std::vector<std::string>{"a.txt", "b c"});
+  CHECK(r.tcp_port == 54819);
+  CHECK(r.fields == (FLD_PEER_ID | FLD_FILES | FLD_TCP_PORT));
+}
+
+TEST_CASE("proto: integer and string peer ids are the same id", "[proto]") {
+  ProtoRequest a, b;
+  std::string err;
+  REQUIRE(decode(R"({"action":"leave","peer_id":3})", &a, &err) == 0);
+  REQUIRE(decode(R"({"action":"leave","peer_id":"3"})", &b, &err) == 0);
+  CHECK(a.peer_id == b.peer_id);
+}
+
+TEST_CASE("proto: unknown fields are ignored as extensions", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  REQUIRE(decode(R"({"action":"leave","peer_id":"1","v":1,"seq":7,"x":{"y":[1,2]}})", &r, &err) ==
+          0);
+  CHECK(r.peer_id == "1");
+}
+
+TEST_CASE("proto: malformed requests are refused with a reason", "[proto]") {
+  struct Case {
+    const char* input;
+    const char* reason;
+  } cases[] = {
+      {"not json", "invalid JSON"},
+      {"", "invalid JSON"},
+      {"[1,2]", "expected a JSON object"},
+      {R"({"peer_id":"1"})", "missing field 'action'"},
+      {R"({"action":5})", "'action' must be a string"},
+      {R"({"action":"join","peer_id":"1","tcp_port":"80"})", "'tcp_port' must be an integer"},
+      {R"({"action":"join","peer_id":"1","tcp_port":70000})", "'tcp_port' must be an integer"},
+      {R"({"action":"join","peer_id":"1","tcp_port":0})", "'tcp_port' must be an integer"},
+      {R"({"action":"join","peer_id":"1","tcp_port":1.5})", "'tcp_port' must be an integer"},
+      {R"({"action":"leave","peer_id":-1})", "'peer_id' must be"},
+      {R"({"action":"leave","peer_id":""})", "'peer_id' must be"},
+      {R"({"action":"leave","peer_id":[1]})", "'peer_id' must be"},
+      {R"({"action":"leave","peer_id":"a\u0001"})", "control characters"},
+      {R"({"action":"join","peer_id":"1","files":"a"})", "'files' must be a list"},
+      {R"({"action":"join","peer_id":"1","files":[1]})", "'files' must be a string"},
+      {R"({"action":"share_file","peer_id":"1","file":"../etc/passwd"})", "not a path"},
+      {R"({"action":"share_file","peer_id":"1","file":".."})", "'.' or '..'"},
+      {R"({"action":"get_peers","peer_id":"1","file_name":""})", "empty"},
+      {R"({"action":"get_peers","peer_id":"1","file_name":"a\\b"})", "not a path"},
+  };
+  for (const Case& c : cases) {
+    ProtoRequest r;
+    std::string err;
+    INFO(c.input);
+    CHECK(decode(c.input, &r, &err) == -1);
+    CHECK_THAT(err, Catch::Contains(c.reason));
+  }
+}
+
+TEST_CASE("proto: invalid UTF-8 and deep nesting are refused without crashing", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  std::string bad = "{\"action\":\"join\",\"peer_id\":\"\xff\xfe\"}";
+  CHECK(decode(bad, &r, &err) == -1);
+  std::string deep(200000, '[');
+  CHECK(decode(deep, &r, &err) == -1);
+  std::string deep_ok = "{\"action\":\"leave\",\"peer_id\":\"1\",\"x\":" + std::string(5000, '[') +
+                        std::string(5000, ']') + "}";
+  CHECK(decode(deep_ok, &r, &err) == 0);
+}
+
+TEST_CASE("proto: name rules follow PROTOCOL section 4", "[proto]") {
+  std::string why;
+  CHECK(proto_check_name("example.txt", &why) == 0);
+  CHECK(proto_check_name("my notes (v2).txt", &why) == 0);
+  CHECK(proto_check_name("caf\xc3\xa9.txt", &why) == 0);
+  CHECK(proto_check_name(std::string(255, 'a'), &why) == 0);
+  CHECK(proto_check_name(std::string(256, 'a'), &why) == -1);
+  CHECK(proto_check_name("", &why) == -1);
+  CHECK(proto_check_name(".", &why) == -1);
+  CHECK(proto_check_name("..", &why) == -1);
+  CHECK(proto_check_name("...", &why) == 0);
+  CHECK(proto_check_name("a/b", &why) == -1);
+  CHECK(proto_check_name("a\\b", &why) == -1);
+  CHECK(proto_check_name(std::string("a\0b", 3), &why) == -1);
+  CHECK(proto_check_name("tab\there", &why) == -1);
+  CHECK(proto_check_name("del\x7f", &why) == -1);
+  CHECK(proto_check_name("c1\xc2\x85", &why) == -1);    // U+0085, a C1 control
+  CHECK(proto_check_name("\xc0\xaf", &why) == -1);      // overlong '/'
+  CHECK(proto_check_name("\xed\xa0\x80", &why) == -1);  // a surrogate
+}
+
+TEST_CASE("proto: requests encode in the seed's form, peer id as a string", "[proto]") {
+  ProtoRequest r;
+  r.action = "join";
+  r.peer_id = "3";
+  r.tcp_port = 5000;
+  r.fields = FLD_PEER_ID | FLD_FILES | FLD_TCP_PORT;
+  std::string out;
+  proto_encode_request(r, &out);
+  CHECK(out == R"({"action":"join","peer_id":"3","files":[],"tcp_port":5000})");
+  ProtoRequest back;
+  std::string err;
+  REQUIRE(decode(out, &back, &err) == 0);
+  CHECK(back.tcp_port == 5000);
+}
+
+TEST_CASE("proto: answers encode as the seed's and error text is escaped", "[proto]") {
+  std::string out;
+  proto_encode_ok(&out);
+  CHECK(out == R"({"status":"ok"})");
+  proto_encode_error("bad \"x\"", &out);
+  CHECK(out == R"({"status":"error","message":"bad \"x\""})");
+  proto_encode_peers({}, 1024, &out);
+  CHECK(out == R"({"peers":[]})");
+  proto_encode_peers({{"127.0.0.1", 54816}, {"10.0.0.2", 1}}, 1024, &out);
+  CHECK(out == R"({"peers":[["127.0.0.1",54816],["10.0.0.2",1]]})");
+}
+
+TEST_CASE("proto: a long peer list is cut to fit 1024 bytes and stays valid JSON", "[proto]") {
+  std::vector<ProtoAddr> many;
+  for (int i = 0; i < 500; i++)
+    many.push_back({"255.255.255.255", 65535});
+  std::string out;
+  proto_encode_peers(many, 1024, &out);
+  CHECK(out.size() <= 1024);
+  ProtoAnswer ans;
+  std::string err;
+  REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
+  CHECK(ans.peers.size() > 30);
+  CHECK(ans.peers.size() < 500);
+}
+
+TEST_CASE("proto: answers decode; malformed peer entries are skipped", "[proto]") {
+  ProtoAnswer ans;
+  std::string err;
+  std::string s = R"({"peers":[["127.0.0.1",5],["x"],[1,2],["1.2.3.4",99999],["1.2.3.4",7]]})";
+  REQUIRE(proto_decode_answer(s.data(), s.size(), &ans, &err) == 0);
+  REQUIRE(ans.peers.size() == 2);
+  CHECK(ans.peers[1].ip == "1.2.3.4");
+  s = R"({"status":"error","message":"Peer not found"})";
+  REQUIRE(proto_decode_answer(s.data(), s.size(), &ans, &err) == 0);
+  CHECK_FALSE(ans.ok);
+  CHECK(ans.message == "Peer not found");
+  s = "[]";
+  CHECK(proto_decode_answer(s.data(), s.size(), &ans, &err) == -1);
+}
