@@ -147,6 +147,47 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
 
 static void get_try_next(Peer* p);
 
+/* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
+
+static std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    u++;
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+static double seconds_since(uint64_t start_ns) {
+  return static_cast<double>(uv_hrtime() - start_ns) / 1e9;
+}
+
+static void progress_draw(uv_timer_t* t) {
+  Peer* p = static_cast<Peer*>(t->data);
+  if (p->get.fetch == nullptr) return;
+  double secs = seconds_since(p->get.started_ns);
+  double got = static_cast<double>(p->get.fetch->received);
+  // The seed form tells no size, so there is no percentage or ETA to show yet.
+  fprintf(stderr, "\r\x1b[K%s  %s  %s/s  1 peer  ETA --", p->get.name.c_str(),
+          human_bytes(got).c_str(), human_bytes(secs > 0 ? got / secs : 0).c_str());
+  fflush(stderr);
+}
+
+static void progress_start(Peer* p) {
+  if (!p->progress_tty || !p->progress_open) return;
+  uv_timer_start(&p->progress, progress_draw, 250, 250);
+}
+
+static void progress_stop(Peer* p) {
+  if (!p->progress_tty || !p->progress_open) return;
+  uv_timer_stop(&p->progress);
+  fputs("\r\x1b[K", stderr);
+  fflush(stderr);
+}
+
 static void get_reset(Peer* p) {
   p->get = PeerGet();
 }
@@ -163,8 +204,9 @@ static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
   cmd_finished(p, true);
 }
 
-static void get_on_fetched(void* ctx, int status, const std::string& err, uint64_t) {
+static void get_on_fetched(void* ctx, int status, const std::string& err, uint64_t bytes) {
   Peer* p = static_cast<Peer*>(ctx);
+  progress_stop(p);
   delete p->get.fetch;
   p->get.fetch = nullptr;
   if (p->stopping) return;
@@ -179,6 +221,11 @@ static void get_on_fetched(void* ctx, int status, const std::string& err, uint64
   }
   p->served[p->get.name] = p->opt.dir + "/" + p->get.name;
   out_line("Downloaded file %s successfully.", name);
+  double secs = seconds_since(p->get.started_ns);
+  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s:%d",
+           human_bytes(static_cast<double>(bytes)).c_str(), static_cast<unsigned long long>(bytes),
+           secs, human_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
+           src.ip.c_str(), src.port);
   log_line(&p->log, "Downloaded file %s from %s:%d", name, src.ip.c_str(), src.port);
   ProtoRequest r = make_request(p, "got_the_file");
   r.file_name = p->get.name;
@@ -200,7 +247,11 @@ static void get_try_next(Peer* p) {
     int r =
         xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
                          static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
-    if (r == 0) return;
+    if (r == 0) {
+      g->started_ns = uv_hrtime();
+      progress_start(p);
+      return;
+    }
     delete g->fetch;
     g->fetch = nullptr;
     out_line("Error downloading file %s: %s", g->name.c_str(), err.c_str());
@@ -463,6 +514,8 @@ static int lookup_served(void* ctx, const std::string& name, std::string* path) 
 // (a cancelled fetch included).
 static void close_all(Peer* p) {
   tc_close(&p->tc, nullptr, nullptr);
+  if (p->progress_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->progress), nullptr);
+  p->progress_open = false;
   xfer_server_close(&p->srv, nullptr);
   console_close(&p->console, nullptr);
   app_signals_close(&p->signals);
@@ -534,6 +587,10 @@ static int peer_start(Peer* p) {
     return r;
   }
   if ((r = app_signals_start(&p->signals, p->loop, on_signal, p)) != 0) return r;
+  uv_timer_init(p->loop, &p->progress);
+  p->progress.data = p;
+  p->progress_open = true;
+  p->progress_tty = uv_guess_handle(2) == UV_TTY;
   ProtoRequest join = make_request(p, "join");
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;

@@ -36,6 +36,7 @@ struct PeerGet {
   std::vector<size_t> order;       // indexes into sources, in the order to try
   size_t attempt = 0;              // position in order
   Fetch* fetch = nullptr;
+  uint64_t started_ns = 0;  // when the current source was asked
 };
 
 struct Peer {
@@ -46,6 +47,9 @@ struct Peer {
   AppSignals signals;
   Console console;
   Log log;
+  uv_timer_t progress;  // redraws the progress bar while a download runs on a terminal
+  bool progress_open = false;
+  bool progress_tty = false;  // stderr is a terminal
   bool console_open = false;
   std::deque<std::string> pending;  // console lines waiting their turn
   bool busy = false;                // a command is running
