@@ -1,0 +1,848 @@
+"""Shared helpers for the tt end-to-end tests (Python 3 stdlib only).
+
+Every test file starts real `tt` processes on 127.0.0.1 through these helpers,
+drives them through stdin (a pipe, or a pty for terminal mode), and reports
+TAP on stdout. Everything started here is killed by PID at exit, and every
+temporary directory is removed (set TT_E2E_KEEP=1 to keep them for a look).
+"""
+
+import atexit
+import codecs
+import hashlib
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HOST = "127.0.0.1"
+DEFAULT_TIMEOUT = 20.0
+# Each test file must finish well under 3 minutes: after FILE_BUDGET seconds
+# every wait gives up at once, and at HARD_LIMIT the file bails out.
+FILE_BUDGET = 150.0
+HARD_LIMIT = 170
+
+LOG_LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3}) - (.+)$")
+TEMP_PREFIX = ".tt-dl-"
+PEER_PROMPT = "Enter command (share/get/request logs/exit): "
+
+_start = time.monotonic()
+_deadline = _start + FILE_BUDGET
+_procs = []
+_dirs = []
+_closers = []
+_keep = os.environ.get("TT_E2E_KEEP") == "1"
+
+
+def budget(timeout):
+    """Clamp a wait to what is left of this file's time budget."""
+    return max(0.0, min(timeout, _deadline - time.monotonic()))
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def require(cond, msg):
+    if not cond:
+        raise CheckFailed(msg)
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def wait_for(pred, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.05):
+    """Poll pred() until it returns something truthy; return that value."""
+    deadline = time.monotonic() + budget(timeout)
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise CheckFailed(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- TAP
+
+
+class Tap:
+    """TAP reporter. Each check is a function run at once by the decorator:
+
+        @t.test("peer 1 shares example.txt")
+        def _():
+            p1.send("share example.txt")
+            p1.expect_line("Peer 1 shared a new files: example.txt")
+
+    An exception inside makes the check `not ok` with diagnostics. After a
+    fatal check fails, the remaining checks are reported as skipped.
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.failures = 0
+        self.skip_reason = None
+        self.watched = []
+        signal.signal(signal.SIGALRM, self._alarm)
+        signal.alarm(HARD_LIMIT)
+
+    def _alarm(self, signum, frame):
+        print(f"Bail out! test file exceeded {HARD_LIMIT}s", flush=True)
+        raise SystemExit(1)
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print(f"# {line}", flush=True)
+
+    def ok(self, cond, desc, diag=None):
+        self.count += 1
+        if cond:
+            print(f"ok {self.count} - {desc}", flush=True)
+        else:
+            self.failures += 1
+            print(f"not ok {self.count} - {desc}", flush=True)
+            if diag:
+                self.diag(diag)
+        return bool(cond)
+
+    def skip(self, desc, reason):
+        self.count += 1
+        print(f"ok {self.count} - {desc} # SKIP {reason}", flush=True)
+
+    def test(self, desc, fatal=False, todo=None):
+        """Run the decorated function as one check. With `todo` (a reason), a
+        failure is reported as `not ok ... # TODO reason` and does not fail
+        the file: for behaviour the protocol asks for but tt has not built."""
+        def run(fn):
+            if self.skip_reason:
+                self.skip(desc, self.skip_reason)
+                return None
+            try:
+                result = fn()
+            except Exception as exc:  # report any failure as `not ok`
+                if todo:
+                    self.count += 1
+                    print(f"not ok {self.count} - {desc} # TODO {todo}", flush=True)
+                    self.diag(str(exc))
+                    return None
+                self.ok(False, desc)
+                if isinstance(exc, (CheckFailed, ExpectTimeout)):
+                    self.diag(str(exc))
+                else:
+                    self.diag("".join(traceback.format_exception(exc)).rstrip())
+                self._dump_watched()
+                if fatal:
+                    self.skip_reason = f"after the fatal failure of check {self.count}"
+                return None
+            self.ok(True, desc)
+            return result
+
+        return run
+
+    def watch(self, *procs):
+        """Processes whose recent output is shown when a check fails."""
+        self.watched.extend(procs)
+
+    def _dump_watched(self):
+        for p in self.watched:
+            self.diag(f"--- recent output of {p.name} (exit code {p.poll()}):")
+            self.diag(p.tail(8))
+            err = p.stderr_tail(4)
+            if err.strip():
+                self.diag(f"--- stderr of {p.name}:")
+                self.diag(err)
+
+    def done(self):
+        print(f"1..{self.count}", flush=True)
+        signal.alarm(0)
+        sys.exit(1 if self.failures else 0)
+
+
+# ---------------------------------------------------------------- processes
+
+
+class ExpectTimeout(Exception):
+    pass
+
+
+_stderr_dirs = []
+
+
+def _stderr_dir():
+    if not _stderr_dirs:
+        _stderr_dirs.append(tempdir("stderr"))
+    return _stderr_dirs[0]
+
+
+class Proc:
+    """A running program whose stdout is collected by a reader thread.
+
+    Output is kept as one text buffer (\\r removed) with a read position:
+    expect() searches from the position and moves it past the match, so
+    successive expects must match in order.
+    """
+
+    def __init__(self, argv, cwd, name, use_pty=False, env=None, stdin_devnull=False):
+        self.name = name
+        self.argv = list(argv)
+        self.cwd = cwd
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self._cond = threading.Condition()
+        self.stderr_path = os.path.join(_stderr_dir(), f"{name}-{len(_procs)}.stderr")
+        self._errfile = open(self.stderr_path, "wb")
+        self.use_pty = use_pty
+        if use_pty:
+            master, slave = pty.openpty()
+            self.popen = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=slave, stdout=slave,
+                stderr=self._errfile, close_fds=True)
+            os.close(slave)
+            self._in_fd = master
+            self._out_fd = master
+        else:
+            self.popen = subprocess.Popen(
+                argv, cwd=cwd, env=env,
+                stdin=subprocess.DEVNULL if stdin_devnull else subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self._errfile, close_fds=True)
+            self._in_fd = None if stdin_devnull else self.popen.stdin.fileno()
+            self._out_fd = self.popen.stdout.fileno()
+        self.pid = self.popen.pid
+        _procs.append(self)
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+
+    # -- output
+    def _read_loop(self):
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while True:
+            try:
+                chunk = os.read(self._out_fd, 65536)
+            except OSError:  # EIO on a pty once the child has gone
+                chunk = b""
+            with self._cond:
+                if chunk:
+                    self._buf += decoder.decode(chunk).replace("\r", "")
+                else:
+                    self._buf += decoder.decode(b"", final=True)
+                    self._eof = True
+                self._cond.notify_all()
+            if not chunk:
+                return
+
+    def _wait_match(self, rx, timeout, lines_only, pattern_text):
+        deadline = time.monotonic() + budget(timeout)
+        with self._cond:
+            while True:
+                if lines_only:
+                    end = self._buf.rfind("\n")
+                    if self._eof:
+                        end = len(self._buf)
+                    m = rx.search(self._buf, self._pos, max(end, self._pos))
+                else:
+                    m = rx.search(self._buf, self._pos)
+                if m:
+                    self._pos = m.end()
+                    if lines_only:
+                        nl = self._buf.find("\n", self._pos)
+                        self._pos = len(self._buf) if nl < 0 else nl + 1
+                    return m
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    why = "output ended" if self._eof else f"timed out after {timeout}s"
+                    raise ExpectTimeout(
+                        f"{self.name}: {why} waiting for /{pattern_text}/\n"
+                        f"unread output:\n{self._buf[self._pos:][-1500:]}")
+                self._cond.wait(left)
+
+    def expect(self, pattern, timeout=DEFAULT_TIMEOUT):
+        """Wait for a complete line matching the regex (re.M, so ^ and $ work)."""
+        return self._wait_match(re.compile(pattern, re.M), timeout, True, pattern)
+
+    def expect_line(self, text, timeout=DEFAULT_TIMEOUT):
+        """Wait for a line that is exactly `text`."""
+        return self.expect("^" + re.escape(text) + "$", timeout)
+
+    def expect_raw(self, text, timeout=DEFAULT_TIMEOUT):
+        """Wait for `text` anywhere, also in an unfinished line (prompts)."""
+        return self._wait_match(re.compile(re.escape(text)), timeout, False, text)
+
+    def expect_raw_re(self, pattern, timeout=DEFAULT_TIMEOUT):
+        """Wait for a regex match anywhere, also in an unfinished line."""
+        return self._wait_match(re.compile(pattern, re.M), timeout, False, pattern)
+
+    def read_until_line(self, text, timeout=DEFAULT_TIMEOUT):
+        """Return the complete lines printed before the line that is exactly `text`."""
+        with self._cond:
+            start = self._pos
+        self.expect_line(text, timeout)
+        with self._cond:
+            chunk = self._buf[start:self._pos]
+        lines = chunk.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        lines.pop()  # the fence line itself
+        return lines
+
+    def settle(self, quiet=0.3, timeout=5.0):
+        """Wait until no output has arrived for `quiet` seconds."""
+        deadline = time.monotonic() + budget(timeout)
+        last = self.output()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.output()
+            if now == last:
+                return
+            last = now
+
+    def unread(self):
+        with self._cond:
+            return self._buf[self._pos:]
+
+    def skip_all(self):
+        with self._cond:
+            self._pos = len(self._buf)
+
+    def output(self):
+        with self._cond:
+            return self._buf
+
+    def lines(self):
+        return self.output().splitlines()
+
+    def tail(self, n=8):
+        return "\n".join(self.lines()[-n:])
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, n=4):
+        return "\n".join(self.stderr_text().splitlines()[-n:])
+
+    # -- input
+    def send(self, line):
+        data = (line + "\n").encode()
+        try:
+            os.write(self._in_fd, data)
+        except OSError as exc:
+            raise CheckFailed(f"{self.name}: cannot write to stdin: {exc}")
+
+    def close_stdin(self):
+        if self.use_pty:
+            os.write(self._in_fd, b"\x04")  # ^D: end of input on a terminal
+        elif self.popen.stdin and not self.popen.stdin.closed:
+            self.popen.stdin.close()
+
+    # -- lifetime
+    def poll(self):
+        return self.popen.poll()
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout=DEFAULT_TIMEOUT):
+        """Wait for exit and return the exit code (negative: killed by a signal)."""
+        try:
+            return self.popen.wait(budget(timeout))
+        except subprocess.TimeoutExpired:
+            raise CheckFailed(f"{self.name} (pid {self.pid}) still running after {timeout}s")
+
+    def stop(self, grace=3.0):
+        """SIGTERM, then SIGKILL after `grace` seconds; always reaps."""
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait()
+            except ProcessLookupError:
+                pass
+        self._reader.join(1.0)
+        for closer in (self._errfile.close,):
+            closer()
+        if self.use_pty:
+            try:
+                os.close(self._in_fd)
+            except OSError:
+                pass
+        else:
+            for f in (self.popen.stdin, self.popen.stdout):
+                try:
+                    if f:
+                        f.close()
+                except OSError:
+                    pass
+
+
+def run(argv, timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL, cwd=None):
+    """Run a short command to completion; returns CompletedProcess (text)."""
+    if cwd is None:
+        cwd = tempdir("run")
+    try:
+        return subprocess.run(argv, stdin=stdin, capture_output=True, timeout=budget(timeout),
+                              cwd=cwd, text=True, errors="replace")
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"{argv} still running after {timeout}s (killed)")
+
+
+# ---------------------------------------------------------------- tt helpers
+
+
+def tt_path():
+    if len(sys.argv) < 2:
+        print("usage: python3 test_X.py /abs/path/to/tt", file=sys.stderr)
+        sys.exit(2)
+    return os.path.abspath(sys.argv[1])
+
+
+def start_tracker(tt, cwd=None, extra=(), name="tracker"):
+    """Start `tt tracker --port 0`; returns the Proc with .port and .dir set."""
+    cwd = cwd or tempdir("tracker")
+    p = Proc([tt, "tracker", "--host", HOST, "--port", "0", *extra], cwd, name)
+    m = p.expect(r"^Tracker started at 127\.0\.0\.1:(\d+)$")
+    p.port = int(m.group(1))
+    p.dir = cwd
+    p.log_path = os.path.join(cwd, ".tracker.log")
+    p.expect_line(f"Tracker running at {HOST}:{p.port}")
+    return p
+
+
+def start_peer(tt, peer_id, tracker_port, d=None, cwd=None, extra=(), use_pty=False,
+               wait_join=True, name=None):
+    """Start `tt peer` listening on 127.0.0.1, port 0. Returns the Proc with
+    .dir, .log_path and (once joined) .port set."""
+    d = d or tempdir(f"peer{peer_id}")
+    cwd = cwd or d
+    argv = [tt, "peer", "--id", str(peer_id), "--tracker", f"{HOST}:{tracker_port}",
+            "--dir", d, "--host", HOST, "--port", "0", *extra]
+    p = Proc(argv, cwd, name or f"peer{peer_id}", use_pty=use_pty)
+    p.dir = d
+    p.peer_id = str(peer_id)
+    p.log_path = os.path.join(cwd, f".peer_{peer_id}.log")
+    p.port = None
+    if wait_join:
+        m = p.expect(rf"^Peer {re.escape(str(peer_id))} joined the network on TCP port (\d+)$")
+        p.port = int(m.group(1))
+    return p
+
+
+def read_log(path):
+    """The lines of a log file, or [] when it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def log_messages(path):
+    """The message part of every well-formed log line."""
+    out = []
+    for line in read_log(path):
+        m = LOG_LINE_RE.match(line)
+        if m:
+            out.append(m.group(3))
+    return out
+
+
+def check_log_format(path, max_skew=600):
+    """Every line is `YYYY-MM-DD HH:MM:SS,mmm - message` with a recent local time."""
+    lines = read_log(path)
+    require(lines, f"log file {path} is missing or empty")
+    now = time.time()
+    for line in lines:
+        m = LOG_LINE_RE.match(line)
+        require(m, f"{path}: malformed log line {line!r}")
+        stamp = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+        require(abs(stamp - now) < max_skew,
+                f"{path}: timestamp {m.group(1)} is not local time now")
+    return lines
+
+
+# ---------------------------------------------------------------- files
+
+
+def tempdir(tag="tmp"):
+    d = os.path.realpath(tempfile.mkdtemp(prefix=f"tt-e2e-{tag}-"))
+    _dirs.append(d)
+    return d
+
+
+def write_random(path, size, chunk=1 << 20):
+    """Write `size` random bytes; return their SHA-256 hex digest."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            block = os.urandom(min(chunk, left))
+            h.update(block)
+            f.write(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def temp_files(d):
+    """Download temp files (.tt-dl-*) left in directory d."""
+    return sorted(n for n in os.listdir(d) if n.startswith(TEMP_PREFIX))
+
+
+def same_file(path, expected_sha, what=None):
+    require(os.path.isfile(path), f"{what or path} does not exist")
+    got = sha256_file(path)
+    require(got == expected_sha,
+            f"{what or path} differs from the original (size {os.path.getsize(path)})")
+
+
+# ---------------------------------------------------------------- sockets
+
+
+def udp_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((HOST, 0))
+    _closers.append(s.close)
+    return s
+
+
+def udp_ask(port, payload, timeout=3.0, sock=None):
+    """Send one datagram (bytes, str, or an object to encode as JSON) to
+    127.0.0.1:port and return the raw answer bytes, or None if none came."""
+    if isinstance(payload, (dict, list)):
+        payload = json.dumps(payload).encode()
+    elif isinstance(payload, str):
+        payload = payload.encode()
+    s = sock or udp_socket()
+    s.setblocking(False)
+    while True:  # drop stale answers
+        try:
+            s.recv(65535)
+        except (BlockingIOError, InterruptedError):
+            break
+    s.setblocking(True)
+    s.sendto(payload, (HOST, port))
+    s.settimeout(budget(timeout))
+    try:
+        data, _ = s.recvfrom(65535)
+        return data
+    except socket.timeout:
+        return None
+
+
+def udp_ask_json(port, payload, timeout=3.0, sock=None):
+    raw = udp_ask(port, payload, timeout, sock)
+    require(raw is not None, f"no answer from 127.0.0.1:{port} to {str(payload)[:120]}")
+    require(len(raw) <= 1024, f"answer is {len(raw)} bytes, more than 1024")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise CheckFailed(f"answer is not JSON: {raw[:200]!r}")
+
+
+def seed_download(port, name, timeout=DEFAULT_TIMEOUT, send_bytes=None):
+    """A seed-form client: connect, send the bare name in one send, read to EOF."""
+    deadline = time.monotonic() + budget(timeout)
+    with socket.create_connection((HOST, port), timeout=budget(timeout)) as s:
+        s.sendall(send_bytes if send_bytes is not None else name.encode())
+        chunks = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CheckFailed(f"download of {name!r} from port {port} not finished after {timeout}s")
+            s.settimeout(left)
+            try:
+                block = s.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                break
+            if not block:
+                break
+            chunks.append(block)
+    return b"".join(chunks)
+
+
+class SeedServer:
+    """A seed peer's TCP side: reads the wanted name with one recv(1024) and,
+    when it has that exact name, answers according to `mode`:
+
+    full        send the whole file, close
+    empty       close without sending anything
+    half_close  send the first half, close
+    half_stall  send the first half, then hold the connection open until close()
+    """
+
+    def __init__(self, files=None, mode="full"):
+        self.files = dict(files or {})
+        self.mode = mode
+        self.requests = []
+        self.half_sent = threading.Event()
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.5)
+        self.port = self._sock.getsockname()[1]
+        _closers.append(self.close)
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(10)
+            data = conn.recv(1024)
+            if not data:
+                return
+            name = data.decode("utf-8", "replace")
+            self.requests.append(name)
+            content = self.files.get(name)
+            if content is None:
+                return
+            conn.settimeout(60)
+            half = content[: len(content) // 2]
+            if self.mode == "full":
+                conn.sendall(content)
+            elif self.mode == "half_close":
+                conn.sendall(half)
+                self.half_sent.set()
+            elif self.mode == "half_stall":
+                conn.sendall(half)
+                self.half_sent.set()
+                self._stop.wait(120)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self._stop.set()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class SeedPeer:
+    """A python imitation of a seed peer: one UDP socket for all its requests
+    to the tracker (seed forms only, peer_id as given) and a SeedServer."""
+
+    def __init__(self, tracker_port, peer_id, files=None, mode="full"):
+        self.tracker_port = tracker_port
+        self.peer_id = peer_id
+        self.server = SeedServer(files, mode)
+        self.port = self.server.port
+        self.sock = udp_socket()
+        self.udp_port = self.sock.getsockname()[1]
+
+    def ask(self, obj, timeout=3.0):
+        return udp_ask_json(self.tracker_port, obj, timeout, self.sock)
+
+    def join(self, names=()):
+        return self.ask({"action": "join", "peer_id": self.peer_id, "files": list(names),
+                         "tcp_port": self.port})
+
+    def share(self, name):
+        return self.ask({"action": "share_file", "peer_id": self.peer_id, "file": name})
+
+    def get_peers(self, name):
+        return self.ask({"action": "get_peers", "peer_id": self.peer_id, "file_name": name})
+
+    def got_the_file(self, name):
+        return self.ask({"action": "got_the_file", "peer_id": self.peer_id, "file_name": name})
+
+    def leave(self):
+        return self.ask({"action": "leave", "peer_id": self.peer_id})
+
+
+class SeedTracker:
+    """A python imitation of the seed tracker: the five actions with the
+    seed's answers, and no answer where the seed sends none (unknown peer on
+    got_the_file or leave, unknown action, bad JSON). Whatever would have
+    broken the seed (a missing or mistyped field) is noted in .problems."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.problems = []
+        self.peers = {}  # peer_id -> (ip, tcp_port)
+        self.files = {}  # name -> [peer_id] in registration order
+        self._stop = threading.Event()
+        _closers.append(self.close)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            answer = self._handle(data, addr)
+            if answer is not None:
+                self.sock.sendto(json.dumps(answer).encode(), addr)
+
+    def _field(self, msg, name, kind):
+        value = msg.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            self.problems.append(f"{msg.get('action')}: field {name!r} is {value!r}")
+            return None
+        return value
+
+    def _handle(self, data, addr):
+        try:
+            msg = json.loads(data.decode("utf-8"))
+        except ValueError:
+            self.problems.append(f"not JSON: {data[:100]!r}")
+            return None
+        if not isinstance(msg, dict):
+            self.problems.append(f"not an object: {msg!r}")
+            return None
+        self.requests.append(msg)
+        action = msg.get("action")
+        pid = msg.get("peer_id")
+        if not isinstance(pid, (str, int)):
+            self.problems.append(f"{action}: peer_id is {pid!r}")
+            return None
+        if action == "join":
+            port = self._field(msg, "tcp_port", int)
+            files = self._field(msg, "files", list)
+            if port is None or files is None:
+                return None
+            if not all(isinstance(f, str) for f in files):
+                self.problems.append(f"join: files are {files!r}")
+                return None
+            self.peers[pid] = (addr[0], port)
+            for f in files:
+                self.files.setdefault(f, []).append(pid)
+            return {"status": "ok"}
+        if action in ("share_file", "got_the_file"):
+            name = self._field(msg, "file" if action == "share_file" else "file_name", str)
+            if name is None:
+                return None
+            if pid not in self.peers:
+                return {"status": "error", "message": "Peer not found"} if action == "share_file" else None
+            self.files.setdefault(name, []).append(pid)
+            return {"status": "ok"}
+        if action == "get_peers":
+            name = self._field(msg, "file_name", str)
+            if name is None:
+                return None
+            ids = [p for p in self.files.get(name, []) if p != pid and p in self.peers]
+            return {"peers": [list(self.peers[p]) for p in ids]}
+        if action == "leave":
+            if pid not in self.peers:
+                return None
+            del self.peers[pid]
+            for holders in self.files.values():
+                while pid in holders:
+                    holders.remove(pid)
+            return {"status": "ok"}
+        return None  # the seed ignores what it does not know
+
+    def wait_request(self, pred, timeout=DEFAULT_TIMEOUT, what="request"):
+        return wait_for(lambda: next((r for r in list(self.requests) if pred(r)), None),
+                        timeout, what)
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def peer_list(answer):
+    """The `peers` of a get_peers answer as a list of (ip, port) tuples."""
+    require(isinstance(answer, dict) and isinstance(answer.get("peers"), list),
+            f"not a get_peers answer: {answer!r}")
+    out = []
+    for entry in answer["peers"]:
+        require(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], int), f"bad peers entry {entry!r}")
+        out.append((entry[0], entry[1]))
+    return out
+
+
+def is_error(answer):
+    return (isinstance(answer, dict) and answer.get("status") == "error"
+            and isinstance(answer.get("message"), str) and answer["message"] != "")
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def cleanup():
+    for p in reversed(_procs):
+        try:
+            p.stop()
+        except Exception:
+            pass
+    for close in _closers:
+        try:
+            close()
+        except Exception:
+            pass
+    if _keep:
+        if _dirs:
+            print(f"# kept temp dirs: {' '.join(_dirs)}", file=sys.stderr)
+        return
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+atexit.register(cleanup)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGHUP, _on_signal)

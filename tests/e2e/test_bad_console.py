@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Bad console input to a peer gets a one-line answer and the peer keeps
+working. Each command is followed by an unknown command as a fence, so the
+lines a command printed are exactly those before the fence's answer."""
+
+import os
+from types import SimpleNamespace
+
+from harness import (Tap, eq, log_messages, require, seed_download, start_peer,
+                     start_tracker, tempdir, tt_path, write_bytes)
+
+tt = tt_path()
+t = Tap()
+c = SimpleNamespace()
+
+INVALID = "Please enter a valid command!"
+
+
+def printed(command):
+    """Lines printed by one console command."""
+    c.p.send(command)
+    c.p.send("fence")
+    return c.p.read_until_line(INVALID)
+
+
+def one_error_line(command):
+    lines = printed(command)
+    require(len(lines) == 1 and lines[0].startswith("Error"),
+            f"{command!r} printed {lines!r}, expected one line starting with 'Error'")
+
+
+@t.test("tracker and peer 71 start", fatal=True)
+def _():
+    c.tracker = start_tracker(tt)
+    c.dir = tempdir("peer71")
+    write_bytes(f"{c.dir}/ok.txt", b"ok\n")
+    c.other = tempdir("elsewhere")
+    write_bytes(f"{c.other}/other.txt", b"a file outside the peer's dir\n")
+    c.p = start_peer(tt, 71, c.tracker.port, c.dir)
+    t.watch(c.tracker, c.p)
+
+
+@t.test("'share ../x' prints one line starting with 'Error'")
+def _():
+    one_error_line("share ../x")
+
+
+@t.test("'get a/b' prints one line starting with 'Error'")
+def _():
+    one_error_line("get a/b")
+
+
+@t.test("'share ..' and 'get ..' print one line starting with 'Error'")
+def _():
+    one_error_line("share ..")
+    one_error_line("get ..")
+
+
+@t.test("'share' of a 300-byte name prints one line starting with 'Error'")
+def _():
+    one_error_line("share " + "x" * 300)
+
+
+@t.test("an unknown command prints exactly 'Please enter a valid command!'")
+def _():
+    c.p.send("dance wildly")
+    c.p.send("fence")
+    eq(c.p.read_until_line(INVALID), [], "lines before the answer to 'dance wildly'")
+    eq(c.p.read_until_line(INVALID), [], "lines between the two answers")
+
+
+@t.test("'share missing.txt' prints 'File <dir>/missing.txt does not exist' (and logs it)")
+def _():
+    eq(printed("share missing.txt"), [f"File {os.path.join(c.dir, 'missing.txt')} does not exist"],
+       "output")
+    require(any("missing.txt does not exist" in m for m in log_messages(c.p.log_path)),
+            "not in the peer log")
+
+
+@t.test("'get nothere.txt' prints 'No peers found with file nothere.txt'")
+def _():
+    eq(printed("get nothere.txt"), ["No peers found with file nothere.txt"], "output")
+
+
+@t.test("'share' and 'get' without a name print one line each")
+def _():
+    for command in ("share", "get"):
+        lines = printed(command)
+        require(len(lines) <= 1, f"{command!r} printed {lines!r}")
+        if not lines:  # the answer was the same line as the fence's
+            c.p.read_until_line(INVALID)
+
+
+@t.test("nothing with an invalid name reached the tracker")
+def _():
+    c.tracker.settle()
+    for bad in ("../x", "a/b", "x" * 300):
+        require(bad not in c.tracker.output(), f"tracker mentions {bad!r}")
+
+
+@t.test("the peer keeps working: 'share ok.txt' succeeds and the tracker hears of it")
+def _():
+    eq(printed("share ok.txt"), ["Peer 71 shared a new files: ok.txt"], "output")
+    c.tracker.expect_line("Peer 71 updated files: ok.txt")
+
+
+@t.test("'share alias.txt /other/dir/other.txt' shares that file under the name alias.txt")
+def _():
+    eq(printed(f"share alias.txt {c.other}/other.txt"), ["Peer 71 shared a new files: alias.txt"],
+       "output")
+    eq(seed_download(c.p.port, "alias.txt"), b"a file outside the peer's dir\n", "served content")
+
+
+@t.test("a UTF-8 name works: 'share café-ünï.txt' is served under that name")
+def _():
+    name = "café-ünï.txt"
+    write_bytes(os.path.join(c.dir, name), b"accents\n")
+    eq(printed(f"share {name}"), [f"Peer 71 shared a new files: {name}"], "output")
+    c.tracker.expect_line(f"Peer 71 updated files: {name}")
+    eq(seed_download(c.p.port, name), b"accents\n", "served content")
+
+
+@t.test("the peer exits with code 1 at end of stdin since some commands failed")
+def _():
+    c.p.close_stdin()
+    c.p.expect_line("Peer 71 is leaving the network.")
+    eq(c.p.wait(), 1, "exit code")
+
+
+t.done()
