@@ -24,9 +24,10 @@ import json, re, sys
 passed = failed = 0
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    out = t.get("stdo", "")
-    oks = len(re.findall(r"^ok\b", out, re.M))
-    bad = len(re.findall(r"^not ok\b", out, re.M))
+    out = t.get("stdout", t.get("stdo", ""))
+    # TAP "# TODO" lines are known gaps, reported but counted neither way.
+    oks = len(re.findall(r"^ok\b(?!.*# TODO)", out, re.M))
+    bad = len(re.findall(r"^not ok\b(?!.*# TODO)", out, re.M))
     ok_result = t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP")
     if not ok_result and bad == 0:
         bad = 1

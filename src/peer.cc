@@ -204,9 +204,10 @@ static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
   cmd_finished(p, true);
 }
 
-static void get_on_fetched(void* ctx, int status, const std::string& err, uint64_t bytes) {
+static void get_on_fetched(void* ctx, int status, const std::string& error, uint64_t bytes) {
   Peer* p = static_cast<Peer*>(ctx);
   progress_stop(p);
+  std::string err = error;  // it lives in the fetch, which goes now
   delete p->get.fetch;
   p->get.fetch = nullptr;
   if (p->stopping) return;
