@@ -196,18 +196,29 @@ static void serve_on_open(uv_fs_t* req) {
   serve_pump(c);
 }
 
-// Decides what a seed-form request asks for. `complete` means no more bytes will
-// come (a newline, or the wait ran out). Returns true when the request is settled.
-static bool serve_try_request(ServeConn* c, bool complete) {
-  std::string name = c->request;
+XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, std::string* name) {
+  if (len > 0 && data[0] == '{') return XREQ_EXTENDED;
+  if (len > kMaxSeedRequest) return XREQ_INVALID;
+  size_t n = len;
   bool terminated = false;
-  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) {
-    name.pop_back();
+  while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) {
+    n--;
     terminated = true;
   }
   complete = complete || terminated;
-  std::string why, path;
-  if (proto_check_name(name, &why) == 0 && c->srv->lookup(c->srv->ctx, name, &path) == 0) {
+  std::string why;
+  // An invalid prefix may still become valid (a UTF-8 sequence split in two).
+  if (proto_check_name(data, n, &why) != 0) return complete ? XREQ_INVALID : XREQ_NEED_MORE;
+  name->assign(data, n);
+  return complete ? XREQ_SEED : XREQ_PARTIAL;
+}
+
+// Acts on what the request asks for so far. Returns true when it is settled.
+static bool serve_try_request(ServeConn* c, bool complete) {
+  std::string name, path;
+  XferRequestKind kind = xfer_parse_request(c->request.data(), c->request.size(), complete, &name);
+  bool named = kind == XREQ_SEED || kind == XREQ_PARTIAL;
+  if (named && c->srv->lookup(c->srv->ctx, name, &path) == 0) {
     c->state = SERVE_OPENING;
     c->fs_req.data = c;
     if (uv_fs_open(c->srv->loop, &c->fs_req, path.c_str(), O_RDONLY, 0, serve_on_open) != 0) {
@@ -217,9 +228,9 @@ static bool serve_try_request(ServeConn* c, bool complete) {
     c->fs_busy = true;
     return true;
   }
-  if (complete || c->request.size() >= kMaxSeedRequest) {
-    serve_close(
-        c);  // not a name we serve: close without data, as the seed form allows nothing else
+  // Not a name we serve: close without data, as the seed form allows nothing else.
+  if (kind == XREQ_SEED || kind == XREQ_INVALID || c->request.size() >= kMaxSeedRequest) {
+    serve_close(c);
     return true;
   }
   return false;

@@ -12,6 +12,17 @@
 
 /* ---- serving -------------------------------------------------------------- */
 
+// What the first bytes of a TCP request ask for (no I/O: tested and fuzzed directly).
+enum XferRequestKind {
+  XREQ_NEED_MORE,  // nothing usable yet: wait for more bytes
+  XREQ_PARTIAL,    // a valid name so far, unterminated: serve it if we have it, else wait
+  XREQ_SEED,       // a complete seed-form request for *name
+  XREQ_EXTENDED,   // the extended form (first byte '{')
+  XREQ_INVALID,    // not a request we can serve: close
+};
+// `complete` means no more bytes will come (the client shut down, or the wait ran out).
+XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, std::string* name);
+
 // Maps a requested name to the path to serve; 0 when this peer serves it.
 typedef int (*XferLookup)(void* ctx, const std::string& name, std::string* path);
 
