@@ -8,12 +8,25 @@
 
 // Control plane (UDP).
 constexpr int kDefaultTrackerPort = 6771;
-constexpr size_t kMaxDatagram = 65536;         // receive buffer; larger datagrams are truncated
-constexpr size_t kSeedAnswerMax = 1024;        // the seed peer reads answers with recv(1024)
-constexpr size_t kMaxPeerIdBytes = 64;         // longest peer id accepted
-constexpr size_t kMaxJoinFiles = 4096;         // most names one join may register
-constexpr int kTrackerAnswerTimeoutMs = 5000;  // a request to the tracker gives up after this
-constexpr int kLeaveTimeoutMs = 1500;          // shorter wait for the answer to leave on exit
+constexpr size_t kMaxDatagram = 65536;      // receive buffer; larger datagrams are truncated
+constexpr size_t kSeedAnswerMax = 1024;     // the seed peer reads answers with recv(1024)
+constexpr size_t kMaxPeerIdBytes = 64;      // longest peer id accepted
+constexpr size_t kMaxJoinFiles = 4096;      // most names one join may register
+constexpr size_t kMaxRequestBytes = 16384;  // larger datagrams are dropped unanswered
+constexpr size_t kMaxAnswerBytes = 8192;    // answers to authenticated extended requests
+constexpr int kDefaultNumwant = 50;         // sources listed when numwant is not given
+constexpr int kMaxNumwant = 200;            // ... and at most, whatever numwant says
+constexpr int kSeedNumwant = 30;            // seed answers: as many as fit in 1024 bytes
+constexpr int kDefaultPeerTtlS = 90;        // --peer-ttl default: a peer unseen this long is gone
+constexpr int kProbeTimeoutMs = 2000;       // a TCP liveness probe gives up after this
+constexpr int kProbeFreshMs = 1000;         // a holder probed alive this recently stays alive
+constexpr int kMaxProbes = 256;             // liveness probes in flight at once
+// A request to the tracker is sent again after kRetransmitFirstMs, doubling up to
+// kRetransmitMaxMs between tries, and given up after kTrackerAnswerTimeoutMs.
+constexpr int kRetransmitFirstMs = 200;
+constexpr int kRetransmitMaxMs = 1000;
+constexpr int kTrackerAnswerTimeoutMs = 8000;
+constexpr int kLeaveTimeoutMs = 1500;  // shorter wait for the answer to leave on exit
 
 // Names (PROTOCOL §4).
 constexpr size_t kMaxNameBytes = 255;

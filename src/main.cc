@@ -104,11 +104,14 @@ static const Flag kTrackerFlags[] = {
     {"--port", "PORT", "UDP port (default 6771; 0 picks a free one)", FLAG_INT, &g_tracker.port, 0,
      65535},
     {"--log", "PATH", "log file (default .tracker.log)", FLAG_STRING, &g_tracker.log_path, 0, 0},
+    {"--peer-ttl", "SECONDS",
+     "forget a peer silent this long (default 90; heartbeats every third of it)", FLAG_INT,
+     &g_tracker.peer_ttl_s, 2, 86400},
 };
 
 static void tracker_usage(FILE* out) {
   fprintf(out,
-          "usage: tt tracker [--host IP] [--port PORT] [--log PATH]\n"
+          "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
           "Runs the tracker: it knows which peer has which file.\n");
   print_flags(out, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0]);
   fprintf(out, "Console commands: logs request, all-logs, file_logs NAME, help, exit.\n");

@@ -29,11 +29,18 @@ static void cmd_finished(Peer* p, bool ok) {
   pump(p);
 }
 
+// Every request is extended ("v":1, seq, token once known): a seed tracker
+// ignores the extra fields, an extended one uses them.
 static ProtoRequest make_request(Peer* p, const char* action) {
   ProtoRequest r;
   r.action = action;
   r.peer_id = p->opt.id;
   r.fields = FLD_PEER_ID;
+  r.extended = true;
+  if (!p->token.empty()) {
+    r.token = p->token;
+    r.fields |= FLD_TOKEN;
+  }
   return r;
 }
 
@@ -508,6 +515,124 @@ static int lookup_served(void* ctx, const std::string& name, std::string* path) 
 }
 
 /* ----------------------------------------------------------------------------
+ * Heartbeats and healing: an extended tracker that no longer knows this peer
+ * (it restarted, or expired us) is joined again with every file we serve.
+ * ------------------------------------------------------------------------- */
+
+static void tracker_answering(Peer* p) {
+  if (!p->tracker_lost) return;
+  p->tracker_lost = false;
+  out_line("Tracker %s is answering again.", p->tc.name.c_str());
+  log_line(&p->log, "Tracker %s is answering again.", p->tc.name.c_str());
+}
+
+static void tracker_silent(Peer* p, const std::string& err) {
+  if (p->tracker_lost) return;  // said once; said again when it answers
+  p->tracker_lost = true;
+  out_line("Error: %s (will keep trying)", err.c_str());
+  log_line(&p->log, "%s", err.c_str());
+}
+
+static void on_heartbeat_timer(uv_timer_t* t);
+
+// Takes the token and heartbeat period from a join answer.
+static void adopt_join_answer(Peer* p, const ProtoAnswer* ans) {
+  p->token = ans->token;
+  p->interval_s = ans->interval;
+  if (p->interval_s > 0 && p->heartbeat_open) {
+    uint64_t ms = static_cast<uint64_t>(p->interval_s) * 1000;
+    uv_timer_start(&p->heartbeat, on_heartbeat_timer, ms, ms);
+  }
+}
+
+static std::vector<std::string> served_names(const Peer* p) {
+  std::vector<std::string> names;
+  for (const auto& kv : p->served)
+    names.push_back(kv.first);
+  return names;
+}
+
+static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const std::string& err) {
+  if (status != 0)
+    out_line("Error: %s", err.c_str());
+  else if (ans->has_status && !ans->ok)
+    out_line("Error: tracker: %s", ans->message.c_str());
+}
+
+static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
+                             const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  p->heartbeat_busy = false;
+  if (status != 0) {
+    tracker_silent(p, err);
+    return;
+  }
+  tracker_answering(p);
+  if (ans->has_status && !ans->ok) {
+    out_line("Error: tracker refused to let peer %s join again: %s", p->opt.id.c_str(),
+             ans->message.c_str());
+    return;
+  }
+  adopt_join_answer(p, ans);
+  std::vector<std::string> names = served_names(p);
+  out_line("Peer %s joined the tracker %s again and re-shared %zu files", p->opt.id.c_str(),
+           p->tc.name.c_str(), names.size());
+  log_line(&p->log, "Peer %s joined the tracker %s again and re-shared %zu files",
+           p->opt.id.c_str(), p->tc.name.c_str(), names.size());
+}
+
+// A join that lists every file we serve; share_file for those that do not fit.
+static void rejoin(Peer* p) {
+  ProtoRequest join = make_request(p, "join");
+  join.fields &= ~FLD_TOKEN;
+  join.fields |= FLD_FILES | FLD_TCP_PORT;
+  join.tcp_port = p->srv.port;
+  std::vector<std::string> rest;
+  size_t bytes = 256;
+  for (const std::string& name : served_names(p)) {
+    bytes += name.size() * 2 + 4;  // room for escapes
+    (bytes < kMaxRequestBytes / 2 ? join.files : rest).push_back(name);
+  }
+  p->heartbeat_busy = true;
+  if (tc_request(&p->tc, join, kTrackerAnswerTimeoutMs, on_rejoin_answer, p) != 0) {
+    p->heartbeat_busy = false;
+    return;
+  }
+  for (const std::string& name : rest) {
+    ProtoRequest r = make_request(p, "share_file");
+    r.fields &= ~FLD_TOKEN;  // the new token is not known yet: sent after the join is answered
+    r.file = name;
+    r.fields |= FLD_FILE;
+    tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_reshare_answer, p);
+  }
+}
+
+static void on_heartbeat_answer(void* ctx, int status, const ProtoAnswer* ans,
+                                const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  p->heartbeat_busy = false;
+  if (status != 0) {
+    tracker_silent(p, err);
+    return;
+  }
+  tracker_answering(p);
+  if (ans->has_status && !ans->ok) {
+    // "Peer not found" (a restarted tracker) or a stale token: join again.
+    out_line("Tracker %s answered: %s; joining again", p->tc.name.c_str(), ans->message.c_str());
+    rejoin(p);
+  }
+}
+
+static void on_heartbeat_timer(uv_timer_t* t) {
+  Peer* p = static_cast<Peer*>(t->data);
+  if (p->stopping || p->heartbeat_busy) return;
+  ProtoRequest r = make_request(p, "heartbeat");
+  int budget = p->interval_s * 1000 < kTrackerAnswerTimeoutMs ? p->interval_s * 1000
+                                                              : kTrackerAnswerTimeoutMs;
+  if (tc_request(&p->tc, r, budget, on_heartbeat_answer, p) == 0) p->heartbeat_busy = true;
+}
+
+/* ----------------------------------------------------------------------------
  * Lifetime
  * ------------------------------------------------------------------------- */
 
@@ -517,6 +642,8 @@ static void close_all(Peer* p) {
   tc_close(&p->tc, nullptr, nullptr);
   if (p->progress_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->progress), nullptr);
   p->progress_open = false;
+  if (p->heartbeat_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->heartbeat), nullptr);
+  p->heartbeat_open = false;
   xfer_server_close(&p->srv, nullptr);
   console_close(&p->console, nullptr);
   app_signals_close(&p->signals);
@@ -531,7 +658,7 @@ static void peer_stop(Peer* p) {
   p->stopping = true;
   p->awaiting_choice = false;
   if (p->get.fetch != nullptr) xfer_fetch_cancel(p->get.fetch);  // its callback frees it
-  tc_cancel(&p->tc);
+  tc_cancel_all(&p->tc);
   if (!p->joined) {
     close_all(p);
     return;
@@ -558,6 +685,7 @@ static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const 
     return;
   }
   p->joined = true;
+  adopt_join_answer(p, ans);
   out_line("Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
   log_line(&p->log, "Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
   int r = console_open(&p->console, p->loop, p, on_console_line, on_console_eof);
@@ -592,6 +720,9 @@ static int peer_start(Peer* p) {
   p->progress.data = p;
   p->progress_open = true;
   p->progress_tty = uv_guess_handle(2) == UV_TTY;
+  uv_timer_init(p->loop, &p->heartbeat);
+  p->heartbeat.data = p;
+  p->heartbeat_open = true;
   ProtoRequest join = make_request(p, "join");
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;

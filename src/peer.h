@@ -56,6 +56,12 @@ struct Peer {
   bool awaiting_choice = false;     // the next line answers "Desired Peer:"
   bool eof = false;
   bool joined = false;
+  std::string token;   // from an extended tracker's join answer
+  int interval_s = 0;  // heartbeat period; 0 with a seed tracker
+  uv_timer_t heartbeat;
+  bool heartbeat_open = false;
+  bool heartbeat_busy = false;  // one heartbeat or rejoin at a time
+  bool tracker_lost = false;    // said "not answering"; say when it answers again
   bool stopping = false;
   int failures = 0;
   int exit_code = 0;

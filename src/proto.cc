@@ -142,8 +142,93 @@ const char* proto_field_name(uint32_t field) {
       return "file";
     case FLD_FILE_NAME:
       return "file_name";
+    case FLD_SEQ:
+      return "seq";
+    case FLD_TOKEN:
+      return "token";
+    case FLD_NUMWANT:
+      return "numwant";
+    case FLD_SIZE:
+      return "size";
+    case FLD_ID:
+      return "id";
   }
   return "?";
+}
+
+static bool is_hex(const Value& v, size_t len) {
+  if (!v.IsString() || v.GetStringLength() != len) return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = v.GetString()[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+static int decode_size(const Value& v, const char* field, int64_t* out, std::string* err) {
+  if (!v.IsInt64() || v.GetInt64() < 0)
+    return fail(err, std::string("field '") + field + "' must be a non-negative integer");
+  *out = v.GetInt64();
+  return 0;
+}
+
+static int decode_id(const Value& v, const char* field, std::string* out, std::string* err) {
+  if (!is_hex(v, kContentIdHexLen))
+    return fail(err, std::string("field '") + field + "' must be 64 lowercase hex digits");
+  out->assign(v.GetString(), v.GetStringLength());
+  return 0;
+}
+
+// A join's file: a name, or (extension) {"name":..,"size":..,"id":..}.
+static int decode_join_file(const Value& f, std::string* name, std::string* err) {
+  if (!f.IsObject()) return decode_name(f, "files", name, err);
+  Value::ConstMemberIterator m = f.FindMember("name");
+  if (m == f.MemberEnd()) return fail(err, "field 'files': an object needs a 'name'");
+  if (decode_name(m->value, "files", name, err) != 0) return -1;
+  int64_t size;
+  std::string id;
+  if ((m = f.FindMember("size")) != f.MemberEnd() &&
+      decode_size(m->value, "files.size", &size, err) != 0)
+    return -1;
+  if ((m = f.FindMember("id")) != f.MemberEnd() && decode_id(m->value, "files.id", &id, err) != 0)
+    return -1;
+  return 0;
+}
+
+// The extension fields; checked whenever present, used when "v" is 1.
+static int decode_extensions(const rapidjson::Document& d, ProtoRequest* req, std::string* err) {
+  Value::ConstMemberIterator m;
+  if ((m = d.FindMember("v")) != d.MemberEnd()) {
+    if (!m->value.IsInt() || m->value.GetInt() != 1)
+      return fail(err, "unsupported protocol version (this tracker speaks \"v\":1)");
+    req->extended = true;
+  }
+  if ((m = d.FindMember("seq")) != d.MemberEnd()) {
+    if (!m->value.IsUint64()) return fail(err, "field 'seq' must be a non-negative integer");
+    req->seq = m->value.GetUint64();
+    req->fields |= FLD_SEQ;
+  }
+  if ((m = d.FindMember("token")) != d.MemberEnd()) {
+    if (!is_hex(m->value, kTokenHexLen))
+      return fail(err, "field 'token' must be the 32 hex digits the join answer gave");
+    req->token.assign(m->value.GetString(), m->value.GetStringLength());
+    req->fields |= FLD_TOKEN;
+  }
+  if ((m = d.FindMember("numwant")) != d.MemberEnd()) {
+    if (!m->value.IsInt() || m->value.GetInt() < 1)
+      return fail(err, "field 'numwant' must be a positive integer");
+    req->numwant = m->value.GetInt();
+    req->fields |= FLD_NUMWANT;
+  }
+  if ((m = d.FindMember("size")) != d.MemberEnd()) {
+    if (decode_size(m->value, "size", &req->size, err) != 0) return -1;
+    req->fields |= FLD_SIZE;
+  }
+  if ((m = d.FindMember("id")) != d.MemberEnd()) {
+    if (decode_id(m->value, "id", &req->id, err) != 0) return -1;
+    req->fields |= FLD_ID;
+  }
+  return 0;
 }
 
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
@@ -173,7 +258,7 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
     if (m->value.Size() > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
     for (const Value& f : m->value.GetArray()) {
       std::string name;
-      if (decode_name(f, "files", &name, err) != 0) return -1;
+      if (decode_join_file(f, &name, err) != 0) return -1;
       req->files.push_back(std::move(name));
     }
     req->fields |= FLD_FILES;
@@ -186,7 +271,7 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
     if (decode_name(m->value, "file_name", &req->file_name, err) != 0) return -1;
     req->fields |= FLD_FILE_NAME;
   }
-  return 0;
+  return decode_extensions(d, req, err);
 }
 
 void proto_encode_request(const ProtoRequest& req, std::string* out) {
@@ -217,6 +302,30 @@ void proto_encode_request(const ProtoRequest& req, std::string* out) {
   if (req.fields & FLD_FILE_NAME) {
     w.Key("file_name");
     w.String(req.file_name.data(), static_cast<rapidjson::SizeType>(req.file_name.size()));
+  }
+  if (req.extended) {
+    w.Key("v");
+    w.Int(1);
+    if (req.fields & FLD_SEQ) {
+      w.Key("seq");
+      w.Uint64(req.seq);
+    }
+    if (req.fields & FLD_TOKEN) {
+      w.Key("token");
+      w.String(req.token.data(), static_cast<rapidjson::SizeType>(req.token.size()));
+    }
+    if (req.fields & FLD_NUMWANT) {
+      w.Key("numwant");
+      w.Int(req.numwant);
+    }
+    if (req.fields & FLD_SIZE) {
+      w.Key("size");
+      w.Int64(req.size);
+    }
+    if (req.fields & FLD_ID) {
+      w.Key("id");
+      w.String(req.id.data(), static_cast<rapidjson::SizeType>(req.id.size()));
+    }
   }
   w.EndObject();
   out->assign(sb.GetString(), sb.GetSize());
@@ -260,6 +369,92 @@ void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, s
   out->append(kTail);
 }
 
+// The extended form of a reply listing the first k sources.
+static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
+                            std::string* out) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("status");
+  w.String(reply.kind == ProtoReply::ERROR ? "error" : "ok");
+  w.Key("v");
+  w.Int(1);
+  if (req.fields & FLD_SEQ) {
+    w.Key("seq");
+    w.Uint64(req.seq);
+  }
+  if (reply.kind == ProtoReply::ERROR) {
+    w.Key("message");
+    w.String(reply.message.data(), static_cast<rapidjson::SizeType>(reply.message.size()));
+  }
+  if (reply.interval > 0) {
+    w.Key("interval");
+    w.Int(reply.interval);
+  }
+  if (!reply.token.empty()) {
+    w.Key("token");
+    w.String(reply.token.data(), static_cast<rapidjson::SizeType>(reply.token.size()));
+  }
+  if (reply.kind == ProtoReply::PEERS) {
+    // "peers" keeps the seed's shape and lists complete sources only.
+    w.Key("peers");
+    w.StartArray();
+    for (size_t i = 0; i < k; i++) {
+      const ProtoSource& s = reply.sources[i];
+      if (!s.complete) continue;
+      w.StartArray();
+      w.String(s.addr.ip.data(), static_cast<rapidjson::SizeType>(s.addr.ip.size()));
+      w.Int(s.addr.port);
+      w.EndArray();
+    }
+    w.EndArray();
+    w.Key("sources");
+    w.StartArray();
+    for (size_t i = 0; i < k; i++) {
+      const ProtoSource& s = reply.sources[i];
+      w.StartObject();
+      w.Key("peer_id");
+      w.String(s.peer_id.data(), static_cast<rapidjson::SizeType>(s.peer_id.size()));
+      w.Key("ip");
+      w.String(s.addr.ip.data(), static_cast<rapidjson::SizeType>(s.addr.ip.size()));
+      w.Key("port");
+      w.Int(s.addr.port);
+      w.Key("complete");
+      w.Bool(s.complete);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  out->assign(sb.GetString(), sb.GetSize());
+}
+
+void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
+                        std::string* out) {
+  if (!req.extended) {
+    if (reply.kind == ProtoReply::OK) {
+      proto_encode_ok(out);
+    } else if (reply.kind == ProtoReply::ERROR) {
+      proto_encode_error(reply.message, out);
+    } else {
+      std::vector<ProtoAddr> addrs;
+      for (const ProtoSource& s : reply.sources) {
+        if (s.complete) addrs.push_back(s.addr);
+      }
+      proto_encode_peers(addrs, max_bytes, out);
+    }
+    return;
+  }
+  size_t k = reply.sources.size();
+  encode_extended(reply, req, k, out);
+  // Too long: drop sources in proportion to the excess until it fits.
+  while (out->size() > max_bytes && k > 0) {
+    size_t fit = k * max_bytes / out->size();
+    k = fit < k ? fit : k - 1;
+    encode_extended(reply, req, k, out);
+  }
+}
+
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err) {
   *ans = ProtoAnswer();
   rapidjson::Document d;
@@ -278,6 +473,14 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
     else if (!ans->ok)
       ans->message = "tracker refused the request";
   }
+  if ((m = d.FindMember("seq")) != d.MemberEnd() && m->value.IsUint64()) {
+    ans->has_seq = true;
+    ans->seq = m->value.GetUint64();
+  }
+  if ((m = d.FindMember("interval")) != d.MemberEnd() && m->value.IsInt() && m->value.GetInt() > 0)
+    ans->interval = m->value.GetInt();
+  if ((m = d.FindMember("token")) != d.MemberEnd() && is_hex(m->value, kTokenHexLen))
+    ans->token.assign(m->value.GetString(), m->value.GetStringLength());
   m = d.FindMember("peers");
   if (m != d.MemberEnd()) {
     if (!m->value.IsArray()) return fail(err, "tracker sent a malformed peer list");

@@ -16,21 +16,52 @@ enum ProtoField : uint32_t {
   FLD_TCP_PORT = 1u << 2,
   FLD_FILE = 1u << 3,       // "file" (share_file)
   FLD_FILE_NAME = 1u << 4,  // "file_name" (get_peers, got_the_file)
+  // Extensions (PROTOCOL §1): present only in requests that carry "v":1.
+  FLD_SEQ = 1u << 5,
+  FLD_TOKEN = 1u << 6,
+  FLD_NUMWANT = 1u << 7,
+  FLD_SIZE = 1u << 8,
+  FLD_ID = 1u << 9,
 };
+
+constexpr size_t kTokenHexLen = 32;      // 128 bits, hex
+constexpr size_t kContentIdHexLen = 64;  // SHA-256, hex
 
 struct ProtoRequest {
   std::string action;
+  bool extended = false;  // carried "v":1
   uint32_t fields = 0;
   std::string peer_id;  // an integer id is kept in decimal: 3 and "3" are one id
   std::vector<std::string> files;
   int tcp_port = 0;
   std::string file;
   std::string file_name;
+  uint64_t seq = 0;
+  std::string token;
+  int numwant = 0;
+  int64_t size = -1;  // share_file / got_the_file: the file's size, when given
+  std::string id;     // and its content id (PROTOCOL §3)
 };
 
 struct ProtoAddr {
   std::string ip;
   int port = 0;
+};
+
+struct ProtoSource {
+  std::string peer_id;
+  ProtoAddr addr;
+  bool complete = true;
+};
+
+// What the tracker answers, before encoding: handlers fill this, and
+// proto_encode_reply writes the seed form or the extended one.
+struct ProtoReply {
+  enum Kind { OK, ERROR, PEERS } kind = OK;
+  std::string message;               // ERROR
+  std::vector<ProtoSource> sources;  // PEERS
+  int interval = 0;                  // join, extended: heartbeat period in seconds
+  std::string token;                 // join, extended
 };
 
 // A tracker's answer as a peer reads it.
@@ -40,6 +71,10 @@ struct ProtoAnswer {
   std::string message;  // for an error status
   bool has_peers = false;
   std::vector<ProtoAddr> peers;
+  bool has_seq = false;
+  uint64_t seq = 0;
+  int interval = 0;  // > 0: an extended tracker that wants heartbeats
+  std::string token;
 };
 
 // Checks a file name against PROTOCOL §4. Returns 0, or -1 with *why set.
@@ -57,7 +92,8 @@ const char* proto_field_name(uint32_t field);
 // Returns 0, or -1 with *err set to a message a person can act on.
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err);
 
-// Encodes a request with the fields named in req.fields, in the seed's form.
+// Encodes a request with the fields named in req.fields: the seed's form, plus
+// "v":1 and the extension fields when req.extended.
 void proto_encode_request(const ProtoRequest& req, std::string* out);
 
 // Answers.
@@ -65,6 +101,11 @@ void proto_encode_ok(std::string* out);
 void proto_encode_error(const std::string& message, std::string* out);
 // {"peers":[["ip",port],...]}, listing as many peers as fit in max_bytes.
 void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, std::string* out);
+// Encodes a reply to `req`: the seed's form for a seed request; for an extended
+// one, "status", "v" and the echoed "seq" too, and a peer list also as
+// "sources". Peer lists are cut to keep the whole answer within max_bytes.
+void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
+                        std::string* out);
 
 // Decodes a tracker's answer. Returns 0, or -1 with *err set.
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err);

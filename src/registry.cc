@@ -21,6 +21,10 @@ static void drop_files(Registry* reg, const std::string& id, RegPeer* peer) {
   peer->files.clear();
 }
 
+bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now) {
+  return now - p.last_seen <= reg->ttl_ms;
+}
+
 int reg_add_file(Registry* reg, const std::string& id, const std::string& file) {
   auto p = reg->peers.find(id);
   if (p == reg->peers.end()) return REG_ENOPEER;
@@ -31,18 +35,22 @@ int reg_add_file(Registry* reg, const std::string& id, const std::string& file) 
 }
 
 int reg_join(Registry* reg, const std::string& id, const std::string& ip, int tcp_port,
-             const std::vector<std::string>& files) {
+             int udp_port, const std::vector<std::string>& files, bool extended, int64_t now) {
   auto p = reg->peers.find(id);
   bool changed = false;
   if (p == reg->peers.end()) {
-    p = reg->peers.emplace(id, RegPeer{ip, tcp_port, {}}).first;
+    p = reg->peers.emplace(id, RegPeer{ip, tcp_port, udp_port, extended, now, {}}).first;
     changed = true;
   } else if (p->second.ip != ip || p->second.tcp_port != tcp_port) {
+    if (reg_is_alive(reg, p->second, now)) return REG_CONFLICT;
     drop_files(reg, id, &p->second);
     p->second.ip = ip;
     p->second.tcp_port = tcp_port;
     changed = true;
   }
+  p->second.udp_port = udp_port;
+  p->second.extended = extended;
+  p->second.last_seen = now;
   for (const std::string& f : files) {
     if (reg_add_file(reg, id, f) == REG_OK) changed = true;
   }
@@ -62,14 +70,38 @@ const RegPeer* reg_find(const Registry* reg, const std::string& id) {
   return p == reg->peers.end() ? nullptr : &p->second;
 }
 
-void reg_sources(const Registry* reg, const std::string& file, const std::string& exclude_id,
-                 std::vector<ProtoAddr>* out) {
+void reg_touch(Registry* reg, const std::string& id, int64_t now) {
+  auto p = reg->peers.find(id);
+  if (p != reg->peers.end()) p->second.last_seen = now;
+}
+
+void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
+                 int64_t now, std::vector<ProtoSource>* out) {
   out->clear();
   auto h = reg->holders.find(file);
   if (h == reg->holders.end()) return;
   for (const std::string& id : h->second) {
     if (id == exclude_id) continue;
     const RegPeer* p = reg_find(reg, id);
-    if (p != nullptr) out->push_back(ProtoAddr{p->ip, p->tcp_port});
+    // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
+    if (p == nullptr || !reg_is_alive(reg, *p, now)) continue;
+    out->push_back(ProtoSource{id, ProtoAddr{p->ip, p->tcp_port}, true});
   }
+  if (out->size() <= want) return;
+  // More sources than wanted: a uniform random selection (partial Fisher-Yates).
+  for (size_t i = 0; i < want; i++) {
+    std::uniform_int_distribution<size_t> pick(i, out->size() - 1);
+    std::swap((*out)[i], (*out)[pick(reg->rng)]);
+  }
+  out->resize(want);
+}
+
+std::vector<std::string> reg_expire(Registry* reg, int64_t now) {
+  std::vector<std::string> gone;
+  for (const auto& kv : reg->peers) {
+    if (!reg_is_alive(reg, kv.second, now)) gone.push_back(kv.first);
+  }
+  for (const std::string& id : gone)
+    reg_leave(reg, id);
+  return gone;
 }

@@ -1,4 +1,9 @@
-// Request/answer over UDP to the tracker. See tclient.h.
+// Request/answer over UDP to the tracker, with retransmission. See tclient.h.
+//
+// Every tracker action is idempotent, so sending a request again is safe; the
+// answer to an extended request echoes its seq, which tells a late answer to an
+// earlier try or an earlier request apart. A seed tracker echoes nothing: its
+// answer is taken for the request in flight.
 #include "tclient.h"
 
 #include <arpa/inet.h>
@@ -23,13 +28,56 @@ int tc_parse_addr(const std::string& s, struct sockaddr_in* out) {
   return uv_ip4_addr(host.c_str(), static_cast<int>(p), out);
 }
 
-static void finish(TClient* tc, int status, const ProtoAnswer* ans, const std::string& err) {
-  if (!tc->busy) return;
-  tc->busy = false;
+static void send_front(TClient* tc);
+static void on_timer(uv_timer_t* t);
+
+static void send_datagram(TClient* tc, const std::string& data) {
+  SendReq* s = new SendReq;
+  s->data = data;
+  uv_buf_t b = uv_buf_init(&s->data[0], static_cast<unsigned>(s->data.size()));
+  s->req.data = s;
+  int r = uv_udp_send(&s->req, &tc->udp, &b, 1, nullptr,
+                      [](uv_udp_send_t* rq, int) { delete static_cast<SendReq*>(rq->data); });
+  if (r != 0) {
+    delete s;  // a call that fails never runs its callback; the resend timer tries again
+    tc->last_error = r;
+  }
+}
+
+// Ends the front request with an answer or an error, and starts the next one.
+static void finish_front(TClient* tc, int status, const ProtoAnswer* ans, const std::string& err) {
+  if (tc->queue.empty()) return;
+  TcRequest req = std::move(tc->queue.front());
+  tc->queue.pop_front();
   uv_timer_stop(&tc->timer);
-  TcAnswerCb cb = tc->cb;
-  tc->cb = nullptr;
-  if (cb != nullptr) cb(tc->ctx, status, ans, err);
+  if (!tc->queue.empty()) send_front(tc);
+  if (req.cb != nullptr) req.cb(req.ctx, status, ans, err);
+}
+
+static void send_front(TClient* tc) {
+  tc->sent_at = uv_now(tc->loop);
+  tc->rto_ms = kRetransmitFirstMs;
+  tc->last_error = 0;
+  send_datagram(tc, tc->queue.front().data);
+  uv_timer_start(&tc->timer, on_timer, static_cast<uint64_t>(tc->rto_ms), 0);
+}
+
+static void on_timer(uv_timer_t* t) {
+  TClient* tc = static_cast<TClient*>(t->data);
+  if (tc->queue.empty()) return;
+  const TcRequest& req = tc->queue.front();
+  uint64_t waited = uv_now(tc->loop) - tc->sent_at;
+  if (waited >= static_cast<uint64_t>(req.budget_ms)) {
+    std::string why = "tracker " + tc->name + " not answering";
+    if (tc->last_error != 0) why += std::string(" (") + uv_strerror(tc->last_error) + ")";
+    finish_front(tc, UV_ETIMEDOUT, nullptr, why);
+    return;
+  }
+  send_datagram(tc, req.data);
+  tc->rto_ms = tc->rto_ms * 2 < kRetransmitMaxMs ? tc->rto_ms * 2 : kRetransmitMaxMs;
+  uint64_t left = static_cast<uint64_t>(req.budget_ms) - waited;
+  uv_timer_start(&tc->timer, on_timer, static_cast<uint64_t>(tc->rto_ms) < left ? tc->rto_ms : left,
+                 0);
 }
 
 static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -43,30 +91,21 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struc
   TClient* tc = static_cast<TClient*>(h->data);
   if (nread == 0) return;  // nothing more to read
   if (nread < 0) {
-    // On a connected socket, an ICMP "port unreachable" arrives here: nobody listens.
-    if (tc->busy)
-      finish(
-          tc, static_cast<int>(nread), nullptr,
-          "tracker " + tc->name + " not answering (" + uv_strerror(static_cast<int>(nread)) + ")");
+    // On a connected socket an ICMP "port unreachable" lands here: nobody listens
+    // yet (a tracker restarting, say). Keep trying until the budget runs out.
+    tc->last_error = static_cast<int>(nread);
     return;
   }
-  if (!tc->busy) return;  // a late answer to a request already given up
-  if (flags & UV_UDP_PARTIAL) {
-    finish(tc, UV_EMSGSIZE, nullptr, "tracker " + tc->name + " sent an oversized answer");
-    return;
-  }
+  if (tc->queue.empty() || (flags & UV_UDP_PARTIAL)) return;
   ProtoAnswer ans;
   std::string err;
   if (proto_decode_answer(buf->base, static_cast<size_t>(nread), &ans, &err) != 0) {
-    finish(tc, UV_EPROTO, nullptr, err);
+    finish_front(tc, UV_EPROTO, nullptr, err);
     return;
   }
-  finish(tc, 0, &ans, "");
-}
-
-static void on_timeout(uv_timer_t* t) {
-  TClient* tc = static_cast<TClient*>(t->data);
-  finish(tc, UV_ETIMEDOUT, nullptr, "tracker " + tc->name + " not answering");
+  // A late answer to an earlier request is dropped; a seed tracker's (no seq) is ours.
+  if (ans.has_seq && ans.seq != tc->queue.front().seq) return;
+  finish_front(tc, 0, &ans, "");
 }
 
 int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker) {
@@ -88,29 +127,30 @@ int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker) {
   return uv_udp_recv_start(&tc->udp, on_alloc, on_recv);
 }
 
-int tc_request(TClient* tc, const ProtoRequest& req, int timeout_ms, TcAnswerCb cb, void* ctx) {
-  if (tc->busy) return UV_EBUSY;
-  SendReq* s = new SendReq;
-  proto_encode_request(req, &s->data);
-  uv_buf_t b = uv_buf_init(&s->data[0], static_cast<unsigned>(s->data.size()));
-  s->req.data = s;
-  int r = uv_udp_send(&s->req, &tc->udp, &b, 1, nullptr,
-                      [](uv_udp_send_t* rq, int) { delete static_cast<SendReq*>(rq->data); });
-  if (r != 0) {
-    delete s;  // a call that fails never runs its callback
-    return r;
+int tc_request(TClient* tc, ProtoRequest req, int budget_ms, TcAnswerCb cb, void* ctx) {
+  if (tc->open_handles == 0 || tc->closing) return UV_EBADF;
+  TcRequest r;
+  if (req.extended) {
+    req.seq = tc->next_seq++;
+    req.fields |= FLD_SEQ;
   }
-  tc->busy = true;
-  tc->cb = cb;
-  tc->ctx = ctx;
-  uv_timer_start(&tc->timer, on_timeout, static_cast<uint64_t>(timeout_ms), 0);
+  r.seq = req.seq;
+  proto_encode_request(req, &r.data);
+  r.budget_ms = budget_ms;
+  r.cb = cb;
+  r.ctx = ctx;
+  tc->queue.push_back(std::move(r));
+  if (tc->queue.size() == 1) send_front(tc);
   return 0;
 }
 
-void tc_cancel(TClient* tc) {
-  tc->busy = false;
-  tc->cb = nullptr;
-  uv_timer_stop(&tc->timer);
+bool tc_busy(const TClient* tc) {
+  return !tc->queue.empty();
+}
+
+void tc_cancel_all(TClient* tc) {
+  tc->queue.clear();
+  if (tc->open_handles > 0) uv_timer_stop(&tc->timer);
 }
 
 static void on_handle_closed(uv_handle_t* h) {
@@ -119,7 +159,8 @@ static void on_handle_closed(uv_handle_t* h) {
 }
 
 void tc_close(TClient* tc, void (*on_closed)(void* ctx), void* ctx) {
-  tc_cancel(tc);
+  tc->queue.clear();
+  tc->closing = true;
   tc->on_closed = on_closed;
   tc->closed_ctx = ctx;
   if (tc->open_handles == 0) {

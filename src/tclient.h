@@ -1,11 +1,13 @@
-// The peer's side of the control plane: one request at a time to the tracker over
-// a connected UDP handle, matched with its answer or given up after a timeout.
-// Owns a uv_udp_t and a uv_timer_t. Used by peer.cc.
+// The peer's side of the control plane: requests to the tracker over a
+// connected UDP handle, queued and sent one at a time, each sent again with
+// backoff until its answer comes (matched by seq) or the wait runs out. Owns a
+// uv_udp_t and a uv_timer_t. Used by peer.cc.
 #pragma once
 
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <deque>
 #include <string>
 
 #include "limits.h"
@@ -14,15 +16,26 @@
 // status is 0 with a decoded answer, or negative with err saying why in words.
 typedef void (*TcAnswerCb)(void* ctx, int status, const ProtoAnswer* ans, const std::string& err);
 
+struct TcRequest {
+  std::string data;  // the encoded datagram, sent again unchanged
+  uint64_t seq = 0;
+  int budget_ms = 0;
+  TcAnswerCb cb = nullptr;
+  void* ctx = nullptr;
+};
+
 struct TClient {
   uv_loop_t* loop = nullptr;
   uv_udp_t udp;
   uv_timer_t timer;
-  std::string name;  // "127.0.0.1:6771", for messages
-  bool busy = false;
-  TcAnswerCb cb = nullptr;
-  void* ctx = nullptr;
+  std::string name;             // "127.0.0.1:6771", for messages
+  std::deque<TcRequest> queue;  // the front one is in flight
+  uint64_t next_seq = 1;
+  uint64_t sent_at = 0;  // ms: first send of the front request
+  int rto_ms = 0;        // wait before the next resend
+  int last_error = 0;    // e.g. UV_ECONNREFUSED seen while waiting
   int open_handles = 0;
+  bool closing = false;
   void (*on_closed)(void* ctx) = nullptr;
   void* closed_ctx = nullptr;
   char rbuf[kMaxDatagram];
@@ -31,9 +44,11 @@ struct TClient {
 // Parses "HOST:PORT" (IPv4). Returns 0 or UV_EINVAL.
 int tc_parse_addr(const std::string& s, struct sockaddr_in* out);
 int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker);
-// Sends one request; cb runs exactly once, unless tc_close comes first. UV_EBUSY
-// while another request waits for its answer.
-int tc_request(TClient* tc, const ProtoRequest& req, int timeout_ms, TcAnswerCb cb, void* ctx);
-// Forgets the waiting request (its callback will not run).
-void tc_cancel(TClient* tc);
+// Queues a request. An extended request (req.extended) gets the next seq. cb runs
+// exactly once, unless tc_cancel_all or tc_close comes first. budget_ms bounds
+// the wait for the answer from the moment the request is first sent.
+int tc_request(TClient* tc, ProtoRequest req, int budget_ms, TcAnswerCb cb, void* ctx);
+bool tc_busy(const TClient* tc);
+// Forgets every queued request (their callbacks will not run).
+void tc_cancel_all(TClient* tc);
 void tc_close(TClient* tc, void (*on_closed)(void* ctx), void* ctx);

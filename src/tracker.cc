@@ -4,6 +4,11 @@
 #include "tracker.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cstdio>
 #include <cstring>
@@ -11,13 +16,58 @@
 #include "proto.h"
 
 /* ----------------------------------------------------------------------------
+ * Tokens
+ * ------------------------------------------------------------------------- */
+
+void tracker_init_key(Tracker* t) {
+  if (RAND_bytes(t->key, sizeof t->key) != 1) {
+    // No entropy source: fall back to the clock and pid, still unguessable from afar.
+    uint64_t seed[2] = {uv_hrtime(), static_cast<uint64_t>(uv_os_getpid())};
+    SHA256(reinterpret_cast<unsigned char*>(seed), sizeof seed, t->key);
+  }
+}
+
+std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
+                          int tcp_port) {
+  // A keyed hash of who joined from where: nothing to store, and it changes when
+  // the tracker restarts (the peer then finds itself unknown and joins again).
+  std::string msg = id + '\0' + ip + '\0' + std::to_string(tcp_port);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), t->key, sizeof t->key, reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), mac, &len);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < kTokenHexLen / 2; i++) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+/* ----------------------------------------------------------------------------
  * Actions
  * ------------------------------------------------------------------------- */
+
+// One request on its way through the table: decoded, with its sender.
+struct Call {
+  const ProtoRequest& req;
+  const char* ip;
+  int port;
+  bool authenticated;  // carried the holder's token
+  ProtoReply reply;
+  std::string probe_id;
+};
+
+enum ActionFlags : unsigned {
+  ACT_OWNER = 1u << 0,  // acts for peer_id: only its holder may send it
+};
 
 struct TrackerAction {
   const char* name;
   uint32_t required;  // ProtoField bits the handler relies on
-  void (*handler)(Tracker* t, const ProtoRequest& req, const char* ip);
+  unsigned flags;
+  int (*handler)(Tracker* t, Call* c);
 };
 
 // Console lines are the seed's; quiet only in unit tests.
@@ -26,95 +76,295 @@ struct TrackerAction {
     if (!(t)->quiet) out_line(__VA_ARGS__); \
   } while (0)
 
-static void act_join(Tracker* t, const ProtoRequest& req, const char* ip) {
-  reg_join(&t->reg, req.peer_id, ip, req.tcp_port, req.files);
+static int reply_error(Call* c, const std::string& message) {
+  c->reply.kind = ProtoReply::ERROR;
+  c->reply.message = message;
+  return TRACKER_ANSWER;
+}
+
+static int heartbeat_interval_s(const Tracker* t) {
+  return t->opt.peer_ttl_s / 3 > 1 ? t->opt.peer_ttl_s / 3 : 1;
+}
+
+static int act_join(Tracker* t, Call* c) {
+  const ProtoRequest& req = c->req;
+  int r =
+      reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
+  if (r == REG_CONFLICT) {
+    const RegPeer* h = reg_find(&t->reg, req.peer_id);
+    auto alive = t->probed_alive.find(req.peer_id);
+    if (alive == t->probed_alive.end() || t->now - alive->second > kProbeFreshMs) {
+      c->probe_id = req.peer_id;  // is the holder still there? the answer waits for a probe
+      return TRACKER_PROBE;
+    }
+    return reply_error(c, "peer id " + out_sanitize(req.peer_id, 40) +
+                              " is held by a live peer at " + h->ip + ":" +
+                              std::to_string(h->tcp_port) + "; choose another id");
+  }
   SAY(t, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   log_line(&t->log, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
-  proto_encode_ok(&t->answer);
-}
-
-static void act_share_file(Tracker* t, const ProtoRequest& req, const char*) {
-  const char* id = req.peer_id.c_str();
-  if (reg_add_file(&t->reg, req.peer_id, req.file) == REG_ENOPEER) {
-    log_line(&t->log, "Peer %s shared file: %s, status: fail", id, req.file.c_str());
-    proto_encode_error("Peer not found", &t->answer);
-    return;
+  if (req.extended) {
+    c->reply.interval = heartbeat_interval_s(t);
+    c->reply.token = tracker_token(t, req.peer_id, c->ip, req.tcp_port);
   }
-  SAY(t, "Peer %s updated files: %s", id, req.file.c_str());
-  log_line(&t->log, "Peer %s shared file: %s, status: success", id, req.file.c_str());
-  proto_encode_ok(&t->answer);
+  return TRACKER_ANSWER;
 }
 
-static void act_get_peers(Tracker* t, const ProtoRequest& req, const char*) {
-  std::vector<ProtoAddr> sources;
-  reg_sources(&t->reg, req.file_name, req.peer_id, &sources);
+static int act_share_file(Tracker* t, Call* c) {
+  const char* id = c->req.peer_id.c_str();
+  reg_add_file(&t->reg, c->req.peer_id, c->req.file);
+  SAY(t, "Peer %s updated files: %s", id, c->req.file.c_str());
+  log_line(&t->log, "Peer %s shared file: %s, status: success", id, c->req.file.c_str());
+  return TRACKER_ANSWER;
+}
+
+static int act_get_peers(Tracker* t, Call* c) {
+  const ProtoRequest& req = c->req;
+  size_t want = req.extended ? kDefaultNumwant : kSeedNumwant;
+  if (req.fields & FLD_NUMWANT)
+    want = static_cast<size_t>(req.numwant < kMaxNumwant ? req.numwant : kMaxNumwant);
+  c->reply.kind = ProtoReply::PEERS;
+  reg_sources(&t->reg, req.file_name, req.peer_id, want, t->now, &c->reply.sources);
   log_line(&t->log, "Peer %s wants peers' names with file: %s, status: %s", req.peer_id.c_str(),
-           req.file_name.c_str(), sources.empty() ? "fail" : "success");
-  proto_encode_peers(sources, kSeedAnswerMax, &t->answer);
+           req.file_name.c_str(), c->reply.sources.empty() ? "fail" : "success");
+  return TRACKER_ANSWER;
 }
 
-static void act_got_the_file(Tracker* t, const ProtoRequest& req, const char*) {
-  const char* id = req.peer_id.c_str();
-  if (reg_add_file(&t->reg, req.peer_id, req.file_name) == REG_ENOPEER) {
-    log_line(&t->log, "Peer %s downloaded the file file: %s, status: fail", id,
-             req.file_name.c_str());
-    proto_encode_error("Peer not found", &t->answer);
-    return;
-  }
-  SAY(t, "Peer %s downloaded the file file: %s", id, req.file_name.c_str());
+static int act_got_the_file(Tracker* t, Call* c) {
+  const char* id = c->req.peer_id.c_str();
+  reg_add_file(&t->reg, c->req.peer_id, c->req.file_name);
+  SAY(t, "Peer %s downloaded the file file: %s", id, c->req.file_name.c_str());
   log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
-           req.file_name.c_str());
-  proto_encode_ok(&t->answer);
+           c->req.file_name.c_str());
+  return TRACKER_ANSWER;
 }
 
-static void act_leave(Tracker* t, const ProtoRequest& req, const char*) {
-  if (reg_leave(&t->reg, req.peer_id) == REG_ENOPEER) {
-    proto_encode_error("Peer not found", &t->answer);
-    return;
-  }
-  SAY(t, "Peer %s left the network.", req.peer_id.c_str());
-  log_line(&t->log, "Peer %s left the network.", req.peer_id.c_str());
-  proto_encode_ok(&t->answer);
+static int act_heartbeat(Tracker*, Call*) {
+  return TRACKER_ANSWER;
+}  // authorization touched it
+
+static int act_leave(Tracker* t, Call* c) {
+  reg_leave(&t->reg, c->req.peer_id);
+  t->probed_alive.erase(c->req.peer_id);
+  SAY(t, "Peer %s left the network.", c->req.peer_id.c_str());
+  log_line(&t->log, "Peer %s left the network.", c->req.peer_id.c_str());
+  return TRACKER_ANSWER;
 }
 
 static const TrackerAction kActions[] = {
-    {"join", FLD_PEER_ID | FLD_TCP_PORT, act_join},
-    {"share_file", FLD_PEER_ID | FLD_FILE, act_share_file},
-    {"get_peers", FLD_PEER_ID | FLD_FILE_NAME, act_get_peers},
-    {"got_the_file", FLD_PEER_ID | FLD_FILE_NAME, act_got_the_file},
-    {"leave", FLD_PEER_ID, act_leave},
+    {"join", FLD_PEER_ID | FLD_TCP_PORT, 0, act_join},
+    {"share_file", FLD_PEER_ID | FLD_FILE, ACT_OWNER, act_share_file},
+    {"get_peers", FLD_PEER_ID | FLD_FILE_NAME, 0, act_get_peers},
+    {"got_the_file", FLD_PEER_ID | FLD_FILE_NAME, ACT_OWNER, act_got_the_file},
+    {"heartbeat", FLD_PEER_ID, ACT_OWNER, act_heartbeat},
+    {"leave", FLD_PEER_ID, ACT_OWNER, act_leave},
 };
 
-static void refuse(Tracker* t, const char* ip, int port, const std::string& reason) {
+static void log_refusal(Tracker* t, const char* ip, int port, const std::string& reason) {
   SAY(t, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
-  proto_encode_error(reason, &t->answer);
 }
 
-void tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port) {
+static bool token_matches(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Whether the sender may act for req.peer_id (PROTOCOL §1, ownership): the id's
+// holder must be known, the request must come from the address (ip and UDP
+// port) its join came from, and a holder
+// that joined with "v":1 must show the token its join answer gave it.
+static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string* why) {
+  const ProtoRequest& req = c->req;
+  const RegPeer* h = reg_find(&t->reg, req.peer_id);
+  if (h != nullptr && (req.fields & FLD_TOKEN))
+    c->authenticated = token_matches(req.token, tracker_token(t, req.peer_id, h->ip, h->tcp_port));
+  if (!(act->flags & ACT_OWNER)) return 0;
+  if (h == nullptr) {
+    *why = "Peer not found";
+    return -1;
+  }
+  if (h->ip != c->ip || h->udp_port != c->port) {
+    *why = "peer id " + out_sanitize(req.peer_id, 40) + " belongs to another address";
+    return -1;
+  }
+  if (h->extended && !c->authenticated) {
+    *why = "missing or wrong token for peer " + out_sanitize(req.peer_id, 40) + " (join again)";
+    return -1;
+  }
+  return 0;
+}
+
+int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
+                   std::string* probe_id) {
   t->answer.clear();
   ProtoRequest req;
   std::string err;
   if (proto_decode_request(data, len, &req, &err) != 0) {
-    refuse(t, ip, port, err);
-    return;
+    log_refusal(t, ip, port, err);
+    proto_encode_reply(ProtoReply{ProtoReply::ERROR, err, {}, 0, {}}, req, kSeedAnswerMax,
+                       &t->answer);
+    return TRACKER_ANSWER;
   }
+  Call c{req, ip, port, false, ProtoReply(), std::string()};
   const TrackerAction* act = nullptr;
   for (const TrackerAction& a : kActions) {
     if (req.action == a.name) act = &a;
   }
+  int r = TRACKER_ANSWER;
   if (act == nullptr) {
-    refuse(t, ip, port, "unknown action '" + out_sanitize(req.action, 40) + "'");
-    return;
-  }
-  uint32_t missing = act->required & ~req.fields;
-  if (missing != 0) {
+    err = "unknown action '" + out_sanitize(req.action, 40) + "'";
+  } else if (uint32_t missing = act->required & ~req.fields) {
     uint32_t first = missing & (~missing + 1);
-    refuse(t, ip, port,
-           std::string("missing field '") + proto_field_name(first) + "' for " + act->name);
+    err = std::string("missing field '") + proto_field_name(first) + "' for " + act->name;
+  } else if (authorize(t, &c, act, &err) == 0) {
+    r = act->handler(t, &c);
+    if (c.authenticated || (act->flags & ACT_OWNER)) reg_touch(&t->reg, req.peer_id, t->now);
+  } else if (err == "Peer not found") {
+    // The seed's own refusal, logged in the seed's words where it had them.
+    if (req.action == "share_file")
+      log_line(&t->log, "Peer %s shared file: %s, status: fail", req.peer_id.c_str(),
+               req.file.c_str());
+    if (req.action == "got_the_file")
+      log_line(&t->log, "Peer %s downloaded the file file: %s, status: fail", req.peer_id.c_str(),
+               req.file_name.c_str());
+    reply_error(&c, err);
+    err.clear();
+  }
+  if (!err.empty()) {
+    log_refusal(t, ip, port, err);
+    reply_error(&c, err);
+  }
+  if (r == TRACKER_PROBE) {
+    if (probe_id != nullptr) *probe_id = c.probe_id;
+    return r;
+  }
+  // Only a proven owner gets a long answer; anyone else gets at most 1024 bytes,
+  // so a forged source address cannot turn the tracker into an amplifier.
+  proto_encode_reply(c.reply, req, c.authenticated ? kMaxAnswerBytes : kSeedAnswerMax, &t->answer);
+  return TRACKER_ANSWER;
+}
+
+void tracker_expire(Tracker* t) {
+  for (const std::string& id : reg_expire(&t->reg, t->now)) {
+    t->probed_alive.erase(id);
+    SAY(t, "Peer %s timed out and was removed.", id.c_str());
+    log_line(&t->log, "Peer %s timed out and was removed.", id.c_str());
+  }
+}
+
+/* ----------------------------------------------------------------------------
+ * Liveness probes: a TCP connect to the peer's port, closed at once
+ * ------------------------------------------------------------------------- */
+
+struct Waiter {
+  std::string datagram;
+  struct sockaddr_in from;
+};
+
+struct Probe {
+  Tracker* t;
+  std::string id;
+  uv_tcp_t tcp;
+  uv_connect_t req;
+  uv_timer_t timer;
+  int open_handles = 0;
+  bool finished = false;
+  std::vector<Waiter> waiters;  // joins that wait for the verdict
+};
+
+static void send_answer(Tracker* t, const struct sockaddr* to);
+
+static void probe_on_closed(uv_handle_t* h) {
+  Probe* p = static_cast<Probe*>(h->data);
+  if (--p->open_handles == 0) delete p;
+}
+
+static void probe_finish(Probe* p, bool alive) {
+  if (p->finished) return;
+  p->finished = true;
+  Tracker* t = p->t;
+  t->probes.erase(p->id);
+  uv_close(reinterpret_cast<uv_handle_t*>(&p->tcp), probe_on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), probe_on_closed);
+  if (t->stopping) return;
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  tracker_probe_result(t, p->id, alive);
+  // The joins that waited are handled again, now that the holder is known.
+  for (const Waiter& w : p->waiters) {
+    char ip[INET_ADDRSTRLEN];
+    uv_ip4_name(&w.from, ip, sizeof ip);
+    std::string again;
+    if (tracker_handle(t, w.datagram.data(), w.datagram.size(), ip, ntohs(w.from.sin_port),
+                       &again) == TRACKER_ANSWER)
+      send_answer(t, reinterpret_cast<const struct sockaddr*>(&w.from));
+  }
+}
+
+static void probe_on_connect(uv_connect_t* req, int status) {
+  Probe* p = static_cast<Probe*>(req->data);
+  probe_finish(p, status == 0);
+}
+
+static void probe_on_timeout(uv_timer_t* timer) {
+  probe_finish(static_cast<Probe*>(timer->data), false);
+}
+
+void tracker_probe_result(Tracker* t, const std::string& id, bool alive) {
+  const RegPeer* h = reg_find(&t->reg, id);
+  if (h == nullptr) return;
+  if (alive) {
+    reg_touch(&t->reg, id, t->now);
+    t->probed_alive[id] = t->now;
     return;
   }
-  act->handler(t, req, ip);
+  SAY(t, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(), h->tcp_port);
+  log_line(&t->log, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(),
+           h->tcp_port);
+  reg_leave(&t->reg, id);
+  t->probed_alive.erase(id);
+}
+
+// Starts (or joins) a probe of id's holder; `waiter` may be null.
+static void probe_start(Tracker* t, const std::string& id, const Waiter* waiter) {
+  auto it = t->probes.find(id);
+  if (it != t->probes.end()) {
+    if (waiter != nullptr) it->second->waiters.push_back(*waiter);
+    return;
+  }
+  const RegPeer* h = reg_find(&t->reg, id);
+  if (h == nullptr || t->probes.size() >= static_cast<size_t>(kMaxProbes)) return;
+  struct sockaddr_in addr;
+  if (uv_ip4_addr(h->ip.c_str(), h->tcp_port, &addr) != 0) return;
+  Probe* p = new Probe;
+  p->t = t;
+  p->id = id;
+  if (waiter != nullptr) p->waiters.push_back(*waiter);
+  uv_tcp_init(t->loop, &p->tcp);
+  uv_timer_init(t->loop, &p->timer);
+  p->tcp.data = p;
+  p->timer.data = p;
+  p->req.data = p;
+  p->open_handles = 2;
+  t->probes[id] = p;
+  uv_timer_start(&p->timer, probe_on_timeout, kProbeTimeoutMs, 0);
+  if (uv_tcp_connect(&p->req, &p->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                     probe_on_connect) != 0)
+    probe_finish(p, false);
+}
+
+// Every sweep: forget the silent, and check that seed peers (which never send
+// heartbeats) still listen, so they stay listed while alive and vanish when dead.
+static void on_sweep(uv_timer_t* timer) {
+  Tracker* t = static_cast<Tracker*>(timer->data);
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  tracker_expire(t);
+  int64_t interval_ms = static_cast<int64_t>(heartbeat_interval_s(t)) * 1000;
+  std::vector<std::string> due;
+  for (const auto& kv : t->reg.peers) {
+    if (!kv.second.extended && t->now - kv.second.last_seen >= interval_ms) due.push_back(kv.first);
+  }
+  for (const std::string& id : due)
+    probe_start(t, id, nullptr);
 }
 
 /* ----------------------------------------------------------------------------
@@ -157,11 +407,18 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struc
   const struct sockaddr_in* sin = reinterpret_cast<const struct sockaddr_in*>(addr);
   uv_ip4_name(sin, ip, sizeof ip);
   int port = ntohs(sin->sin_port);
-  if (flags & UV_UDP_PARTIAL) {
-    t->answer.clear();
-    refuse(t, ip, port, "datagram too large");
-  } else {
-    tracker_handle(t, buf->base, static_cast<size_t>(nread), ip, port);
+  size_t len = static_cast<size_t>(nread);
+  if ((flags & UV_UDP_PARTIAL) || len > kMaxRequestBytes) {
+    log_line(&t->log, "Dropped a datagram of %zu bytes or more from %s:%d (the limit is %zu)", len,
+             ip, port, kMaxRequestBytes);
+    return;
+  }
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  std::string probe_id;
+  if (tracker_handle(t, buf->base, len, ip, port, &probe_id) == TRACKER_PROBE) {
+    Waiter w{std::string(buf->base, len), *sin};
+    probe_start(t, probe_id, &w);
+    return;
   }
   send_answer(t, addr);
 }
@@ -259,6 +516,10 @@ static void tracker_stop(Tracker* t) {
   if (t->stopping) return;
   t->stopping = true;
   if (t->udp_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->udp), nullptr);
+  if (t->sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->sweep), nullptr);
+  std::unordered_map<std::string, Probe*> probes = t->probes;
+  for (auto& kv : probes)
+    probe_finish(kv.second, false);
   app_signals_close(&t->signals);
   console_close(&t->console, nullptr);
 }
@@ -292,6 +553,14 @@ static int tracker_start(Tracker* t) {
             uv_strerror(r));
     return r;
   }
+  tracker_init_key(t);
+  t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
+  uv_timer_init(t->loop, &t->sweep);
+  t->sweep.data = t;
+  t->sweep_open = true;
+  // Sweeping a few times per interval keeps expiry within about ttl + interval/3.
+  uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
+  uv_timer_start(&t->sweep, on_sweep, period, period);
   if ((r = uv_udp_recv_start(&t->udp, on_alloc, on_recv)) != 0) return r;
   if ((r = app_signals_start(&t->signals, t->loop, on_signal, t)) != 0) return r;
   out_line("Tracker started at %s:%d", t->opt.host.c_str(), port);

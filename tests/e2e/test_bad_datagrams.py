@@ -7,8 +7,8 @@ request from IP:PORT: reason`, and an unchanged peer list for a.txt."""
 import json
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, is_error, peer_list, require, start_tracker,
-                     tt_path, udp_ask, udp_socket)
+from harness import (HOST, SeedPeer, Tap, eq, is_error, log_messages, peer_list, require,
+                     start_tracker, tt_path, udp_ask, udp_socket, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -85,10 +85,19 @@ CASES = [
     ("get_peers with file_name a list", lambda: obj(action="get_peers", peer_id="53", file_name=["a.txt"]), None),
     ("get_peers for ../a.txt", lambda: obj(action="get_peers", peer_id="53", file_name="../a.txt"), None),
     ("got_the_file for a/../a.txt", lambda: obj(action="got_the_file", peer_id="53", file_name="a/../a.txt"), "r"),
-    ("60000 nested arrays", lambda: b"[" * 60000, None),
+    ("8000 nested arrays", lambda: b"[" * 8000, None),
+    ("a join whose files are 4000 nested arrays",
+     lambda: b'{"action":"join","peer_id":"54","files":' + b"[" * 4000 + b"]" * 4000 + b"}", None),
+    ("a 12 KB datagram (share_file with a 12000-byte name)", lambda: share("n" * 12000), "a"),
+]
+
+# Over the tracker's 16 KiB request limit: dropped unanswered (no amplification,
+# no parsing), logged, state unchanged.
+OVERSIZED = [
+    ("60000 nested arrays", lambda: b"[" * 60000),
     ("a join whose files are 30000 nested arrays",
-     lambda: b'{"action":"join","peer_id":"54","files":' + b"[" * 30000 + b"]" * 30000 + b"}", None),
-    ("a 60 KB datagram (share_file with a 60000-byte name)", lambda: share("n" * 60000), "a"),
+     lambda: b'{"action":"join","peer_id":"54","files":' + b"[" * 30000 + b"]" * 30000 + b"}"),
+    ("a 60 KB share_file with a 60000-byte name", lambda: share("n" * 60000)),
 ]
 
 
@@ -113,6 +122,19 @@ for desc, payload, who in CASES:
         state_unchanged()
 
 
+for desc, payload in OVERSIZED:
+    @t.test(f"{desc}: dropped without an answer, logged, state unchanged")
+    def _():
+        sock = udp_socket()
+        port = sock.getsockname()[1]
+        raw = udp_ask(c.tracker.port, payload(), sock=sock, timeout=1.0)
+        require(raw is None, f"got an answer of {len(raw or b'')} bytes")
+        wait_for(lambda: any(f"Dropped a datagram" in m and f"127.0.0.1:{port}" in m
+                             for m in log_messages(c.tracker.log_path)),
+                 what="a 'Dropped a datagram' log line")
+        state_unchanged()
+
+
 @t.test("an empty datagram is ignored or answered with an error; state unchanged")
 def _():
     raw = udp_ask(c.tracker.port, b"", timeout=1.0)
@@ -121,8 +143,7 @@ def _():
     state_unchanged()
 
 
-@t.test("a leave for peer 51 from another address is refused; 51 stays listed",
-        todo="ownership of peer ids (PROTOCOL §1 'Liveness and ownership') is not built yet")
+@t.test("a leave for peer 51 from another address is refused; 51 stays listed")
 def _():
     answer = json.loads(udp_ask(c.tracker.port, obj(action="leave", peer_id="51")) or b"null")
     require(is_error(answer), f"answer {answer!r}")

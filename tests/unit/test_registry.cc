@@ -1,30 +1,37 @@
-// registry: the tracker's state changes, as sets.
+// registry: the tracker's state changes, as sets, with liveness and ownership.
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "registry.h"
 
-static std::vector<int> ports(const Registry& reg, const std::string& file,
-                              const std::string& exclude = "") {
-  std::vector<ProtoAddr> out;
-  reg_sources(&reg, file, exclude, &out);
+static std::vector<int> ports(Registry& reg, const std::string& file,
+                              const std::string& exclude = "", int64_t now = 0,
+                              size_t want = 1000) {
+  std::vector<ProtoSource> out;
+  reg_sources(&reg, file, exclude, want, now, &out);
   std::vector<int> r;
-  for (const ProtoAddr& a : out)
-    r.push_back(a.port);
+  for (const ProtoSource& s : out)
+    r.push_back(s.addr.port);
   return r;
+}
+
+static int join(Registry& reg, const char* id, int port, std::vector<std::string> files = {},
+                int64_t now = 0, const char* ip = "127.0.0.1") {
+  return reg_join(&reg, id, ip, port, 5000, files, false, now);
 }
 
 TEST_CASE("registry: join registers every listed file", "[registry]") {
   Registry reg;
-  CHECK(reg_join(&reg, "1", "127.0.0.1", 1001, {"a", "b"}) == REG_OK);
-  CHECK(reg_join(&reg, "2", "127.0.0.1", 1002, {"b"}) == REG_OK);
+  CHECK(join(reg, "1", 1001, {"a", "b"}) == REG_OK);
+  CHECK(join(reg, "2", 1002, {"b"}) == REG_OK);
   CHECK(ports(reg, "a") == std::vector<int>{1001});
   CHECK(ports(reg, "b") == std::vector<int>{1001, 1002});
 }
 
 TEST_CASE("registry: repeating a request changes nothing", "[registry]") {
   Registry reg;
-  reg_join(&reg, "1", "127.0.0.1", 1001, {"a"});
-  CHECK(reg_join(&reg, "1", "127.0.0.1", 1001, {"a"}) == REG_UNCHANGED);
+  join(reg, "1", 1001, {"a"});
+  CHECK(join(reg, "1", 1001, {"a"}) == REG_UNCHANGED);
   CHECK(reg_add_file(&reg, "1", "a") == REG_UNCHANGED);
   CHECK(reg_add_file(&reg, "1", "b") == REG_OK);
   CHECK(reg_add_file(&reg, "1", "b") == REG_UNCHANGED);
@@ -41,8 +48,8 @@ TEST_CASE("registry: unknown peers cannot share or leave", "[registry]") {
 
 TEST_CASE("registry: leave forgets the peer and its files", "[registry]") {
   Registry reg;
-  reg_join(&reg, "1", "127.0.0.1", 1001, {"a", "b"});
-  reg_join(&reg, "2", "127.0.0.1", 1002, {"a"});
+  join(reg, "1", 1001, {"a", "b"});
+  join(reg, "2", 1002, {"a"});
   CHECK(reg_leave(&reg, "1") == REG_OK);
   CHECK(reg_find(&reg, "1") == nullptr);
   CHECK(ports(reg, "a") == std::vector<int>{1002});
@@ -50,18 +57,60 @@ TEST_CASE("registry: leave forgets the peer and its files", "[registry]") {
   CHECK(reg.holders.count("b") == 0);
 }
 
-TEST_CASE("registry: a join from a new address starts the id afresh", "[registry]") {
+TEST_CASE("registry: a live holder keeps its id against another address", "[registry]") {
   Registry reg;
-  reg_join(&reg, "1", "127.0.0.1", 1001, {"a"});
-  CHECK(reg_join(&reg, "1", "127.0.0.1", 2001, {}) == REG_OK);
-  CHECK(ports(reg, "a").empty());
+  reg.ttl_ms = 1000;
+  join(reg, "1", 1001, {"a"}, 0);
+  CHECK(join(reg, "1", 2001, {}, 500) == REG_CONFLICT);
+  CHECK(join(reg, "1", 1001, {}, 500, "10.0.0.9") == REG_CONFLICT);
+  CHECK(reg_find(&reg, "1")->tcp_port == 1001);
+  CHECK(ports(reg, "a", "", 500) == std::vector<int>{1001});
+}
+
+TEST_CASE("registry: a dead holder's id is taken over, its files forgotten", "[registry]") {
+  Registry reg;
+  reg.ttl_ms = 1000;
+  join(reg, "1", 1001, {"a"}, 0);
+  CHECK(join(reg, "1", 2001, {"b"}, 1500) == REG_OK);
   CHECK(reg_find(&reg, "1")->tcp_port == 2001);
+  CHECK(ports(reg, "a", "", 1500).empty());
+  CHECK(ports(reg, "b", "", 1500) == std::vector<int>{2001});
+}
+
+TEST_CASE("registry: silent peers vanish from answers at once and from the state at the sweep",
+          "[registry]") {
+  Registry reg;
+  reg.ttl_ms = 1000;
+  join(reg, "1", 1001, {"a"}, 0);
+  join(reg, "2", 1002, {"a"}, 0);
+  reg_touch(&reg, "2", 900);
+  CHECK(ports(reg, "a", "", 1500) == std::vector<int>{1002});
+  CHECK(reg.peers.size() == 2);
+  std::vector<std::string> gone = reg_expire(&reg, 1500);
+  CHECK(gone == std::vector<std::string>{"1"});
+  CHECK(reg.peers.size() == 1);
+  CHECK(reg_expire(&reg, 1600).empty());
 }
 
 TEST_CASE("registry: sources leave out the asking peer", "[registry]") {
   Registry reg;
-  reg_join(&reg, "1", "127.0.0.1", 1001, {"a"});
-  reg_join(&reg, "2", "127.0.0.1", 1002, {"a"});
+  join(reg, "1", 1001, {"a"});
+  join(reg, "2", 1002, {"a"});
   CHECK(ports(reg, "a", "1") == std::vector<int>{1002});
   CHECK(ports(reg, "a", "3") == std::vector<int>{1001, 1002});
+}
+
+TEST_CASE("registry: more sources than wanted gives a random selection of distinct peers",
+          "[registry]") {
+  Registry reg;
+  for (int i = 0; i < 100; i++)
+    join(reg, std::to_string(i).c_str(), 1000 + i, {"a"});
+  std::set<int> seen;
+  for (int round = 0; round < 20; round++) {
+    std::vector<int> got = ports(reg, "a", "", 0, 10);
+    REQUIRE(got.size() == 10);
+    CHECK(std::set<int>(got.begin(), got.end()).size() == 10);
+    seen.insert(got.begin(), got.end());
+  }
+  CHECK(seen.size() > 50);  // 200 picks of 100: a fixed prefix would show only 10
 }
