@@ -158,3 +158,81 @@ TEST_CASE("proto: answers decode; malformed peer entries are skipped", "[proto]"
   s = "[]";
   CHECK(proto_decode_answer(s.data(), s.size(), &ans, &err) == -1);
 }
+
+TEST_CASE("proto: extension fields decode when present and are checked", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  std::string id(64, 'a');
+  std::string tok(32, 'b');
+  std::string s =
+      R"({"action":"share_file","peer_id":"1","file":"x","v":1,"seq":18446744073709551615,)"
+      R"("token":")" +
+      tok + R"(","numwant":5,"size":123,"id":")" + id + "\"}";
+  REQUIRE(decode(s, &r, &err) == 0);
+  CHECK(r.extended);
+  CHECK(r.seq == 18446744073709551615ull);
+  CHECK(r.token == tok);
+  CHECK(r.numwant == 5);
+  CHECK(r.size == 123);
+  CHECK(r.id == id);
+  const char* bad[] = {
+      R"({"action":"leave","peer_id":"1","v":"1"})",
+      R"({"action":"leave","peer_id":"1","v":1,"seq":-1})",
+      R"({"action":"leave","peer_id":"1","v":1,"token":"XYZ"})",
+      R"({"action":"leave","peer_id":"1","v":1,"token":"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"})",
+      R"({"action":"leave","peer_id":"1","v":1,"size":-5})",
+      R"({"action":"leave","peer_id":"1","v":1,"id":"abc"})",
+      R"({"action":"join","peer_id":"1","tcp_port":1,"files":[{"size":1}]})",
+      R"({"action":"join","peer_id":"1","tcp_port":1,"files":[{"name":"../x"}]})",
+  };
+  for (const char* b : bad) {
+    INFO(b);
+    CHECK(decode(b, &r, &err) == -1);
+  }
+  REQUIRE(
+      decode(R"({"action":"join","peer_id":"1","tcp_port":1,"files":["a",{"name":"b","size":3}]})",
+             &r, &err) == 0);
+  CHECK(r.files == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("proto: an extended request encodes v, seq and token", "[proto]") {
+  ProtoRequest r;
+  r.action = "heartbeat";
+  r.peer_id = "2";
+  r.extended = true;
+  r.seq = 9;
+  r.token = std::string(32, 'c');
+  r.fields = FLD_PEER_ID | FLD_SEQ | FLD_TOKEN;
+  std::string out;
+  proto_encode_request(r, &out);
+  CHECK(out == R"({"action":"heartbeat","peer_id":"2","v":1,"seq":9,"token":")" +
+                   std::string(32, 'c') + "\"}");
+  ProtoRequest back;
+  std::string err;
+  REQUIRE(decode(out, &back, &err) == 0);
+  CHECK(back.seq == 9);
+}
+
+TEST_CASE("proto: an extended reply is cut to fit and keeps its shape", "[proto]") {
+  ProtoRequest req;
+  req.extended = true;
+  req.seq = 3;
+  req.fields = FLD_SEQ;
+  ProtoReply reply;
+  reply.kind = ProtoReply::PEERS;
+  for (int i = 0; i < 200; i++)
+    reply.sources.push_back(
+        ProtoSource{"peer-" + std::to_string(i), ProtoAddr{"127.0.0.1", 1000 + i}, true});
+  std::string out;
+  proto_encode_reply(reply, req, 1024, &out);
+  CHECK(out.size() <= 1024);
+  ProtoAnswer ans;
+  std::string err;
+  REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
+  CHECK(ans.has_seq);
+  CHECK(ans.seq == 3);
+  CHECK(ans.peers.size() > 3);
+  proto_encode_reply(reply, req, 65536, &out);
+  REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
+  CHECK(ans.peers.size() == 200);
+}

@@ -101,3 +101,177 @@ TEST_CASE("tracker: seed-form answers fit in 1024 bytes", "[tracker]") {
   CHECK(a.substr(a.size() - 2) == "]}");
   delete t;
 }
+
+/* ---- extensions: seq, tokens, ownership, liveness, numwant ---------------- */
+
+#include "rapidjson/document.h"
+
+static rapidjson::Document parse(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.c_str());
+  REQUIRE(d.IsObject());
+  return d;
+}
+
+static Tracker* keyed_tracker(int ttl_s = 9) {
+  Tracker* t = quiet_tracker();
+  tracker_init_key(t);
+  t->opt.peer_ttl_s = ttl_s;
+  t->reg.ttl_ms = ttl_s * 1000;
+  return t;
+}
+
+// An extended join from 127.0.0.1:udp; returns the token.
+static std::string xjoin(Tracker* t, const char* id, int tcp, int udp, int seq = 1) {
+  std::string j = std::string(R"({"action":"join","v":1,"seq":)") + std::to_string(seq) +
+                  R"(,"peer_id":")" + id + R"(","files":["f"],"tcp_port":)" + std::to_string(tcp) +
+                  "}";
+  rapidjson::Document d = parse(send(t, j, "127.0.0.1", udp));
+  REQUIRE(d["status"] == "ok");
+  return d["token"].GetString();
+}
+
+TEST_CASE("tracker: an extended join gets the seq back, a heartbeat interval and a token",
+          "[tracker]") {
+  Tracker* t = keyed_tracker(9);
+  rapidjson::Document d = parse(
+      send(t, R"({"action":"join","v":1,"seq":42,"peer_id":"1","files":[],"tcp_port":1001})"));
+  CHECK(d["status"] == "ok");
+  CHECK(d["v"] == 1);
+  CHECK(d["seq"] == 42);
+  CHECK(d["interval"] == 3);
+  CHECK(std::string(d["token"].GetString()).size() == 32);
+  CHECK(d["token"].GetString() == tracker_token(t, "1", "127.0.0.1", 1001));
+  delete t;
+}
+
+TEST_CASE("tracker: errors to extended requests echo seq too", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  rapidjson::Document d =
+      parse(send(t, R"({"action":"heartbeat","v":1,"seq":7,"peer_id":"nobody"})"));
+  CHECK(d["status"] == "error");
+  CHECK(d["message"] == "Peer not found");
+  CHECK(d["seq"] == 7);
+  d = parse(send(t, R"({"action":"heartbeat","v":2,"seq":7,"peer_id":"x"})"));
+  CHECK_THAT(d["message"].GetString(), Catch::Contains("unsupported protocol version"));
+  delete t;
+}
+
+TEST_CASE("tracker: tokens differ by id, address and tracker key", "[tracker]") {
+  Tracker* a = keyed_tracker();
+  Tracker* b = keyed_tracker();
+  std::string tok = tracker_token(a, "1", "127.0.0.1", 1001);
+  CHECK(tok != tracker_token(a, "2", "127.0.0.1", 1001));
+  CHECK(tok != tracker_token(a, "1", "127.0.0.2", 1001));
+  CHECK(tok != tracker_token(a, "1", "127.0.0.1", 1002));
+  CHECK(tok != tracker_token(b, "1", "127.0.0.1", 1001));
+  delete a;
+  delete b;
+}
+
+TEST_CASE("tracker: an id is acted for only from the address that joined with it", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  send(t, R"({"action":"join","peer_id":"5","files":["a"],"tcp_port":1005})", "127.0.0.1", 4000);
+  const char* leave = R"({"action":"leave","peer_id":"5"})";
+  CHECK_THAT(send(t, leave, "127.0.0.1", 4001), Catch::Contains("belongs to another address"));
+  CHECK_THAT(send(t, leave, "127.0.0.2", 4000), Catch::Contains("belongs to another address"));
+  CHECK_THAT(send(t, R"({"action":"share_file","peer_id":"5","file":"b"})", "127.0.0.1", 4001),
+             Catch::Contains("belongs to another address"));
+  CHECK(t->reg.peers["5"].files == std::vector<std::string>{"a"});
+  CHECK(send(t, leave, "127.0.0.1", 4000) == R"({"status":"ok"})");
+  CHECK(t->reg.peers.empty());
+  delete t;
+}
+
+TEST_CASE("tracker: an extended holder must show its token, even from its own address",
+          "[tracker]") {
+  Tracker* t = keyed_tracker();
+  std::string tok = xjoin(t, "6", 1006, 4000);
+  std::string bad_tok(32, '0');
+  std::string base = R"({"action":"share_file","peer_id":"6","file":"g","v":1,"seq":2)";
+  CHECK_THAT(send(t, base + "}", "127.0.0.1", 4000), Catch::Contains("missing or wrong token"));
+  CHECK_THAT(send(t, base + R"(,"token":")" + bad_tok + "\"}", "127.0.0.1", 4000),
+             Catch::Contains("missing or wrong token"));
+  CHECK_THAT(send(t, R"({"action":"share_file","peer_id":"6","file":"g"})", "127.0.0.1", 4000),
+             Catch::Contains("missing or wrong token"));
+  CHECK(t->reg.peers["6"].files == std::vector<std::string>{"f"});
+  rapidjson::Document d = parse(send(t, base + R"(,"token":")" + tok + "\"}", "127.0.0.1", 4000));
+  CHECK(d["status"] == "ok");
+  CHECK(d["seq"] == 2);
+  CHECK(t->reg.peers["6"].files == std::vector<std::string>{"f", "g"});
+  CHECK_THAT(send(t, base + R"(,"token":")" + tok + "\"}", "127.0.0.1", 4001),
+             Catch::Contains("belongs to another address"));
+  delete t;
+}
+
+TEST_CASE("tracker: a join for a held id waits for a probe of the holder", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  xjoin(t, "7", 1007, 4000);
+  std::string j = R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":2007})";
+  std::string probe_id;
+  CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
+  CHECK(probe_id == "7");
+  SECTION("a live holder keeps its id") {
+    tracker_probe_result(t, "7", true);
+    CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+    CHECK_THAT(t->answer, Catch::Contains("held by a live peer at 127.0.0.1:1007"));
+    CHECK(t->reg.peers["7"].tcp_port == 1007);
+  }
+  SECTION("a dead holder's id is taken over") {
+    tracker_probe_result(t, "7", false);
+    CHECK(t->reg.peers.empty());
+    CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+    CHECK(parse(t->answer)["status"] == "ok");
+    CHECK(t->reg.peers["7"].tcp_port == 2007);
+  }
+  delete t;
+}
+
+TEST_CASE("tracker: a peer silent past its ttl leaves the answers, then the state", "[tracker]") {
+  Tracker* t = keyed_tracker(3);
+  std::string tok = xjoin(t, "8", 1008, 4000);
+  const char* get = R"({"action":"get_peers","peer_id":"x","file_name":"f"})";
+  t->now = 2900;
+  std::string hb = R"({"action":"heartbeat","v":1,"seq":3,"peer_id":"8","token":")" + tok + "\"}";
+  CHECK(parse(send(t, hb, "127.0.0.1", 4000))["status"] == "ok");
+  t->now = 5800;  // 2.9 s after the heartbeat: still alive
+  CHECK(send(t, get) == R"({"peers":[["127.0.0.1",1008]]})");
+  t->now = 6000;
+  CHECK(send(t, get) == R"({"peers":[]})");
+  CHECK(t->reg.peers.size() == 1);
+  tracker_expire(t);
+  CHECK(t->reg.peers.empty());
+  CHECK(parse(send(t, hb, "127.0.0.1", 4000))["message"] == "Peer not found");
+  delete t;
+}
+
+TEST_CASE("tracker: numwant bounds the list; only proven owners get long answers", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  for (int i = 0; i < 300; i++) {
+    std::string j = R"({"action":"join","peer_id":"s)" + std::to_string(i) +
+                    R"(","files":["z"],"tcp_port":)" + std::to_string(10000 + i) + "}";
+    send(t, j, "127.0.0.1", 20000 + i);
+  }
+  std::string tok = xjoin(t, "me", 1000, 4000);
+  auto get = [&](const std::string& extra) {
+    return R"({"action":"get_peers","v":1,"seq":9,"peer_id":"me","file_name":"z")" + extra + "}";
+  };
+  rapidjson::Document d =
+      parse(send(t, get(R"(,"numwant":10,"token":")" + tok + "\""), "127.0.0.1", 4000));
+  CHECK(d["sources"].Size() == 10);
+  CHECK(d["peers"].Size() == 10);
+  std::string big = send(t, get(R"(,"numwant":1000,"token":")" + tok + "\""), "127.0.0.1", 4000);
+  CHECK(big.size() <= 8192);
+  d = parse(big);
+  CHECK(d["sources"].Size() > 50);
+  CHECK(d["sources"].Size() <= 200);
+  std::string anon = send(t, get(R"(,"numwant":1000)"), "127.0.0.2", 4000);
+  CHECK(anon.size() <= 1024);
+  CHECK(parse(anon)["sources"].Size() > 0);
+  std::string seed = send(t, R"({"action":"get_peers","peer_id":"q","file_name":"z"})");
+  CHECK(seed.size() <= 1024);
+  CHECK(parse(seed)["peers"].Size() <= 30);
+  CHECK_THAT(send(t, get(R"(,"numwant":0)")),
+             Catch::Contains("'numwant' must be a positive integer"));
+  delete t;
+}
