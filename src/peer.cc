@@ -574,6 +574,13 @@ static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
     return;
   }
   adopt_join_answer(p, ans);
+  for (const std::string& name : p->reshare) {
+    ProtoRequest r = make_request(p, "share_file");
+    r.file = name;
+    r.fields |= FLD_FILE;
+    tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_reshare_answer, p);
+  }
+  p->reshare.clear();
   std::vector<std::string> names = served_names(p);
   out_line("Peer %s joined the tracker %s again and re-shared %zu files", p->opt.id.c_str(),
            p->tc.name.c_str(), names.size());
@@ -587,24 +594,15 @@ static void rejoin(Peer* p) {
   join.fields &= ~FLD_TOKEN;
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;
-  std::vector<std::string> rest;
+  p->reshare.clear();
   size_t bytes = 256;
   for (const std::string& name : served_names(p)) {
     bytes += name.size() * 2 + 4;  // room for escapes
-    (bytes < kMaxRequestBytes / 2 ? join.files : rest).push_back(name);
+    (bytes < kMaxRequestBytes / 2 ? join.files : p->reshare).push_back(name);
   }
   p->heartbeat_busy = true;
-  if (tc_request(&p->tc, join, kTrackerAnswerTimeoutMs, on_rejoin_answer, p) != 0) {
+  if (tc_request(&p->tc, join, kTrackerAnswerTimeoutMs, on_rejoin_answer, p) != 0)
     p->heartbeat_busy = false;
-    return;
-  }
-  for (const std::string& name : rest) {
-    ProtoRequest r = make_request(p, "share_file");
-    r.fields &= ~FLD_TOKEN;  // the new token is not known yet: sent after the join is answered
-    r.file = name;
-    r.fields |= FLD_FILE;
-    tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_reshare_answer, p);
-  }
 }
 
 static void on_heartbeat_answer(void* ctx, int status, const ProtoAnswer* ans,

@@ -60,8 +60,9 @@ struct Peer {
   int interval_s = 0;  // heartbeat period; 0 with a seed tracker
   uv_timer_t heartbeat;
   bool heartbeat_open = false;
-  bool heartbeat_busy = false;  // one heartbeat or rejoin at a time
-  bool tracker_lost = false;    // said "not answering"; say when it answers again
+  bool heartbeat_busy = false;       // one heartbeat or rejoin at a time
+  bool tracker_lost = false;         // said "not answering"; say when it answers again
+  std::vector<std::string> reshare;  // files a rejoin could not list, shared once it is answered
   bool stopping = false;
   int failures = 0;
   int exit_code = 0;
