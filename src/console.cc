@@ -4,9 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "limits.h"
 #include "log.h"
-
-static constexpr size_t kMaxLine = 8192;
 
 /* ----------------------------------------------------------------------------
  * Line splitting
@@ -33,8 +32,8 @@ void console_feed(Console* c, const char* data, size_t len) {
   }
   if (start < len && !c->discarding) {
     c->partial.append(data + start, len - start);
-    if (c->partial.size() > kMaxLine) {
-      std::string line = c->partial.substr(0, kMaxLine);
+    if (c->partial.size() > kMaxConsoleLine) {
+      std::string line = c->partial.substr(0, kMaxConsoleLine);
       c->partial.clear();
       c->discarding = true;
       deliver(c, std::move(line), true);

@@ -21,6 +21,8 @@ constexpr int kDefaultPeerTtlS = 90;        // --peer-ttl default: a peer unseen
 constexpr int kProbeTimeoutMs = 2000;       // a TCP liveness probe gives up after this
 constexpr int kProbeFreshMs = 1000;         // a holder probed alive this recently stays alive
 constexpr int kMaxProbes = 256;             // liveness probes in flight at once
+constexpr int kMaxRefusalLinesPerSec = 50;  // console/log lines about refused requests
+constexpr size_t kMaxPeers = 2000000;       // registered peer ids; more joins are refused
 // A request to the tracker is sent again after kRetransmitFirstMs, doubling up to
 // kRetransmitMaxMs between tries, and given up after kTrackerAnswerTimeoutMs.
 constexpr int kRetransmitFirstMs = 200;
@@ -35,5 +37,12 @@ constexpr size_t kMaxNameBytes = 255;
 constexpr size_t kXferChunk = 256 * 1024;  // one read from disk or the socket
 constexpr int kSeedNameWaitMs = 2000;      // wait this long for the rest of a split seed request
 constexpr size_t kMaxSeedRequest = kMaxNameBytes + 2;  // a name plus an optional "\r\n"
+constexpr size_t kMaxExtendedLine = 4096;              // an extended request line
 constexpr int kDefaultStallTimeoutS = 30;              // --timeout default
 constexpr int kTcpBacklog = 128;
+constexpr size_t kMaxServeConns = 256;         // connections served at once; more are reset
+constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops reading is dropped
+constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
+
+// Console.
+constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole

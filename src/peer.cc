@@ -66,6 +66,10 @@ struct ShareOp {
 
 static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   ShareOp* op = static_cast<ShareOp*>(ctx);
+  if (status == UV_ECANCELED) {  // the peer is stopping
+    delete op;
+    return;
+  }
   Peer* p = op->p;
   bool ok = false;
   if (status != 0) {
@@ -139,7 +143,8 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
   op->path = args.size() > 1 ? args[1] : p->opt.dir + "/" + args[0];
   op->req.data = op;
   // Opening checks existence and read permission in one step, off the loop thread.
-  int r = uv_fs_open(p->loop, &op->req, op->path.c_str(), O_RDONLY, 0, share_on_open);
+  // O_NONBLOCK: opening a FIFO must not block a thread (and with it the console).
+  int r = uv_fs_open(p->loop, &op->req, op->path.c_str(), O_RDONLY | O_NONBLOCK, 0, share_on_open);
   if (r != 0) {
     out_line("Error: cannot read %s: %s", op->path.c_str(), uv_strerror(r));
     delete op;
@@ -202,6 +207,7 @@ static void get_reset(Peer* p) {
 static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
                               const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
   // The file is here either way; a tracker that did not hear of it only lists us later.
   if (status != 0)
     out_line("Error: %s", err.c_str());
@@ -301,6 +307,7 @@ static void get_on_choice(Peer* p, const std::string& line) {
 
 static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
   PeerGet* g = &p->get;
   if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
     if (status != 0)
@@ -553,6 +560,7 @@ static std::vector<std::string> served_names(const Peer* p) {
 }
 
 static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const std::string& err) {
+  if (status == UV_ECANCELED) return;
   if (status != 0)
     out_line("Error: %s", err.c_str());
   else if (ans->has_status && !ans->ok)
@@ -562,6 +570,7 @@ static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const s
 static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
                              const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
   p->heartbeat_busy = false;
   if (status != 0) {
     tracker_silent(p, err);
@@ -608,6 +617,7 @@ static void rejoin(Peer* p) {
 static void on_heartbeat_answer(void* ctx, int status, const ProtoAnswer* ans,
                                 const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
   p->heartbeat_busy = false;
   if (status != 0) {
     tracker_silent(p, err);
@@ -647,8 +657,8 @@ static void close_all(Peer* p) {
   app_signals_close(&p->signals);
 }
 
-static void on_leave_answer(void* ctx, int, const ProtoAnswer*, const std::string&) {
-  close_all(static_cast<Peer*>(ctx));
+static void on_leave_answer(void* ctx, int status, const ProtoAnswer*, const std::string&) {
+  if (status != UV_ECANCELED) close_all(static_cast<Peer*>(ctx));
 }
 
 static void peer_stop(Peer* p) {
@@ -672,6 +682,7 @@ static void on_signal(void* ctx, int) {
 
 static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
   if (status != 0 || (ans->has_status && !ans->ok)) {
     if (status != 0)
       out_line("Error: %s", err.c_str());

@@ -1,6 +1,8 @@
 // Control-plane JSON <-> structs, and name checks. See proto.h.
 #include "proto.h"
 
+#include <arpa/inet.h>
+
 #include <cinttypes>
 #include <cstdio>
 
@@ -239,6 +241,7 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
   if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
 
   Value::ConstMemberIterator m = d.FindMember("action");
+  if (m == d.MemberEnd() && (d.HasMember("status") || d.HasMember("peers"))) return PROTO_ANSWER;
   if (m == d.MemberEnd()) return fail(err, "missing field 'action'");
   if (!m->value.IsString()) return fail(err, "field 'action' must be a string");
   req->action.assign(m->value.GetString(), m->value.GetStringLength());
@@ -488,7 +491,10 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
       // Each entry is ["ip", port]; anything else is skipped rather than trusted.
       if (!p.IsArray() || p.Size() != 2 || !p[0].IsString() || !p[1].IsInt()) continue;
       int port = p[1].GetInt();
-      if (port < 1 || port > 65535 || p[0].GetStringLength() > 45) continue;
+      struct in_addr ip;  // only a real IPv4 address reaches our console and log
+      if (port < 1 || port > 65535 || p[0].GetStringLength() > 15 ||
+          inet_pton(AF_INET, p[0].GetString(), &ip) != 1)
+        continue;
       ans->peers.push_back(ProtoAddr{p[0].GetString(), port});
     }
     ans->has_peers = true;

@@ -89,7 +89,10 @@ const char* proto_field_name(uint32_t field);
 
 // Decodes one request datagram. Every field present is type- and range-checked,
 // whatever the action; unknown fields are ignored (they are extensions).
-// Returns 0, or -1 with *err set to a message a person can act on.
+// Returns 0; PROTO_ANSWER for a datagram that is itself an answer (never to be
+// answered: two trackers would bounce errors forever); or -1 with *err set to a
+// message a person can act on.
+constexpr int PROTO_ANSWER = -2;
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err);
 
 // Encodes a request with the fields named in req.fields: the seed's form, plus

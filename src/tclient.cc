@@ -149,8 +149,13 @@ bool tc_busy(const TClient* tc) {
 }
 
 void tc_cancel_all(TClient* tc) {
-  tc->queue.clear();
+  std::deque<TcRequest> gone;
+  gone.swap(tc->queue);
   if (tc->open_handles > 0) uv_timer_stop(&tc->timer);
+  // Every callback runs exactly once: these with UV_ECANCELED, so owners free their state.
+  for (TcRequest& r : gone) {
+    if (r.cb != nullptr) r.cb(r.ctx, UV_ECANCELED, nullptr, "cancelled");
+  }
 }
 
 static void on_handle_closed(uv_handle_t* h) {
@@ -159,7 +164,7 @@ static void on_handle_closed(uv_handle_t* h) {
 }
 
 void tc_close(TClient* tc, void (*on_closed)(void* ctx), void* ctx) {
-  tc->queue.clear();
+  tc_cancel_all(tc);
   tc->closing = true;
   tc->on_closed = on_closed;
   tc->closed_ctx = ctx;

@@ -45,10 +45,11 @@ struct TClient {
 int tc_parse_addr(const std::string& s, struct sockaddr_in* out);
 int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker);
 // Queues a request. An extended request (req.extended) gets the next seq. cb runs
-// exactly once, unless tc_cancel_all or tc_close comes first. budget_ms bounds
+// exactly once: with the answer, an error, or UV_ECANCELED from tc_cancel_all or
+// tc_close. budget_ms bounds
 // the wait for the answer from the moment the request is first sent.
 int tc_request(TClient* tc, ProtoRequest req, int budget_ms, TcAnswerCb cb, void* ctx);
 bool tc_busy(const TClient* tc);
-// Forgets every queued request (their callbacks will not run).
+// Drops every queued request, running each callback with UV_ECANCELED.
 void tc_cancel_all(TClient* tc);
 void tc_close(TClient* tc, void (*on_closed)(void* ctx), void* ctx);

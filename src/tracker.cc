@@ -88,6 +88,8 @@ static int heartbeat_interval_s(const Tracker* t) {
 
 static int act_join(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
+  if (t->reg.peers.size() >= kMaxPeers && reg_find(&t->reg, req.peer_id) == nullptr)
+    return reply_error(c, "the tracker is full; try again later");
   int r =
       reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
   if (r == REG_CONFLICT) {
@@ -161,6 +163,22 @@ static const TrackerAction kActions[] = {
 };
 
 static void log_refusal(Tracker* t, const char* ip, int port, const std::string& reason) {
+  // A flood of bad datagrams must not flood the console and the disk: at most
+  // kMaxRefusalLinesPerSec lines a second, and a count of the rest.
+  int64_t second = t->now / 1000;
+  if (second != t->refusal_second) {
+    if (t->refusals_hidden > 0) {
+      SAY(t, "(%d more refused requests not shown)", t->refusals_hidden);
+      log_line(&t->log, "(%d more refused requests not shown)", t->refusals_hidden);
+    }
+    t->refusal_second = second;
+    t->refusal_lines = 0;
+    t->refusals_hidden = 0;
+  }
+  if (++t->refusal_lines > kMaxRefusalLinesPerSec) {
+    t->refusals_hidden++;
+    return;
+  }
   SAY(t, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
 }
@@ -199,7 +217,9 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
   t->answer.clear();
   ProtoRequest req;
   std::string err;
-  if (proto_decode_request(data, len, &req, &err) != 0) {
+  int dr = proto_decode_request(data, len, &req, &err);
+  if (dr == PROTO_ANSWER) return TRACKER_ANSWER;  // an answer is never answered
+  if (dr != 0) {
     log_refusal(t, ip, port, err);
     proto_encode_reply(ProtoReply{ProtoReply::ERROR, err, {}, 0, {}}, req, kSeedAnswerMax,
                        &t->answer);

@@ -43,7 +43,10 @@ struct Tracker {
   unsigned char key[32];                           // keys the tokens; new at every start
   std::unordered_map<std::string, Probe*> probes;  // by the id whose holder is probed
   std::unordered_map<std::string, int64_t> probed_alive;  // id -> when a probe last found it alive
-  std::string answer;                                     // reused for every answer
+  int64_t refusal_second = -1;                            // rate limit for refusal lines
+  int refusal_lines = 0;
+  int refusals_hidden = 0;
+  std::string answer;  // reused for every answer
   char rbuf[kMaxDatagram];
 };
 

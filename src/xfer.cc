@@ -17,9 +17,7 @@
 #include "limits.h"
 #include "log.h"
 #include "proto.h"
-
-static constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops reading
-static constexpr uint64_t kServeLingerMs = 5 * 1000;  // waiting for the client's close
+#include "rapidjson/document.h"
 
 /* ----------------------------------------------------------------------------
  * Serving
@@ -75,8 +73,12 @@ static void serve_on_handle_closed(uv_handle_t* h) {
 
 static void serve_close(ServeConn* c) {
   if (c->state == SERVE_CLOSING) return;
+  // A transfer cut short must not look finished: the seed form has no length, so
+  // a plain close (FIN) would pass for the end of the file. A reset cannot.
+  bool cut_short = c->state == SERVE_STREAMING;
   c->state = SERVE_CLOSING;
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), serve_on_handle_closed);
+  if (!cut_short || uv_tcp_close_reset(&c->tcp, serve_on_handle_closed) != 0)
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), serve_on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), serve_on_handle_closed);
 }
 
@@ -185,7 +187,8 @@ static void serve_on_open(uv_fs_t* req) {
     serve_maybe_free(c);
     return;
   }
-  if (r < 0) {
+  struct stat st;
+  if (r < 0 || fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     serve_close(c);  // seed form has no error answer: the client sees no data
     return;
   }
@@ -196,9 +199,20 @@ static void serve_on_open(uv_fs_t* req) {
   serve_pump(c);
 }
 
+// A complete first line that is a JSON object: the extended form.
+static bool is_json_line(const char* data, size_t len) {
+  const char* nl = static_cast<const char*>(memchr(data, '\n', len));
+  if (len == 0 || data[0] != '{' || nl == nullptr) return false;
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag>(data, static_cast<size_t>(nl - data));
+  return !d.HasParseError() && d.IsObject();
+}
+
 XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, std::string* name) {
-  if (len > 0 && data[0] == '{') return XREQ_EXTENDED;
-  if (len > kMaxSeedRequest) return XREQ_INVALID;
+  // '{' starts the extended form, but also a valid name such as "{notes}.txt":
+  // only a whole line of JSON is taken for the extended form.
+  if (is_json_line(data, len)) return XREQ_EXTENDED;
+  if (len > kMaxSeedRequest) return data[0] == '{' && !complete ? XREQ_NEED_MORE : XREQ_INVALID;
   size_t n = len;
   bool terminated = false;
   while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) {
@@ -213,6 +227,8 @@ XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, 
   return complete ? XREQ_SEED : XREQ_PARTIAL;
 }
 
+static void serve_on_error_written(uv_write_t* req, int);
+
 // Acts on what the request asks for so far. Returns true when it is settled.
 static bool serve_try_request(ServeConn* c, bool complete) {
   std::string name, path;
@@ -221,15 +237,33 @@ static bool serve_try_request(ServeConn* c, bool complete) {
   if (named && c->srv->lookup(c->srv->ctx, name, &path) == 0) {
     c->state = SERVE_OPENING;
     c->fs_req.data = c;
-    if (uv_fs_open(c->srv->loop, &c->fs_req, path.c_str(), O_RDONLY, 0, serve_on_open) != 0) {
+    // O_NONBLOCK: a FIFO put in place of a shared file must not pin a thread.
+    if (uv_fs_open(c->srv->loop, &c->fs_req, path.c_str(), O_RDONLY | O_NONBLOCK, 0,
+                   serve_on_open) != 0) {
       serve_close(c);
       return true;
     }
     c->fs_busy = true;
     return true;
   }
+  if (kind == XREQ_EXTENDED) {
+    // The extended form (PROTOCOL §2) is not spoken by this version: say so in its terms.
+    c->state = SERVE_DRAINING;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    c->error_line =
+        "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
+    uv_buf_t b = uv_buf_init(&c->error_line[0], static_cast<unsigned>(c->error_line.size()));
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1,
+                 serve_on_error_written) != 0) {
+      serve_close(c);
+      return true;
+    }
+    c->writing = true;
+    return true;
+  }
   // Not a name we serve: close without data, as the seed form allows nothing else.
-  if (kind == XREQ_SEED || kind == XREQ_INVALID || c->request.size() >= kMaxSeedRequest) {
+  if (kind == XREQ_SEED || kind == XREQ_INVALID) {
     serve_close(c);
     return true;
   }
@@ -274,19 +308,8 @@ static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (c->state != SERVE_REQUEST) return;  // bytes after the request are ignored
-  if (c->request.empty() && buf->base[0] == '{') {
-    // Extended form (PROTOCOL §2): not spoken by this version; say so in its own terms.
-    uv_read_stop(s);
-    c->state = SERVE_DRAINING;
-    c->error_line =
-        "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
-    uv_buf_t b = uv_buf_init(&c->error_line[0], static_cast<unsigned>(c->error_line.size()));
-    c->write_req.data = c;
-    if (uv_write(&c->write_req, s, &b, 1, serve_on_error_written) != 0) {
-      serve_close(c);
-      return;
-    }
-    c->writing = true;
+  if (c->request.size() > kMaxExtendedLine) {
+    serve_close(c);
     return;
   }
   c->request.append(buf->base, static_cast<size_t>(nread));
@@ -305,8 +328,9 @@ static void serve_on_connection(uv_stream_t* server, int status) {
   c->open_handles = 2;
   s->conns.insert(c);
   s->open++;
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-    serve_close(c);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
+      s->conns.size() > kMaxServeConns) {
+    serve_close(c);  // too many at once: this one is turned away, the others go on
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
@@ -475,20 +499,40 @@ static void fetch_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
 
+static void fetch_write_chunk(Fetch* f);
+
 static void fetch_on_written(uv_fs_t* req) {
   Fetch* f = static_cast<Fetch*>(req->data);
   ssize_t r = req->result;
   uv_fs_req_cleanup(req);
   if (fetch_fs_returned(f)) return;
-  if (r < 0) {
-    fetch_fail(f, static_cast<int>(r),
-               std::string("cannot write the download: ") + uv_strerror(static_cast<int>(r)));
+  if (r <= 0) {
+    int e = r < 0 ? static_cast<int>(r) : UV_EIO;
+    fetch_fail(f, e, std::string("cannot write the download: ") + uv_strerror(e));
     return;
   }
   f->received += static_cast<uint64_t>(r);
+  f->chunk_done += static_cast<size_t>(r);
+  if (f->chunk_done < f->chunk_len) {  // a short write: the rest goes next
+    fetch_write_chunk(f);
+    return;
+  }
   uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
     fetch_fail(f, UV_EIO, "lost the connection to the source");
+}
+
+static void fetch_write_chunk(Fetch* f) {
+  uv_buf_t b =
+      uv_buf_init(f->buf + f->chunk_done, static_cast<unsigned>(f->chunk_len - f->chunk_done));
+  f->fs_req.data = f;
+  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received),
+                      fetch_on_written);
+  if (r != 0) {
+    fetch_fail(f, r, std::string("cannot write the download: ") + uv_strerror(r));
+    return;
+  }
+  f->fs_busy = true;
 }
 
 static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -507,15 +551,10 @@ static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   // One chunk at a time: stop reading until it is on disk.
   uv_read_stop(s);
-  uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(nread));
-  f->fs_req.data = f;
-  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received),
-                      fetch_on_written);
-  if (r != 0) {
-    fetch_fail(f, r, std::string("cannot write the download: ") + uv_strerror(r));
-    return;
-  }
-  f->fs_busy = true;
+  (void)buf;  // it is f->buf
+  f->chunk_len = static_cast<size_t>(nread);
+  f->chunk_done = 0;
+  fetch_write_chunk(f);
 }
 
 static void fetch_on_request_sent(uv_write_t* req, int status) {

@@ -65,8 +65,10 @@ struct Fetch {
   uv_timer_t timer;
   uv_fs_t fs_req;
   uv_file fd = -1;
-  uint64_t received = 0;
+  uint64_t received = 0;  // bytes on disk
   char* buf = nullptr;
+  size_t chunk_len = 0;   // bytes of buf read from the socket
+  size_t chunk_done = 0;  // ... and written so far
   int open_handles = 0;
   bool fs_busy = false;
   bool failed = false;

@@ -236,3 +236,13 @@ TEST_CASE("proto: an extended reply is cut to fit and keeps its shape", "[proto]
   REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
   CHECK(ans.peers.size() == 200);
 }
+
+TEST_CASE("proto: peer addresses from a tracker must be IPv4 addresses", "[proto]") {
+  ProtoAnswer ans;
+  std::string err;
+  std::string s =
+      R"({"peers":[["x\n2026-01-01 - Downloaded file e",80],["999.1.1.1",80],["10.0.0.1",80]]})";
+  REQUIRE(proto_decode_answer(s.data(), s.size(), &ans, &err) == 0);
+  REQUIRE(ans.peers.size() == 1);
+  CHECK(ans.peers[0].ip == "10.0.0.1");
+}

@@ -275,3 +275,12 @@ TEST_CASE("tracker: numwant bounds the list; only proven owners get long answers
              Catch::Contains("'numwant' must be a positive integer"));
   delete t;
 }
+
+TEST_CASE("tracker: a datagram that is itself an answer is never answered", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  CHECK(send(t, R"({"status":"error","message":"invalid JSON"})").empty());
+  CHECK(send(t, R"({"peers":[]})").empty());
+  CHECK(send(t, R"({"status":"ok","v":1,"seq":3})").empty());
+  CHECK_THAT(send(t, R"({"peer_id":"1"})"), Catch::Contains("missing field 'action'"));
+  delete t;
+}
