@@ -846,3 +846,197 @@ def _on_signal(signum, frame):
 atexit.register(cleanup)
 signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGHUP, _on_signal)
+
+
+# ---------------------------------------------------------------- control plane: loss, restarts, extended clients
+# (used by test_lossy, test_liveness, test_restart, test_ownership)
+
+
+def start_tracker_at(tt, port, cwd=None, extra=(), name="tracker", tries=10):
+    """Start `tt tracker --port PORT` on a given port: a restarted tracker taking
+    over the port its predecessor printed. Retries a few times while the port
+    is still busy; returns the Proc with .port, .dir and .log_path set."""
+    cwd = cwd or tempdir("tracker")
+    last = None
+    for _ in range(tries):
+        p = Proc([tt, "tracker", "--host", HOST, "--port", str(port), *extra], cwd, name)
+        try:
+            p.expect_line(f"Tracker started at {HOST}:{port}", timeout=5.0)
+        except ExpectTimeout as exc:
+            last = exc
+            p.stop()
+            time.sleep(0.3)
+            continue
+        p.port = port
+        p.dir = cwd
+        p.log_path = os.path.join(cwd, ".tracker.log")
+        p.expect_line(f"Tracker running at {HOST}:{port}")
+        return p
+    raise CheckFailed(f"cannot start a tracker on port {port}: {last}")
+
+
+def udp_socket_on(ip):
+    """A UDP socket bound to `ip` (any 127.x address works as a source on Linux)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    _closers.append(s.close)
+    return s
+
+
+def tcp_listener():
+    """A bare listening TCP socket on 127.0.0.1 (never accepts: the kernel completes
+    connects, enough for a tracker's liveness probe). Returns the socket; .close()
+    it to make the port refuse connections."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    s.listen(256)
+    _closers.append(s.close)
+    return s
+
+
+def recv_answer(sock, timeout=3.0):
+    """The next datagram on sock (bytes), or None within timeout."""
+    sock.settimeout(budget(timeout))
+    try:
+        data, _ = sock.recvfrom(65535)
+        return data
+    except socket.timeout:
+        return None
+
+
+class ExtClient:
+    """A python client that speaks the extended control plane ("v":1, seq, token)
+    from one UDP socket of its own. Nothing is retransmitted: each call sends one
+    datagram and returns (answer object or None, raw bytes or None)."""
+
+    def __init__(self, tracker_port, peer_id, tcp_port=None, sock=None):
+        self.tracker_port = tracker_port
+        self.peer_id = peer_id
+        self.tcp_port = tcp_port
+        self.sock = sock or udp_socket()
+        self.udp_port = self.sock.getsockname()[1]
+        self.seq = 1000
+        self.token = None
+        self.interval = None
+
+    def request(self, action, token="own", extended=True, timeout=3.0, **fields):
+        """Send one request. token: "own" (the join's token, if any), None (no
+        token field) or a string to send as is. Returns (answer, raw)."""
+        msg = {"action": action, "peer_id": self.peer_id, **fields}
+        if extended:
+            self.seq += 1
+            msg["v"] = 1
+            msg["seq"] = self.seq
+            tok = self.token if token == "own" else token
+            if tok is not None:
+                msg["token"] = tok
+        raw = udp_ask(self.tracker_port, msg, timeout, self.sock)
+        if raw is None:
+            return None, None
+        try:
+            return json.loads(raw), raw
+        except ValueError:
+            raise CheckFailed(f"answer to {action} is not JSON: {raw[:200]!r}")
+
+    def join(self, files=(), **kw):
+        answer, raw = self.request("join", token=None, files=list(files), tcp_port=self.tcp_port, **kw)
+        if isinstance(answer, dict) and answer.get("status") == "ok":
+            self.token = answer.get("token")
+            self.interval = answer.get("interval")
+        return answer, raw
+
+
+class LossyRelay:
+    """A UDP relay between clients and a tracker that drops a share of the
+    datagrams each way (one random.Random per direction, fixed seeds). Each
+    client address gets its own upstream socket, so the tracker sees a distinct
+    source port per client and answers go back to the client from the relay's
+    port. Counters: passed_up/dropped_up (client -> tracker) and
+    passed_down/dropped_down (tracker -> client)."""
+
+    def __init__(self, target_port, drop=0.2, seed=1):
+        import random
+        import selectors
+        self.target = (HOST, target_port)
+        self.drop = drop
+        self._rng_up = random.Random(seed)
+        self._rng_down = random.Random(seed + 1)
+        self.passed_up = self.dropped_up = self.passed_down = self.dropped_down = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self._up = {}    # client address -> upstream socket
+        self._down = {}  # upstream socket -> client address
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.sock, selectors.EVENT_READ)
+        self._stop = threading.Event()
+        _closers.append(self.close)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def clients(self):
+        return len(self._up)
+
+    def _upstream(self, addr):
+        import selectors
+        s = self._up.get(addr)
+        if s is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((HOST, 0))
+            s.setblocking(False)
+            self._up[addr] = s
+            self._down[s] = addr
+            self._sel.register(s, selectors.EVENT_READ)
+        return s
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                events = self._sel.select(0.2)
+            except (OSError, ValueError):
+                return
+            for key, _ in events:
+                s = key.fileobj
+                try:
+                    data, addr = s.recvfrom(65535)
+                except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+                    continue
+                except OSError:
+                    if self._stop.is_set():
+                        return
+                    continue
+                try:
+                    if s is self.sock:
+                        up = self._upstream(addr)
+                        if self._rng_up.random() < self.drop:
+                            self.dropped_up += 1
+                        else:
+                            self.passed_up += 1
+                            up.sendto(data, self.target)
+                    else:
+                        if self._rng_down.random() < self.drop:
+                            self.dropped_down += 1
+                        else:
+                            self.passed_down += 1
+                            self.sock.sendto(data, self._down[s])
+                except OSError:
+                    pass  # a client or the tracker gone: the datagram is lost
+
+    def stats(self):
+        return (f"relay: client->tracker {self.passed_up} passed, {self.dropped_up} dropped; "
+                f"tracker->client {self.passed_down} passed, {self.dropped_down} dropped; "
+                f"{self.clients()} client addresses")
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(1.0)
+        for s in [self.sock, *self._up.values()]:
+            try:
+                s.close()
+            except OSError:
+                pass
+        try:
+            self._sel.close()
+        except (OSError, ValueError):
+            pass
