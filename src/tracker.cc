@@ -194,7 +194,8 @@ static bool token_matches(const std::string& a, const std::string& b) {
 static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string* why) {
   const ProtoRequest& req = c->req;
   const RegPeer* h = reg_find(&t->reg, req.peer_id);
-  if (h != nullptr && (req.fields & FLD_TOKEN))
+  // Proven: the token of the holder, from the holder's address.
+  if (h != nullptr && (req.fields & FLD_TOKEN) && h->ip == c->ip && h->udp_port == c->port)
     c->authenticated = token_matches(req.token, tracker_token(t, req.peer_id, h->ip, h->tcp_port));
   if (!(act->flags & ACT_OWNER)) return 0;
   if (h == nullptr) {
@@ -238,6 +239,7 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
     err = std::string("missing field '") + proto_field_name(first) + "' for " + act->name;
   } else if (authorize(t, &c, act, &err) == 0) {
     r = act->handler(t, &c);
+    if (c.reply.kind == ProtoReply::ERROR) log_refusal(t, ip, port, c.reply.message);
     if (c.authenticated || (act->flags & ACT_OWNER)) reg_touch(&t->reg, req.peer_id, t->now);
   } else if (err == "Peer not found") {
     // The seed's own refusal, logged in the seed's words where it had them.

@@ -165,7 +165,7 @@ def _():
 
 
 @t.test("(d) the tracker logs that refusal: 'Error handling request from IP:PORT: ... held by a "
-        "live peer ...'", todo="tt answers the refused join but prints and logs nothing")
+        "live peer ...'")
 def _():
     c.tracker.expect(rf"^Error handling request from 127\.0\.0\.1:\d+: .*held by a live peer",
                      timeout=3)

@@ -265,6 +265,8 @@ TEST_CASE("tracker: numwant bounds the list; only proven owners get long answers
   d = parse(big);
   CHECK(d["sources"].Size() > 50);
   CHECK(d["sources"].Size() <= 200);
+  std::string stolen = send(t, get(R"(,"numwant":1000,"token":")" + tok + "\""), "127.0.0.1", 4001);
+  CHECK(stolen.size() <= 1024);  // the token alone, from another address, proves nothing
   std::string anon = send(t, get(R"(,"numwant":1000)"), "127.0.0.2", 4000);
   CHECK(anon.size() <= 1024);
   CHECK(parse(anon)["sources"].Size() > 0);
