@@ -30,6 +30,11 @@ constexpr int kRetransmitMaxMs = 1000;
 constexpr int kTrackerAnswerTimeoutMs = 8000;
 constexpr int kLeaveTimeoutMs = 1500;  // shorter wait for the answer to leave on exit
 
+// Content identity (PROTOCOL §3).
+constexpr uint32_t kMinPieceSize = 256 * 1024;
+constexpr uint32_t kMaxPieceSize = 16 * 1024 * 1024;
+constexpr uint64_t kMaxPiecesWanted = 1024;  // the piece size grows to keep manifests this short
+
 // Names (PROTOCOL §4).
 constexpr size_t kMaxNameBytes = 255;
 

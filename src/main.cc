@@ -10,6 +10,7 @@
 #include <string>
 
 #include "limits.h"
+#include "manifest.h"
 #include "peer.h"
 #include "tracker.h"
 #include "tt_version.h"
@@ -197,6 +198,39 @@ static int run_peer(int argc, char** argv) {
   return peer_main(g_peer);
 }
 
+/* ---- tt id ---------------------------------------------------------------- */
+
+static void id_usage(FILE* out) {
+  fprintf(out,
+          "usage: tt id FILE...\n"
+          "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
+          "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n");
+}
+
+static int run_id(int argc, char** argv) {
+  if (argc == 0) {
+    id_usage(stderr);
+    return 2;
+  }
+  int rc = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      id_usage(stdout);
+      return 0;
+    }
+    Manifest m;
+    std::string err;
+    if (manifest_hash_file(argv[i], &m, &err) != 0) {
+      fprintf(stderr, "tt id: %s\n", err.c_str());
+      rc = 1;
+      continue;
+    }
+    printf("%s  %llu  %u  %s\n", m.id.c_str(), static_cast<unsigned long long>(m.size),
+           m.piece_size, argv[i]);
+  }
+  return rc;
+}
+
 /* ---- tt, tt help ---------------------------------------------------------- */
 
 static int run_help(int argc, char** argv);
@@ -207,6 +241,7 @@ static void help_usage(FILE* out) {
 static const Subcommand kSubcommands[] = {
     {"tracker", "run the tracker", run_tracker, tracker_usage},
     {"peer", "run a peer", run_peer, peer_usage},
+    {"id", "print files' content ids", run_id, id_usage},
     {"help", "show help for a command", run_help, help_usage},
 };
 
