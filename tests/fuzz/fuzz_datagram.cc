@@ -1,13 +1,26 @@
 // libFuzzer target: the tracker's datagram handler (tracker_handle), the whole
-// control plane from bytes to answer. One Tracker lives across inputs so that
-// joins, shares and leaves build up state for later inputs to hit; it is
-// recreated every kRecreateEvery inputs (or kRecreateBytes of input) so its
-// growth stays bounded. Invariants checked on every input:
+// control plane from bytes to answer, without sockets or a loop.
+//
+// One Tracker lives across inputs so that joins, shares and leaves build up
+// state for later inputs to hit; it is recreated every kRecreateEvery inputs
+// (or kRecreateBytes of input) so its growth stays bounded. The harness plays
+// the loop's part: a clock that moves on with every input (so peers expire, on
+// a short ttl), a periodic expiry sweep, and verdicts for the liveness probes a
+// join asks for (alive or dead, from the input), after which the join is
+// handled again as the tracker does. The placeholder token
+// 00112233445566778899aabbccddeeff in an input is replaced by the last token a
+// join answer handed out, so authenticated requests are reachable too.
+//
+// Invariants checked on every answer:
 //   - an answer to a request without "v" (including one that is not JSON at
 //     all) is at most kSeedAnswerMax bytes: the seed peer reads with recv(1024);
-//   - a non-empty answer is a JSON object in valid UTF-8.
-// The source address varies with the input (three IPs, two ports) so that the
-// ownership rules see more than one sender.
+//   - a non-empty answer is a JSON object in valid UTF-8;
+//   - after a probe's verdict, handling the same join again does not ask for
+//     another probe (the tracker would probe forever).
+// The sender is 127.0.0.1:40000 unless the input ends in whitespace (which JSON
+// ignores): n trailing whitespace bytes pick sender n % 3 (another port, another
+// IP) and, for n / 3 odd, a dead verdict for a probe. So the ownership rules see
+// several senders while most inputs share one, as a peer's requests do.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -22,10 +35,15 @@ static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 static constexpr int kRecreateEvery = 1000;
 static constexpr size_t kRecreateBytes = 8u << 20;
+static constexpr int kTtlS = 10;
+static constexpr int kExpireEvery = 32;
+static const char kTokenPlaceholder[] = "00112233445566778899aabbccddeeff";
 
 static Tracker* g_tracker = nullptr;
 static int g_inputs = 0;
 static size_t g_bytes = 0;
+static int64_t g_now = 1000000;
+static std::string g_token;  // the last token a join answer handed out
 
 static Tracker* tracker() {
   if (g_tracker != nullptr && (g_inputs >= kRecreateEvery || g_bytes >= kRecreateBytes)) {
@@ -35,17 +53,20 @@ static Tracker* tracker() {
   if (g_tracker == nullptr) {
     g_tracker = new Tracker;
     g_tracker->quiet = true;
+    g_tracker->opt.peer_ttl_s = kTtlS;
+    g_tracker->reg.ttl_ms = kTtlS * 1000;
+    tracker_init_key(g_tracker);
     g_inputs = 0;
     g_bytes = 0;
+    g_token.clear();
   }
   return g_tracker;
 }
 
-[[noreturn]] static void fail(const char* what, const uint8_t* data, size_t len,
-                              const std::string& answer) {
+[[noreturn]] static void fail(const char* what, const std::string& req, const std::string& answer) {
   fprintf(stderr, "fuzz_datagram: invariant broken: %s\n", what);
-  fprintf(stderr, "request (%zu bytes): %.*s\n", len, static_cast<int>(len > 2000 ? 2000 : len),
-          reinterpret_cast<const char*>(data));
+  fprintf(stderr, "request (%zu bytes): %.*s\n", req.size(),
+          static_cast<int>(req.size() > 2000 ? 2000 : req.size()), req.data());
   fprintf(stderr, "answer (%zu bytes): %.*s\n", answer.size(),
           static_cast<int>(answer.size() > 2000 ? 2000 : answer.size()), answer.c_str());
   abort();
@@ -54,10 +75,24 @@ static Tracker* tracker() {
 // True when the request is a JSON object carrying "v" (an extended request). A
 // request the tracker cannot parse cannot be known as extended, so it falls
 // under the seed's limit too.
-static bool is_extended(const uint8_t* data, size_t len) {
+static bool is_extended(const std::string& req) {
   rapidjson::Document d;
-  d.Parse<kParseFlags>(reinterpret_cast<const char*>(data), len);
+  d.Parse<kParseFlags>(req.data(), req.size());
   return !d.HasParseError() && d.IsObject() && d.HasMember("v");
+}
+
+static void check_answer(const std::string& req, const std::string& answer) {
+  if (answer.size() > kSeedAnswerMax && !is_extended(req))
+    fail("answer to a request without \"v\" is over 1024 bytes", req, answer);
+  if (answer.empty()) return;
+  rapidjson::Document d;
+  d.Parse<kParseFlags>(answer.data(), answer.size());
+  if (d.HasParseError()) fail("answer is not valid JSON (UTF-8)", req, answer);
+  if (!d.IsObject()) fail("answer is not a JSON object", req, answer);
+  auto tok = d.FindMember("token");
+  if (tok != d.MemberEnd() && tok->value.IsString() &&
+      tok->value.GetStringLength() == sizeof kTokenPlaceholder - 1)
+    g_token.assign(tok->value.GetString(), tok->value.GetStringLength());
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
@@ -65,19 +100,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   Tracker* t = tracker();
   g_inputs++;
   g_bytes += len;
-  static const char* const kIps[] = {"127.0.0.1", "127.0.0.2", "10.0.0.3"};
-  const char* ip = kIps[len % 3];
-  int port = 40000 + static_cast<int>(len % 2);
-  tracker_handle(t, reinterpret_cast<const char*>(data), len, ip, port);
-  const std::string& answer = t->answer;
-
-  if (answer.size() > kSeedAnswerMax && !is_extended(data, len))
-    fail("answer to a request without \"v\" is over 1024 bytes", data, len, answer);
-  if (!answer.empty()) {
-    rapidjson::Document d;
-    d.Parse<kParseFlags>(answer.data(), answer.size());
-    if (d.HasParseError()) fail("answer is not valid JSON (UTF-8)", data, len, answer);
-    if (!d.IsObject()) fail("answer is not a JSON object", data, len, answer);
+  std::string req(reinterpret_cast<const char*>(data), len);
+  if (!g_token.empty()) {
+    for (size_t at = req.find(kTokenPlaceholder); at != std::string::npos;
+         at = req.find(kTokenPlaceholder, at + g_token.size()))
+      req.replace(at, g_token.size(), g_token);
   }
+
+  size_t ws = 0;
+  while (ws < len && (data[len - 1 - ws] == ' ' || data[len - 1 - ws] == '\n' ||
+                      data[len - 1 - ws] == '\r' || data[len - 1 - ws] == '\t'))
+    ws++;
+  static const char* const kIps[] = {"127.0.0.1", "127.0.0.1", "10.0.0.3"};
+  static const int kPorts[] = {40000, 40001, 40000};
+  const char* ip = kIps[ws % 3];
+  int port = kPorts[ws % 3];
+  bool alive = (ws / 3) % 2 == 0;
+  g_now += static_cast<int64_t>((len * 131) % 700);
+  t->now = g_now;
+  if (g_inputs % kExpireEvery == 0) tracker_expire(t);
+
+  std::string probe_id;
+  int r = tracker_handle(t, req.data(), req.size(), ip, port, &probe_id);
+  if (r == TRACKER_PROBE) {
+    // The loop would connect to the holder's TCP port; the input decides.
+    tracker_probe_result(t, probe_id, alive);
+    probe_id.clear();
+    r = tracker_handle(t, req.data(), req.size(), ip, port, &probe_id);
+    if (r == TRACKER_PROBE)
+      fail(alive ? "a join asks for a probe again after its holder was found alive"
+                 : "a join asks for a probe again after its holder was found dead",
+           req, t->answer);
+  }
+  check_answer(req, t->answer);
   return 0;
 }
