@@ -102,7 +102,7 @@ for i in "${!targets[@]}"; do
   else
     echo "not ok - fuzz $t: crash or failure (exit $rc) after ${runs:-?} runs"
     # The report: libFuzzer's and the sanitizers' lines, without the progress noise.
-    grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse|INITED|RELOAD)' "$w/log" | tail -60 | sed 's/^/#   /'
+    grep -avE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse|INITED|RELOAD)|^[[:space:]]+NEW_FUNC' "$w/log" | tail -60 | sed 's/^/#   /'
     for f in "$w"/crashes/*; do
       [ -e "$f" ] || continue
       echo "# fuzz $t: input kept in $f"

@@ -3,7 +3,7 @@
 // chooses `complete` (its low bit); the rest is the request. Invariants:
 //   - a name returned for XREQ_SEED or XREQ_PARTIAL passes proto_check_name and
 //     contains no '/' (it becomes a lookup key next to the filesystem);
-//   - input starting with '{' is XREQ_EXTENDED;
+//   - XREQ_EXTENDED only for input starting with '{' (a name may start with '{' too);
 //   - with complete set, the answer is final: never XREQ_NEED_MORE or XREQ_PARTIAL;
 //   - a PARTIAL request, once complete, is the SEED request for the same name.
 #include <cstddef>
@@ -62,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default:
       fail("unknown kind", p, len, complete, kind, name);
   }
-  if (len > 0 && p[0] == '{' && kind != XREQ_EXTENDED)
-    fail("a request starting with '{' is not EXTENDED", p, len, complete, kind, name);
+  if (kind == XREQ_EXTENDED && (len == 0 || p[0] != '{'))
+    fail("EXTENDED for a request not starting with '{'", p, len, complete, kind, name);
   if (complete && (kind == XREQ_NEED_MORE || kind == XREQ_PARTIAL))
     fail("a complete request is not final", p, len, complete, kind, name);
   if (kind == XREQ_SEED || kind == XREQ_PARTIAL) {
