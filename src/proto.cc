@@ -154,6 +154,8 @@ const char* proto_field_name(uint32_t field) {
       return "size";
     case FLD_ID:
       return "id";
+    case FLD_COMPLETE:
+      return "complete";
   }
   return "?";
 }
@@ -229,6 +231,11 @@ static int decode_extensions(const rapidjson::Document& d, ProtoRequest* req, st
   if ((m = d.FindMember("id")) != d.MemberEnd()) {
     if (decode_id(m->value, "id", &req->id, err) != 0) return -1;
     req->fields |= FLD_ID;
+  }
+  if ((m = d.FindMember("complete")) != d.MemberEnd()) {
+    if (!m->value.IsBool()) return fail(err, "field 'complete' must be true or false");
+    req->complete = m->value.GetBool();
+    req->fields |= FLD_COMPLETE;
   }
   return 0;
 }
@@ -329,6 +336,10 @@ void proto_encode_request(const ProtoRequest& req, std::string* out) {
       w.Key("id");
       w.String(req.id.data(), static_cast<rapidjson::SizeType>(req.id.size()));
     }
+    if (req.fields & FLD_COMPLETE) {
+      w.Key("complete");
+      w.Bool(req.complete);
+    }
   }
   w.EndObject();
   out->assign(sb.GetString(), sb.GetSize());
@@ -397,6 +408,12 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
   if (!reply.token.empty()) {
     w.Key("token");
     w.String(reply.token.data(), static_cast<rapidjson::SizeType>(reply.token.size()));
+  }
+  if (reply.kind == ProtoReply::PEERS && !reply.cid.empty()) {
+    w.Key("size");
+    w.Int64(reply.size);
+    w.Key("id");
+    w.String(reply.cid.data(), static_cast<rapidjson::SizeType>(reply.cid.size()));
   }
   if (reply.kind == ProtoReply::PEERS) {
     // "peers" keeps the seed's shape and lists complete sources only.
@@ -484,6 +501,32 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
     ans->interval = m->value.GetInt();
   if ((m = d.FindMember("token")) != d.MemberEnd() && is_hex(m->value, kTokenHexLen))
     ans->token.assign(m->value.GetString(), m->value.GetStringLength());
+  if ((m = d.FindMember("size")) != d.MemberEnd() && m->value.IsInt64() && m->value.GetInt64() >= 0)
+    ans->size = m->value.GetInt64();
+  if ((m = d.FindMember("id")) != d.MemberEnd() && is_hex(m->value, kContentIdHexLen))
+    ans->cid.assign(m->value.GetString(), m->value.GetStringLength());
+  if ((m = d.FindMember("sources")) != d.MemberEnd() && m->value.IsArray()) {
+    for (const Value& s : m->value.GetArray()) {
+      if (!s.IsObject()) continue;
+      Value::ConstMemberIterator ip = s.FindMember("ip"), port = s.FindMember("port"),
+                                 pid = s.FindMember("peer_id"), comp = s.FindMember("complete");
+      if (ip == s.MemberEnd() || port == s.MemberEnd() || !ip->value.IsString() ||
+          !port->value.IsInt())
+        continue;
+      struct in_addr a;
+      int pn = port->value.GetInt();
+      if (pn < 1 || pn > 65535 || ip->value.GetStringLength() > 15 ||
+          inet_pton(AF_INET, ip->value.GetString(), &a) != 1)
+        continue;
+      ProtoSource src;
+      src.addr = ProtoAddr{ip->value.GetString(), pn};
+      if (pid != s.MemberEnd() && pid->value.IsString())
+        src.peer_id =
+            out_sanitize(std::string(pid->value.GetString(), pid->value.GetStringLength()), 64);
+      src.complete = comp == s.MemberEnd() || !comp->value.IsBool() || comp->value.GetBool();
+      ans->sources.push_back(src);
+    }
+  }
   m = d.FindMember("peers");
   if (m != d.MemberEnd()) {
     if (!m->value.IsArray()) return fail(err, "tracker sent a malformed peer list");

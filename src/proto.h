@@ -22,6 +22,7 @@ enum ProtoField : uint32_t {
   FLD_NUMWANT = 1u << 7,
   FLD_SIZE = 1u << 8,
   FLD_ID = 1u << 9,
+  FLD_COMPLETE = 1u << 10,  // share_file: false for a partial copy
 };
 
 constexpr size_t kTokenHexLen = 32;      // 128 bits, hex
@@ -41,6 +42,7 @@ struct ProtoRequest {
   int numwant = 0;
   int64_t size = -1;  // share_file / got_the_file: the file's size, when given
   std::string id;     // and its content id (PROTOCOL §3)
+  bool complete = true;
 };
 
 struct ProtoAddr {
@@ -62,6 +64,8 @@ struct ProtoReply {
   std::vector<ProtoSource> sources;  // PEERS
   int interval = 0;                  // join, extended: heartbeat period in seconds
   std::string token;                 // join, extended
+  int64_t size = -1;                 // PEERS, extended: the file's size and content id, when known
+  std::string cid;
 };
 
 // A tracker's answer as a peer reads it.
@@ -75,6 +79,9 @@ struct ProtoAnswer {
   uint64_t seq = 0;
   int interval = 0;  // > 0: an extended tracker that wants heartbeats
   std::string token;
+  int64_t size = -1;  // get_peers: the file's size and content id, when the tracker knows them
+  std::string cid;
+  std::vector<ProtoSource> sources;  // get_peers, extended: complete and partial sources
 };
 
 // Checks a file name against PROTOCOL §4. Returns 0, or -1 with *why set.

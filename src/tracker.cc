@@ -114,7 +114,8 @@ static int act_join(Tracker* t, Call* c) {
 
 static int act_share_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
-  reg_add_file(&t->reg, c->req.peer_id, c->req.file);
+  const ProtoRequest& r = c->req;
+  reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id);
   SAY(t, "Peer %s updated files: %s", id, c->req.file.c_str());
   log_line(&t->log, "Peer %s shared file: %s, status: success", id, c->req.file.c_str());
   return TRACKER_ANSWER;
@@ -126,7 +127,10 @@ static int act_get_peers(Tracker* t, Call* c) {
   if (req.fields & FLD_NUMWANT)
     want = static_cast<size_t>(req.numwant < kMaxNumwant ? req.numwant : kMaxNumwant);
   c->reply.kind = ProtoReply::PEERS;
-  reg_sources(&t->reg, req.file_name, req.peer_id, want, t->now, &c->reply.sources);
+  RegFileInfo info;
+  reg_sources(&t->reg, req.file_name, req.peer_id, want, t->now, &c->reply.sources, &info);
+  c->reply.size = info.size;
+  c->reply.cid = info.cid;
   log_line(&t->log, "Peer %s wants peers' names with file: %s, status: %s", req.peer_id.c_str(),
            req.file_name.c_str(), c->reply.sources.empty() ? "fail" : "success");
   return TRACKER_ANSWER;
@@ -134,7 +138,7 @@ static int act_get_peers(Tracker* t, Call* c) {
 
 static int act_got_the_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
-  reg_add_file(&t->reg, c->req.peer_id, c->req.file_name);
+  reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id);
   SAY(t, "Peer %s downloaded the file file: %s", id, c->req.file_name.c_str());
   log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
            c->req.file_name.c_str());
@@ -222,8 +226,10 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
   if (dr == PROTO_ANSWER) return TRACKER_ANSWER;  // an answer is never answered
   if (dr != 0) {
     log_refusal(t, ip, port, err);
-    proto_encode_reply(ProtoReply{ProtoReply::ERROR, err, {}, 0, {}}, req, kSeedAnswerMax,
-                       &t->answer);
+    ProtoReply reply;
+    reply.kind = ProtoReply::ERROR;
+    reply.message = err;
+    proto_encode_reply(reply, req, kSeedAnswerMax, &t->answer);
     return TRACKER_ANSWER;
   }
   Call c{req, ip, port, false, ProtoReply(), std::string()};

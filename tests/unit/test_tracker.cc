@@ -286,3 +286,37 @@ TEST_CASE("tracker: a datagram that is itself an answer is never answered", "[tr
   CHECK_THAT(send(t, R"({"peer_id":"1"})"), Catch::Contains("missing field 'action'"));
   delete t;
 }
+
+TEST_CASE("tracker: sizes, content ids and partial copies reach get_peers answers", "[tracker]") {
+  Tracker* t = keyed_tracker();
+  std::string cid(64, 'a'), other(64, 'b');
+  std::string t1 = xjoin(t, "1", 1001, 4001);
+  std::string t2 = xjoin(t, "2", 1002, 4002);
+  std::string t3 = xjoin(t, "3", 1003, 4003);
+  auto share = [&](const char* id, const std::string& tok, int udp, const std::string& extra) {
+    return send(t,
+                std::string(R"({"action":"share_file","v":1,"seq":5,"peer_id":")") + id +
+                    R"(","token":")" + tok + R"(","file":"m.bin")" + extra + "}",
+                "127.0.0.1", udp);
+  };
+  CHECK_THAT(share("1", t1, 4001, R"(,"size":10,"id":")" + cid + "\""), Catch::Contains("\"ok\""));
+  CHECK_THAT(share("2", t2, 4002, R"(,"size":10,"id":")" + cid + R"(","complete":false)"),
+             Catch::Contains("\"ok\""));
+  CHECK_THAT(share("3", t3, 4003, R"(,"size":11,"id":")" + other + "\""),
+             Catch::Contains("\"ok\""));
+  rapidjson::Document d =
+      parse(send(t, R"({"action":"get_peers","v":1,"seq":1,"peer_id":"x","file_name":"m.bin"})"));
+  CHECK(d["size"] == 10);
+  CHECK(d["id"] == rapidjson::StringRef(cid.c_str()));
+  REQUIRE(d["sources"].Size() == 2);  // peer 3's other content is left out
+  CHECK(d["sources"][1]["complete"] == false);
+  CHECK(d["peers"].Size() == 1);  // complete sources only
+  // The partial copy completes with got_the_file.
+  send(t,
+       R"({"action":"got_the_file","v":1,"seq":6,"peer_id":"2","token":")" + t2 +
+           R"(","file_name":"m.bin","size":10,"id":")" + cid + "\"}",
+       "127.0.0.1", 4002);
+  d = parse(send(t, R"({"action":"get_peers","v":1,"seq":1,"peer_id":"x","file_name":"m.bin"})"));
+  CHECK(d["peers"].Size() == 2);
+  delete t;
+}
