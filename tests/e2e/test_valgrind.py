@@ -33,6 +33,10 @@ def clean(p, what):
     require(report == "", f"{what}: valgrind reported problems")
 
 
+if os.environ.get("TT_SANITIZED"):
+    t.skip("valgrind runs", "tt is built with sanitizers (TT_SANITIZED): valgrind cannot run it")
+    t.done()
+
 if shutil.which("valgrind") is None:
     t.skip("valgrind runs", "valgrind is not installed (scripts/deps.sh installs it)")
     t.done()
