@@ -2,6 +2,7 @@
 #include "manifest.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -198,6 +199,9 @@ int manifest_hash_start(uv_loop_t* loop, const std::string& path, HashDoneCb don
       [](uv_work_t* w) {
         HashJob* job = static_cast<HashJob*>(w->data);
         job->status = manifest_hash_file(job->path, &job->m, &job->err);
+        // libuv never joins its pool threads, so OpenSSL's per-thread state
+        // would outlive the process's cleanup: free it here.
+        OPENSSL_thread_stop();
       },
       [](uv_work_t* w, int status) {
         HashJob* job = static_cast<HashJob*>(w->data);

@@ -62,6 +62,7 @@ struct ShareOp {
   Peer* p;
   std::string name, path;
   uv_fs_t req;
+  Manifest manifest;
 };
 
 static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
@@ -78,7 +79,12 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
     out_line("Error: tracker refused to share %s: %s", op->name.c_str(), ans->message.c_str());
   } else {
     ok = true;
-    p->served[op->name] = op->path;
+    PeerFile& f = p->files[op->name];
+    f.path = op->path;
+    f.manifest = op->manifest;
+    f.manifest.name = op->name;
+    f.hashed = true;
+    f.have.clear();
     bool known = false;
     for (const std::string& s : p->shared)
       known = known || s == op->name;
@@ -89,6 +95,33 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
   }
   delete op;
   cmd_finished(p, ok);
+}
+
+static void share_on_hashed(void* ctx, int status, const Manifest* m, const std::string& err) {
+  ShareOp* op = static_cast<ShareOp*>(ctx);
+  Peer* p = op->p;
+  if (p->stopping) {
+    delete op;
+    return;
+  }
+  if (status != 0) {
+    out_line("Error: %s", err.c_str());
+    delete op;
+    cmd_finished(p, false);
+    return;
+  }
+  op->manifest = *m;
+  ProtoRequest r = make_request(p, "share_file");
+  r.file = op->name;
+  r.size = static_cast<int64_t>(m->size);
+  r.id = m->id;
+  r.fields |= FLD_FILE | FLD_SIZE | FLD_ID;
+  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, share_on_answer, op);
+  if (e != 0) {
+    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    delete op;
+    cmd_finished(p, false);
+  }
 }
 
 static void share_on_open(uv_fs_t* req) {
@@ -120,12 +153,10 @@ static void share_on_open(uv_fs_t* req) {
     cmd_finished(p, false);
     return;
   }
-  ProtoRequest r = make_request(p, "share_file");
-  r.file = op->name;
-  r.fields |= FLD_FILE;
-  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, share_on_answer, op);
+  // Hashing runs on the threadpool: the loop keeps serving and answering meanwhile.
+  int e = manifest_hash_start(p->loop, op->path, share_on_hashed, op);
   if (e != 0) {
-    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    out_line("Error: cannot hash %s: %s", path, uv_strerror(e));
     delete op;
     cmd_finished(p, false);
   }
@@ -221,6 +252,7 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   Peer* p = static_cast<Peer*>(ctx);
   progress_stop(p);
   std::string err = error;  // it lives in the fetch, which goes now
+  Manifest manifest = p->get.fetch->manifest;
   delete p->get.fetch;
   p->get.fetch = nullptr;
   if (p->stopping) return;
@@ -233,7 +265,11 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
     get_try_next(p);
     return;
   }
-  p->served[p->get.name] = p->opt.dir + "/" + p->get.name;
+  PeerFile& pf = p->files[p->get.name];
+  pf.path = p->opt.dir + "/" + p->get.name;
+  pf.have.clear();
+  pf.manifest = manifest;
+  pf.hashed = true;
   out_line("Downloaded file %s successfully.", name);
   double secs = seconds_since(p->get.started_ns);
   out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s:%d",
@@ -243,7 +279,9 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   log_line(&p->log, "Downloaded file %s from %s:%d", name, src.ip.c_str(), src.port);
   ProtoRequest r = make_request(p, "got_the_file");
   r.file_name = p->get.name;
-  r.fields |= FLD_FILE_NAME;
+  r.size = static_cast<int64_t>(manifest.size);
+  r.id = manifest.id;
+  r.fields |= FLD_FILE_NAME | FLD_SIZE | FLD_ID;
   if (tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_got_answer, p) != 0) {
     get_reset(p);
     cmd_finished(p, true);
@@ -257,6 +295,7 @@ static void get_try_next(Peer* p) {
     const ProtoAddr& src = g->sources[g->order[g->attempt]];
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
     g->fetch = new Fetch;
+    g->fetch->expect_id = g->cid;
     std::string err;
     int r =
         xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
@@ -326,6 +365,8 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     return;
   }
   g->sources = ans->peers;
+  g->cid = ans->cid;
+  g->size = ans->size;
   out_line("Available Peers: ");
   for (size_t i = 0; i < g->sources.size(); i++)
     out_line("%zu: ip: %s, port: %d", i + 1, g->sources[i].ip.c_str(), g->sources[i].port);
@@ -513,11 +554,13 @@ static void on_console_eof(void* ctx) {
  * Serving
  * ------------------------------------------------------------------------- */
 
-static int lookup_served(void* ctx, const std::string& name, std::string* path) {
+static int lookup_served(void* ctx, const std::string& name, XferFile* out) {
   Peer* p = static_cast<Peer*>(ctx);
-  auto it = p->served.find(name);
-  if (it == p->served.end()) return -1;
-  *path = it->second;
+  auto it = p->files.find(name);
+  if (it == p->files.end()) return -1;
+  out->path = it->second.path;
+  out->manifest = it->second.hashed ? &it->second.manifest : nullptr;
+  out->have = it->second.have.empty() ? nullptr : &it->second.have;
   return 0;
 }
 
@@ -554,7 +597,7 @@ static void adopt_join_answer(Peer* p, const ProtoAnswer* ans) {
 
 static std::vector<std::string> served_names(const Peer* p) {
   std::vector<std::string> names;
-  for (const auto& kv : p->served)
+  for (const auto& kv : p->files)
     names.push_back(kv.first);
   return names;
 }

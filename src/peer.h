@@ -15,6 +15,7 @@
 #include "console.h"
 #include "limits.h"
 #include "log.h"
+#include "manifest.h"
 #include "proto.h"
 #include "tclient.h"
 #include "xfer.h"
@@ -29,12 +30,22 @@ struct PeerOptions {
   int timeout_s = kDefaultStallTimeoutS;
 };
 
+// A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
+struct PeerFile {
+  std::string path;
+  bool hashed = false;  // manifest is valid
+  Manifest manifest;
+  std::vector<uint8_t> have;  // one byte per piece, 1 when verified; empty when complete
+};
+
 // The download the current `get` command is running.
 struct PeerGet {
   std::string name;
   std::vector<ProtoAddr> sources;  // as the tracker listed them
-  std::vector<size_t> order;       // indexes into sources, in the order to try
-  size_t attempt = 0;              // position in order
+  std::string cid;                 // the content id the tracker announced; empty: none
+  int64_t size = -1;
+  std::vector<size_t> order;  // indexes into sources, in the order to try
+  size_t attempt = 0;         // position in order
   Fetch* fetch = nullptr;
   uint64_t started_ns = 0;  // when the current source was asked
 };
@@ -66,8 +77,8 @@ struct Peer {
   bool stopping = false;
   int failures = 0;
   int exit_code = 0;
-  std::vector<std::string> shared;                      // names shared, in order
-  std::unordered_map<std::string, std::string> served;  // name -> path, shared or downloaded
+  std::vector<std::string> shared;                  // names shared, in order
+  std::unordered_map<std::string, PeerFile> files;  // what this peer serves, by name
   PeerGet get;
 };
 

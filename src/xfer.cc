@@ -16,14 +16,24 @@
 #include "app.h"
 #include "limits.h"
 #include "log.h"
+#include "manifest.h"
 #include "proto.h"
 #include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 /* ----------------------------------------------------------------------------
  * Serving
  * ------------------------------------------------------------------------- */
 
-enum ServeState { SERVE_REQUEST, SERVE_OPENING, SERVE_STREAMING, SERVE_DRAINING, SERVE_CLOSING };
+enum ServeState {
+  SERVE_REQUEST,    // reading the first bytes
+  SERVE_OPENING,    // seed form: opening the file
+  SERVE_STREAMING,  // seed form: sending the file
+  SERVE_EXTENDED,   // extended form: answering request lines
+  SERVE_DRAINING,   // all sent: waiting for the client to close
+  SERVE_CLOSING,
+};
 
 struct ServeConn {
   XferServer* srv = nullptr;
@@ -46,12 +56,17 @@ struct ServeConn {
   bool peer_eof = false;  // the client has shut down its side
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
-  std::string error_line;  // an answer to an extended request
-  char rbuf[512];
+  // Extended form: the answer being written, and the piece read for it.
+  bool ext_busy = false;
+  std::string ext_head;
+  std::string ext_path;  // the file c->fd is open on
+  char* piece = nullptr;
+  uint32_t piece_cap = 0, piece_len = 0, piece_index = 0;
+  char rbuf[16384];
 };
 
 static void serve_maybe_free(ServeConn* c) {
-  if (c->open_handles > 0 || c->fs_busy || c->writing) return;
+  if (c->open_handles > 0 || c->fs_busy || c->writing || c->ext_busy) return;
   if (c->fd >= 0) {
     uv_fs_t req;
     uv_fs_close(nullptr, &req, c->fd, nullptr);
@@ -61,6 +76,7 @@ static void serve_maybe_free(ServeConn* c) {
   s->conns.erase(c);
   delete[] c->buf[0];
   delete[] c->buf[1];
+  delete[] c->piece;
   delete c;
   if (--s->open == 0 && s->closing && s->on_closed != nullptr) s->on_closed(s->ctx);
 }
@@ -227,14 +243,202 @@ XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, 
   return complete ? XREQ_SEED : XREQ_PARTIAL;
 }
 
-static void serve_on_error_written(uv_write_t* req, int);
+/* ---- extended form: JSON request lines, JSON answer lines (+ piece bytes) -- */
+
+std::string xfer_bitfield_hex(const std::vector<uint8_t>& have, size_t pieces) {
+  std::vector<unsigned char> bytes((pieces + 7) / 8, 0);
+  for (size_t i = 0; i < pieces && i < have.size(); i++) {
+    if (have[i]) bytes[i / 8] |= static_cast<unsigned char>(0x80 >> (i % 8));
+  }
+  return manifest_hex(bytes.data(), bytes.size());
+}
+
+int xfer_bitfield_parse(const std::string& hex, size_t pieces, std::vector<uint8_t>* have) {
+  if (hex.size() != (pieces + 7) / 8 * 2) return -1;
+  have->assign(pieces, 0);
+  for (size_t i = 0; i < pieces; i++) {
+    char ch = hex[i / 4];
+    int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (v < 0) return -1;
+    (*have)[i] = (v >> (3 - i % 4)) & 1;
+  }
+  return 0;
+}
+
+static void ext_pump(ServeConn* c);
+static void serve_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
+static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+
+static void ext_on_written(uv_write_t* req, int status) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  c->writing = false;
+  c->ext_busy = false;
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  if (status < 0) {
+    serve_close(c);
+    return;
+  }
+  c->srv->bytes_served += c->piece_len;
+  c->piece_len = 0;
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  ext_pump(c);
+}
+
+// Sends c->ext_head (one JSON line), followed by the piece bytes when piece_len > 0.
+static void ext_send(ServeConn* c) {
+  uv_buf_t b[2] = {uv_buf_init(&c->ext_head[0], static_cast<unsigned>(c->ext_head.size())),
+                   uv_buf_init(c->piece, c->piece_len)};
+  c->write_req.data = c;
+  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), b, c->piece_len > 0 ? 2 : 1,
+               ext_on_written) != 0) {
+    c->ext_busy = false;
+    serve_close(c);
+    return;
+  }
+  c->writing = true;
+}
+
+static void ext_error(ServeConn* c, const std::string& message) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("status");
+  w.String("error");
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  c->ext_head.assign(sb.GetString(), sb.GetSize());
+  c->ext_head += '\n';
+  c->piece_len = 0;
+  ext_send(c);
+}
+
+static void ext_on_piece_read(uv_fs_t* req) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  c->fs_busy = false;
+  if (c->state == SERVE_CLOSING) {
+    c->ext_busy = false;
+    serve_maybe_free(c);
+    return;
+  }
+  if (n != static_cast<ssize_t>(c->piece_len)) {
+    ext_error(c, "cannot read piece " + std::to_string(c->piece_index));
+    return;
+  }
+  c->ext_head = "{\"status\":\"ok\",\"index\":" + std::to_string(c->piece_index) +
+                ",\"length\":" + std::to_string(c->piece_len) + "}\n";
+  ext_send(c);
+}
+
+// Opens (or keeps) the file a piece comes from. A plain open: it is one metadata
+// call, O_NONBLOCK keeps a FIFO from blocking it, and the file must be regular.
+static int ext_open(ServeConn* c, const std::string& path) {
+  if (c->fd >= 0 && c->ext_path == path) return 0;
+  if (c->fd >= 0) close(c->fd);
+  c->fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  c->ext_path = path;
+  struct stat st;
+  if (c->fd >= 0 && (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    close(c->fd);
+    c->fd = -1;
+  }
+  return c->fd >= 0 ? 0 : -1;
+}
+
+static void ext_handle(ServeConn* c, const std::string& line) {
+  c->ext_busy = true;
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(line.data(),
+                                                                                  line.size());
+  if (d.HasParseError() || !d.IsObject())
+    return ext_error(c, "a request is one JSON object per line");
+  rapidjson::Value::ConstMemberIterator a = d.FindMember("action"), f = d.FindMember("file");
+  if (a == d.MemberEnd() || !a->value.IsString()) return ext_error(c, "missing field 'action'");
+  if (f == d.MemberEnd() || !f->value.IsString()) return ext_error(c, "missing field 'file'");
+  std::string action(a->value.GetString(), a->value.GetStringLength());
+  std::string name(f->value.GetString(), f->value.GetStringLength()), why;
+  if (proto_check_name(name, &why) != 0) return ext_error(c, why);
+  XferFile file;
+  if (c->srv->lookup(c->srv->ctx, name, &file) != 0)
+    return ext_error(c, "no such file: " + out_sanitize(name));
+  if (file.manifest == nullptr)
+    return ext_error(c, "not ready: " + out_sanitize(name) + " is still being hashed");
+  const Manifest& m = *file.manifest;
+  size_t count = manifest_piece_count(m);
+  c->piece_len = 0;
+  if (action == "manifest") {
+    std::string mj;
+    manifest_encode(m, &mj);
+    c->ext_head = "{\"status\":\"ok\",\"manifest\":" + mj + "}\n";
+    return ext_send(c);
+  }
+  if (action == "have") {
+    std::vector<uint8_t> all;
+    if (file.have == nullptr) all.assign(count, 1);
+    c->ext_head = "{\"status\":\"ok\",\"pieces\":\"" +
+                  xfer_bitfield_hex(file.have ? *file.have : all, count) + "\"}\n";
+    return ext_send(c);
+  }
+  if (action != "piece") return ext_error(c, "unknown action '" + out_sanitize(action, 40) + "'");
+  rapidjson::Value::ConstMemberIterator ix = d.FindMember("index");
+  if (ix == d.MemberEnd() || !ix->value.IsUint() || ix->value.GetUint() >= count)
+    return ext_error(c, "field 'index' must be a piece number below " + std::to_string(count));
+  uint32_t i = ix->value.GetUint();
+  if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
+    return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
+  if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(name));
+  c->piece_index = i;
+  uint32_t len = manifest_piece_length(m, i);
+  if (c->piece_cap < len) {
+    delete[] c->piece;
+    c->piece = new char[len];
+    c->piece_cap = len;
+  }
+  c->piece_len = len;
+  uv_buf_t b = uv_buf_init(c->piece, len);
+  c->fs_req.data = c;
+  if (uv_fs_read(c->srv->loop, &c->fs_req, c->fd, &b, 1, static_cast<int64_t>(i) * m.piece_size,
+                 ext_on_piece_read) != 0)
+    return ext_error(c, "cannot read piece " + std::to_string(i));
+  c->fs_busy = true;
+}
+
+static void ext_pump(ServeConn* c) {
+  while (c->state == SERVE_EXTENDED && !c->ext_busy) {
+    size_t nl = c->request.find('\n');
+    if (nl == std::string::npos) {
+      if (c->peer_eof) {
+        serve_close(c);  // the client has said all it will, and had all its answers
+        return;
+      }
+      if (c->request.size() > kMaxExtendedLine) {
+        serve_close(c);
+        return;
+      }
+      // Room again for requests: read on (reading stops while too much is waiting).
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), serve_alloc, serve_on_read);
+      return;
+    }
+    std::string line = c->request.substr(0, nl);
+    c->request.erase(0, nl + 1);
+    ext_handle(c, line);
+  }
+}
 
 // Acts on what the request asks for so far. Returns true when it is settled.
 static bool serve_try_request(ServeConn* c, bool complete) {
-  std::string name, path;
+  std::string name;
   XferRequestKind kind = xfer_parse_request(c->request.data(), c->request.size(), complete, &name);
   bool named = kind == XREQ_SEED || kind == XREQ_PARTIAL;
-  if (named && c->srv->lookup(c->srv->ctx, name, &path) == 0) {
+  XferFile file;
+  // The seed form sends whole files only: a partial copy is not served this way.
+  if (named && c->srv->lookup(c->srv->ctx, name, &file) == 0 && file.have == nullptr) {
+    const std::string& path = file.path;
     c->state = SERVE_OPENING;
     c->fs_req.data = c;
     // O_NONBLOCK: a FIFO put in place of a shared file must not pin a thread.
@@ -247,19 +451,9 @@ static bool serve_try_request(ServeConn* c, bool complete) {
     return true;
   }
   if (kind == XREQ_EXTENDED) {
-    // The extended form (PROTOCOL §2) is not spoken by this version: say so in its terms.
-    c->state = SERVE_DRAINING;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-    c->error_line =
-        "{\"status\":\"error\",\"message\":\"extended requests are not supported by this peer\"}\n";
-    uv_buf_t b = uv_buf_init(&c->error_line[0], static_cast<unsigned>(c->error_line.size()));
-    c->write_req.data = c;
-    if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1,
-                 serve_on_error_written) != 0) {
-      serve_close(c);
-      return true;
-    }
-    c->writing = true;
+    c->state = SERVE_EXTENDED;
+    uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+    ext_pump(c);
     return true;
   }
   // Not a name we serve: close without data, as the seed form allows nothing else.
@@ -273,16 +467,6 @@ static bool serve_try_request(ServeConn* c, bool complete) {
 static void serve_on_request_timer(uv_timer_t* t) {
   ServeConn* c = static_cast<ServeConn*>(t->data);
   if (c->state == SERVE_REQUEST && !serve_try_request(c, true)) serve_close(c);
-}
-
-static void serve_on_error_written(uv_write_t* req, int) {
-  ServeConn* c = static_cast<ServeConn*>(req->data);
-  c->writing = false;
-  if (c->state == SERVE_CLOSING) {
-    serve_maybe_free(c);
-    return;
-  }
-  serve_close(c);
 }
 
 static void serve_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -305,6 +489,14 @@ static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     uv_read_stop(s);
     c->peer_eof = true;
     if (c->state == SERVE_REQUEST) serve_try_request(c, true);
+    if (c->state == SERVE_EXTENDED) ext_pump(c);
+    return;
+  }
+  if (c->state == SERVE_EXTENDED) {
+    // Requests may be pipelined; past a bound, stop reading until answers catch up.
+    c->request.append(buf->base, static_cast<size_t>(nread));
+    if (c->request.size() > kMaxExtendedBuffered) uv_read_stop(s);
+    ext_pump(c);
     return;
   }
   if (c->state != SERVE_REQUEST) return;  // bytes after the request are ignored
@@ -472,13 +664,21 @@ static void fetch_on_linked(uv_fs_t* req) {
   fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
 }
 
-static void fetch_finish_file(Fetch* f) {
-  if (f->received == 0) {
-    fetch_fail(f, UV_EPROTO, "the source sent no data (it may not have the file)");
+static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std::string& err) {
+  Fetch* f = static_cast<Fetch*>(ctx);
+  if (fetch_fs_returned(f)) return;
+  if (status != 0) {
+    fetch_fail(f, status, "cannot hash the download: " + err);
     return;
   }
-  fchmod(f->fd, app_file_mode());  // mkstemp made it private while incomplete
-  fetch_close_fd(f);
+  if (!f->expect_id.empty() && m->id != f->expect_id) {
+    fetch_fail(f, UV_EPROTO,
+               "the content does not match the id the tracker announced (" +
+                   f->expect_id.substr(0, 12) + "...)");
+    return;
+  }
+  f->manifest = *m;
+  f->manifest.name = f->name;
   // link() rather than rename(): it fails instead of replacing a file that
   // appeared under the final name while we were downloading.
   f->fs_req.data = f;
@@ -486,6 +686,23 @@ static void fetch_finish_file(Fetch* f) {
       uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
+    return;
+  }
+  f->fs_busy = true;
+}
+
+static void fetch_finish_file(Fetch* f) {
+  if (f->received == 0) {
+    fetch_fail(f, UV_EPROTO, "the source sent no data (it may not have the file)");
+    return;
+  }
+  fchmod(f->fd, app_file_mode());  // mkstemp made it private while incomplete
+  fetch_close_fd(f);
+  // Hash what arrived (on the threadpool): it is checked against the content id
+  // the tracker announced, and the manifest lets this peer serve it in pieces.
+  int r = manifest_hash_start(f->loop, f->tmp_path, fetch_on_hashed, f);
+  if (r != 0) {
+    fetch_fail(f, r, std::string("cannot hash the download: ") + uv_strerror(r));
     return;
   }
   f->fs_busy = true;

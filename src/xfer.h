@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 /* ---- serving -------------------------------------------------------------- */
 
@@ -23,8 +24,23 @@ enum XferRequestKind {
 // `complete` means no more bytes will come (the client shut down, or the wait ran out).
 XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, std::string* name);
 
-// Maps a requested name to the path to serve; 0 when this peer serves it.
-typedef int (*XferLookup)(void* ctx, const std::string& name, std::string* path);
+#include "manifest.h"
+
+// What the server may serve under a name. The pointers are valid only during
+// the lookup call: the server copies what it needs.
+struct XferFile {
+  std::string path;
+  const Manifest* manifest = nullptr;          // null while the file is being hashed
+  const std::vector<uint8_t>* have = nullptr;  // one byte per piece (1: verified); null: complete
+};
+
+// Maps a requested name to what to serve; 0 when this peer serves it.
+typedef int (*XferLookup)(void* ctx, const std::string& name, XferFile* out);
+
+// The bitfield of the have answer: bit i of the file is bit 7 - i % 8 of byte
+// i / 8, in hex. Exposed for tests and for the downloader.
+std::string xfer_bitfield_hex(const std::vector<uint8_t>& have, size_t pieces);
+int xfer_bitfield_parse(const std::string& hex, size_t pieces, std::vector<uint8_t>* have);
 
 struct ServeConn;
 
@@ -75,6 +91,8 @@ struct Fetch {
   bool done_called = false;
   int status = 0;
   std::string error;
+  std::string expect_id;  // the content id to check the download against; empty: none known
+  Manifest manifest;      // of the complete download
   FetchDoneCb done = nullptr;
   void* ctx = nullptr;
 };
