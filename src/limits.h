@@ -50,5 +50,12 @@ constexpr size_t kMaxServeConns = 256;         // connections served at once; mo
 constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops reading is dropped
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
 
+// Swarming downloads.
+constexpr size_t kDefaultSources = 4;       // --sources default: sources fetched from at once
+constexpr size_t kMaxSources = 64;          // ... and at most
+constexpr size_t kPipeline = 4;             // piece requests in flight per source
+constexpr uint64_t kHaveRefreshMs = 1000;   // ask an idle source again what it has
+constexpr size_t kMaxAnswerLine = 8 << 20;  // an answer line (a manifest of a huge file)
+
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole

@@ -139,6 +139,8 @@ static const Flag kPeerFlags[] = {
     {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0,
      65535},
     {"--log", "PATH", "log file (default .peer_ID.log)", FLAG_STRING, &g_peer.log_path, 0, 0},
+    {"--sources", "K", "download from up to K sources at once (default 4)", FLAG_INT,
+     &g_peer.sources, 1, 64},
     {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
      FLAG_INT, &g_peer.timeout_s, 1, 86400},
 };
@@ -146,12 +148,12 @@ static const Flag kPeerFlags[] = {
 static void peer_usage(FILE* out) {
   fprintf(out,
           "usage: tt peer --id ID [--tracker HOST:PORT] [--dir DIR] [--host IP] [--port PORT]\n"
-          "               [--log PATH] [--timeout SECONDS]\n"
+          "               [--log PATH] [--sources K] [--timeout SECONDS]\n"
           "Runs a peer: shares files and downloads them from other peers.\n");
   print_flags(out, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0]);
   fprintf(out,
-          "Console commands (typed, or piped one per line): share NAME [PATH], get NAME [N],\n"
-          "request logs, help, exit.\n");
+          "Console commands (typed, or piped one per line): share NAME [PATH],\n"
+          "get NAME [N] [--sources K], request logs, help, exit.\n");
 }
 
 // The seed asks for the id at start; tt does so only on a terminal.

@@ -189,6 +189,8 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
  * ------------------------------------------------------------------------- */
 
 static void get_try_next(Peer* p);
+static void get_start(Peer* p);
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from);
 
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
@@ -210,6 +212,24 @@ static double seconds_since(uint64_t start_ns) {
 
 static void progress_draw(uv_timer_t* t) {
   Peer* p = static_cast<Peer*>(t->data);
+  if (p->get.swarm != nullptr) {
+    Swarm* s = p->get.swarm;
+    double secs = seconds_since(p->get.started_ns);
+    double total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
+    double have = 0;
+    const std::vector<uint8_t>& had = swarm_have(s);
+    const Manifest& m = swarm_manifest(s);
+    for (uint32_t i = 0; i < had.size(); i++)
+      have += had[i] ? manifest_piece_length(m, i) : 0;
+    double rate = secs > 0 ? static_cast<double>(swarm_bytes_received(s)) / secs : 0;
+    char eta[32] = "--";
+    if (rate > 0 && total > have) snprintf(eta, sizeof eta, "%.0fs", (total - have) / rate);
+    fprintf(stderr, "\r\x1b[K%s  %3.0f%%  %s / %s  %s/s  %zu sources  ETA %s", p->get.name.c_str(),
+            total > 0 ? 100 * have / total : 0, human_bytes(have).c_str(),
+            human_bytes(total).c_str(), human_bytes(rate).c_str(), swarm_active_sources(s), eta);
+    fflush(stderr);
+    return;
+  }
   if (p->get.fetch == nullptr) return;
   double secs = seconds_since(p->get.started_ns);
   double got = static_cast<double>(p->get.fetch->received);
@@ -256,7 +276,7 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   delete p->get.fetch;
   p->get.fetch = nullptr;
   if (p->stopping) return;
-  const ProtoAddr& src = p->get.sources[p->get.order[p->get.attempt]];
+  const ProtoAddr& src = p->get.sources[p->get.order[p->get.attempt]].addr;
   const char* name = p->get.name.c_str();
   if (status != 0) {
     out_line("Error downloading file %s: %s", name, err.c_str());
@@ -265,22 +285,29 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
     get_try_next(p);
     return;
   }
+  get_finished(p, manifest, bytes, src.ip + ":" + std::to_string(src.port));
+}
+
+// The file is in place and verified: serve it, say so, tell the tracker.
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from) {
+  const char* name = p->get.name.c_str();
   PeerFile& pf = p->files[p->get.name];
   pf.path = p->opt.dir + "/" + p->get.name;
   pf.have.clear();
-  pf.manifest = manifest;
+  pf.manifest = m;
+  pf.manifest.name = p->get.name;
   pf.hashed = true;
   out_line("Downloaded file %s successfully.", name);
   double secs = seconds_since(p->get.started_ns);
-  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s:%d",
+  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
            human_bytes(static_cast<double>(bytes)).c_str(), static_cast<unsigned long long>(bytes),
            secs, human_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
-           src.ip.c_str(), src.port);
-  log_line(&p->log, "Downloaded file %s from %s:%d", name, src.ip.c_str(), src.port);
+           from.c_str());
+  log_line(&p->log, "Downloaded file %s from %s", name, from.c_str());
   ProtoRequest r = make_request(p, "got_the_file");
   r.file_name = p->get.name;
-  r.size = static_cast<int64_t>(manifest.size);
-  r.id = manifest.id;
+  r.size = static_cast<int64_t>(m.size);
+  r.id = m.id;
   r.fields |= FLD_FILE_NAME | FLD_SIZE | FLD_ID;
   if (tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_got_answer, p) != 0) {
     get_reset(p);
@@ -292,7 +319,11 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
 static void get_try_next(Peer* p) {
   PeerGet* g = &p->get;
   while (g->attempt < g->order.size()) {
-    const ProtoAddr& src = g->sources[g->order[g->attempt]];
+    const ProtoAddr& src = g->sources[g->order[g->attempt]].addr;
+    if (!g->sources[g->order[g->attempt]].complete) {  // the seed form needs a whole copy
+      g->attempt++;
+      continue;
+    }
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
     g->fetch = new Fetch;
     g->fetch->expect_id = g->cid;
@@ -317,6 +348,123 @@ static void get_try_next(Peer* p) {
   cmd_finished(p, false);
 }
 
+/* ---- swarming: many sources, every piece verified -------------------------- */
+
+static void get_swarm_ready(void* ctx, Swarm* s) {
+  Peer* p = static_cast<Peer*>(ctx);
+  const Manifest& m = swarm_manifest(s);
+  PeerFile& pf = p->files[p->get.name];
+  pf.path = swarm_part_path(s);
+  pf.manifest = m;
+  pf.hashed = true;
+  pf.have = swarm_have(s);
+  uint32_t resumed = swarm_pieces_resumed(s);
+  if (resumed > 0)
+    out_line("Resuming %s: %u of %u pieces already here", p->get.name.c_str(), resumed,
+             manifest_piece_count(m));
+}
+
+static void get_swarm_connect(void*, const ProtoSource& src) {
+  out_line("Connecting to peer at %s:%d", src.addr.ip.c_str(), src.addr.port);
+}
+
+static void get_swarm_drop(void* ctx, const ProtoSource& src, const std::string& why) {
+  Peer* p = static_cast<Peer*>(ctx);
+  out_line("Dropped peer at %s:%d: %s", src.addr.ip.c_str(), src.addr.port, why.c_str());
+  log_line(&p->log, "Dropped peer at %s:%d while downloading %s: %s", src.addr.ip.c_str(),
+           src.addr.port, p->get.name.c_str(), why.c_str());
+}
+
+static void on_partial_answer(void*, int, const ProtoAnswer*, const std::string&) {}
+
+// A verified piece is on disk: serve it, and once, tell the tracker we are a
+// partial source, so a crowd fetching one file feeds itself.
+static void get_swarm_piece(void* ctx, Swarm* s, uint32_t index) {
+  Peer* p = static_cast<Peer*>(ctx);
+  PeerFile& pf = p->files[p->get.name];
+  if (index < pf.have.size()) pf.have[index] = 1;
+  if (p->get.announced || swarm_pieces_had(s) == manifest_piece_count(swarm_manifest(s))) return;
+  p->get.announced = true;
+  ProtoRequest r = make_request(p, "share_file");
+  r.file = p->get.name;
+  r.size = static_cast<int64_t>(swarm_manifest(s).size);
+  r.id = swarm_manifest(s).id;
+  r.complete = false;
+  r.fields |= FLD_FILE | FLD_SIZE | FLD_ID | FLD_COMPLETE;
+  tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_partial_answer, p);
+}
+
+static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  PeerGet* g = &p->get;
+  progress_stop(p);
+  g->swarm = nullptr;
+  if (status == UV_ECANCELED || p->stopping) return;
+  const char* name = g->name.c_str();
+  if (status == SWARM_NO_MANIFEST) {
+    // Nobody spoke the extended form: the seed form from one whole copy, checked against the id.
+    p->files.erase(g->name);
+    g->attempt = 0;
+    get_try_next(p);
+    return;
+  }
+  if (status != 0) {
+    out_line("Error downloading file %s: %s", name, err.c_str());
+    log_line(&p->log, "Error downloading file %s from %zu sources", name, g->sources_used);
+    // Verified pieces stay in the part file, served until this peer exits, and
+    // are picked up by the next get of the same content.
+    auto it = p->files.find(g->name);
+    if (it != p->files.end() && swarm_pieces_had(s) == 0) p->files.erase(it);
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
+  // The seed logs "from IP:PORT"; a swarm names every source that sent a good piece.
+  std::string from;
+  for (const ProtoAddr& a : swarm_contributors(s))
+    from += (from.empty() ? "" : ", ") + a.ip + ":" + std::to_string(a.port);
+  if (from.empty()) from = "the pieces already here";
+  get_finished(p, swarm_manifest(s), swarm_bytes_received(s), from);
+}
+
+static void get_start(Peer* p) {
+  PeerGet* g = &p->get;
+  if (g->cid.empty()) {  // no content id known: the seed form, one source after another
+    get_try_next(p);
+    return;
+  }
+  SwarmOptions o;
+  o.name = g->name;
+  o.dir = p->opt.dir;
+  o.cid = g->cid;
+  // Complete sources first; partial ones join in as they have what is missing.
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i : g->order) {
+      if (g->sources[i].complete == (pass == 0)) o.sources.push_back(g->sources[i]);
+    }
+  }
+  o.max_conns = static_cast<size_t>(g->max_sources > 0 ? g->max_sources : p->opt.sources);
+  o.pipeline = kPipeline;
+  o.stall_ms = static_cast<uint64_t>(p->opt.timeout_s) * 1000;
+  g->sources_used = o.sources.size() < o.max_conns ? o.sources.size() : o.max_conns;
+  SwarmCallbacks cb;
+  cb.ctx = p;
+  cb.on_ready = get_swarm_ready;
+  cb.on_piece = get_swarm_piece;
+  cb.on_done = get_swarm_done;
+  cb.on_connect = get_swarm_connect;
+  cb.on_drop = get_swarm_drop;
+  out_line("Downloading %s (%lld bytes, id %.12s...) from %zu of %zu sources", g->name.c_str(),
+           static_cast<long long>(g->size), g->cid.c_str(), g->sources_used, o.sources.size());
+  g->started_ns = uv_hrtime();
+  g->swarm = swarm_start(p->loop, o, cb);
+  if (g->swarm == nullptr) {
+    get_try_next(p);
+    return;
+  }
+  progress_start(p);
+}
+
 // Parses a 1-based choice among n peers; 0 when the text is not one.
 static size_t parse_choice(const std::string& s, size_t n) {
   char* end = nullptr;
@@ -334,14 +482,17 @@ static void get_on_choice(Peer* p, const std::string& line) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.erase(0, 1);
   size_t k = parse_choice(s, n);
-  if (k == 0) {
-    out_line("Please choose a peer from 1 to %zu.", n);
+  if (k == 0 && !s.empty()) {
+    out_line("Please choose a peer from 1 to %zu (or press Enter for all of them).", n);
     out_prompt("Desired Peer: ");
     return;
   }
   p->awaiting_choice = false;
-  p->get.order = {k - 1};
-  get_try_next(p);
+  p->get.order.clear();
+  if (k > 0) p->get.order = {k - 1};
+  for (size_t i = 0; k == 0 && i < n; i++)
+    p->get.order.push_back(i);
+  get_start(p);
 }
 
 static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
@@ -358,18 +509,26 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     cmd_finished(p, false);
     return;
   }
-  if (ans->peers.empty()) {
+  // An extended tracker lists sources (partial ones too); a seed tracker, peers.
+  g->sources = ans->sources;
+  if (g->sources.empty()) {
+    for (const ProtoAddr& a : ans->peers)
+      g->sources.push_back(ProtoSource{"", a, true});
+  }
+  if (g->sources.empty()) {
     out_line("No peers found with file %s", g->name.c_str());
     get_reset(p);
     cmd_finished(p, false);
     return;
   }
-  g->sources = ans->peers;
   g->cid = ans->cid;
   g->size = ans->size;
   out_line("Available Peers: ");
-  for (size_t i = 0; i < g->sources.size(); i++)
-    out_line("%zu: ip: %s, port: %d", i + 1, g->sources[i].ip.c_str(), g->sources[i].port);
+  for (size_t i = 0; i < g->sources.size(); i++) {
+    const ProtoSource& src = g->sources[i];
+    out_line("%zu: ip: %s, port: %d%s", i + 1, src.addr.ip.c_str(), src.addr.port,
+             src.complete ? "" : " (partial)");
+  }
   size_t n = g->sources.size();
   if (!g->order.empty()) {  // the command named a peer: g->order holds its 1-based number
     size_t k = g->order[0];
@@ -380,7 +539,7 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
       return;
     }
     g->order = {k - 1};
-    get_try_next(p);
+    get_start(p);
     return;
   }
   if (console_is_tty(&p->console)) {
@@ -388,10 +547,10 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     out_prompt("Desired Peer: ");
     return;
   }
-  // Piped, no choice given: try each source in the tracker's order until one works.
+  // Piped, no choice given: all of them (a swarm), or one after another.
   for (size_t i = 0; i < n; i++)
     g->order.push_back(i);
-  get_try_next(p);
+  get_start(p);
 }
 
 static int cmd_get(Peer* p, const std::vector<std::string>& args) {
@@ -401,11 +560,22 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
     return CMD_FAILED;
   }
   size_t choice = 0;
-  if (args.size() > 1) {
-    choice = parse_choice(args[1], 1u << 30);
+  int max_sources = 0;
+  for (size_t i = 1; i < args.size(); i++) {
+    if (args[i] == "--sources") {
+      size_t k = i + 1 < args.size() ? parse_choice(args[i + 1], kMaxSources) : 0;
+      if (k == 0) {
+        out_line("Error: --sources needs a number from 1 to %zu", kMaxSources);
+        return CMD_FAILED;
+      }
+      max_sources = static_cast<int>(k);
+      i++;
+      continue;
+    }
+    choice = choice == 0 ? parse_choice(args[i], 1u << 30) : 0;
     if (choice == 0) {
       out_line("Error: peer number must be a positive integer, not \"%s\"",
-               out_sanitize(args[1]).c_str());
+               out_sanitize(args[i]).c_str());
       return CMD_FAILED;
     }
   }
@@ -419,6 +589,7 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
   get_reset(p);
   p->get.name = args[0];
   if (choice > 0) p->get.order = {choice};
+  p->get.max_sources = max_sources;
   ProtoRequest r = make_request(p, "get_peers");
   r.file_name = args[0];
   r.fields |= FLD_FILE_NAME;
@@ -466,7 +637,9 @@ struct PeerCmd {
 static const PeerCmd kCommands[] = {
     {{"share", "NAME [PATH]", "share a file (PATH defaults to NAME in --dir)", 1, 2, nullptr},
      cmd_share},
-    {{"get", "NAME [N]", "download a file (from peer N of the list)", 1, 2, nullptr}, cmd_get},
+    {{"get", "NAME [N] [--sources K]",
+      "download a file (from peer N of the list, or from up to K at once)", 1, 4, nullptr},
+     cmd_get},
     {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
     {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
     {{"exit", "", "leave the network and quit", 0, 0, nullptr}, cmd_exit},
@@ -543,8 +716,10 @@ static void on_console_eof(void* ctx) {
   p->eof = true;
   if (p->awaiting_choice) {  // nobody left to answer: take the first peer
     p->awaiting_choice = false;
-    p->get.order = {0};
-    get_try_next(p);
+    p->get.order.clear();
+    for (size_t i = 0; i < p->get.sources.size(); i++)
+      p->get.order.push_back(i);
+    get_start(p);
     return;
   }
   pump(p);
@@ -709,6 +884,7 @@ static void peer_stop(Peer* p) {
   p->stopping = true;
   p->awaiting_choice = false;
   if (p->get.fetch != nullptr) xfer_fetch_cancel(p->get.fetch);  // its callback frees it
+  if (p->get.swarm != nullptr) swarm_cancel(p->get.swarm);       // verified pieces stay
   tc_cancel_all(&p->tc);
   if (!p->joined) {
     close_all(p);

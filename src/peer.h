@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proto.h"
+#include "swarm.h"
 #include "tclient.h"
 #include "xfer.h"
 
@@ -28,6 +29,7 @@ struct PeerOptions {
   int port = 0;
   std::string log_path;  // default .peer_ID.log
   int timeout_s = kDefaultStallTimeoutS;
+  int sources = static_cast<int>(kDefaultSources);  // sources fetched from at once
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
@@ -41,12 +43,16 @@ struct PeerFile {
 // The download the current `get` command is running.
 struct PeerGet {
   std::string name;
-  std::vector<ProtoAddr> sources;  // as the tracker listed them
-  std::string cid;                 // the content id the tracker announced; empty: none
+  std::vector<ProtoSource> sources;  // as the tracker listed them
+  std::string cid;                   // the content id the tracker announced; empty: none
   int64_t size = -1;
   std::vector<size_t> order;  // indexes into sources, in the order to try
   size_t attempt = 0;         // position in order
-  Fetch* fetch = nullptr;
+  Fetch* fetch = nullptr;     // a seed-form download from one source
+  Swarm* swarm = nullptr;     // or a verified one from many
+  bool announced = false;     // the tracker knows we hold verified pieces
+  size_t sources_used = 0;
+  int max_sources = 0;      // get ... --sources K; 0: the --sources flag
   uint64_t started_ns = 0;  // when the current source was asked
 };
 

@@ -1,0 +1,781 @@
+// A verified download from many sources. See swarm.h.
+//
+// Each source connection sends "manifest" and "have", then keeps `pipeline`
+// piece requests in flight. Answers come in request order: a JSON line, and for
+// a piece exactly `length` bytes, which are read straight into the piece's own
+// buffer. A received piece is hashed on the threadpool, then written at its
+// offset in the part file; only then does it count as had (and may be served).
+// A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
+// dropped, and its requests go back to the pool for the others.
+#include "swarm.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <random>
+
+#include "app.h"
+#include "limits.h"
+#include "log.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "xfer.h"
+
+enum PieceState : uint8_t { PIECE_MISSING, PIECE_VERIFYING, PIECE_HAD };
+enum Expect : uint8_t { EXPECT_MANIFEST, EXPECT_HAVE, EXPECT_PIECE };
+
+struct SwarmConn {
+  Swarm* sw = nullptr;
+  int id = 0;
+  ProtoSource src;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_timer_t timer;
+  int open_handles = 0;
+  bool connected = false;
+  bool dropped = false;
+  std::deque<std::pair<Expect, uint32_t>> expect;  // answers due, in order
+  std::vector<uint8_t> has;                        // the source's pieces
+  std::string pending_have;                        // a have answer that came before the manifest
+  size_t inflight = 0;                             // piece requests not yet answered
+  std::string line;                                // a header line being read
+  char* body = nullptr;                            // piece bytes being read
+  uint32_t body_index = 0, body_len = 0, body_got = 0;
+  char scratch[65536];
+};
+
+struct Swarm {
+  uv_loop_t* loop = nullptr;
+  SwarmOptions opt;
+  SwarmCallbacks cb;
+  std::string part_path, final_path;
+  std::string file_json;       // "file":"NAME", escaped once
+  std::string request_prefix;  // a piece request up to its index
+  Manifest m;
+  bool have_manifest = false;
+  bool ready = false;  // resume check done: pieces may be requested
+  uv_file fd = -1;
+  std::vector<uint8_t> state;      // PieceState per piece
+  std::vector<uint8_t> had;        // 1 when on disk (what swarm_have shows)
+  std::vector<uint8_t> requested;  // sources asked for each piece now
+  std::vector<uint16_t> avail;     // sources that have each piece
+  uint32_t pieces = 0, nhad = 0, resumed = 0, bad = 0;
+  uint64_t received = 0;
+  std::vector<SwarmConn*> conns;
+  std::vector<ProtoAddr> contributors;
+  size_t next_source = 0;
+  int next_conn_id = 1;
+  int pending = 0;        // threadpool jobs and fs writes in flight
+  bool starting = false;  // no report from inside swarm_start
+  bool ending = false;
+  bool finished = false;
+  uint64_t last_progress = 0;  // ms: the last piece that arrived
+  int status = 0;
+  std::string err;
+  std::mt19937 rng{std::random_device{}()};
+};
+
+struct PieceJob {
+  uv_work_t work;
+  uv_fs_t fs;
+  Swarm* sw;
+  int conn_id;
+  ProtoAddr from;
+  uint32_t index;
+  char* data;
+  uint32_t len;
+  bool ok = false;
+};
+
+static void swarm_pump(Swarm* s);
+static void swarm_connect_more(Swarm* s);
+static void conn_drop(SwarmConn* c, const std::string& why);
+static void conn_arm_timer(SwarmConn* c);
+static void swarm_end(Swarm* s, int status, const std::string& err);
+
+std::string swarm_part_name(const std::string& cid) {
+  return ".tt-part-" + cid.substr(0, 16);
+}
+
+/* ---- finishing ------------------------------------------------------------ */
+
+// Reports once nothing is in flight: no connection, job or write.
+static void swarm_maybe_report(Swarm* s) {
+  if (s->starting || !s->ending || s->finished || !s->conns.empty() || s->pending > 0) return;
+  s->finished = true;
+  if (s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+  }
+  if (s->cb.on_done != nullptr) s->cb.on_done(s->cb.ctx, s, s->status, s->err);
+  delete s;
+}
+
+static void swarm_end(Swarm* s, int status, const std::string& err) {
+  if (s->ending) return;
+  s->ending = true;
+  s->status = status;
+  s->err = err;
+  std::vector<SwarmConn*> conns = s->conns;
+  for (SwarmConn* c : conns)
+    conn_drop(c, "");
+  swarm_maybe_report(s);
+}
+
+static void on_linked(uv_fs_t* req) {
+  Swarm* s = static_cast<Swarm*>(req->data);
+  int r = static_cast<int>(req->result);
+  uv_fs_req_cleanup(req);
+  delete req;
+  s->pending--;
+  if (r == 0) {
+    unlink(s->part_path.c_str());
+    s->status = 0;
+    s->err.clear();
+  } else if (r == UV_EEXIST) {
+    s->status = r;
+    s->err = s->opt.name +
+             " appeared in the directory meanwhile; it was not overwritten, and the download is "
+             "kept as " +
+             swarm_part_name(s->opt.cid);
+  } else {
+    s->status = r;
+    s->err = std::string("cannot move the download into place: ") + uv_strerror(r);
+  }
+  swarm_maybe_report(s);
+}
+
+// Every piece is verified and on disk: the part file becomes the file.
+static void swarm_complete(Swarm* s) {
+  fchmod(s->fd, app_file_mode());
+  close(s->fd);
+  s->fd = -1;
+  uv_fs_t* req = new uv_fs_t;
+  req->data = s;
+  // link() rather than rename(): it fails instead of replacing a file that
+  // appeared under the final name meanwhile.
+  s->pending++;
+  swarm_end(s, 0, "");
+  if (uv_fs_link(s->loop, req, s->part_path.c_str(), s->final_path.c_str(), on_linked) != 0) {
+    delete req;
+    s->pending--;
+    s->status = UV_EIO;
+    s->err = "cannot move the download into place";
+    swarm_maybe_report(s);
+  }
+}
+
+/* ---- pieces: verify on the threadpool, then write --------------------------- */
+
+static SwarmConn* conn_by_id(Swarm* s, int id) {
+  for (SwarmConn* c : s->conns) {
+    if (c->id == id) return c;
+  }
+  return nullptr;
+}
+
+static void piece_job_free(PieceJob* j) {
+  delete[] j->data;
+  delete j;
+}
+
+static void on_piece_written(uv_fs_t* req) {
+  PieceJob* j = static_cast<PieceJob*>(req->data);
+  Swarm* s = j->sw;
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  s->pending--;
+  uint32_t i = j->index;
+  if (r != static_cast<ssize_t>(j->len)) {
+    s->state[i] = PIECE_MISSING;
+    piece_job_free(j);
+    swarm_end(s, r < 0 ? static_cast<int>(r) : UV_EIO,
+              std::string("cannot write the download: ") +
+                  uv_strerror(r < 0 ? static_cast<int>(r) : UV_EIO));
+    return;
+  }
+  bool known = false;
+  for (const ProtoAddr& a : s->contributors)
+    known = known || (a.ip == j->from.ip && a.port == j->from.port);
+  if (!known) s->contributors.push_back(j->from);
+  piece_job_free(j);
+  s->state[i] = PIECE_HAD;
+  s->had[i] = 1;
+  s->nhad++;
+  if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
+  if (s->ending) {
+    swarm_maybe_report(s);
+    return;
+  }
+  if (s->nhad == s->pieces) {
+    swarm_complete(s);
+    return;
+  }
+  swarm_pump(s);
+}
+
+static void on_piece_verified(uv_work_t* w, int) {
+  PieceJob* j = static_cast<PieceJob*>(w->data);
+  Swarm* s = j->sw;
+  uint32_t i = j->index;
+  if (s->ending || s->state[i] == PIECE_HAD) {
+    s->pending--;
+    if (s->state[i] == PIECE_VERIFYING) s->state[i] = PIECE_MISSING;
+    piece_job_free(j);
+    swarm_maybe_report(s);
+    return;
+  }
+  if (!j->ok) {
+    s->pending--;
+    s->state[i] = PIECE_MISSING;
+    s->bad++;
+    SwarmConn* c = conn_by_id(s, j->conn_id);
+    piece_job_free(j);
+    if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
+    swarm_pump(s);
+    return;
+  }
+  j->fs.data = j;
+  uv_buf_t b = uv_buf_init(j->data, j->len);
+  int r = uv_fs_write(s->loop, &j->fs, s->fd, &b, 1, static_cast<int64_t>(i) * s->m.piece_size,
+                      on_piece_written);
+  if (r != 0) {
+    s->pending--;
+    s->state[i] = PIECE_MISSING;
+    piece_job_free(j);
+    swarm_end(s, r, std::string("cannot write the download: ") + uv_strerror(r));
+  }
+}
+
+// A piece arrived whole: hash it off the loop.
+static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
+  Swarm* s = c->sw;
+  s->requested[i]--;
+  if (s->state[i] != PIECE_MISSING) {  // an endgame duplicate, or one being checked
+    delete[] data;
+    return;
+  }
+  s->state[i] = PIECE_VERIFYING;
+  PieceJob* j = new PieceJob;
+  j->sw = s;
+  j->conn_id = c->id;
+  j->from = c->src.addr;
+  j->index = i;
+  j->data = data;
+  j->len = len;
+  j->work.data = j;
+  s->pending++;
+  int r = uv_queue_work(
+      s->loop, &j->work,
+      [](uv_work_t* w) {
+        PieceJob* job = static_cast<PieceJob*>(w->data);
+        job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
+        OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
+      },
+      on_piece_verified);
+  if (r != 0) {
+    s->pending--;
+    s->state[i] = PIECE_MISSING;
+    piece_job_free(j);
+  }
+}
+
+/* ---- choosing pieces ------------------------------------------------------ */
+
+// The rarest missing piece this source has that nobody is fetching; in the
+// endgame (none left), one that another source is fetching, so a slow source
+// cannot hold up the end. -1 when there is nothing for this source.
+static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) {
+  int best = -1;
+  uint32_t start = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  for (int pass = 0; pass < 2 && best < 0; pass++) {
+    for (uint32_t k = 0; k < s->pieces; k++) {
+      uint32_t i = (start + k) % s->pieces;
+      if (s->state[i] != PIECE_MISSING || !c->has[i] || mine[i]) continue;
+      if (pass == 0 && s->requested[i] > 0) continue;
+      if (pass == 1 && s->requested[i] >= 2) continue;
+      if (best < 0 || s->avail[i] < s->avail[best]) best = static_cast<int>(i);
+    }
+  }
+  return best;
+}
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+static void conn_send(SwarmConn* c, std::string data) {
+  WriteReq* w = new WriteReq;
+  w->data = std::move(data);
+  w->req.data = w;
+  uv_buf_t b = uv_buf_init(&w->data[0], static_cast<unsigned>(w->data.size()));
+  int r = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1,
+                   [](uv_write_t* req, int) { delete static_cast<WriteReq*>(req->data); });
+  if (r != 0) {
+    delete w;
+    conn_drop(c, "cannot send a request");
+  }
+}
+
+static void conn_fill(SwarmConn* c) {
+  Swarm* s = c->sw;
+  if (!s->ready || c->dropped || c->has.empty()) return;
+  std::vector<uint8_t> mine(s->pieces, 0);
+  for (const auto& e : c->expect) {
+    if (e.first == EXPECT_PIECE) mine[e.second] = 1;
+  }
+  std::string out;
+  while (c->inflight < s->opt.pipeline) {
+    int i = pick_piece(s, c, mine);
+    if (i < 0) break;
+    mine[i] = 1;
+    s->requested[i]++;
+    c->inflight++;
+    c->expect.emplace_back(EXPECT_PIECE, static_cast<uint32_t>(i));
+    out += s->request_prefix + std::to_string(i) + "}\n";
+  }
+  if (!out.empty()) conn_send(c, std::move(out));
+  if (!c->dropped) conn_arm_timer(c);
+}
+
+static void conn_ask_have(SwarmConn* c) {
+  c->expect.emplace_back(EXPECT_HAVE, 0);
+  conn_arm_timer(c);
+  conn_send(c, "{\"action\":\"have\"," + c->sw->file_json + "}\n");
+}
+
+static void swarm_pump(Swarm* s) {
+  if (s->ending) return;
+  std::vector<SwarmConn*> conns = s->conns;
+  for (SwarmConn* c : conns)
+    conn_fill(c);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_on_closed(uv_handle_t* h) {
+  SwarmConn* c = static_cast<SwarmConn*>(h->data);
+  if (--c->open_handles > 0) return;
+  Swarm* s = c->sw;
+  s->conns.erase(std::find(s->conns.begin(), s->conns.end(), c));
+  delete[] c->body;
+  delete c;
+  if (!s->ending) swarm_connect_more(s);  // ends the download when no source is left
+  swarm_maybe_report(s);
+}
+
+static void conn_drop(SwarmConn* c, const std::string& why) {
+  if (c->dropped) return;
+  c->dropped = true;
+  Swarm* s = c->sw;
+  for (const auto& e : c->expect) {
+    if (e.first == EXPECT_PIECE) s->requested[e.second]--;
+  }
+  c->expect.clear();
+  if (c->body != nullptr) s->requested[c->body_index]--;  // a piece cut off mid-way
+  for (uint32_t i = 0; i < c->has.size(); i++) {
+    if (c->has[i]) s->avail[i]--;
+  }
+  if (!why.empty() && s->cb.on_drop != nullptr) s->cb.on_drop(s->cb.ctx, c->src, why);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), conn_on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), conn_on_closed);
+  if (!s->ending) {
+    swarm_connect_more(s);
+    swarm_pump(s);
+  }
+}
+
+static void conn_ask_have(SwarmConn* c);
+
+// While requests are out, the timer is the stall limit; while none are (the
+// source has nothing we need yet), it asks again what the source has, so a
+// crowd of partial sources feeds itself as their pieces arrive.
+static void conn_on_timer(uv_timer_t* t) {
+  SwarmConn* c = static_cast<SwarmConn*>(t->data);
+  Swarm* s = c->sw;
+  if (!c->expect.empty()) return conn_drop(c, "sent nothing for too long");
+  if (uv_now(s->loop) - s->last_progress > s->opt.stall_ms) {
+    swarm_end(s, UV_ETIMEDOUT,
+              "no source has the missing pieces; " + std::to_string(s->nhad) + " of " +
+                  std::to_string(s->pieces) + " pieces are kept in " + swarm_part_name(s->opt.cid) +
+                  " for the next try");
+    return;
+  }
+  conn_ask_have(c);
+}
+
+static void conn_arm_timer(SwarmConn* c) {
+  uv_timer_start(&c->timer, conn_on_timer, c->expect.empty() ? kHaveRefreshMs : c->sw->opt.stall_ms,
+                 0);
+}
+
+static void conn_apply_have(SwarmConn* c, const std::string& hex) {
+  Swarm* s = c->sw;
+  std::vector<uint8_t> has;
+  if (xfer_bitfield_parse(hex, s->pieces, &has) != 0) {
+    conn_drop(c, "sent a malformed piece list");
+    return;
+  }
+  for (uint32_t i = 0; i < s->pieces; i++) {
+    bool before = i < c->has.size() && c->has[i];
+    if (has[i] && !before) s->avail[i]++;
+    if (!has[i] && before) s->avail[i]--;
+  }
+  c->has = has;
+}
+
+static void swarm_adopt_manifest(Swarm* s, const Manifest& m);
+
+// One answer line, matched with the request it answers.
+static void conn_on_line(SwarmConn* c, const std::string& line) {
+  Swarm* s = c->sw;
+  if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
+  std::pair<Expect, uint32_t> e = c->expect.front();
+  c->expect.pop_front();
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(line.data(),
+                                                                                  line.size());
+  if (d.HasParseError() || !d.IsObject()) return conn_drop(c, "sent an answer that is not JSON");
+  rapidjson::Value::ConstMemberIterator st = d.FindMember("status");
+  bool ok = st != d.MemberEnd() && st->value.IsString() && strcmp(st->value.GetString(), "ok") == 0;
+  if (e.first == EXPECT_MANIFEST) {
+    rapidjson::Value::ConstMemberIterator mv = d.FindMember("manifest");
+    if (!ok || mv == d.MemberEnd()) return conn_drop(c, "has no manifest for the file");
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    mv->value.Accept(w);
+    Manifest m;
+    std::string err;
+    if (manifest_decode(sb.GetString(), sb.GetSize(), &m, &err) != 0) return conn_drop(c, err);
+    if (m.id != s->opt.cid)
+      return conn_drop(c, "sent a manifest that does not match the content id");
+    if (!s->have_manifest) swarm_adopt_manifest(s, m);
+    return;
+  }
+  if (e.first == EXPECT_HAVE) {
+    rapidjson::Value::ConstMemberIterator pv = d.FindMember("pieces");
+    if (!ok || pv == d.MemberEnd() || !pv->value.IsString())
+      return conn_drop(c, "has no piece list");
+    std::string hex(pv->value.GetString(), pv->value.GetStringLength());
+    if (s->have_manifest) {
+      conn_apply_have(c, hex);
+      conn_fill(c);
+    } else {
+      c->pending_have = hex;
+    }
+    return;
+  }
+  // A piece: its header, then exactly `length` bytes.
+  c->inflight--;
+  uint32_t i = e.second;
+  if (!ok) {
+    // It does not have the piece after all (a partial source that lost it): ask elsewhere.
+    s->requested[i]--;
+    if (i < c->has.size() && c->has[i]) {
+      c->has[i] = 0;
+      s->avail[i]--;
+    }
+    conn_fill(c);
+    return;
+  }
+  rapidjson::Value::ConstMemberIterator ix = d.FindMember("index"), ln = d.FindMember("length");
+  uint32_t want = manifest_piece_length(s->m, i);
+  if (ix == d.MemberEnd() || !ix->value.IsUint() || ix->value.GetUint() != i ||
+      ln == d.MemberEnd() || !ln->value.IsUint() || ln->value.GetUint() != want) {
+    c->expect.push_front(e);  // still owed: conn_drop gives it back
+    c->inflight++;
+    return conn_drop(c, "sent a piece header that does not match the request");
+  }
+  c->body = new char[want];
+  c->body_index = i;
+  c->body_len = want;
+  c->body_got = 0;
+}
+
+static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  SwarmConn* c = static_cast<SwarmConn*>(h->data);
+  if (c->body != nullptr) {
+    // Straight into the piece: a read never runs past its end.
+    buf->base = c->body + c->body_got;
+    buf->len = c->body_len - c->body_got;
+  } else {
+    buf->base = c->scratch;
+    buf->len = sizeof c->scratch;
+  }
+}
+
+// Bytes after a header line in the scratch buffer: piece bytes, or more lines.
+static void conn_consume(SwarmConn* c, const char* p, size_t n) {
+  while (n > 0 && !c->dropped) {
+    if (c->body != nullptr) {
+      size_t k = std::min<size_t>(n, c->body_len - c->body_got);
+      memcpy(c->body + c->body_got, p, k);
+      c->body_got += static_cast<uint32_t>(k);
+      p += k;
+      n -= k;
+      if (c->body_got == c->body_len) {
+        char* data = c->body;
+        c->body = nullptr;
+        c->sw->received += c->body_len;
+        piece_received(c, c->body_index, data, c->body_len);
+        conn_fill(c);
+      }
+      continue;
+    }
+    const char* nl = static_cast<const char*>(memchr(p, '\n', n));
+    if (nl == nullptr) {
+      c->line.append(p, n);
+      if (c->line.size() > kMaxAnswerLine) conn_drop(c, "sent an overlong answer line");
+      return;
+    }
+    c->line.append(p, static_cast<size_t>(nl - p));
+    n -= static_cast<size_t>(nl - p) + 1;
+    p = nl + 1;
+    std::string line;
+    line.swap(c->line);
+    conn_on_line(c, line);
+  }
+}
+
+static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
+  SwarmConn* c = static_cast<SwarmConn*>(st->data);
+  if (nread == 0 || c->dropped) return;
+  if (nread < 0) {
+    conn_drop(c, nread == UV_EOF
+                     ? (c->expect.empty() ? "" : "closed the connection early")
+                     : std::string("connection failed: ") + uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
+  c->sw->last_progress = uv_now(c->sw->loop);
+  if (buf->base != c->scratch) {  // read straight into the piece
+    c->body_got += static_cast<uint32_t>(nread);
+    if (c->body_got == c->body_len) {
+      char* data = c->body;
+      c->body = nullptr;
+      c->sw->received += c->body_len;
+      piece_received(c, c->body_index, data, c->body_len);
+      conn_fill(c);
+    }
+    return;
+  }
+  conn_consume(c, buf->base, static_cast<size_t>(nread));
+}
+
+static void conn_on_connect(uv_connect_t* req, int status) {
+  SwarmConn* c = static_cast<SwarmConn*>(req->data);
+  if (c->dropped) return;
+  if (status < 0) return conn_drop(c, std::string("cannot connect: ") + uv_strerror(status));
+  c->connected = true;
+  Swarm* s = c->sw;
+  std::string out = "{\"action\":\"manifest\"," + s->file_json + "}\n{\"action\":\"have\"," +
+                    s->file_json + "}\n";
+  c->expect.emplace_back(EXPECT_MANIFEST, 0);
+  c->expect.emplace_back(EXPECT_HAVE, 0);
+  conn_send(c, std::move(out));
+  if (!c->dropped &&
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read) != 0)
+    conn_drop(c, "cannot read from the source");
+}
+
+static void swarm_connect_more(Swarm* s) {
+  auto live = [s]() {
+    size_t n = 0;
+    for (const SwarmConn* c : s->conns)
+      n += !c->dropped;
+    return n;
+  };
+  while (!s->ending && live() < s->opt.max_conns && s->next_source < s->opt.sources.size()) {
+    const ProtoSource& src = s->opt.sources[s->next_source++];
+    struct sockaddr_in addr;
+    if (uv_ip4_addr(src.addr.ip.c_str(), src.addr.port, &addr) != 0) continue;
+    if (s->cb.on_connect != nullptr) s->cb.on_connect(s->cb.ctx, src);
+    SwarmConn* c = new SwarmConn;
+    c->sw = s;
+    c->id = s->next_conn_id++;
+    c->src = src;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->connect_req.data = c;
+    c->open_handles = 2;
+    s->conns.push_back(c);
+    uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                       conn_on_connect) != 0)
+      conn_drop(c, "cannot connect");
+  }
+  if (!s->ending && live() == 0) {
+    if (!s->have_manifest) {
+      swarm_end(s, SWARM_NO_MANIFEST, "no source sent a manifest");
+    } else {
+      swarm_end(s, UV_EAI_NODATA,
+                "no good source left; " + std::to_string(s->nhad) + " of " +
+                    std::to_string(s->pieces) + " pieces are kept in " +
+                    swarm_part_name(s->opt.cid) + " for the next try");
+    }
+  }
+}
+
+/* ---- the part file and resuming ------------------------------------------- */
+
+struct ResumeJob {
+  uv_work_t work;
+  Swarm* sw;
+  std::vector<uint8_t> good;
+};
+
+static void swarm_set_ready(Swarm* s) {
+  s->ready = true;
+  for (SwarmConn* c : s->conns) {
+    if (!c->pending_have.empty()) {
+      std::string hex;
+      hex.swap(c->pending_have);
+      conn_apply_have(c, hex);
+    }
+  }
+  if (s->cb.on_ready != nullptr) s->cb.on_ready(s->cb.ctx, s);
+  if (s->nhad == s->pieces) {
+    swarm_complete(s);
+    return;
+  }
+  swarm_pump(s);
+}
+
+// Pieces already in the part file count once they hash right: nothing is
+// trusted from an interrupted run that was not verified again.
+static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
+  s->m = m;
+  s->m.name = s->opt.name;
+  s->have_manifest = true;
+  s->pieces = manifest_piece_count(m);
+  s->state.assign(s->pieces, PIECE_MISSING);
+  s->had.assign(s->pieces, 0);
+  s->requested.assign(s->pieces, 0);
+  s->avail.assign(s->pieces, 0);
+  struct stat st;
+  bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+  s->fd = open(s->part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (s->fd < 0) {
+    int e = errno;
+    swarm_end(s, -e, "cannot create " + s->part_path + ": " + strerror(e));
+    return;
+  }
+  if (!existed) {
+    swarm_set_ready(s);
+    return;
+  }
+  ResumeJob* j = new ResumeJob;
+  j->sw = s;
+  j->work.data = j;
+  s->pending++;
+  int r = uv_queue_work(
+      s->loop, &j->work,
+      [](uv_work_t* w) {
+        ResumeJob* job = static_cast<ResumeJob*>(w->data);
+        Swarm* sw = job->sw;
+        job->good.assign(sw->pieces, 0);
+        std::vector<char> buf(sw->m.piece_size);
+        for (uint32_t i = 0; i < sw->pieces; i++) {
+          uint32_t len = manifest_piece_length(sw->m, i);
+          ssize_t n = pread(sw->fd, buf.data(), len, static_cast<off_t>(i) * sw->m.piece_size);
+          job->good[i] =
+              n == static_cast<ssize_t>(len) && manifest_sha256(buf.data(), len) == sw->m.pieces[i];
+        }
+        OPENSSL_thread_stop();
+      },
+      [](uv_work_t* w, int) {
+        ResumeJob* job = static_cast<ResumeJob*>(w->data);
+        Swarm* sw = job->sw;
+        sw->pending--;
+        for (uint32_t i = 0; i < sw->pieces; i++) {
+          if (!job->good[i]) continue;
+          sw->state[i] = PIECE_HAD;
+          sw->had[i] = 1;
+          sw->nhad++;
+        }
+        sw->resumed = sw->nhad;
+        delete job;
+        if (sw->ending) {
+          swarm_maybe_report(sw);
+          return;
+        }
+        swarm_set_ready(sw);
+      });
+  if (r != 0) {
+    s->pending--;
+    delete j;
+    swarm_set_ready(s);
+  }
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallbacks& cb) {
+  Swarm* s = new Swarm;
+  s->loop = loop;
+  s->opt = opt;
+  s->cb = cb;
+  s->part_path = opt.dir + "/" + swarm_part_name(opt.cid);
+  s->final_path = opt.dir + "/" + opt.name;
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(opt.name.data(), static_cast<rapidjson::SizeType>(opt.name.size()));
+  s->file_json = "\"file\":" + std::string(sb.GetString(), sb.GetSize());
+  s->request_prefix = "{\"action\":\"piece\"," + s->file_json + ",\"index\":";
+  s->last_progress = uv_now(loop);
+  s->starting = true;
+  swarm_connect_more(s);
+  s->starting = false;
+  if (s->ending && s->conns.empty() && s->pending == 0) {
+    delete s;  // not one source could even be tried
+    return nullptr;
+  }
+  return s;
+}
+
+void swarm_cancel(Swarm* s) {
+  swarm_end(s, UV_ECANCELED, "cancelled");
+}
+
+const Manifest& swarm_manifest(const Swarm* s) {
+  return s->m;
+}
+const std::vector<uint8_t>& swarm_have(const Swarm* s) {
+  return s->had;
+}
+const std::string& swarm_part_path(const Swarm* s) {
+  return s->part_path;
+}
+uint32_t swarm_pieces_had(const Swarm* s) {
+  return s->nhad;
+}
+uint32_t swarm_pieces_resumed(const Swarm* s) {
+  return s->resumed;
+}
+uint64_t swarm_bytes_received(const Swarm* s) {
+  return s->received;
+}
+uint32_t swarm_bad_pieces(const Swarm* s) {
+  return s->bad;
+}
+
+const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s) {
+  return s->contributors;
+}
+
+size_t swarm_active_sources(const Swarm* s) {
+  size_t n = 0;
+  for (const SwarmConn* c : s->conns)
+    n += c->connected && !c->dropped;
+  return n;
+}

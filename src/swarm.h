@@ -1,0 +1,62 @@
+// A verified download from many sources at once (PROTOCOL §2 extended form, §3):
+// the manifest from one source, checked against the content id; pieces from up
+// to max_conns sources, several in flight on each, rarest first, with an
+// endgame; every piece hashed (on the threadpool) before it is written; a
+// resumable part file; the finished file linked into place. Each source
+// connection owns a uv_tcp_t and a uv_timer_t. Used by peer.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "manifest.h"
+#include "proto.h"
+
+struct SwarmOptions {
+  std::string name;
+  std::string dir;
+  std::string cid;  // the content id the tracker announced
+  std::vector<ProtoSource> sources;
+  size_t max_conns = 4;
+  size_t pipeline = 4;  // piece requests in flight per source
+  uint64_t stall_ms = 30000;
+};
+
+struct Swarm;
+
+// status: 0 (the file is in place), SWARM_NO_MANIFEST (no source spoke the
+// extended form: try the seed form), UV_ECANCELED, or another error with err.
+constexpr int SWARM_NO_MANIFEST = -100000;
+
+struct SwarmCallbacks {
+  void* ctx = nullptr;
+  // The manifest is verified and the part file open (after a resume check):
+  // verified pieces may be served from swarm_part_path from now on.
+  void (*on_ready)(void* ctx, Swarm* s) = nullptr;
+  void (*on_piece)(void* ctx, Swarm* s, uint32_t index) = nullptr;
+  // A connection to a source is being opened; and one was dropped (why says why).
+  void (*on_connect)(void* ctx, const ProtoSource& src) = nullptr;
+  void (*on_drop)(void* ctx, const ProtoSource& src, const std::string& why) = nullptr;
+  // Runs once; the swarm is freed after it returns.
+  void (*on_done)(void* ctx, Swarm* s, int status, const std::string& err) = nullptr;
+};
+
+Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallbacks& cb);
+// Stops; verified pieces stay in the part file. on_done runs with UV_ECANCELED.
+void swarm_cancel(Swarm* s);
+
+const Manifest& swarm_manifest(const Swarm* s);
+const std::vector<uint8_t>& swarm_have(const Swarm* s);  // one byte per piece, 1 when on disk
+const std::string& swarm_part_path(const Swarm* s);
+uint32_t swarm_pieces_had(const Swarm* s);      // on disk
+uint32_t swarm_pieces_resumed(const Swarm* s);  // found verified in the part file at start
+uint64_t swarm_bytes_received(const Swarm* s);  // piece bytes taken off the network
+size_t swarm_active_sources(const Swarm* s);
+uint32_t swarm_bad_pieces(const Swarm* s);
+// The sources that sent at least one good piece, in the order they first did.
+const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s);
+// The part file for a content id in dir.
+std::string swarm_part_name(const std::string& cid);
