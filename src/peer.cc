@@ -190,7 +190,9 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
 
 static void get_try_next(Peer* p);
 static void get_start(Peer* p);
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from);
+static void get_check_existing(Peer* p);
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
+                         bool fetched = true);
 
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
@@ -289,7 +291,8 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
 }
 
 // The file is in place and verified: serve it, say so, tell the tracker.
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from) {
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
+                         bool fetched) {
   const char* name = p->get.name.c_str();
   PeerFile& pf = p->files[p->get.name];
   pf.path = p->opt.dir + "/" + p->get.name;
@@ -298,11 +301,13 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   pf.manifest.name = p->get.name;
   pf.hashed = true;
   out_line("Downloaded file %s successfully.", name);
-  double secs = seconds_since(p->get.started_ns);
-  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
-           human_bytes(static_cast<double>(bytes)).c_str(), static_cast<unsigned long long>(bytes),
-           secs, human_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
-           from.c_str());
+  if (fetched) {
+    double secs = seconds_since(p->get.started_ns);
+    out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
+             human_bytes(static_cast<double>(bytes)).c_str(),
+             static_cast<unsigned long long>(bytes), secs,
+             human_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(), from.c_str());
+  }
   log_line(&p->log, "Downloaded file %s from %s", name, from.c_str());
   ProtoRequest r = make_request(p, "got_the_file");
   r.file_name = p->get.name;
@@ -523,6 +528,10 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   }
   g->cid = ans->cid;
   g->size = ans->size;
+  if (g->exists) {
+    get_check_existing(p);
+    return;
+  }
   out_line("Available Peers: ");
   for (size_t i = 0; i < g->sources.size(); i++) {
     const ProtoSource& src = g->sources[i];
@@ -553,6 +562,50 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   get_start(p);
 }
 
+/* ---- a file of that name is already here ------------------------------------ */
+
+static void get_on_existing_hashed(void* ctx, int status, const Manifest* m,
+                                   const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (p->stopping) return;
+  PeerGet* g = &p->get;
+  const char* name = g->name.c_str();
+  if (status != 0) {
+    out_line("Error downloading file %s: %s", name, err.c_str());
+  } else if (m->id == g->cid) {
+    // The same content: nothing to fetch. Serve it, as if just downloaded.
+    out_line("File %s is already here with the same content (id %.12s...)", name, m->id.c_str());
+    get_finished(p, *m, 0, "this directory", false);
+    return;
+  } else {
+    out_line(
+        "Error downloading file %s: %s in %s has other content (id %.12s..., not %.12s...); it was "
+        "not "
+        "overwritten",
+        name, name, p->opt.dir.c_str(), m->id.c_str(), g->cid.c_str());
+  }
+  get_reset(p);
+  cmd_finished(p, false);
+}
+
+// NAME exists in --dir. It is never overwritten: with the same content the get
+// is done already; with other content (or none known to compare) it fails.
+static void get_check_existing(Peer* p) {
+  PeerGet* g = &p->get;
+  if (g->cid.empty()) {
+    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten",
+             g->name.c_str(), g->name.c_str(), p->opt.dir.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
+  if (manifest_hash_start(p->loop, p->opt.dir + "/" + g->name, get_on_existing_hashed, p) != 0) {
+    out_line("Error downloading file %s: cannot read the copy already here", g->name.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+  }
+}
+
 static int cmd_get(Peer* p, const std::vector<std::string>& args) {
   std::string why;
   if (proto_check_name(args[0], &why) != 0) {
@@ -581,13 +634,16 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
   }
   struct stat st;
   std::string target = p->opt.dir + "/" + args[0];
-  if (lstat(target.c_str(), &st) == 0) {
-    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten",
+  bool exists = lstat(target.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) {
+    out_line("Error downloading file %s: %s in %s is not a regular file; it was left alone",
              args[0].c_str(), args[0].c_str(), p->opt.dir.c_str());
     return CMD_FAILED;
   }
   get_reset(p);
   p->get.name = args[0];
+  p->get.exists = exists;
+  p->get.started_ns = uv_hrtime();
   if (choice > 0) p->get.order = {choice};
   p->get.max_sources = max_sources;
   ProtoRequest r = make_request(p, "get_peers");

@@ -53,6 +53,7 @@ struct PeerGet {
   bool announced = false;     // the tracker knows we hold verified pieces
   size_t sources_used = 0;
   int max_sources = 0;      // get ... --sources K; 0: the --sources flag
+  bool exists = false;      // NAME is already in --dir
   uint64_t started_ns = 0;  // when the current source was asked
 };
 
