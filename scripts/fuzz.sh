@@ -33,13 +33,14 @@ fail_all() {
 bash scripts/deps.sh || fail_all "scripts/deps.sh failed"
 dir=build-fuzz
 if [ ! -f "$dir/build.ninja" ]; then
+  setup_log=$(mktemp)
   CXX=clang++ meson setup "$dir" --wrap-mode=nodownload -Dfuzz=true -Dtests=false \
-    -Db_sanitize=address,undefined -Db_lundef=false >"$dir.setup.log" 2>&1 || {
-    cat "$dir.setup.log" >&2
-    rm -rf "$dir"
+    -Db_sanitize=address,undefined -Db_lundef=false >"$setup_log" 2>&1 || {
+    cat "$setup_log" >&2
+    rm -rf "$dir" "$setup_log"
     fail_all "meson setup $dir failed"
   }
-  rm -f "$dir.setup.log"
+  rm -f "$setup_log"
 fi
 bins=()
 for t in "${targets[@]}"; do bins+=("fuzz_$t"); done
