@@ -81,17 +81,40 @@ void out_prompt(const char* text) {
   fflush(stdout);
 }
 
+// The length of the valid UTF-8 sequence at p (at most n bytes), or 0.
+static size_t utf8_len(const unsigned char* p, size_t n) {
+  size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+  if (len == 0 || len > n) return 0;
+  uint32_t cp = p[0] & (0x3f >> (len - 1));
+  for (size_t k = 1; k < len; k++) {
+    if ((p[k] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[k] & 0x3f);
+  }
+  bool bad = (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+             (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0);  // C1 controls too
+  return bad ? 0 : len;
+}
+
 std::string out_sanitize(const std::string& s, size_t max) {
+  // The result is printable, valid UTF-8 (it may go into JSON), and never cut
+  // inside a character: anything else is shown as \xNN.
   std::string r;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
-  for (; i < s.size() && r.size() < max; i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
+  while (i < s.size()) {
+    unsigned char c = p[i];
+    size_t len = c >= 0x80 ? utf8_len(p + i, s.size() - i) : 1;
+    bool plain = (c >= 0x20 && c < 0x7f) || len > 1;
+    size_t out = plain ? len : 4;
+    if (r.size() + out > max) break;
+    if (plain) {
+      r.append(s, i, len);
+      i += len;
+    } else {
       char esc[8];
       snprintf(esc, sizeof esc, "\\x%02x", c);
       r += esc;
-    } else {
-      r += static_cast<char>(c);
+      i++;
     }
   }
   if (i < s.size()) r += "...";

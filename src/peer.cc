@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -857,10 +858,22 @@ static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
     return;
   }
   adopt_join_answer(p, ans);
-  for (const std::string& name : p->reshare) {
+  // The join named the complete files; share_file tells the rest: those that did
+  // not fit, partial copies (complete:false), and every size and content id.
+  for (const auto& kv : p->files) {
+    const PeerFile& f = kv.second;
+    bool listed = std::find(p->reshare.begin(), p->reshare.end(), kv.first) == p->reshare.end() &&
+                  f.have.empty();
+    if (listed && !f.hashed) continue;
     ProtoRequest r = make_request(p, "share_file");
-    r.file = name;
+    r.file = kv.first;
     r.fields |= FLD_FILE;
+    if (f.hashed) {
+      r.size = static_cast<int64_t>(f.manifest.size);
+      r.id = f.manifest.id;
+      r.complete = f.have.empty();
+      r.fields |= FLD_SIZE | FLD_ID | FLD_COMPLETE;
+    }
     tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_reshare_answer, p);
   }
   p->reshare.clear();
@@ -871,7 +884,8 @@ static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
            p->opt.id.c_str(), p->tc.name.c_str(), names.size());
 }
 
-// A join that lists every file we serve; share_file for those that do not fit.
+// A join that lists every complete file we serve (as many as fit in a datagram);
+// the answer's handler sends the rest.
 static void rejoin(Peer* p) {
   ProtoRequest join = make_request(p, "join");
   join.fields &= ~FLD_TOKEN;
@@ -879,9 +893,10 @@ static void rejoin(Peer* p) {
   join.tcp_port = p->srv.port;
   p->reshare.clear();
   size_t bytes = 256;
-  for (const std::string& name : served_names(p)) {
-    bytes += name.size() * 2 + 4;  // room for escapes
-    (bytes < kMaxRequestBytes / 2 ? join.files : p->reshare).push_back(name);
+  for (const auto& kv : p->files) {
+    if (!kv.second.have.empty()) continue;  // partial: announced as such after the join
+    bytes += kv.first.size() * 2 + 4;       // room for escapes
+    (bytes < kMaxRequestBytes / 2 ? join.files : p->reshare).push_back(kv.first);
   }
   p->heartbeat_busy = true;
   if (tc_request(&p->tc, join, kTrackerAnswerTimeoutMs, on_rejoin_answer, p) != 0)

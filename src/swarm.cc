@@ -257,6 +257,7 @@ static void on_piece_verified(uv_work_t* w, int) {
 static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   Swarm* s = c->sw;
   s->requested[i]--;
+  s->last_progress = uv_now(s->loop);  // answers about what sources have are not progress
   if (s->state[i] != PIECE_MISSING) {  // an endgame duplicate, or one being checked
     delete[] data;
     return;
@@ -554,7 +555,6 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
-  c->sw->last_progress = uv_now(c->sw->loop);
   if (buf->base != c->scratch) {  // read straight into the piece
     c->body_got += static_cast<uint32_t>(nread);
     if (c->body_got == c->body_len) {
@@ -618,7 +618,7 @@ static void swarm_connect_more(Swarm* s) {
     if (!s->have_manifest) {
       swarm_end(s, SWARM_NO_MANIFEST, "no source sent a manifest");
     } else {
-      swarm_end(s, UV_EAI_NODATA,
+      swarm_end(s, UV_ECONNABORTED,
                 "no good source left; " + std::to_string(s->nhad) + " of " +
                     std::to_string(s->pieces) + " pieces are kept in " +
                     swarm_part_name(s->opt.cid) + " for the next try");

@@ -268,7 +268,8 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
   }
   // Only a proven owner gets a long answer; anyone else gets at most 1024 bytes,
   // so a forged source address cannot turn the tracker into an amplifier.
-  proto_encode_reply(c.reply, req, c.authenticated ? kMaxAnswerBytes : kSeedAnswerMax, &t->answer);
+  proto_encode_reply(
+      c.reply, req, c.authenticated && req.extended ? kMaxAnswerBytes : kSeedAnswerMax, &t->answer);
   return TRACKER_ANSWER;
 }
 

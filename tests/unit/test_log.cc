@@ -46,3 +46,13 @@ TEST_CASE("log: user text is sanitised and cut before it is echoed", "[log]") {
   CHECK(out_sanitize("a\nb") == "a\\x0ab");
   CHECK(out_sanitize(std::string(100, 'z'), 10) == std::string(10, 'z') + "...");
 }
+
+TEST_CASE("log: sanitised text is valid UTF-8 and never cut inside a character", "[log]") {
+  std::string s = std::string(39, 'a') + "\xc3\xa9";
+  std::string r = out_sanitize(s, 40);
+  CHECK(r == std::string(39, 'a') + "...");
+  CHECK(out_sanitize("caf\xc3\xa9", 40) == "caf\xc3\xa9");
+  CHECK(out_sanitize("bad\xff", 40) == "bad\\xff");
+  CHECK(out_sanitize("c1\xc2\x85", 40) == "c1\\xc2\\x85");
+  CHECK(out_sanitize("cut\xe2\x82", 40) == "cut\\xe2\\x82");
+}

@@ -320,3 +320,21 @@ TEST_CASE("tracker: sizes, content ids and partial copies reach get_peers answer
   CHECK(d["peers"].Size() == 2);
   delete t;
 }
+
+TEST_CASE("tracker: a seed-form request never gets more than 1024 bytes, token or not",
+          "[tracker]") {
+  Tracker* t = keyed_tracker();
+  for (int i = 0; i < 120; i++) {
+    std::string j = R"({"action":"join","peer_id":"s)" + std::to_string(i) +
+                    R"(","files":["z"],"tcp_port":)" + std::to_string(10000 + i) + "}";
+    send(t, j, "127.0.0.1", 20000 + i);
+  }
+  std::string tok = xjoin(t, "me", 1000, 4000);
+  std::string a =
+      send(t,
+           R"({"action":"get_peers","peer_id":"me","file_name":"z","numwant":200,"token":")" + tok +
+               "\"}",
+           "127.0.0.1", 4000);
+  CHECK(a.size() <= 1024);
+  delete t;
+}
