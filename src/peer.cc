@@ -842,16 +842,23 @@ static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const s
     out_line("Error: tracker: %s", ans->message.c_str());
 }
 
-static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
-                             const std::string& err) {
-  Peer* p = static_cast<Peer*>(ctx);
-  if (status == UV_ECANCELED) return;
+// The common start of answers to background requests (heartbeats, rejoins):
+// true when there is an answer to look at.
+static bool background_answered(Peer* p, int status, const std::string& err) {
+  if (status == UV_ECANCELED) return false;
   p->heartbeat_busy = false;
   if (status != 0) {
     tracker_silent(p, err);
-    return;
+    return false;
   }
   tracker_answering(p);
+  return true;
+}
+
+static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
+                             const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (!background_answered(p, status, err)) return;
   if (ans->has_status && !ans->ok) {
     out_line("Error: tracker refused to let peer %s join again: %s", p->opt.id.c_str(),
              ans->message.c_str());
@@ -906,13 +913,7 @@ static void rejoin(Peer* p) {
 static void on_heartbeat_answer(void* ctx, int status, const ProtoAnswer* ans,
                                 const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
-  if (status == UV_ECANCELED) return;
-  p->heartbeat_busy = false;
-  if (status != 0) {
-    tracker_silent(p, err);
-    return;
-  }
-  tracker_answering(p);
+  if (!background_answered(p, status, err)) return;
   if (ans->has_status && !ans->ok) {
     // "Peer not found" (a restarted tracker) or a stale token: join again.
     out_line("Tracker %s answered: %s; joining again", p->tc.name.c_str(), ans->message.c_str());

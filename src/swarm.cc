@@ -512,6 +512,16 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   }
 }
 
+// Piece bytes arrived; a whole piece goes to be verified, and the source is asked for more.
+static void conn_body_progress(SwarmConn* c) {
+  if (c->body_got < c->body_len) return;
+  char* data = c->body;
+  c->body = nullptr;
+  c->sw->received += c->body_len;
+  piece_received(c, c->body_index, data, c->body_len);
+  conn_fill(c);
+}
+
 // Bytes after a header line in the scratch buffer: piece bytes, or more lines.
 static void conn_consume(SwarmConn* c, const char* p, size_t n) {
   while (n > 0 && !c->dropped) {
@@ -521,13 +531,7 @@ static void conn_consume(SwarmConn* c, const char* p, size_t n) {
       c->body_got += static_cast<uint32_t>(k);
       p += k;
       n -= k;
-      if (c->body_got == c->body_len) {
-        char* data = c->body;
-        c->body = nullptr;
-        c->sw->received += c->body_len;
-        piece_received(c, c->body_index, data, c->body_len);
-        conn_fill(c);
-      }
+      conn_body_progress(c);
       continue;
     }
     const char* nl = static_cast<const char*>(memchr(p, '\n', n));
@@ -557,13 +561,7 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
   if (buf->base != c->scratch) {  // read straight into the piece
     c->body_got += static_cast<uint32_t>(nread);
-    if (c->body_got == c->body_len) {
-      char* data = c->body;
-      c->body = nullptr;
-      c->sw->received += c->body_len;
-      piece_received(c, c->body_index, data, c->body_len);
-      conn_fill(c);
-    }
+    conn_body_progress(c);
     return;
   }
   conn_consume(c, buf->base, static_cast<size_t>(nread));

@@ -19,8 +19,6 @@
 #include "manifest.h"
 #include "proto.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 /* ----------------------------------------------------------------------------
  * Serving
@@ -302,15 +300,7 @@ static void ext_send(ServeConn* c) {
 }
 
 static void ext_error(ServeConn* c, const std::string& message) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("status");
-  w.String("error");
-  w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  c->ext_head.assign(sb.GetString(), sb.GetSize());
+  proto_encode_error(message, &c->ext_head);
   c->ext_head += '\n';
   c->piece_len = 0;
   ext_send(c);
