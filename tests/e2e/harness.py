@@ -1040,3 +1040,368 @@ class LossyRelay:
             self._sel.close()
         except (OSError, ValueError):
             pass
+
+
+# ---------------------------------------------------------------- data plane: manifests, extended-form sources
+# (used by test_swarm, test_resume, test_corrupt_source, test_seed_source)
+
+MIN_PIECE_SIZE = 256 * 1024
+MAX_PIECE_SIZE = 16 << 20
+MAX_PIECES_WANTED = 1024
+
+
+def piece_size_for(size):
+    """tt's piece size for a file of `size` bytes: a power of two from 256 KiB
+    up, the smallest that keeps the file at most 1024 pieces (16 MiB at most)."""
+    ps = MIN_PIECE_SIZE
+    while ps < MAX_PIECE_SIZE and (size + ps - 1) // ps > MAX_PIECES_WANTED:
+        ps <<= 1
+    return ps
+
+
+class Content:
+    """A file's bytes with the manifest and content id tt computes for them: the
+    id is the SHA-256 of {"piece_size":N,"pieces":["hex",...],"size":N} (no
+    spaces, name excluded)."""
+
+    def __init__(self, data, piece_size=None):
+        self.data = data
+        self.size = len(data)
+        self.sha = sha256(data)
+        self.piece_size = piece_size or piece_size_for(self.size)
+        self.count = (self.size + self.piece_size - 1) // self.piece_size
+        self.pieces = [sha256(self.piece(i)) for i in range(self.count)]
+        canonical = '{"piece_size":%d,"pieces":[%s],"size":%d}' % (
+            self.piece_size, ",".join(f'"{h}"' for h in self.pieces), self.size)
+        self.id = sha256(canonical.encode())
+
+    def piece(self, i):
+        return self.data[i * self.piece_size:(i + 1) * self.piece_size]
+
+    def piece_len(self, i):
+        return len(self.piece(i))
+
+    def manifest(self, name):
+        return {"name": name, "size": self.size, "piece_size": self.piece_size,
+                "pieces": list(self.pieces)}
+
+    def verified_in(self, path):
+        """Indices of the pieces that are present and hash right in the file at
+        `path` (a .tt-part-* file, say); [] when it does not exist."""
+        good = []
+        try:
+            with open(path, "rb") as f:
+                for i in range(self.count):
+                    f.seek(i * self.piece_size)
+                    if sha256(f.read(self.piece_len(i))) == self.pieces[i]:
+                        good.append(i)
+        except OSError:
+            return []
+        return good
+
+
+def part_name(cid):
+    """The name of the part file a download of content id `cid` goes to."""
+    return ".tt-part-" + cid[:16]
+
+
+def part_files(d):
+    """Part files (.tt-part-*) in directory d."""
+    return sorted(n for n in os.listdir(d) if n.startswith(".tt-part-"))
+
+
+def tt_id(tt, path):
+    """`tt id PATH`: returns (id, size, piece_size)."""
+    res = run([tt, "id", path])
+    require(res.returncode == 0, f"tt id {path} failed ({res.returncode}): {res.stderr.strip()}")
+    fields = res.stdout.split()
+    require(len(fields) >= 4, f"tt id printed {res.stdout!r}")
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def bitfield_hex(indices, count):
+    """The hex bitfield of a `have` answer: piece i is bit 7 - i%8 of byte i//8."""
+    b = bytearray((count + 7) // 8)
+    for i in indices:
+        if 0 <= i < count:
+            b[i // 8] |= 0x80 >> (i % 8)
+    return b.hex()
+
+
+def bitfield_indices(hexstr, count):
+    """The piece indices set in a hex bitfield."""
+    b = bytes.fromhex(hexstr)
+    return [i for i in range(count) if i // 8 < len(b) and b[i // 8] & (0x80 >> (i % 8))]
+
+
+class ExtServer:
+    """A python source that speaks the extended TCP form (PROTOCOL §2): one
+    thread per connection, pipelined requests answered in order. `files` maps
+    names to Content. Options (for every file it serves):
+
+    have      the piece indices it holds (None: all); `have` answers and piece
+              requests follow it, other pieces get {"status":"error"}
+    corrupt   piece indices (or "all") sent with their first byte flipped
+    gate      None, or how many pieces it sends in all before holding every
+              further piece answer until open_gate() (set_gate(n) allows n more)
+    delay     seconds to wait before each piece answer
+    manifest  a manifest object to send instead of the right one
+    garbage   answer every request with a line that is not JSON
+    seed_form serve a bare-name (seed-form) request with the whole file, when
+              it holds every piece; otherwise such a request is just closed
+    mid_pause seconds to pause in the middle of each piece's bytes
+
+    Records: accepted (connections so far), requests [(conn, action, index)],
+    sent [(conn, index)] for each piece sent whole, with the conn number
+    (1, 2, ...) of the connection."""
+
+    def __init__(self, files, have=None, corrupt=(), gate=None, delay=0.0, manifest=None,
+                 garbage=False, seed_form=False, mid_pause=0.0):
+        self.files = dict(files)
+        self.mid_pause = mid_pause
+        self.have = None if have is None else set(have)
+        self.corrupt = corrupt if corrupt == "all" else set(corrupt)
+        self.delay = delay
+        self.manifest_override = manifest
+        self.garbage = garbage
+        self.seed_form = seed_form
+        self.accepted = 0
+        self.requests = []
+        self.sent = []
+        self._gate = gate
+        self._granted = 0
+        self._waiting = 0
+        self._cond = threading.Condition()
+        self._conns = []
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.5)
+        self.port = self._sock.getsockname()[1]
+        _closers.append(self.close)
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    # -- the gate
+    def set_gate(self, n):
+        """Allow n more pieces from now on, then hold again."""
+        with self._cond:
+            self._gate = self._granted + n
+            self._cond.notify_all()
+
+    def open_gate(self):
+        with self._cond:
+            self._gate = None
+            self._cond.notify_all()
+
+    def granted(self):
+        with self._cond:
+            return self._granted
+
+    def waiting_at_gate(self):
+        """True once a piece answer is being held by the gate."""
+        with self._cond:
+            return self._waiting > 0
+
+    def _pass_gate(self):
+        with self._cond:
+            self._waiting += 1
+            while self._gate is not None and self._granted >= self._gate and not self._stop.is_set():
+                self._cond.wait(0.2)
+            self._waiting -= 1
+            if self._stop.is_set():
+                return False
+            self._granted += 1
+            return True
+
+    def sent_on(self, conns):
+        """Indices of pieces sent whole on the given connection numbers."""
+        return [i for (n, i) in list(self.sent) if n in conns]
+
+    # -- serving
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn, self.accepted), daemon=True).start()
+
+    def _serve(self, conn, no):
+        buf = b""
+        try:
+            conn.settimeout(120)
+            while not self._stop.is_set():
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+                if not buf.startswith(b"{"):
+                    self._serve_seed(conn, buf)
+                    return
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if not self._answer(conn, no, line):
+                        return
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _serve_seed(self, conn, buf):
+        content = self.files.get(buf.decode("utf-8", "replace"))
+        if content is None or not self.seed_form:
+            return
+        if self.have is not None and len(self.have & set(range(content.count))) < content.count:
+            return
+        conn.sendall(content.data)
+
+    def _error(self, conn, message):
+        conn.sendall((json.dumps({"status": "error", "message": message}) + "\n").encode())
+        return True
+
+    def _answer(self, conn, no, line):
+        """Answers one request line; False to end the connection."""
+        if self.garbage:
+            self.requests.append((no, "garbage", None))
+            conn.sendall(b"this is not JSON at all\n")
+            return True
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return self._error(conn, "a request is one JSON object per line")
+        if not isinstance(req, dict):
+            return self._error(conn, "a request is one JSON object per line")
+        action, name, index = req.get("action"), req.get("file"), req.get("index")
+        self.requests.append((no, action, index))
+        content = self.files.get(name)
+        if content is None:
+            return self._error(conn, f"no such file: {name}")
+        holds = set(range(content.count)) if self.have is None else self.have
+        if action == "manifest":
+            m = self.manifest_override or content.manifest(name)
+            conn.sendall((json.dumps({"status": "ok", "manifest": m}) + "\n").encode())
+            return True
+        if action == "have":
+            conn.sendall((json.dumps({"status": "ok",
+                                      "pieces": bitfield_hex(holds, content.count)}) + "\n").encode())
+            return True
+        if action != "piece":
+            return self._error(conn, f"unknown action {action!r}")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < content.count:
+            return self._error(conn, "bad index")
+        if index not in holds:
+            return self._error(conn, f"piece {index} is not here")
+        if not self._pass_gate():
+            return False
+        if self.delay and self._stop.wait(self.delay):
+            return False
+        data = content.piece(index)
+        if self.corrupt == "all" or index in self.corrupt:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        head = json.dumps({"status": "ok", "index": index, "length": len(data)}) + "\n"
+        if self.mid_pause:
+            half = len(data) // 2
+            conn.sendall(head.encode() + data[:half])
+            if self._stop.wait(self.mid_pause):
+                return False
+            conn.sendall(data[half:])
+        else:
+            conn.sendall(head.encode() + data)
+        self.sent.append((no, index))
+        return True
+
+    def close(self):
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for s in [self._sock, *self._conns]:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class ExtSource:
+    """An ExtServer registered at the tracker by an ExtClient (extended join,
+    then share_file with size, id and complete). .server, .port, .client."""
+
+    def __init__(self, tracker_port, peer_id, name, content, complete=True, announce=None,
+                 **server_opts):
+        self.server = ExtServer({name: content}, **server_opts)
+        self.port = self.server.port
+        self.peer_id = peer_id
+        self.client = ExtClient(tracker_port, peer_id, tcp_port=self.port)
+        answer, _ = self.client.join([])
+        require(isinstance(answer, dict) and answer.get("status") == "ok",
+                f"join of {peer_id}: {answer!r}")
+        fields = {"file": name, "size": content.size, "id": content.id, "complete": complete}
+        fields.update(announce or {})
+        answer, _ = self.client.request("share_file", **fields)
+        require(isinstance(answer, dict) and answer.get("status") == "ok",
+                f"share_file of {peer_id}: {answer!r}")
+
+
+def ext_get_peers(client, name):
+    """An extended get_peers from an ExtClient; returns the answer object."""
+    answer, _ = client.request("get_peers", file_name=name)
+    require(isinstance(answer, dict) and answer.get("status") == "ok",
+            f"get_peers {name}: {answer!r}")
+    return answer
+
+
+class ExtConn:
+    """A python client of the extended TCP form, for asking a tt peer directly."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection((HOST, port), timeout=budget(timeout))
+        self.sock.settimeout(budget(timeout))
+        _closers.append(self.close)
+        self.buf = b""
+
+    def send(self, obj):
+        self.sock.sendall((json.dumps(obj) + "\n").encode())
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise CheckFailed(f"connection closed; unread {self.buf[:200]!r}")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise CheckFailed(f"answer line is not JSON: {line[:200]!r}")
+
+    def _bytes(self, n):
+        while len(self.buf) < n:
+            data = self.sock.recv(1 << 20)
+            if not data:
+                raise CheckFailed(f"connection closed after {len(self.buf)} of {n} bytes")
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def ask(self, obj):
+        """Sends one request; returns (answer line, piece bytes or None)."""
+        self.send(obj)
+        answer = self._line()
+        data = None
+        if answer.get("status") == "ok" and obj.get("action") == "piece":
+            data = self._bytes(int(answer.get("length", 0)))
+        return answer, data
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
