@@ -113,6 +113,10 @@ static void swarm_maybe_report(Swarm* s) {
     close(s->fd);
     s->fd = -1;
   }
+  // Counted now, when the last write has landed: every verified piece is kept.
+  if (s->status == UV_ETIMEDOUT || s->status == UV_ECONNABORTED)
+    s->err += "; " + std::to_string(s->nhad) + " of " + std::to_string(s->pieces) +
+              " pieces are kept in " + swarm_part_name(s->opt.cid) + " for the next try";
   if (s->cb.on_done != nullptr) s->cb.on_done(s->cb.ctx, s, s->status, s->err);
   delete s;
 }
@@ -328,10 +332,11 @@ static void conn_send(SwarmConn* c, std::string data) {
 static void conn_fill(SwarmConn* c) {
   Swarm* s = c->sw;
   if (!s->ready || c->dropped || c->has.empty()) return;
-  std::vector<uint8_t> mine(s->pieces, 0);
+  std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
   for (const auto& e : c->expect) {
     if (e.first == EXPECT_PIECE) mine[e.second] = 1;
   }
+  if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
   std::string out;
   while (c->inflight < s->opt.pipeline) {
     int i = pick_piece(s, c, mine);
@@ -403,10 +408,7 @@ static void conn_on_timer(uv_timer_t* t) {
   Swarm* s = c->sw;
   if (!c->expect.empty()) return conn_drop(c, "sent nothing for too long");
   if (uv_now(s->loop) - s->last_progress > s->opt.stall_ms) {
-    swarm_end(s, UV_ETIMEDOUT,
-              "no source has the missing pieces; " + std::to_string(s->nhad) + " of " +
-                  std::to_string(s->pieces) + " pieces are kept in " + swarm_part_name(s->opt.cid) +
-                  " for the next try");
+    swarm_end(s, UV_ETIMEDOUT, "no source has the missing pieces");
     return;
   }
   conn_ask_have(c);
@@ -616,10 +618,7 @@ static void swarm_connect_more(Swarm* s) {
     if (!s->have_manifest) {
       swarm_end(s, SWARM_NO_MANIFEST, "no source sent a manifest");
     } else {
-      swarm_end(s, UV_ECONNABORTED,
-                "no good source left; " + std::to_string(s->nhad) + " of " +
-                    std::to_string(s->pieces) + " pieces are kept in " +
-                    swarm_part_name(s->opt.cid) + " for the next try");
+      swarm_end(s, UV_ECONNABORTED, "no good source left");
     }
   }
 }

@@ -197,9 +197,7 @@ def _():
     require(len(c.good) >= c.kept, f"{len(c.good)} verified pieces, fewer than K = {c.kept}")
 
 
-@t.test("(c) K in the message is the number of pieces kept in the part file",
-        todo="tt counts the kept pieces when the last source is dropped, before the pieces "
-             "still being written land (swarm_connect_more -> swarm_end)")
+@t.test("(c) K in the message is the number of pieces kept in the part file")
 def _():
     eq(c.kept, len(c.good), "K in the message vs verified pieces in the part file")
 
