@@ -575,9 +575,14 @@ static void conn_on_connect(uv_connect_t* req, int status) {
   if (status < 0) return conn_drop(c, std::string("cannot connect: ") + uv_strerror(status));
   c->connected = true;
   Swarm* s = c->sw;
-  std::string out = "{\"action\":\"manifest\"," + s->file_json + "}\n{\"action\":\"have\"," +
-                    s->file_json + "}\n";
-  c->expect.emplace_back(EXPECT_MANIFEST, 0);
+  // Every source connected before the manifest is known is asked for it: one
+  // that stalls must not hold up the rest (a manifest is small next to a file).
+  std::string out;
+  if (!s->have_manifest) {
+    out = "{\"action\":\"manifest\"," + s->file_json + "}\n";
+    c->expect.emplace_back(EXPECT_MANIFEST, 0);
+  }
+  out += "{\"action\":\"have\"," + s->file_json + "}\n";
   c->expect.emplace_back(EXPECT_HAVE, 0);
   conn_send(c, std::move(out));
   if (!c->dropped &&
