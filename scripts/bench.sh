@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# Benchmarks tt on loopback (127.0.0.1 only) and prints a results table; the
+# numbers and their reading live in docs/benchmarks.md.
+#
+# Usage: scripts/bench.sh [--quick] [--runs N] [--keep] [SUBCOMMAND...]
+#   transfer   (default) loopback limits (iperf3, socat) and tt downloads:
+#              a BIG file from one source and from four, then one SWARM file
+#              downloaded alone and by eight peers at once from one seeder
+#   all        every subcommand (today: transfer)
+#   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s
+#   --runs N   runs per figure (default 3; each figure is the median, with min and max)
+#   --keep     keep the work directory (consoles, logs) and print where it is
+# Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS.
+#
+# Rates are MB/s = 10^6 bytes per second. A tt download is timed by this script:
+# from just before `get NAME` is written to the peer's stdin to the moment the
+# peer prints `Downloaded file NAME successfully.` (each console line is stamped
+# on arrival); tt's own `Received ...` figure is shown next to it as a check.
+#
+# Later subcommands (tracker load, tracker memory; issue 5) are added as one
+# function bench_NAME each, plus a line in `subcommands` below; they use the
+# same helpers (ports, processes, record/median) and land in the same table.
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+subcommands=(transfer)
+quick=0
+runs=""
+keep=0
+todo=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --runs) runs="$2"; shift ;;
+    --runs=*) runs="${1#--runs=}" ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    all) todo+=("${subcommands[@]}") ;;
+    -*) echo "bench: unknown flag $1 (try --help)" >&2; exit 2 ;;
+    *)
+      if [[ " ${subcommands[*]} " == *" $1 "* ]]; then todo+=("$1")
+      else echo "bench: unknown subcommand $1 (have: ${subcommands[*]} all)" >&2; exit 2; fi ;;
+  esac
+  shift
+done
+[ ${#todo[@]} -gt 0 ] || todo=(transfer)
+if [ "$quick" = 1 ]; then
+  : "${runs:=1}" "${BENCH_BIG_MIB:=256}" "${BENCH_SWARM_MIB:=128}" "${BENCH_IPERF_SECS:=2}"
+else
+  : "${runs:=3}" "${BENCH_BIG_MIB:=1024}" "${BENCH_SWARM_MIB:=256}" "${BENCH_IPERF_SECS:=5}"
+fi
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs needs a positive number" >&2; exit 2; }
+
+# ------------------------------------------------------------------ setup
+# The load tools, installed like scripts/deps.sh installs the build deps.
+need_pkgs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "bench: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+need_pkgs iperf3 socat iproute2 python3
+bash scripts/build.sh build
+TT="$root/build/tt"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tt-bench.XXXXXX")
+declare -A PEER_FD PEER_PID   # by peer id: the write end of its stdin FIFO, its pid
+pids=()    # every process started here, killed on exit
+fds=()     # write ends of peers' stdin FIFOs, closed on exit
+cleanup() {
+  local fd pid alive
+  trap '' INT TERM
+  for fd in "${fds[@]}"; do eval "exec ${fd}>&-" 2>/dev/null || true; done
+  for _ in $(seq 30); do   # closed stdin: peers leave the tracker and exit by themselves
+    alive=0
+    for pid in "${PEER_PID[@]}"; do
+      [[ " ${pids[*]} " == *" $pid "* ]] && kill -0 "$pid" 2>/dev/null && alive=1
+    done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  sleep 0.2
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$keep" = 1 ]; then echo "bench: work directory kept: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+# forget PID [FD]: PID has been reaped (and FD closed); drop them from the lists.
+forget() {
+  local keep=() x
+  for x in "${pids[@]}"; do [ "$x" = "$1" ] || keep+=("$x"); done
+  pids=("${keep[@]}")
+  [ -n "${2:-}" ] || return 0
+  keep=()
+  for x in "${fds[@]}"; do [ "$x" = "$2" ] || keep+=("$x"); done
+  fds=("${keep[@]}")
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+# free_port: a TCP port on 127.0.0.1 the kernel says is free.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_listen PORT: waits (at most 10 s) until something listens on 127.0.0.1:PORT.
+wait_listen() {
+  for _ in $(seq 100); do
+    [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+    sleep 0.1
+  done
+  log "nothing listens on port $1"; return 1
+}
+# stamp: copies stdin to stdout, each line prefixed with its arrival time (epoch s).
+stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+# find_line FILE REGEX: prints the first stamped line of FILE whose text matches REGEX.
+find_line() {
+  local l
+  [ -f "$1" ] || return 1
+  while IFS= read -r l; do
+    [[ "${l#* }" =~ $2 ]] && { printf '%s\n' "$l"; return 0; }
+  done < "$1"
+  return 1
+}
+# wait_line FILE REGEX SECONDS: waits for such a line and prints it; fails on timeout.
+wait_line() {
+  local end=$((SECONDS + $3))
+  while [ $SECONDS -lt $end ]; do
+    find_line "$1" "$2" && return 0
+    sleep 0.1
+  done
+  log "timed out after $3 s waiting for /$2/ in $1:"; sed 's/^/    /' "$1" >&2 || true
+  return 1
+}
+# make_random FILE MIB SEED: FILE gets MIB MiB of pseudo-random bytes.
+make_random() {
+  local bytes=$(($2 * 1048576))
+  if command -v openssl >/dev/null; then
+    (set +o pipefail
+     openssl enc -aes-128-ctr -pass "pass:$3" -nosalt -pbkdf2 < /dev/zero 2>/dev/null | head -c "$bytes" > "$1")
+  else
+    head -c "$bytes" /dev/urandom > "$1"
+  fi
+  [ "$(stat -c %s "$1")" = "$bytes" ] || { log "could not make $1"; return 1; }
+}
+
+# ------------------------------------------------------------------ results
+# record NAME SIZE "V1 V2 ..." FAILED: one row of the final table (values in MB/s).
+R_NAME=(); R_SIZE=(); R_VALS=(); R_FAIL=()
+record() { R_NAME+=("$1"); R_SIZE+=("$2"); R_VALS+=("$3"); R_FAIL+=("$4"); }
+# stats "V1 V2 ...": prints "median min max" (or "- - -").
+stats() {
+  [ -n "${1// /}" ] || { echo "- - -"; return; }
+  tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
+}
+median_of() { local s; s=$(stats "$1"); echo "${s%% *}"; }
+ratio() {
+  if [ "$1" = - ] || [ "$2" = - ]; then echo "-"; else awk "BEGIN { if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"-\" }"; fi
+}
+
+# ------------------------------------------------------------------ tt processes
+tport=""
+start_tracker() {
+  "$TT" tracker --port 0 --log "$work/tracker.log" < /dev/null > >(stamp > "$work/tracker.out") 2>&1 &
+  pids+=($!)
+  wait_line "$work/tracker.out" '^Tracker started at 127\.0\.0\.1:[0-9]+' 10 > /dev/null
+  tport=$(sed -n 's/^[^ ]* Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/tracker.out")
+}
+# start_peer ID DIR: starts a peer whose stdin is a FIFO held open here (say
+# writes to it), its console stamped into $work/ID.out; `joined ID` waits for it.
+start_peer() {
+  local id=$1 dir=$2 fd
+  mkdir -p "$dir"
+  mkfifo "$work/$id.in"
+  # Started with the other peers' FIFO ends closed: an inherited write end
+  # would keep their stdin open after stop_peer closes ours.
+  (
+    for fd in "${fds[@]}"; do eval "exec ${fd}>&-"; done
+    exec "$TT" peer --id "$id" --tracker "127.0.0.1:$tport" --dir "$dir" --host 127.0.0.1 \
+      --log "$work/$id.log" < "$work/$id.in" > >(stamp > "$work/$id.out") 2>&1
+  ) &
+  PEER_PID[$id]=$!
+  pids+=($!)
+  exec {fd}> "$work/$id.in"
+  PEER_FD[$id]=$fd
+  fds+=("$fd")
+}
+joined() { wait_line "$work/$1.out" "^Peer $1 joined the network on TCP port" 20 > /dev/null; }
+say() { printf '%s\n' "$2" >&"${PEER_FD[$1]}"; }
+# stop_peer ID: closes its stdin (it leaves the tracker and exits) and waits for it.
+stop_peer() {
+  local id=$1 pid=${PEER_PID[$1]}
+  eval "exec ${PEER_FD[$id]}>&-"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$pid" 2>/dev/null && log "peer $id did not exit at end of input; killed" || true
+  wait "$pid" 2>/dev/null || true
+  forget "$pid" "${PEER_FD[$id]}"
+}
+# seed ID DIR NAME: a peer that shares DIR/NAME (hashing it first) and stays up.
+seed() {
+  start_peer "$1" "$2"
+  joined "$1"
+  say "$1" "share $3"
+  wait_line "$work/$1.out" "shared a new files: $3\$|^Error|^File .* does not exist" 300 > "$work/$1.share"
+  grep -q 'shared a new files' "$work/$1.share" || { log "peer $1 could not share $3"; cat "$work/$1.out" >&2; return 1; }
+}
+# done_line ID NAME: the stamped line that ends peer ID's download of NAME, if any.
+done_line() {
+  find_line "$work/$1.out" "^(Downloaded file $2 successfully\.|Error downloading file $2|No peers found with file $2|Error: )"
+}
+# check_download ID NAME SRC T0: prints "SECONDS MB/s" of a finished download
+# (timed from T0), or fails with the peer's console when it failed or differs.
+check_download() {
+  local id=$1 name=$2 src=$3 t0=$4 line t1 size
+  line=$(done_line "$id" "$name") || { log "peer $id: no end of download"; return 1; }
+  if [[ "$line" != *"Downloaded file $name successfully."* ]]; then
+    log "peer $id: download of $name failed:"; sed 's/^/    /' "$work/$id.out" >&2; return 1
+  fi
+  if ! cmp -s "$src" "$work/$id/$name"; then
+    log "peer $id: $name differs from the source"; return 1
+  fi
+  t1=${line%% *}
+  size=$(stat -c %s "$src")
+  echo "$(calc "$t1 - $t0" 3) $(calc "$size / ($t1 - $t0) / 1e6" 1)"
+}
+# tt_said ID: tt's own summary ("in 2.58 s (396.6 MiB/s) ...") and the sources line.
+tt_said() {
+  local r s
+  r=$(find_line "$work/$1.out" '^Received ' | sed 's/^[^ ]* Received [^)]*) //; s/ from .*//') || r="?"
+  s=$(find_line "$work/$1.out" '^Downloading .* from [0-9]+ of [0-9]+ sources' |
+      sed 's/.* from \([0-9]* of [0-9]*\) sources.*/\1 sources/') || s="? sources"
+  echo "tt: $r, $s"
+}
+
+# ------------------------------------------------------------------ transfer
+# Each measurement appends one MB/s figure to V[KEY] or counts a failure in F[KEY].
+declare -A V F
+ok() { V[$1]+=" $2"; }
+failed() { F[$1]=$(( ${F[$1]:-0} + 1 )); }
+done_re() { echo "^(Downloaded file $1 successfully\.|Error downloading file $1|No peers found with file $1|Error: )"; }
+
+# socat_once KEY SRC: SRC into a file over one TCP connection, 128 KiB buffers.
+socat_once() {
+  local key=$1 src=$2 port lpid t0 t1 mbs
+  port=$(free_port)
+  socat -b 131072 -u "TCP-LISTEN:$port,reuseaddr,bind=127.0.0.1" "OPEN:$work/sink,creat,trunc" &
+  lpid=$!; pids+=($lpid)
+  wait_listen "$port"
+  t0=$EPOCHREALTIME
+  socat -b 131072 -u "FILE:$src" "TCP:127.0.0.1:$port" || true
+  wait "$lpid" || true
+  t1=$EPOCHREALTIME
+  forget "$lpid"
+  if cmp -s "$src" "$work/sink"; then
+    mbs=$(calc "$(stat -c %s "$src") / ($t1 - $t0) / 1e6" 1)
+    log "  socat: $(calc "$t1 - $t0" 3) s, $mbs MB/s"; ok "$key" "$mbs"
+  else
+    log "  socat: FAILED (the copy differs)"; failed "$key"
+  fi
+  rm -f "$work/sink"; sync
+}
+
+# get_once KEY ID NAME SRC [GET_ARGS]: a fresh peer ID downloads NAME once.
+get_once() {
+  local key=$1 id=$2 name=$3 src=$4 extra=${5:-} t0 res
+  start_peer "$id" "$work/$id"
+  joined "$id"
+  t0=$EPOCHREALTIME
+  say "$id" "get $name$extra"
+  if wait_line "$work/$id.out" "$(done_re "$name")" 600 > /dev/null &&
+     res=$(check_download "$id" "$name" "$src" "$t0"); then
+    log "  $id (get $name$extra): ${res% *} s, ${res#* } MB/s ($(tt_said "$id"))"
+    ok "$key" "${res#* }"
+  else
+    log "  $id (get $name$extra): FAILED"; failed "$key"
+  fi
+  stop_peer "$id"
+  rm -rf "${work:?}/$id"; sync
+}
+
+# crowd_once KEY TAG N NAME SRC: N fresh peers, all joined, are told `get NAME`
+# at the same moment; the figure is N * size / (time until the last one is done).
+crowd_once() {
+  local key=$1 tag=$2 n=$3 name=$4 src=$5 ids=() id i t0 bad=0 secs="" res last
+  for i in $(seq "$n"); do ids+=("$tag-$i"); start_peer "$tag-$i" "$work/$tag-$i"; done
+  for id in "${ids[@]}"; do joined "$id"; done
+  t0=$EPOCHREALTIME
+  for id in "${ids[@]}"; do say "$id" "get $name"; done
+  # Every download ends first; the copies are compared afterwards, so that cmp
+  # does not take CPU from downloads still running.
+  for id in "${ids[@]}"; do wait_line "$work/$id.out" "$(done_re "$name")" 600 > /dev/null || true; done
+  for id in "${ids[@]}"; do
+    if res=$(check_download "$id" "$name" "$src" "$t0"); then
+      log "    $id: ${res% *} s ($(tt_said "$id"))"
+      secs+=" ${res% *}"
+    else
+      log "    $id: FAILED"; bad=1
+    fi
+  done
+  if [ $bad = 0 ]; then
+    last=$(tr ' ' '\n' <<< "$secs" | grep . | sort -g | tail -1)
+    res=$(calc "$n * $(stat -c %s "$src") / $last / 1e6" 1)
+    log "  $tag: all $n done in $last s, aggregate $res MB/s"; ok "$key" "$res"
+  else
+    log "  $tag: FAILED"; failed "$key"
+  fi
+  for id in "${ids[@]}"; do stop_peer "$id"; rm -rf "${work:?}/$id"; done
+  sync
+}
+
+# rotate R ITEM...: the items, started at item R (1-based, wrapping around).
+rotate() {
+  local r=$1; shift
+  local n=$# i
+  for i in $(seq 0 $((n - 1))); do
+    local k=$(( (r - 1 + i) % n + 1 ))
+    printf '%s\n' "${!k}"
+  done
+}
+
+# The transfer figures. The machine is noisy (and writing 1 GiB of fresh page
+# cache costs a varying amount: see docs/benchmarks.md), so the figures that are
+# compared run in rounds -- one socat, one tt from 1 source, one tt from 4 per
+# round -- and the order rotates from round to round, so that neither a slow
+# spell nor a place in the sequence lands on one figure only.
+bench_transfer() {
+  local big="$work/big" swarm="$work/swarm" bigmib=$BENCH_BIG_MIB swmib=$BENCH_SWARM_MIB
+  local r port lpid mbs i step
+  log "making a $bigmib MiB and a $swmib MiB random file"
+  make_random "$big" "$bigmib" bench-big
+  make_random "$swarm" "$swmib" bench-swarm
+  sync
+
+  # -- the loopback limit: one TCP stream, memory to memory
+  log "iperf3 -c 127.0.0.1 -t $BENCH_IPERF_SECS, $runs runs"
+  port=$(free_port)
+  iperf3 -s -B 127.0.0.1 -p "$port" > "$work/iperf3-server.out" 2>&1 &
+  lpid=$!; pids+=($lpid)
+  wait_listen "$port"
+  for r in $(seq "$runs"); do
+    if iperf3 -c 127.0.0.1 -p "$port" -t "$BENCH_IPERF_SECS" -J > "$work/iperf3-$r.json" 2>&1; then
+      mbs=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6))' "$work/iperf3-$r.json")
+      log "  iperf3 run $r: $mbs MB/s"; ok iperf "$mbs"
+    else
+      log "  iperf3 run $r: FAILED"; failed iperf
+    fi
+  done
+  kill "$lpid" 2>/dev/null || true; wait "$lpid" 2>/dev/null || true; forget "$lpid"
+
+  # -- BIG: socat, tt from one source, tt from four; four seeders share it
+  start_tracker
+  log "tracker on 127.0.0.1:$tport; seeders s1..s4 hash and share big ($bigmib MiB, hard links)"
+  for i in 1 2 3 4; do
+    mkdir -p "$work/s$i" && ln "$big" "$work/s$i/big"
+    seed "s$i" "$work/s$i" big
+  done
+  for r in $(seq "$runs"); do
+    log "round $r of $runs: $bigmib MiB"
+    for step in $(rotate "$r" socat one four); do
+      case $step in
+        socat) socat_once socat "$big" ;;
+        one) get_once one "one$r" big "$big" " --sources 1" ;;
+        four) get_once four "four$r" big "$big" " --sources 4" ;;
+      esac
+    done
+  done
+  for i in 1 2 3 4; do stop_peer "s$i"; done
+
+  # -- SWARM: one peer alone, then eight at once, from one seeder
+  log "seeder w hashes and shares swarm ($swmib MiB)"
+  mkdir -p "$work/w" && ln "$swarm" "$work/w/swarm"
+  seed w "$work/w" swarm
+  for r in $(seq "$runs"); do
+    log "round $r of $runs: $swmib MiB"
+    for step in $(rotate "$r" solo crowd); do
+      case $step in
+        solo) get_once solo "solo$r" swarm "$swarm" ;;
+        crowd) crowd_once eight "crowd$r" 8 swarm "$swarm" ;;
+      esac
+    done
+  done
+  stop_peer w
+
+  record "iperf3, one TCP stream, ${BENCH_IPERF_SECS} s" "-" "${V[iperf]:-}" "${F[iperf]:-0}"
+  record "socat -b 131072, file -> TCP -> file" "$bigmib MiB" "${V[socat]:-}" "${F[socat]:-0}"
+  record "tt get --sources 1 (1 of 4 seeders)" "$bigmib MiB" "${V[one]:-}" "${F[one]:-0}"
+  record "tt get --sources 4 (4 seeders)" "$bigmib MiB" "${V[four]:-}" "${F[four]:-0}"
+  record "tt get, 1 seeder" "$swmib MiB" "${V[solo]:-}" "${F[solo]:-0}"
+  record "tt 8 peers get at once, 1 seeder (sum)" "8x$swmib MiB" "${V[eight]:-}" "${F[eight]:-0}"
+
+  local m_socat m_iperf m_one m_four m_solo m_eight
+  m_iperf=$(median_of "${V[iperf]:-}"); m_socat=$(median_of "${V[socat]:-}")
+  m_one=$(median_of "${V[one]:-}"); m_four=$(median_of "${V[four]:-}")
+  m_solo=$(median_of "${V[solo]:-}"); m_eight=$(median_of "${V[eight]:-}")
+  ratios+=("tt 1 source / socat:               $(ratio "$m_one" "$m_socat")   (issue 5 target >= 0.7)")
+  ratios+=("tt 4 sources / socat:              $(ratio "$m_four" "$m_socat")")
+  ratios+=("tt 4 sources / tt 1 source:        $(ratio "$m_four" "$m_one")   (issue 5 target >= 1)")
+  ratios+=("socat / iperf3:                    $(ratio "$m_socat" "$m_iperf")")
+  ratios+=("tt 1 source / iperf3:              $(ratio "$m_one" "$m_iperf")")
+  ratios+=("tt 8 peers at once / 1 peer alone: $(ratio "$m_eight" "$m_solo")   (issue 5 target >= 2; both $swmib MiB)")
+}
+
+# ------------------------------------------------------------------ main
+ratios=()
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
+git -C "$root" diff --quiet HEAD -- src meson.build 2>/dev/null || commit+=" (src modified)"
+facts="$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); Linux $(uname -r)"
+facts2="$("$TT" --version 2>/dev/null | head -1) at $commit; $(iperf3 --version | head -1 | cut -d' ' -f1-2); $(socat -V | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+log "$facts"
+log "$facts2"
+log "runs per figure: $runs; work directory $work"
+for b in "${todo[@]}"; do "bench_$b"; done
+
+echo
+echo "tt benchmarks on 127.0.0.1 -- $facts"
+echo "$facts2; load average before the run: $load0"
+echo "MB/s = 10^6 bytes/s; median of $runs run(s), with min and max"
+echo
+printf '%-40s %-11s %9s %9s %9s  %s\n' "benchmark" "size" "median" "min" "max" "runs"
+printf '%-40s %-11s %9s %9s %9s  %s\n' "" "" "MB/s" "MB/s" "MB/s" ""
+for i in "${!R_NAME[@]}"; do
+  read -r med mn mx <<< "$(stats "${R_VALS[$i]}")"
+  n=$(wc -w <<< "${R_VALS[$i]}")
+  okc="$n ok"; [ "${R_FAIL[$i]}" = 0 ] || okc+=", ${R_FAIL[$i]} FAILED"
+  printf '%-40s %-11s %9s %9s %9s  %s\n' "${R_NAME[$i]}" "${R_SIZE[$i]}" "$med" "$mn" "$mx" "$okc"
+done
+if [ ${#ratios[@]} -gt 0 ]; then
+  echo
+  echo "ratios of medians:"
+  for r in "${ratios[@]}"; do echo "  $r"; done
+fi
+nfail=0
+for f in "${R_FAIL[@]}"; do nfail=$((nfail + f)); done
+[ $nfail = 0 ] || { echo; echo "$nfail run(s) FAILED; see the log above"; exit 1; }
