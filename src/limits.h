@@ -51,11 +51,14 @@ constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops readin
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
 
 // Swarming downloads.
-constexpr size_t kDefaultSources = 4;       // --sources default: sources fetched from at once
-constexpr size_t kMaxSources = 64;          // ... and at most
-constexpr size_t kPipeline = 4;             // piece requests in flight per source
-constexpr uint64_t kHaveRefreshMs = 1000;   // ask an idle source again what it has
-constexpr size_t kMaxAnswerLine = 8 << 20;  // an answer line (a manifest of a huge file)
+constexpr size_t kDefaultSources = 4;        // --sources default: sources fetched from at once
+constexpr size_t kMaxSources = 64;           // ... and at most
+constexpr size_t kPipeline = 4;              // piece requests in flight per source
+constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk
+constexpr size_t kPiecePool = 32;            // piece buffers kept for reuse
+constexpr uint64_t kSourceRefreshMs = 1000;  // ask the tracker for new sources this often
+constexpr uint64_t kHaveRefreshMs = 1000;    // ask an idle source again what it has
+constexpr size_t kMaxAnswerLine = 8 << 20;   // an answer line (a manifest of a huge file)
 
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole

@@ -404,6 +404,7 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
   Peer* p = static_cast<Peer*>(ctx);
   PeerGet* g = &p->get;
   progress_stop(p);
+  if (p->refresh_open) uv_timer_stop(&p->refresh);
   g->swarm = nullptr;
   if (status == UV_ECANCELED || p->stopping) return;
   const char* name = g->name.c_str();
@@ -431,6 +432,23 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
     from += (from.empty() ? "" : ", ") + a.ip + ":" + std::to_string(a.port);
   if (from.empty()) from = "the pieces already here";
   get_finished(p, swarm_manifest(s), swarm_bytes_received(s), from);
+}
+
+// While a swarm runs, the tracker is asked again for sources now and then:
+// peers that started downloading the same file meanwhile serve their pieces.
+static void on_refresh_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string&) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (status != 0 || p->get.swarm == nullptr || !ans->has_peers) return;
+  swarm_add_sources(p->get.swarm, ans->sources);
+}
+
+static void on_refresh_timer(uv_timer_t* t) {
+  Peer* p = static_cast<Peer*>(t->data);
+  if (p->get.swarm == nullptr || p->stopping || tc_busy(&p->tc)) return;
+  ProtoRequest r = make_request(p, "get_peers");
+  r.file_name = p->get.name;
+  r.fields |= FLD_FILE_NAME;
+  tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_refresh_answer, p);
 }
 
 static void get_start(Peer* p) {
@@ -469,6 +487,8 @@ static void get_start(Peer* p) {
     return;
   }
   progress_start(p);
+  if (p->refresh_open)
+    uv_timer_start(&p->refresh, on_refresh_timer, kSourceRefreshMs, kSourceRefreshMs);
 }
 
 // Parses a 1-based choice among n peers; 0 when the text is not one.
@@ -942,6 +962,8 @@ static void close_all(Peer* p) {
   p->progress_open = false;
   if (p->heartbeat_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->heartbeat), nullptr);
   p->heartbeat_open = false;
+  if (p->refresh_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->refresh), nullptr);
+  p->refresh_open = false;
   xfer_server_close(&p->srv, nullptr);
   console_close(&p->console, nullptr);
   app_signals_close(&p->signals);
@@ -1023,6 +1045,9 @@ static int peer_start(Peer* p) {
   uv_timer_init(p->loop, &p->heartbeat);
   p->heartbeat.data = p;
   p->heartbeat_open = true;
+  uv_timer_init(p->loop, &p->refresh);
+  p->refresh.data = p;
+  p->refresh_open = true;
   ProtoRequest join = make_request(p, "join");
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;

@@ -78,6 +78,8 @@ struct Peer {
   int interval_s = 0;  // heartbeat period; 0 with a seed tracker
   uv_timer_t heartbeat;
   bool heartbeat_open = false;
+  uv_timer_t refresh;  // asks the tracker for new sources while a swarm runs
+  bool refresh_open = false;
   bool heartbeat_busy = false;       // one heartbeat or rejoin at a time
   bool tracker_lost = false;         // said "not answering"; say when it answers again
   std::vector<std::string> reshare;  // files a rejoin could not list, shared once it is answered

@@ -71,6 +71,9 @@ struct Swarm {
   std::vector<ProtoAddr> contributors;
   size_t next_source = 0;
   int next_conn_id = 1;
+  std::vector<char*> free_bufs;         // piece buffers to reuse (no fresh pages per piece)
+  std::deque<struct PieceJob*> writes;  // verified pieces waiting for the one writer
+  bool writing = false;
   int pending = 0;        // threadpool jobs and fs writes in flight
   bool starting = false;  // no report from inside swarm_start
   bool ending = false;
@@ -118,6 +121,8 @@ static void swarm_maybe_report(Swarm* s) {
     s->err += "; " + std::to_string(s->nhad) + " of " + std::to_string(s->pieces) +
               " pieces are kept in " + swarm_part_name(s->opt.cid) + " for the next try";
   if (s->cb.on_done != nullptr) s->cb.on_done(s->cb.ctx, s, s->status, s->err);
+  for (char* b : s->free_bufs)
+    delete[] b;
   delete s;
 }
 
@@ -184,10 +189,28 @@ static SwarmConn* conn_by_id(Swarm* s, int id) {
   return nullptr;
 }
 
+// Piece buffers are all piece_size long and come back to a small pool.
+static char* buf_get(Swarm* s) {
+  if (s->free_bufs.empty()) return new char[s->m.piece_size];
+  char* b = s->free_bufs.back();
+  s->free_bufs.pop_back();
+  return b;
+}
+
+static void buf_put(Swarm* s, char* b) {
+  if (b == nullptr) return;
+  if (s->free_bufs.size() < kPiecePool)
+    s->free_bufs.push_back(b);
+  else
+    delete[] b;
+}
+
 static void piece_job_free(PieceJob* j) {
-  delete[] j->data;
+  buf_put(j->sw, j->data);
   delete j;
 }
+
+static void writer_next(Swarm* s);
 
 static void on_piece_written(uv_fs_t* req) {
   PieceJob* j = static_cast<PieceJob*>(req->data);
@@ -195,6 +218,8 @@ static void on_piece_written(uv_fs_t* req) {
   ssize_t r = req->result;
   uv_fs_req_cleanup(req);
   s->pending--;
+  s->writing = false;
+  writer_next(s);
   uint32_t i = j->index;
   if (r != static_cast<ssize_t>(j->len)) {
     s->state[i] = PIECE_MISSING;
@@ -245,16 +270,27 @@ static void on_piece_verified(uv_work_t* w, int) {
     swarm_pump(s);
     return;
   }
+  s->writes.push_back(j);
+  writer_next(s);
+}
+
+// One write at a time: threads writing into one file only wait for each other.
+static void writer_next(Swarm* s) {
+  if (s->writing || s->writes.empty()) return;
+  PieceJob* j = s->writes.front();
+  s->writes.pop_front();
   j->fs.data = j;
   uv_buf_t b = uv_buf_init(j->data, j->len);
-  int r = uv_fs_write(s->loop, &j->fs, s->fd, &b, 1, static_cast<int64_t>(i) * s->m.piece_size,
-                      on_piece_written);
+  int r = uv_fs_write(s->loop, &j->fs, s->fd, &b, 1,
+                      static_cast<int64_t>(j->index) * s->m.piece_size, on_piece_written);
   if (r != 0) {
     s->pending--;
-    s->state[i] = PIECE_MISSING;
+    s->state[j->index] = PIECE_MISSING;
     piece_job_free(j);
     swarm_end(s, r, std::string("cannot write the download: ") + uv_strerror(r));
+    return;
   }
+  s->writing = true;
 }
 
 // A piece arrived whole: hash it off the loop.
@@ -263,7 +299,7 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   s->requested[i]--;
   s->last_progress = uv_now(s->loop);  // answers about what sources have are not progress
   if (s->state[i] != PIECE_MISSING) {  // an endgame duplicate, or one being checked
-    delete[] data;
+    buf_put(s, data);
     return;
   }
   s->state[i] = PIECE_VERIFYING;
@@ -332,6 +368,9 @@ static void conn_send(SwarmConn* c, std::string data) {
 static void conn_fill(SwarmConn* c) {
   Swarm* s = c->sw;
   if (!s->ready || c->dropped || c->has.empty()) return;
+  // Pieces still to be hashed or written bound what may be fetched: memory stays
+  // bounded when the disk or the hashing is slower than the network.
+  if (s->pending >= static_cast<int>(kMaxPiecesPending)) return;
   std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
   for (const auto& e : c->expect) {
     if (e.first == EXPECT_PIECE) mine[e.second] = 1;
@@ -371,7 +410,7 @@ static void conn_on_closed(uv_handle_t* h) {
   if (--c->open_handles > 0) return;
   Swarm* s = c->sw;
   s->conns.erase(std::find(s->conns.begin(), s->conns.end(), c));
-  delete[] c->body;
+  buf_put(s, c->body);
   delete c;
   if (!s->ending) swarm_connect_more(s);  // ends the download when no source is left
   swarm_maybe_report(s);
@@ -496,7 +535,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     c->inflight++;
     return conn_drop(c, "sent a piece header that does not match the request");
   }
-  c->body = new char[want];
+  c->body = buf_get(s);
   c->body_index = i;
   c->body_len = want;
   c->body_got = 0;
@@ -743,6 +782,17 @@ Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallback
     return nullptr;
   }
   return s;
+}
+
+void swarm_add_sources(Swarm* s, const std::vector<ProtoSource>& sources) {
+  if (s->ending) return;
+  for (const ProtoSource& src : sources) {
+    bool known = false;
+    for (const ProtoSource& k : s->opt.sources)
+      known = known || (k.addr.ip == src.addr.ip && k.addr.port == src.addr.port);
+    if (!known) s->opt.sources.push_back(src);
+  }
+  swarm_connect_more(s);
 }
 
 void swarm_cancel(Swarm* s) {

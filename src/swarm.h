@@ -45,6 +45,9 @@ struct SwarmCallbacks {
 };
 
 Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallbacks& cb);
+// Adds sources the tracker listed since the start (a crowd of partial copies
+// grows); sources already known are skipped.
+void swarm_add_sources(Swarm* s, const std::vector<ProtoSource>& sources);
 // Stops; verified pieces stay in the part file. on_done runs with UV_ECANCELED.
 void swarm_cancel(Swarm* s);
 
