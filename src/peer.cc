@@ -847,13 +847,6 @@ static void adopt_join_answer(Peer* p, const ProtoAnswer* ans) {
   }
 }
 
-static std::vector<std::string> served_names(const Peer* p) {
-  std::vector<std::string> names;
-  for (const auto& kv : p->files)
-    names.push_back(kv.first);
-  return names;
-}
-
 static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const std::string& err) {
   if (status == UV_ECANCELED) return;
   if (status != 0)
@@ -904,11 +897,11 @@ static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
     tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_reshare_answer, p);
   }
   p->reshare.clear();
-  std::vector<std::string> names = served_names(p);
+  size_t served = p->files.size();
   out_line("Peer %s joined the tracker %s again and re-shared %zu files", p->opt.id.c_str(),
-           p->tc.name.c_str(), names.size());
+           p->tc.name.c_str(), served);
   log_line(&p->log, "Peer %s joined the tracker %s again and re-shared %zu files",
-           p->opt.id.c_str(), p->tc.name.c_str(), names.size());
+           p->opt.id.c_str(), p->tc.name.c_str(), served);
 }
 
 // A join that lists every complete file we serve (as many as fit in a datagram);

@@ -65,7 +65,7 @@ struct Swarm {
   std::vector<uint8_t> had;        // 1 when on disk (what swarm_have shows)
   std::vector<uint8_t> requested;  // sources asked for each piece now
   std::vector<uint16_t> avail;     // sources that have each piece
-  uint32_t pieces = 0, nhad = 0, resumed = 0, bad = 0;
+  uint32_t pieces = 0, nhad = 0, resumed = 0;
   uint64_t received = 0;
   std::vector<SwarmConn*> conns;
   std::vector<ProtoAddr> contributors;
@@ -263,7 +263,6 @@ static void on_piece_verified(uv_work_t* w, int) {
   if (!j->ok) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
-    s->bad++;
     SwarmConn* c = conn_by_id(s, j->conn_id);
     piece_job_free(j);
     if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
@@ -816,9 +815,6 @@ uint32_t swarm_pieces_resumed(const Swarm* s) {
 }
 uint64_t swarm_bytes_received(const Swarm* s) {
   return s->received;
-}
-uint32_t swarm_bad_pieces(const Swarm* s) {
-  return s->bad;
 }
 
 const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s) {

@@ -58,7 +58,6 @@ uint32_t swarm_pieces_had(const Swarm* s);      // on disk
 uint32_t swarm_pieces_resumed(const Swarm* s);  // found verified in the part file at start
 uint64_t swarm_bytes_received(const Swarm* s);  // piece bytes taken off the network
 size_t swarm_active_sources(const Swarm* s);
-uint32_t swarm_bad_pieces(const Swarm* s);
 // The sources that sent at least one good piece, in the order they first did.
 const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s);
 // The part file for a content id in dir.

@@ -148,7 +148,6 @@ static void serve_on_write(uv_write_t* req, int status) {
     serve_close(c);
     return;
   }
-  c->srv->bytes_served += c->len[c->send_i ^ 1];
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   serve_pump(c);
 }
@@ -279,7 +278,6 @@ static void ext_on_written(uv_write_t* req, int status) {
     serve_close(c);
     return;
   }
-  c->srv->bytes_served += c->piece_len;
   c->piece_len = 0;
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   ext_pump(c);

@@ -55,7 +55,6 @@ struct XferServer {
   bool closing = false;
   int open = 0;  // the listener plus live connections
   void (*on_closed)(void* ctx) = nullptr;
-  uint64_t bytes_served = 0;
 };
 
 int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
