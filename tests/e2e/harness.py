@@ -597,6 +597,19 @@ def seed_download(port, name, timeout=DEFAULT_TIMEOUT, send_bytes=None):
     return b"".join(chunks)
 
 
+def _serve_in_background(server):
+    """Gives a test server a listening socket on 127.0.0.1 (a port of the
+    kernel's choosing, in server.port) and runs its _accept_loop in a thread."""
+    server._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server._sock.bind((HOST, 0))
+    server._sock.listen(64)
+    server._sock.settimeout(0.5)
+    server.port = server._sock.getsockname()[1]
+    _closers.append(server.close)
+    threading.Thread(target=server._accept_loop, daemon=True).start()
+
+
 class SeedServer:
     """A seed peer's TCP side: reads the wanted name with one recv(1024) and,
     when it has that exact name, answers according to `mode`:
@@ -613,14 +626,7 @@ class SeedServer:
         self.requests = []
         self.half_sent = threading.Event()
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((HOST, 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.5)
-        self.port = self._sock.getsockname()[1]
-        _closers.append(self.close)
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        _serve_in_background(self)
 
     def _accept_loop(self):
         while not self._stop.is_set():
@@ -1174,14 +1180,7 @@ class ExtServer:
         self._cond = threading.Condition()
         self._conns = []
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((HOST, 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.5)
-        self.port = self._sock.getsockname()[1]
-        _closers.append(self.close)
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        _serve_in_background(self)
 
     # -- the gate
     def set_gate(self, n):
