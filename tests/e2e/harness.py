@@ -556,12 +556,7 @@ def udp_ask(port, payload, timeout=3.0, sock=None):
             break
     s.setblocking(True)
     s.sendto(payload, (HOST, port))
-    s.settimeout(budget(timeout))
-    try:
-        data, _ = s.recvfrom(65535)
-        return data
-    except socket.timeout:
-        return None
+    return recv_answer(s, timeout)
 
 
 def udp_ask_json(port, payload, timeout=3.0, sock=None):
@@ -599,7 +594,8 @@ def seed_download(port, name, timeout=DEFAULT_TIMEOUT, send_bytes=None):
 
 def _serve_in_background(server):
     """Gives a test server a listening socket on 127.0.0.1 (a port of the
-    kernel's choosing, in server.port) and runs its _accept_loop in a thread."""
+    kernel's choosing, in server.port) and a thread that accepts connections
+    until server._stop is set, handing each to server._accepted(conn)."""
     server._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server._sock.bind((HOST, 0))
@@ -607,7 +603,18 @@ def _serve_in_background(server):
     server._sock.settimeout(0.5)
     server.port = server._sock.getsockname()[1]
     _closers.append(server.close)
-    threading.Thread(target=server._accept_loop, daemon=True).start()
+
+    def accept_loop():
+        while not server._stop.is_set():
+            try:
+                conn, _ = server._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            server._accepted(conn)
+
+    threading.Thread(target=accept_loop, daemon=True).start()
 
 
 class SeedServer:
@@ -628,15 +635,8 @@ class SeedServer:
         self._stop = threading.Event()
         _serve_in_background(self)
 
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _accepted(self, conn):
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
         try:
@@ -1219,17 +1219,10 @@ class ExtServer:
         return [i for (n, i) in list(self.sent) if n in conns]
 
     # -- serving
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn, self.accepted), daemon=True).start()
+    def _accepted(self, conn):
+        self.accepted += 1
+        self._conns.append(conn)
+        threading.Thread(target=self._serve, args=(conn, self.accepted), daemon=True).start()
 
     def _serve(self, conn, no):
         buf = b""
