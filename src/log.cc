@@ -34,14 +34,29 @@ void log_line(Log* log, const char* fmt, ...) {
   if (log->f == nullptr) return;
   struct timeval tv;
   gettimeofday(&tv, nullptr);
-  int64_t ms = static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
-  fprintf(log->f, "%s - ", log_timestamp(ms).c_str());
+  // The date and time change once a second; the milliseconds are added each time.
+  if (tv.tv_sec != log->stamp_sec) {
+    struct tm tm;
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(log->stamp, sizeof log->stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    log->stamp_sec = tv.tv_sec;
+  }
+  fprintf(log->f, "%s,%03d - ", log->stamp, static_cast<int>(tv.tv_usec / 1000));
   va_list ap;
   va_start(ap, fmt);
   vfprintf(log->f, fmt, ap);
   va_end(ap);
   fputc('\n', log->f);
+  if (log->deferred)
+    log->dirty = true;
+  else
+    fflush(log->f);
+}
+
+void log_flush(Log* log) {
+  if (log->f == nullptr || !log->dirty) return;
   fflush(log->f);
+  log->dirty = false;
 }
 
 int log_print_matching(const std::string& path, bool (*match)(const std::string& line, void* ctx),
@@ -67,12 +82,23 @@ int log_print_matching(const std::string& path, bool (*match)(const std::string&
   return printed;
 }
 
+static bool g_out_deferred = false;
+
 void out_line(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stdout, fmt, ap);
   va_end(ap);
   fputc('\n', stdout);
+  if (!g_out_deferred) fflush(stdout);
+}
+
+void out_defer(bool on) {
+  g_out_deferred = on;
+  if (!on) fflush(stdout);
+}
+
+void out_flush() {
   fflush(stdout);
 }
 

@@ -10,12 +10,20 @@
 struct Log {
   FILE* f = nullptr;
   std::string path;
+  // Deferred: lines are buffered until log_flush (a busy tracker writes its log
+  // once per batch of datagrams, not once per line).
+  bool deferred = false;
+  bool dirty = false;
+  long stamp_sec = -1;  // the second `stamp` shows
+  char stamp[32] = {};
 };
 
 int log_open(Log* log, const std::string& path);  // 0 or -errno
 void log_close(Log* log);
 // Appends one line with the current local time.
 void log_line(Log* log, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// Writes buffered lines out (deferred logs).
+void log_flush(Log* log);
 // "YYYY-MM-DD HH:MM:SS,mmm" for a time in milliseconds since the epoch, local time.
 std::string log_timestamp(int64_t epoch_ms);
 
@@ -27,6 +35,10 @@ int log_print_matching(const std::string& path, bool (*match)(const std::string&
 
 // Console output: one line on stdout, flushed so piped readers see it at once.
 void out_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Deferred console output: out_line stops flushing each line; out_flush (or
+// out_defer(false)) writes them. Order is kept; only the write is batched.
+void out_defer(bool on);
+void out_flush();
 // A prompt: no newline, flushed.
 void out_prompt(const char* text);
 // Truncates and sanitises user text for echoing in a message (no control bytes).

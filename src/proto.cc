@@ -5,6 +5,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "limits.h"
 #include "log.h"
@@ -89,6 +90,31 @@ int proto_check_name(const char* s, size_t n, std::string* why) {
       return -1;
     }
   }
+  return 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------- */
+
+size_t proto_ip_format(uint32_t ip, char* buf) {
+  const unsigned char* b = reinterpret_cast<const unsigned char*>(&ip);
+  char* p = buf;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = b[i];
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+    *p++ = static_cast<char>('0' + v % 10);
+    if (i < 3) *p++ = '.';
+  }
+  *p = '\0';
+  return static_cast<size_t>(p - buf);
+}
+
+int proto_ip_parse(const char* s, uint32_t* ip) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, s, &a) != 1) return -1;
+  *ip = a.s_addr;
   return 0;
 }
 
@@ -199,89 +225,156 @@ static int decode_join_file(const Value& f, std::string* name, std::string* err)
   return 0;
 }
 
+// The request members the decoder knows, found in one pass over the object
+// (the first of duplicate keys wins, as with FindMember).
+enum Member {
+  M_ACTION,
+  M_PEER_ID,
+  M_TCP_PORT,
+  M_FILES,
+  M_FILE,
+  M_FILE_NAME,
+  M_V,
+  M_SEQ,
+  M_TOKEN,
+  M_NUMWANT,
+  M_SIZE,
+  M_ID,
+  M_COMPLETE,
+  M_STATUS,
+  M_PEERS,
+  M_COUNT
+};
+static const char* const kMemberNames[M_COUNT] = {
+    "action", "peer_id", "tcp_port", "files", "file",     "file_name", "v",    "seq",
+    "token",  "numwant", "size",     "id",    "complete", "status",    "peers"};
+
+struct Members {
+  const Value* v[M_COUNT] = {};
+};
+
+static void index_members(const Value& d, Members* m) {
+  for (Value::ConstMemberIterator it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+    const char* name = it->name.GetString();
+    size_t n = it->name.GetStringLength();
+    for (int k = 0; k < M_COUNT; k++) {
+      if (m->v[k] == nullptr && strlen(kMemberNames[k]) == n &&
+          memcmp(kMemberNames[k], name, n) == 0) {
+        m->v[k] = &it->value;
+        break;
+      }
+    }
+  }
+}
+
 // The extension fields; checked whenever present, used when "v" is 1.
-static int decode_extensions(const rapidjson::Document& d, ProtoRequest* req, std::string* err) {
-  Value::ConstMemberIterator m;
-  if ((m = d.FindMember("v")) != d.MemberEnd()) {
-    if (!m->value.IsInt() || m->value.GetInt() != 1)
+static int decode_extensions(const Members& mem, ProtoRequest* req, std::string* err) {
+  const Value* m;
+  if ((m = mem.v[M_V]) != nullptr) {
+    if (!m->IsInt() || m->GetInt() != 1)
       return fail(err, "unsupported protocol version (this tracker speaks \"v\":1)");
     req->extended = true;
   }
-  if ((m = d.FindMember("seq")) != d.MemberEnd()) {
-    if (!m->value.IsUint64()) return fail(err, "field 'seq' must be a non-negative integer");
-    req->seq = m->value.GetUint64();
+  if ((m = mem.v[M_SEQ]) != nullptr) {
+    if (!m->IsUint64()) return fail(err, "field 'seq' must be a non-negative integer");
+    req->seq = m->GetUint64();
     req->fields |= FLD_SEQ;
   }
-  if ((m = d.FindMember("token")) != d.MemberEnd()) {
-    if (!is_hex(m->value, kTokenHexLen))
+  if ((m = mem.v[M_TOKEN]) != nullptr) {
+    if (!is_hex(*m, kTokenHexLen))
       return fail(err, "field 'token' must be the 32 hex digits the join answer gave");
-    req->token.assign(m->value.GetString(), m->value.GetStringLength());
+    req->token.assign(m->GetString(), m->GetStringLength());
     req->fields |= FLD_TOKEN;
   }
-  if ((m = d.FindMember("numwant")) != d.MemberEnd()) {
-    if (!m->value.IsInt() || m->value.GetInt() < 1)
+  if ((m = mem.v[M_NUMWANT]) != nullptr) {
+    if (!m->IsInt() || m->GetInt() < 1)
       return fail(err, "field 'numwant' must be a positive integer");
-    req->numwant = m->value.GetInt();
+    req->numwant = m->GetInt();
     req->fields |= FLD_NUMWANT;
   }
-  if ((m = d.FindMember("size")) != d.MemberEnd()) {
-    if (decode_size(m->value, "size", &req->size, err) != 0) return -1;
+  if ((m = mem.v[M_SIZE]) != nullptr) {
+    if (decode_size(*m, "size", &req->size, err) != 0) return -1;
     req->fields |= FLD_SIZE;
   }
-  if ((m = d.FindMember("id")) != d.MemberEnd()) {
-    if (decode_id(m->value, "id", &req->id, err) != 0) return -1;
+  if ((m = mem.v[M_ID]) != nullptr) {
+    if (decode_id(*m, "id", &req->id, err) != 0) return -1;
     req->fields |= FLD_ID;
   }
-  if ((m = d.FindMember("complete")) != d.MemberEnd()) {
-    if (!m->value.IsBool()) return fail(err, "field 'complete' must be true or false");
-    req->complete = m->value.GetBool();
+  if ((m = mem.v[M_COMPLETE]) != nullptr) {
+    if (!m->IsBool()) return fail(err, "field 'complete' must be true or false");
+    req->complete = m->GetBool();
     req->fields |= FLD_COMPLETE;
   }
   return 0;
 }
 
+// Clears a request for reuse: its strings and lists keep their buffers, so a
+// tracker that decodes every datagram into one ProtoRequest allocates nothing.
+static void request_reset(ProtoRequest* req) {
+  req->action.clear();
+  req->extended = false;
+  req->fields = 0;
+  req->peer_id.clear();
+  req->files.clear();
+  req->tcp_port = 0;
+  req->file.clear();
+  req->file_name.clear();
+  req->seq = 0;
+  req->token.clear();
+  req->numwant = 0;
+  req->size = -1;
+  req->id.clear();
+  req->complete = true;
+}
+
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
-  *req = ProtoRequest();
-  rapidjson::Document d;
+  request_reset(req);
+  // The parse works in a fixed buffer (more only for a huge join's list).
+  alignas(8) char pool[16384];
+  rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
+  rapidjson::Document d(&alloc);
   d.Parse<kParseFlags>(data, len);
   if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
   if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
 
-  Value::ConstMemberIterator m = d.FindMember("action");
-  if (m == d.MemberEnd() && (d.HasMember("status") || d.HasMember("peers"))) return PROTO_ANSWER;
-  if (m == d.MemberEnd()) return fail(err, "missing field 'action'");
-  if (!m->value.IsString()) return fail(err, "field 'action' must be a string");
-  req->action.assign(m->value.GetString(), m->value.GetStringLength());
+  Members mem;
+  index_members(d, &mem);
+  const Value* m = mem.v[M_ACTION];
+  if (m == nullptr && (mem.v[M_STATUS] != nullptr || mem.v[M_PEERS] != nullptr))
+    return PROTO_ANSWER;
+  if (m == nullptr) return fail(err, "missing field 'action'");
+  if (!m->IsString()) return fail(err, "field 'action' must be a string");
+  req->action.assign(m->GetString(), m->GetStringLength());
 
-  if ((m = d.FindMember("peer_id")) != d.MemberEnd()) {
-    if (decode_peer_id(m->value, &req->peer_id, err) != 0) return -1;
+  if ((m = mem.v[M_PEER_ID]) != nullptr) {
+    if (decode_peer_id(*m, &req->peer_id, err) != 0) return -1;
     req->fields |= FLD_PEER_ID;
   }
-  if ((m = d.FindMember("tcp_port")) != d.MemberEnd()) {
-    if (!m->value.IsInt() || m->value.GetInt() < 1 || m->value.GetInt() > 65535)
+  if ((m = mem.v[M_TCP_PORT]) != nullptr) {
+    if (!m->IsInt() || m->GetInt() < 1 || m->GetInt() > 65535)
       return fail(err, "field 'tcp_port' must be an integer from 1 to 65535");
-    req->tcp_port = m->value.GetInt();
+    req->tcp_port = m->GetInt();
     req->fields |= FLD_TCP_PORT;
   }
-  if ((m = d.FindMember("files")) != d.MemberEnd()) {
-    if (!m->value.IsArray()) return fail(err, "field 'files' must be a list of file names");
-    if (m->value.Size() > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
-    for (const Value& f : m->value.GetArray()) {
+  if ((m = mem.v[M_FILES]) != nullptr) {
+    if (!m->IsArray()) return fail(err, "field 'files' must be a list of file names");
+    if (m->Size() > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
+    for (const Value& f : m->GetArray()) {
       std::string name;
       if (decode_join_file(f, &name, err) != 0) return -1;
       req->files.push_back(std::move(name));
     }
     req->fields |= FLD_FILES;
   }
-  if ((m = d.FindMember("file")) != d.MemberEnd()) {
-    if (decode_name(m->value, "file", &req->file, err) != 0) return -1;
+  if ((m = mem.v[M_FILE]) != nullptr) {
+    if (decode_name(*m, "file", &req->file, err) != 0) return -1;
     req->fields |= FLD_FILE;
   }
-  if ((m = d.FindMember("file_name")) != d.MemberEnd()) {
-    if (decode_name(m->value, "file_name", &req->file_name, err) != 0) return -1;
+  if ((m = mem.v[M_FILE_NAME]) != nullptr) {
+    if (decode_name(*m, "file_name", &req->file_name, err) != 0) return -1;
     req->fields |= FLD_FILE_NAME;
   }
-  return decode_extensions(d, req, err);
+  return decode_extensions(mem, req, err);
 }
 
 void proto_encode_request(const ProtoRequest& req, std::string* out) {
@@ -384,70 +477,160 @@ void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, s
 }
 
 // The extended form of a reply listing the first k sources.
+// Answers are written by hand into the caller's reused string: the tracker
+// sends one per request, and a general-purpose writer was the larger part of
+// the cost of a get_peers (docs/benchmarks.md). The string is sized for the
+// worst case first, then written through a plain pointer and cut to length.
+// Strings are escaped as JSON requires (and as RapidJSON's writer does):
+// quote, backslash, control bytes; so a string needs at most 6 bytes per byte.
+struct Out {
+  char* p;
+};
+
+static void put_lit(Out* o, const char* s, size_t n) {
+  memcpy(o->p, s, n);
+  o->p += n;
+}
+#define PUT(o, lit) put_lit(o, lit, sizeof(lit) - 1)
+
+static void put_str(Out* o, const char* s, size_t n) {
+  static const char kHex[] = "0123456789ABCDEF";  // as RapidJSON writes them
+  char* p = o->p;
+  *p++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = static_cast<char>(c);
+      continue;
+    }
+    *p++ = '\\';
+    switch (c) {
+      case '"':
+      case '\\':
+        *p++ = static_cast<char>(c);
+        break;
+      case '\b':
+        *p++ = 'b';
+        break;
+      case '\f':
+        *p++ = 'f';
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      default:
+        memcpy(p, "u00", 3);
+        p[3] = kHex[c >> 4];
+        p[4] = kHex[c & 15];
+        p += 5;
+    }
+  }
+  *p++ = '"';
+  o->p = p;
+}
+
+static void put_str(Out* o, const std::string& s) {
+  put_str(o, s.data(), s.size());
+}
+
+static void put_uint(Out* o, uint64_t v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  put_lit(o, p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
+static void put_int(Out* o, int64_t v) {
+  if (v < 0) {
+    *o->p++ = '-';
+    put_uint(o, 0 - static_cast<uint64_t>(v));
+    return;
+  }
+  put_uint(o, static_cast<uint64_t>(v));
+}
+
 static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
                             std::string* out) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("status");
-  w.String(reply.kind == ProtoReply::ERROR ? "error" : "ok");
-  w.Key("v");
-  w.Int(1);
+  size_t bound = 160 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
+  for (size_t i = 0; i < k; i++)
+    bound += 140 + 6 * reply.sources[i].peer_id_len;
+  out->resize(bound);
+  Out o{&(*out)[0]};
+  if (reply.kind == ProtoReply::ERROR)
+    PUT(&o, "{\"status\":\"error\",\"v\":1");
+  else
+    PUT(&o, "{\"status\":\"ok\",\"v\":1");
   if (req.fields & FLD_SEQ) {
-    w.Key("seq");
-    w.Uint64(req.seq);
+    PUT(&o, ",\"seq\":");
+    put_uint(&o, req.seq);
   }
   if (reply.kind == ProtoReply::ERROR) {
-    w.Key("message");
-    w.String(reply.message.data(), static_cast<rapidjson::SizeType>(reply.message.size()));
+    PUT(&o, ",\"message\":");
+    put_str(&o, reply.message);
   }
   if (reply.interval > 0) {
-    w.Key("interval");
-    w.Int(reply.interval);
+    PUT(&o, ",\"interval\":");
+    put_int(&o, reply.interval);
   }
   if (!reply.token.empty()) {
-    w.Key("token");
-    w.String(reply.token.data(), static_cast<rapidjson::SizeType>(reply.token.size()));
+    PUT(&o, ",\"token\":");
+    put_str(&o, reply.token);
   }
   if (reply.kind == ProtoReply::PEERS && !reply.cid.empty()) {
-    w.Key("size");
-    w.Int64(reply.size);
-    w.Key("id");
-    w.String(reply.cid.data(), static_cast<rapidjson::SizeType>(reply.cid.size()));
+    PUT(&o, ",\"size\":");
+    put_int(&o, reply.size);
+    PUT(&o, ",\"id\":");
+    put_str(&o, reply.cid);
   }
   if (reply.kind == ProtoReply::PEERS) {
     // "peers" keeps the seed's shape and lists complete sources only.
-    w.Key("peers");
-    w.StartArray();
+    PUT(&o, ",\"peers\":[");
+    bool first = true;
     for (size_t i = 0; i < k; i++) {
-      const ProtoSource& s = reply.sources[i];
+      const ProtoSourceRef& s = reply.sources[i];
       if (!s.complete) continue;
-      w.StartArray();
-      w.String(s.addr.ip.data(), static_cast<rapidjson::SizeType>(s.addr.ip.size()));
-      w.Int(s.addr.port);
-      w.EndArray();
+      if (first)
+        PUT(&o, "[\"");
+      else
+        PUT(&o, ",[\"");
+      first = false;
+      o.p += proto_ip_format(s.ip, o.p);  // digits and dots: nothing to escape
+      PUT(&o, "\",");
+      put_int(&o, s.port);
+      *o.p++ = ']';
     }
-    w.EndArray();
-    w.Key("sources");
-    w.StartArray();
+    PUT(&o, "],\"sources\":[");
     for (size_t i = 0; i < k; i++) {
-      const ProtoSource& s = reply.sources[i];
-      w.StartObject();
-      w.Key("peer_id");
-      w.String(s.peer_id.data(), static_cast<rapidjson::SizeType>(s.peer_id.size()));
-      w.Key("ip");
-      w.String(s.addr.ip.data(), static_cast<rapidjson::SizeType>(s.addr.ip.size()));
-      w.Key("port");
-      w.Int(s.addr.port);
-      w.Key("complete");
-      w.Bool(s.complete);
-      w.EndObject();
+      const ProtoSourceRef& s = reply.sources[i];
+      if (i == 0)
+        PUT(&o, "{\"peer_id\":");
+      else
+        PUT(&o, ",{\"peer_id\":");
+      put_str(&o, s.peer_id, s.peer_id_len);
+      PUT(&o, ",\"ip\":\"");
+      o.p += proto_ip_format(s.ip, o.p);
+      PUT(&o, "\",\"port\":");
+      put_int(&o, s.port);
+      if (s.complete)
+        PUT(&o, ",\"complete\":true}");
+      else
+        PUT(&o, ",\"complete\":false}");
     }
-    w.EndArray();
+    *o.p++ = ']';
   }
-  w.EndObject();
-  out->assign(sb.GetString(), sb.GetSize());
+  *o.p++ = '}';
+  out->resize(static_cast<size_t>(o.p - out->data()));
 }
+#undef PUT
 
 void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
                         std::string* out) {
@@ -458,8 +641,10 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
       proto_encode_error(reply.message, out);
     } else {
       std::vector<ProtoAddr> addrs;
-      for (const ProtoSource& s : reply.sources) {
-        if (s.complete) addrs.push_back(s.addr);
+      char ip[16];
+      for (const ProtoSourceRef& s : reply.sources) {
+        if (s.complete)
+          addrs.push_back(ProtoAddr{std::string(ip, proto_ip_format(s.ip, ip)), s.port});
       }
       proto_encode_peers(addrs, max_bytes, out);
     }

@@ -56,15 +56,26 @@ struct ProtoSource {
   bool complete = true;
 };
 
+// A source as the tracker lists it in a reply: a view of the registry's own id
+// (valid while the reply is encoded) and the address as numbers, so listing a
+// source copies nothing.
+struct ProtoSourceRef {
+  const char* peer_id;
+  size_t peer_id_len;
+  uint32_t ip;  // IPv4, network byte order
+  int port;
+  bool complete;
+};
+
 // What the tracker answers, before encoding: handlers fill this, and
 // proto_encode_reply writes the seed form or the extended one.
 struct ProtoReply {
   enum Kind { OK, ERROR, PEERS } kind = OK;
-  std::string message;               // ERROR
-  std::vector<ProtoSource> sources;  // PEERS
-  int interval = 0;                  // join, extended: heartbeat period in seconds
-  std::string token;                 // join, extended
-  int64_t size = -1;                 // PEERS, extended: the file's size and content id, when known
+  std::string message;                  // ERROR
+  std::vector<ProtoSourceRef> sources;  // PEERS
+  int interval = 0;                     // join, extended: heartbeat period in seconds
+  std::string token;                    // join, extended
+  int64_t size = -1;  // PEERS, extended: the file's size and content id, when known
   std::string cid;
 };
 
@@ -93,6 +104,12 @@ bool proto_utf8_valid(const char* s, size_t n);
 
 // The wire name of one ProtoField bit ("peer_id", ...).
 const char* proto_field_name(uint32_t field);
+
+// "a.b.c.d" for an IPv4 address in network byte order; buf holds at least 16
+// bytes. Returns the length.
+size_t proto_ip_format(uint32_t ip, char* buf);
+// Parses a dotted quad into network byte order. Returns 0, or -1.
+int proto_ip_parse(const char* s, uint32_t* ip);
 
 // Decodes one request datagram. Every field present is type- and range-checked,
 // whatever the action; unknown fields are ignored (they are extensions).

@@ -1,125 +1,263 @@
-// Tracker state as sets. See registry.h.
+// Tracker state as sets, in compact slots. See registry.h.
 #include "registry.h"
 
 #include <algorithm>
 
-static bool contains(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
+/* ----------------------------------------------------------------------------
+ * Slots: each kind lives in a vector, reused through a free list, and is found
+ * by its key through an unordered_map whose node owns the one copy of the key.
+ * ------------------------------------------------------------------------- */
+
+template <typename T>
+static uint32_t slot_new(std::vector<T>* v, std::vector<uint32_t>* free_list) {
+  if (!free_list->empty()) {
+    uint32_t s = free_list->back();
+    free_list->pop_back();
+    return s;
+  }
+  v->emplace_back();
+  return static_cast<uint32_t>(v->size() - 1);
 }
 
-static void drop_files(Registry* reg, const std::string& id, RegPeer* peer) {
-  for (const std::string& f : peer->files) {
-    auto h = reg->holders.find(f);
-    if (h == reg->holders.end()) continue;
-    std::vector<RegHolder>& v = h->second;
-    v.erase(std::remove_if(v.begin(), v.end(), [&](const RegHolder& x) { return x.peer_id == id; }),
-            v.end());
-    if (v.empty()) reg->holders.erase(h);
-  }
-  peer->files.clear();
+static uint32_t find_slot(const std::unordered_map<std::string, uint32_t>& ids,
+                          const std::string& key) {
+  auto it = ids.find(key);
+  return it == ids.end() ? kRegNone : it->second;
 }
+
+// The slot of content id `hex` with one more reference (0: none).
+static uint32_t cid_ref(Registry* reg, const std::string& hex) {
+  if (hex.empty()) return 0;
+  auto it = reg->cid_ids.find(hex);
+  if (it == reg->cid_ids.end()) {
+    uint32_t s = slot_new(&reg->cids, &reg->free_cids);
+    it = reg->cid_ids.emplace(hex, s).first;
+    reg->cids[s] = RegCid{&it->first, 0};
+  }
+  reg->cids[it->second].refs++;
+  return it->second + 1;
+}
+
+static void cid_unref(Registry* reg, uint32_t cid) {
+  if (cid == 0) return;
+  RegCid& c = reg->cids[cid - 1];
+  if (--c.refs > 0) return;
+  reg->cid_ids.erase(*c.hex);
+  c.hex = nullptr;
+  reg->free_cids.push_back(cid - 1);
+}
+
+static const std::string& cid_hex(const Registry* reg, uint32_t cid) {
+  static const std::string kNone;
+  return cid == 0 ? kNone : *reg->cids[cid - 1].hex;
+}
+
+// Drops every file of the peer in slot `ps`.
+static void drop_files(Registry* reg, uint32_t ps) {
+  RegPeer& peer = reg->peers[ps];
+  for (uint32_t fs : peer.files) {
+    RegFile& f = reg->files[fs];
+    for (size_t i = 0; i < f.holders.size(); i++) {
+      if (f.holders[i].peer != ps) continue;
+      cid_unref(reg, f.holders[i].cid);
+      f.holders.erase(f.holders.begin() + static_cast<ptrdiff_t>(i));
+      break;
+    }
+    if (!f.holders.empty()) continue;
+    reg->file_ids.erase(*f.name);
+    f.name = nullptr;
+    std::vector<RegHolder>().swap(f.holders);
+    reg->free_files.push_back(fs);
+  }
+  std::vector<uint32_t>().swap(peer.files);
+}
+
+/* ----------------------------------------------------------------------------
+ * Changes
+ * ------------------------------------------------------------------------- */
 
 bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now) {
   return now - p.last_seen <= reg->ttl_ms;
 }
 
-int reg_add_file(Registry* reg, const std::string& id, const std::string& file, bool complete,
-                 int64_t size, const std::string& cid) {
-  auto p = reg->peers.find(id);
-  if (p == reg->peers.end()) return REG_ENOPEER;
-  if (!contains(p->second.files, file)) {
-    p->second.files.push_back(file);
-    reg->holders[file].push_back(RegHolder{id, complete, size, cid});
+static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool complete,
+                    int64_t size, const std::string& cid) {
+  auto fit = reg->file_ids.find(file);
+  if (fit == reg->file_ids.end()) {
+    uint32_t fs = slot_new(&reg->files, &reg->free_files);
+    fit = reg->file_ids.emplace(file, fs).first;
+    reg->files[fs].name = &fit->first;
+  }
+  uint32_t fs = fit->second;
+  RegPeer& peer = reg->peers[ps];
+  std::vector<RegHolder>& hs = reg->files[fs].holders;
+  if (std::find(peer.files.begin(), peer.files.end(), fs) == peer.files.end()) {
+    peer.files.push_back(fs);
+    RegHolder h;
+    h.peer = ps;
+    h.cid = cid_ref(reg, cid) & 0x7fffffffu;
+    h.complete = complete ? 1 : 0;
+    h.size = size;
+    hs.push_back(h);
     return REG_OK;
   }
-  for (RegHolder& h : reg->holders[file]) {
-    if (h.peer_id != id) continue;
-    bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) ||
-                   (!cid.empty() && cid != h.cid);
-    if (complete) h.complete = true;
+  for (RegHolder& h : hs) {
+    if (h.peer != ps) continue;
+    bool new_cid = !cid.empty() && cid != cid_hex(reg, h.cid);
+    bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
+    if (complete) h.complete = 1;
     if (size >= 0) h.size = size;
-    if (!cid.empty()) h.cid = cid;
+    if (new_cid) {
+      cid_unref(reg, h.cid);
+      h.cid = cid_ref(reg, cid) & 0x7fffffffu;
+    }
     return changed ? REG_OK : REG_UNCHANGED;
   }
   return REG_UNCHANGED;
 }
 
-int reg_join(Registry* reg, const std::string& id, const std::string& ip, int tcp_port,
+int reg_add_file(Registry* reg, const std::string& id, const std::string& file, bool complete,
+                 int64_t size, const std::string& cid) {
+  uint32_t ps = find_slot(reg->peer_ids, id);
+  if (ps == kRegNone) return REG_ENOPEER;
+  return add_file(reg, ps, file, complete, size, cid);
+}
+
+int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, int tcp_port,
              int udp_port, const std::vector<std::string>& files, bool extended, int64_t now) {
-  auto p = reg->peers.find(id);
+  uint32_t ip;
+  if (proto_ip_parse(ip_text.c_str(), &ip) != 0) return REG_EINVAL;
+  uint32_t ps = find_slot(reg->peer_ids, id);
   bool changed = false;
-  if (p == reg->peers.end()) {
-    p = reg->peers.emplace(id, RegPeer{ip, tcp_port, udp_port, extended, now, {}}).first;
+  if (ps == kRegNone) {
+    ps = slot_new(&reg->peers, &reg->free_peers);
+    RegPeer& p = reg->peers[ps];
+    p.id = &reg->peer_ids.emplace(id, ps).first->first;
+    p.ip = ip;
+    p.tcp_port = static_cast<uint16_t>(tcp_port);
     changed = true;
-  } else if (p->second.ip != ip || p->second.tcp_port != tcp_port) {
-    if (reg_is_alive(reg, p->second, now)) return REG_CONFLICT;
-    drop_files(reg, id, &p->second);
-    p->second.ip = ip;
-    p->second.tcp_port = tcp_port;
+  } else if (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port) {
+    if (reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
+    drop_files(reg, ps);
+    reg->peers[ps].ip = ip;
+    reg->peers[ps].tcp_port = static_cast<uint16_t>(tcp_port);
     changed = true;
   }
-  p->second.udp_port = udp_port;
-  p->second.extended = extended;
-  p->second.last_seen = now;
+  RegPeer& p = reg->peers[ps];
+  p.udp_port = static_cast<uint16_t>(udp_port);
+  p.extended = extended;
+  p.last_seen = now;
   for (const std::string& f : files) {
-    if (reg_add_file(reg, id, f) == REG_OK) changed = true;
+    if (add_file(reg, ps, f, true, -1, "") == REG_OK) changed = true;
   }
   return changed ? REG_OK : REG_UNCHANGED;
 }
 
 int reg_leave(Registry* reg, const std::string& id) {
-  auto p = reg->peers.find(id);
-  if (p == reg->peers.end()) return REG_ENOPEER;
-  drop_files(reg, id, &p->second);
-  reg->peers.erase(p);
+  auto it = reg->peer_ids.find(id);
+  if (it == reg->peer_ids.end()) return REG_ENOPEER;
+  uint32_t ps = it->second;
+  drop_files(reg, ps);
+  reg->peers[ps] = RegPeer();
+  reg->peer_ids.erase(it);
+  reg->free_peers.push_back(ps);
   return REG_OK;
 }
 
+RegPeer* reg_find(Registry* reg, const std::string& id) {
+  uint32_t ps = find_slot(reg->peer_ids, id);
+  return ps == kRegNone ? nullptr : &reg->peers[ps];
+}
+
 const RegPeer* reg_find(const Registry* reg, const std::string& id) {
-  auto p = reg->peers.find(id);
-  return p == reg->peers.end() ? nullptr : &p->second;
+  uint32_t ps = find_slot(reg->peer_ids, id);
+  return ps == kRegNone ? nullptr : &reg->peers[ps];
 }
 
 void reg_touch(Registry* reg, const std::string& id, int64_t now) {
-  auto p = reg->peers.find(id);
-  if (p != reg->peers.end()) p->second.last_seen = now;
+  RegPeer* p = reg_find(reg, id);
+  if (p != nullptr) p->last_seen = now;
 }
 
+/* ----------------------------------------------------------------------------
+ * Queries
+ * ------------------------------------------------------------------------- */
+
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSource>* out, RegFileInfo* info) {
-  out->clear();
-  RegFileInfo fi;
-  auto h = reg->holders.find(file);
-  if (h != reg->holders.end()) {
-    for (const RegHolder& x : h->second) {
-      if (x.cid.empty()) continue;
-      if (fi.cid.empty() || x.complete) fi = RegFileInfo{x.size, x.cid};
+                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
+  std::vector<uint32_t>& picks = reg->scratch;  // indices into the file's holders
+  picks.clear();
+  uint32_t fs = find_slot(reg->file_ids, file);
+  uint32_t file_cid = 0;
+  int64_t file_size = -1;
+  if (fs != kRegNone) {
+    const std::vector<RegHolder>& hs = reg->files[fs].holders;
+    bool have = false;
+    for (const RegHolder& x : hs) {
+      if (x.cid == 0) continue;
+      if (!have || x.complete) {
+        file_cid = x.cid;
+        file_size = x.size;
+        have = true;
+      }
       if (x.complete) break;
     }
-    for (const RegHolder& x : h->second) {
-      if (x.peer_id == exclude_id || (!x.cid.empty() && x.cid != fi.cid)) continue;
-      const RegPeer* p = reg_find(reg, x.peer_id);
+    uint32_t exclude = find_slot(reg->peer_ids, exclude_id);
+    for (size_t i = 0; i < hs.size(); i++) {
+      const RegHolder& x = hs[i];
+      if (x.peer == exclude || (x.cid != 0 && x.cid != file_cid)) continue;
       // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
-      if (p == nullptr || !reg_is_alive(reg, *p, now)) continue;
-      out->push_back(ProtoSource{x.peer_id, ProtoAddr{p->ip, p->tcp_port}, x.complete});
+      if (!reg_is_alive(reg, reg->peers[x.peer], now)) continue;
+      picks.push_back(static_cast<uint32_t>(i));
     }
   }
-  if (info != nullptr) *info = fi;
-  if (out->size() <= want) return;
-  // More sources than wanted: a uniform random selection (partial Fisher-Yates).
-  for (size_t i = 0; i < want; i++) {
-    std::uniform_int_distribution<size_t> pick(i, out->size() - 1);
-    std::swap((*out)[i], (*out)[pick(reg->rng)]);
+  if (info != nullptr) {
+    info->size = file_cid != 0 ? file_size : -1;
+    info->cid = cid_hex(reg, file_cid);
   }
-  out->resize(want);
+  if (picks.size() > want) {
+    // More sources than wanted: a uniform random selection (partial Fisher-Yates).
+    for (size_t i = 0; i < want; i++) {
+      std::uniform_int_distribution<size_t> pick(i, picks.size() - 1);
+      std::swap(picks[i], picks[pick(reg->rng)]);
+    }
+    picks.resize(want);
+  }
+  out->resize(picks.size());
+  for (size_t i = 0; i < picks.size(); i++) {
+    const RegHolder& x = reg->files[fs].holders[picks[i]];
+    const RegPeer& p = reg->peers[x.peer];
+    (*out)[i] = ProtoSourceRef{p.id->data(), p.id->size(), p.ip, p.tcp_port, x.complete != 0};
+  }
 }
 
 std::vector<std::string> reg_expire(Registry* reg, int64_t now) {
   std::vector<std::string> gone;
-  for (const auto& kv : reg->peers) {
-    if (!reg_is_alive(reg, kv.second, now)) gone.push_back(kv.first);
+  for (const RegPeer& p : reg->peers) {
+    if (p.id != nullptr && !reg_is_alive(reg, p, now)) gone.push_back(*p.id);
   }
   for (const std::string& id : gone)
     reg_leave(reg, id);
   return gone;
+}
+
+size_t reg_peer_count(const Registry* reg) {
+  return reg->peer_ids.size();
+}
+
+size_t reg_file_count(const Registry* reg) {
+  return reg->file_ids.size();
+}
+
+bool reg_has_file(const Registry* reg, const std::string& file) {
+  return reg->file_ids.count(file) != 0;
+}
+
+std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& id) {
+  std::vector<std::string> names;
+  const RegPeer* p = reg_find(reg, id);
+  if (p == nullptr) return names;
+  for (uint32_t fs : p->files)
+    names.push_back(*reg->files[fs].name);
+  return names;
 }

@@ -2,6 +2,13 @@
 // kept as sets so that repeating a request changes nothing. Pure data: no libuv
 // and no I/O (time is passed in), so the tracker's rules are tested directly
 // (tests/unit/test_registry.cc).
+//
+// Compact on purpose (issue 5: at most 150 bytes per registration at 1M): every
+// peer id, file name and content id is stored once, in the key of its index
+// map, and everything else refers to it by slot number. A registration (one
+// peer holding one file) costs one 16-byte RegHolder in the file's list and one
+// 4-byte slot number in the peer's list; get_peers walks the file's list and
+// reads each holder's peer slot directly, with no lookup per source.
 #pragma once
 
 #include <cstdint>
@@ -12,21 +19,35 @@
 
 #include "proto.h"
 
+constexpr uint32_t kRegNone = UINT32_MAX;
+
 struct RegPeer {
-  std::string ip;
-  int tcp_port = 0;
-  int udp_port = 0;       // the source port of its join: requests for the id come from here
-  bool extended = false;  // joined with "v":1: proves ownership with a token, heartbeats
-  int64_t last_seen = 0;  // ms: last sign of life (a request, a heartbeat, a probe)
-  std::vector<std::string> files;  // registration order, no duplicates
+  const std::string* id = nullptr;  // the key in Registry::peer_ids; null: a free slot
+  uint32_t ip = 0;                  // IPv4, network byte order
+  uint16_t tcp_port = 0;
+  uint16_t udp_port = 0;         // the source port of its join: requests for the id come from here
+  bool extended = false;         // joined with "v":1: proves ownership with a token, heartbeats
+  unsigned char token[16] = {};  // the token its join answer gave (set by the tracker)
+  int64_t last_seen = 0;         // ms: last sign of life (a request, a heartbeat, a probe)
+  std::vector<uint32_t> files;   // file slots, registration order, no duplicates
 };
 
-// One peer's copy of a file.
+// One peer's copy of a file: 16 bytes.
 struct RegHolder {
-  std::string peer_id;
-  bool complete = true;  // false: a downloader serving the pieces it has verified
-  int64_t size = -1;     // as announced; -1 when not (seed peers)
-  std::string cid;       // content id as announced; empty when not
+  uint32_t peer;          // slot in Registry::peers
+  uint32_t cid : 31;      // slot in Registry::cids + 1; 0: no content id announced
+  uint32_t complete : 1;  // 0: a downloader serving the pieces it has verified
+  int64_t size;           // as announced; -1 when not (seed peers)
+};
+
+struct RegFile {
+  const std::string* name = nullptr;  // the key in Registry::file_ids; null: a free slot
+  std::vector<RegHolder> holders;     // registration order, one entry per peer
+};
+
+struct RegCid {
+  const std::string* hex = nullptr;  // the key in Registry::cid_ids
+  uint32_t refs = 0;                 // holders that announced it
 };
 
 // What get_peers tells about a file besides its sources.
@@ -36,11 +57,18 @@ struct RegFileInfo {
 };
 
 struct Registry {
-  std::unordered_map<std::string, RegPeer> peers;
-  // file -> the peers that have it, in registration order, one entry per peer.
-  std::unordered_map<std::string, std::vector<RegHolder>> holders;
-  int64_t ttl_ms = 90 * 1000;   // a peer unseen this long is gone
-  std::mt19937_64 rng{0x7474};  // for random selections of sources
+  std::vector<RegPeer> peers;  // slots; the free ones are listed in free_peers
+  std::vector<uint32_t> free_peers;
+  std::unordered_map<std::string, uint32_t> peer_ids;  // id -> slot
+  std::vector<RegFile> files;
+  std::vector<uint32_t> free_files;
+  std::unordered_map<std::string, uint32_t> file_ids;  // name -> slot
+  std::vector<RegCid> cids;
+  std::vector<uint32_t> free_cids;
+  std::unordered_map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot
+  int64_t ttl_ms = 90 * 1000;                         // a peer unseen this long is gone
+  std::mt19937_64 rng{0x7474};                        // for random selections of sources
+  std::vector<uint32_t> scratch;                      // reg_sources' picks, reused
 };
 
 enum RegStatus {
@@ -48,6 +76,7 @@ enum RegStatus {
   REG_UNCHANGED = 1,  // the request repeated what the registry already holds
   REG_ENOPEER = -1,   // no such peer
   REG_CONFLICT = -2,  // the id is held from another address by a peer not known to be dead
+  REG_EINVAL = -3,    // not an IPv4 address
 };
 
 // Registers (or refreshes) a peer and every file it lists. The same address
@@ -63,6 +92,7 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip, int tc
 int reg_add_file(Registry* reg, const std::string& id, const std::string& file,
                  bool complete = true, int64_t size = -1, const std::string& cid = "");
 int reg_leave(Registry* reg, const std::string& id);
+RegPeer* reg_find(Registry* reg, const std::string& id);
 const RegPeer* reg_find(const Registry* reg, const std::string& id);
 // Records a sign of life.
 void reg_touch(Registry* reg, const std::string& id, int64_t now);
@@ -71,8 +101,15 @@ bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now);
 // in registration order when they fit, else a random selection. The file's
 // content id is the one its first complete holder announced (else the first
 // holder's); holders that announced another id are left out, since their bytes
-// would fail verification. *info (optional) gets that id and size.
+// would fail verification. *info (optional) gets that id and size. The ids
+// in `out` point into the registry: valid until it next changes.
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSource>* out, RegFileInfo* info = nullptr);
+                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr);
 // Removes the peers unseen for ttl_ms; returns their ids.
 std::vector<std::string> reg_expire(Registry* reg, int64_t now);
+
+// Counts and views, for the tracker's console and for tests.
+size_t reg_peer_count(const Registry* reg);
+size_t reg_file_count(const Registry* reg);
+bool reg_has_file(const Registry* reg, const std::string& file);
+std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& id);

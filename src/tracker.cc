@@ -27,22 +27,34 @@ void tracker_init_key(Tracker* t) {
   }
 }
 
-std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
-                          int tcp_port) {
-  // A keyed hash of who joined from where: nothing to store, and it changes when
-  // the tracker restarts (the peer then finds itself unknown and joins again).
+// A keyed hash of who joined from where: it changes when the tracker restarts
+// (the peer then finds itself unknown and joins again). Computed at each join
+// and kept with the peer (RegPeer::token), so a request's check is a compare.
+static void token_bytes(const Tracker* t, const std::string& id, const std::string& ip,
+                        int tcp_port, unsigned char out[kTokenHexLen / 2]) {
   std::string msg = id + '\0' + ip + '\0' + std::to_string(tcp_port);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), t->key, sizeof t->key, reinterpret_cast<const unsigned char*>(msg.data()),
        msg.size(), mac, &len);
+  memcpy(out, mac, kTokenHexLen / 2);
+}
+
+static std::string token_hex(const unsigned char* b) {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   for (size_t i = 0; i < kTokenHexLen / 2; i++) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 15];
   }
   return out;
+}
+
+std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
+                          int tcp_port) {
+  unsigned char b[kTokenHexLen / 2];
+  token_bytes(t, id, ip, tcp_port, b);
+  return token_hex(b);
 }
 
 /* ----------------------------------------------------------------------------
@@ -53,9 +65,10 @@ std::string tracker_token(const Tracker* t, const std::string& id, const std::st
 struct Call {
   const ProtoRequest& req;
   const char* ip;
+  uint32_t ip_n;  // ip in network byte order
   int port;
   bool authenticated;  // carried the holder's token
-  ProtoReply reply;
+  ProtoReply& reply;   // the tracker's, reused
   std::string probe_id;
 };
 
@@ -88,7 +101,7 @@ static int heartbeat_interval_s(const Tracker* t) {
 
 static int act_join(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
-  if (t->reg.peers.size() >= kMaxPeers && reg_find(&t->reg, req.peer_id) == nullptr)
+  if (reg_peer_count(&t->reg) >= kMaxPeers && reg_find(&t->reg, req.peer_id) == nullptr)
     return reply_error(c, "the tracker is full; try again later");
   int r =
       reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
@@ -99,15 +112,19 @@ static int act_join(Tracker* t, Call* c) {
       c->probe_id = req.peer_id;  // is the holder still there? the answer waits for a probe
       return TRACKER_PROBE;
     }
+    char ip[16];
+    proto_ip_format(h->ip, ip);
     return reply_error(c, "peer id " + out_sanitize(req.peer_id, 40) +
-                              " is held by a live peer at " + h->ip + ":" +
+                              " is held by a live peer at " + ip + ":" +
                               std::to_string(h->tcp_port) + "; choose another id");
   }
+  RegPeer* p = reg_find(&t->reg, req.peer_id);
+  if (p != nullptr) token_bytes(t, req.peer_id, c->ip, req.tcp_port, p->token);
   SAY(t, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   log_line(&t->log, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   if (req.extended) {
     c->reply.interval = heartbeat_interval_s(t);
-    c->reply.token = tracker_token(t, req.peer_id, c->ip, req.tcp_port);
+    c->reply.token = p != nullptr ? token_hex(p->token) : std::string();
   }
   return TRACKER_ANSWER;
 }
@@ -187,8 +204,20 @@ static void log_refusal(Tracker* t, const char* ip, int port, const std::string&
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
 }
 
-static bool token_matches(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+static int hex_val(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
+static bool token_matches(const std::string& hex, const RegPeer& p) {
+  if (hex.size() != kTokenHexLen) return false;
+  unsigned char b[kTokenHexLen / 2];
+  for (size_t i = 0; i < sizeof b; i++) {
+    int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    b[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return CRYPTO_memcmp(b, p.token, sizeof b) == 0;
 }
 
 // Whether the sender may act for req.peer_id (PROTOCOL §1, ownership): the id's
@@ -199,14 +228,14 @@ static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string*
   const ProtoRequest& req = c->req;
   const RegPeer* h = reg_find(&t->reg, req.peer_id);
   // Proven: the token of the holder, from the holder's address.
-  if (h != nullptr && (req.fields & FLD_TOKEN) && h->ip == c->ip && h->udp_port == c->port)
-    c->authenticated = token_matches(req.token, tracker_token(t, req.peer_id, h->ip, h->tcp_port));
+  if (h != nullptr && (req.fields & FLD_TOKEN) && h->ip == c->ip_n && h->udp_port == c->port)
+    c->authenticated = token_matches(req.token, *h);
   if (!(act->flags & ACT_OWNER)) return 0;
   if (h == nullptr) {
     *why = "Peer not found";
     return -1;
   }
-  if (h->ip != c->ip || h->udp_port != c->port) {
+  if (h->ip != c->ip_n || h->udp_port != c->port) {
     *why = "peer id " + out_sanitize(req.peer_id, 40) + " belongs to another address";
     return -1;
   }
@@ -220,8 +249,10 @@ static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string*
 int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
                    std::string* probe_id) {
   t->answer.clear();
-  ProtoRequest req;
+  ProtoRequest& req = t->req;  // reused: decoding allocates nothing once warm
   std::string err;
+  uint32_t ip_n = 0;
+  proto_ip_parse(ip, &ip_n);
   int dr = proto_decode_request(data, len, &req, &err);
   if (dr == PROTO_ANSWER) return TRACKER_ANSWER;  // an answer is never answered
   if (dr != 0) {
@@ -232,7 +263,14 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
     proto_encode_reply(reply, req, kSeedAnswerMax, &t->answer);
     return TRACKER_ANSWER;
   }
-  Call c{req, ip, port, false, ProtoReply(), std::string()};
+  ProtoReply& reply = t->reply;
+  reply.kind = ProtoReply::OK;
+  reply.message.clear();
+  reply.interval = 0;
+  reply.token.clear();
+  reply.size = -1;
+  reply.cid.clear();
+  Call c{req, ip, ip_n, port, false, reply, std::string()};
   const TrackerAction* act = nullptr;
   for (const TrackerAction& a : kActions) {
     if (req.action == a.name) act = &a;
@@ -301,7 +339,7 @@ struct Probe {
   std::vector<Waiter> waiters;  // joins that wait for the verdict
 };
 
-static void send_answer(Tracker* t, const struct sockaddr* to);
+static void send_answer(Tracker* t, const struct sockaddr_in* to);
 
 static void probe_on_closed(uv_handle_t* h) {
   Probe* p = static_cast<Probe*>(h->data);
@@ -325,8 +363,9 @@ static void probe_finish(Probe* p, bool alive) {
     std::string again;
     if (tracker_handle(t, w.datagram.data(), w.datagram.size(), ip, ntohs(w.from.sin_port),
                        &again) == TRACKER_ANSWER)
-      send_answer(t, reinterpret_cast<const struct sockaddr*>(&w.from));
+      send_answer(t, &w.from);
   }
+  udpserve_flush(&t->udp);
 }
 
 static void probe_on_connect(uv_connect_t* req, int status) {
@@ -363,7 +402,10 @@ static void probe_start(Tracker* t, const std::string& id, const Waiter* waiter)
   const RegPeer* h = reg_find(&t->reg, id);
   if (h == nullptr || t->probes.size() >= static_cast<size_t>(kMaxProbes)) return;
   struct sockaddr_in addr;
-  if (uv_ip4_addr(h->ip.c_str(), h->tcp_port, &addr) != 0) return;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = h->ip;
+  addr.sin_port = htons(h->tcp_port);
   Probe* p = new Probe;
   p->t = t;
   p->id = id;
@@ -389,8 +431,8 @@ static void on_sweep(uv_timer_t* timer) {
   tracker_expire(t);
   int64_t interval_ms = static_cast<int64_t>(heartbeat_interval_s(t)) * 1000;
   std::vector<std::string> due;
-  for (const auto& kv : t->reg.peers) {
-    if (!kv.second.extended && t->now - kv.second.last_seen >= interval_ms) due.push_back(kv.first);
+  for (const RegPeer& p : t->reg.peers) {
+    if (p.id != nullptr && !p.extended && t->now - p.last_seen >= interval_ms) due.push_back(*p.id);
   }
   for (const std::string& id : due)
     probe_start(t, id, nullptr);
@@ -400,56 +442,44 @@ static void on_sweep(uv_timer_t* timer) {
  * UDP
  * ------------------------------------------------------------------------- */
 
-struct AnswerReq {
-  uv_udp_send_t req;
-  std::string data;
-};
-
-static void send_answer(Tracker* t, const struct sockaddr* to) {
-  if (t->answer.empty()) return;
-  uv_buf_t b = uv_buf_init(&t->answer[0], static_cast<unsigned>(t->answer.size()));
-  int r = uv_udp_try_send(&t->udp, &b, 1, to);
-  if (r >= 0) return;
-  if (r != UV_EAGAIN) return;  // the sender's problem (unreachable, ...): nothing to keep
-  // The socket buffer is full: queue a copy.
-  AnswerReq* a = new AnswerReq;
-  a->data = t->answer;
-  a->req.data = a;
-  b = uv_buf_init(&a->data[0], static_cast<unsigned>(a->data.size()));
-  if (uv_udp_send(&a->req, &t->udp, &b, 1, to,
-                  [](uv_udp_send_t* rq, int) { delete static_cast<AnswerReq*>(rq->data); }) != 0)
-    delete a;
+static void send_answer(Tracker* t, const struct sockaddr_in* to) {
+  udpserve_answer(&t->udp, to, t->answer.data(), t->answer.size());
 }
 
-static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  Tracker* t = static_cast<Tracker*>(h->data);
-  buf->base = t->rbuf;
-  buf->len = sizeof t->rbuf;
+// Buffered console and log lines go out once per loop pass, and before the
+// answers of each batch of datagrams (udpserve.h).
+static void flush_output(Tracker* t) {
+  log_flush(&t->log);
+  out_flush();
 }
 
-static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struct sockaddr* addr,
-                    unsigned flags) {
-  Tracker* t = static_cast<Tracker*>(h->data);
-  if (addr == nullptr || nread < 0) return;  // nothing more to read, or a transient error
-  if (addr->sa_family != AF_INET) return;
+static void on_batch_end(void* ctx) {
+  flush_output(static_cast<Tracker*>(ctx));
+}
+
+static void on_prepare(uv_prepare_t* h) {
+  flush_output(static_cast<Tracker*>(h->data));
+}
+
+static void on_datagram(void* ctx, const char* data, size_t len, const struct sockaddr_in* sin,
+                        bool oversize) {
+  Tracker* t = static_cast<Tracker*>(ctx);
   char ip[INET_ADDRSTRLEN];
-  const struct sockaddr_in* sin = reinterpret_cast<const struct sockaddr_in*>(addr);
-  uv_ip4_name(sin, ip, sizeof ip);
+  proto_ip_format(sin->sin_addr.s_addr, ip);
   int port = ntohs(sin->sin_port);
-  size_t len = static_cast<size_t>(nread);
-  if ((flags & UV_UDP_PARTIAL) || len > kMaxRequestBytes) {
+  if (oversize || len > kMaxRequestBytes) {
     log_line(&t->log, "Dropped a datagram of %zu bytes or more from %s:%d (the limit is %zu)", len,
              ip, port, kMaxRequestBytes);
     return;
   }
   t->now = static_cast<int64_t>(uv_now(t->loop));
   std::string probe_id;
-  if (tracker_handle(t, buf->base, len, ip, port, &probe_id) == TRACKER_PROBE) {
-    Waiter w{std::string(buf->base, len), *sin};
+  if (tracker_handle(t, data, len, ip, port, &probe_id) == TRACKER_PROBE) {
+    Waiter w{std::string(data, len), *sin};
     probe_start(t, probe_id, &w);
     return;
   }
-  send_answer(t, addr);
+  send_answer(t, sin);
 }
 
 /* ----------------------------------------------------------------------------
@@ -474,12 +504,14 @@ static void print_log_error(Tracker* t, int r) {
 static void cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
+  log_flush(&t->log);
   int r = log_print_matching(t->log.path, nullptr, nullptr, stdout);
   if (r < 0) print_log_error(t, r);
 }
 
 static void cmd_all_logs(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
+  log_flush(&t->log);
   int r = log_print_matching(t->log.path, line_is_shared, nullptr, stdout);
   if (r < 0) print_log_error(t, r);
 }
@@ -490,6 +522,7 @@ static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
+  log_flush(&t->log);
   int r = log_print_matching(t->log.path, line_is_about, &name, stdout);
   if (r < 0) print_log_error(t, r);
   if (r == 0) out_line("File name does not exist.");
@@ -544,7 +577,8 @@ static void on_console_eof(void*) {}
 static void tracker_stop(Tracker* t) {
   if (t->stopping) return;
   t->stopping = true;
-  if (t->udp_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->udp), nullptr);
+  udpserve_close(&t->udp);
+  if (t->prepare_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->prepare), nullptr);
   if (t->sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->sweep), nullptr);
   std::unordered_map<std::string, Probe*> probes = t->probes;
   for (auto& kv : probes)
@@ -564,24 +598,28 @@ static int tracker_start(Tracker* t) {
     fprintf(stderr, "tt tracker: bad --host %s: %s\n", t->opt.host.c_str(), uv_strerror(r));
     return r;
   }
-  if ((r = uv_udp_init(t->loop, &t->udp)) != 0) return r;
-  t->udp_open = true;
-  t->udp.data = t;
-  r = uv_udp_bind(&t->udp, reinterpret_cast<const struct sockaddr*>(&addr), 0);
+  t->udp.ctx = t;
+  t->udp.on_datagram = on_datagram;
+  t->udp.on_batch_end = on_batch_end;
+  r = udpserve_start(&t->udp, t->loop, &addr);
   if (r != 0) {
     fprintf(stderr, "tt tracker: cannot bind UDP %s:%d: %s\n", t->opt.host.c_str(), t->opt.port,
             uv_strerror(r));
     return r;
   }
-  struct sockaddr_in bound;
-  int len = sizeof bound;
-  uv_udp_getsockname(&t->udp, reinterpret_cast<struct sockaddr*>(&bound), &len);
-  int port = ntohs(bound.sin_port);
+  int port = udpserve_port(&t->udp);
   if ((r = log_open(&t->log, t->opt.log_path)) != 0) {
     fprintf(stderr, "tt tracker: cannot open log %s: %s\n", t->opt.log_path.c_str(),
             uv_strerror(r));
     return r;
   }
+  // Lines are written once per loop pass and per batch of datagrams, not one by one.
+  t->log.deferred = true;
+  out_defer(true);
+  uv_prepare_init(t->loop, &t->prepare);
+  t->prepare.data = t;
+  t->prepare_open = true;
+  uv_prepare_start(&t->prepare, on_prepare);
   tracker_init_key(t);
   t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
   uv_timer_init(t->loop, &t->sweep);
@@ -590,11 +628,11 @@ static int tracker_start(Tracker* t) {
   // Sweeping a few times per interval keeps expiry within about ttl + interval/3.
   uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
   uv_timer_start(&t->sweep, on_sweep, period, period);
-  if ((r = uv_udp_recv_start(&t->udp, on_alloc, on_recv)) != 0) return r;
   if ((r = app_signals_start(&t->signals, t->loop, on_signal, t)) != 0) return r;
   out_line("Tracker started at %s:%d", t->opt.host.c_str(), port);
   log_line(&t->log, "Tracker started at %s:%d", t->opt.host.c_str(), port);
   out_line("Tracker running at %s:%d", t->opt.host.c_str(), port);
+  flush_output(t);
   return console_open(&t->console, t->loop, t, on_console_line, on_console_eof);
 }
 

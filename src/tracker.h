@@ -16,6 +16,7 @@
 #include "limits.h"
 #include "log.h"
 #include "registry.h"
+#include "udpserve.h"
 
 struct TrackerOptions {
   std::string host = "127.0.0.1";
@@ -29,8 +30,9 @@ struct Probe;
 struct Tracker {
   uv_loop_t* loop = nullptr;
   TrackerOptions opt;
-  uv_udp_t udp;
-  bool udp_open = false;
+  UdpServe udp;
+  uv_prepare_t prepare;  // flushes buffered console and log lines once per loop pass
+  bool prepare_open = false;
   uv_timer_t sweep;
   bool sweep_open = false;
   AppSignals signals;
@@ -46,8 +48,9 @@ struct Tracker {
   int64_t refusal_second = -1;                            // rate limit for refusal lines
   int refusal_lines = 0;
   int refusals_hidden = 0;
-  std::string answer;  // reused for every answer
-  char rbuf[kMaxDatagram];
+  ProtoRequest req;    // reused for every datagram
+  ProtoReply reply;    // reused for every answer
+  std::string answer;  // the encoded answer, reused
 };
 
 enum TrackerResult {

@@ -220,9 +220,13 @@ TEST_CASE("proto: an extended reply is cut to fit and keeps its shape", "[proto]
   req.fields = FLD_SEQ;
   ProtoReply reply;
   reply.kind = ProtoReply::PEERS;
+  std::vector<std::string> ids;
   for (int i = 0; i < 200; i++)
-    reply.sources.push_back(
-        ProtoSource{"peer-" + std::to_string(i), ProtoAddr{"127.0.0.1", 1000 + i}, true});
+    ids.push_back("peer-" + std::to_string(i));
+  uint32_t ip;
+  REQUIRE(proto_ip_parse("127.0.0.1", &ip) == 0);
+  for (int i = 0; i < 200; i++)
+    reply.sources.push_back(ProtoSourceRef{ids[i].data(), ids[i].size(), ip, 1000 + i, true});
   std::string out;
   proto_encode_reply(reply, req, 1024, &out);
   CHECK(out.size() <= 1024);

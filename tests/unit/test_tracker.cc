@@ -46,7 +46,7 @@ TEST_CASE("tracker: unknown peers get errors where the seed stayed silent", "[tr
   CHECK(send(t, R"({"action":"share_file","peer_id":"9","file":"a"})") == nf);
   CHECK(send(t, R"({"action":"got_the_file","peer_id":"9","file_name":"a"})") == nf);
   CHECK(send(t, R"({"action":"leave","peer_id":"9"})") == nf);
-  CHECK(t->reg.peers.empty());
+  CHECK(reg_peer_count(&t->reg) == 0);
   delete t;
 }
 
@@ -72,9 +72,9 @@ TEST_CASE("tracker: bad requests are refused and change nothing", "[tracker]") {
         R"({"status":"error","message":"unknown action 'fly'"})");
   CHECK(send(t, R"({"action":"join","peer_id":"1"})") ==
         R"({"status":"error","message":"missing field 'tcp_port' for join"})");
-  REQUIRE(t->reg.peers.size() == 1);
-  CHECK(t->reg.peers["1"].files == std::vector<std::string>{"a"});
-  CHECK(t->reg.holders.size() == 1);
+  REQUIRE(reg_peer_count(&t->reg) == 1);
+  CHECK(reg_peer_files(&t->reg, "1") == std::vector<std::string>{"a"});
+  CHECK(reg_file_count(&t->reg) == 1);
   delete t;
 }
 
@@ -177,9 +177,9 @@ TEST_CASE("tracker: an id is acted for only from the address that joined with it
   CHECK_THAT(send(t, leave, "127.0.0.2", 4000), Catch::Contains("belongs to another address"));
   CHECK_THAT(send(t, R"({"action":"share_file","peer_id":"5","file":"b"})", "127.0.0.1", 4001),
              Catch::Contains("belongs to another address"));
-  CHECK(t->reg.peers["5"].files == std::vector<std::string>{"a"});
+  CHECK(reg_peer_files(&t->reg, "5") == std::vector<std::string>{"a"});
   CHECK(send(t, leave, "127.0.0.1", 4000) == R"({"status":"ok"})");
-  CHECK(t->reg.peers.empty());
+  CHECK(reg_peer_count(&t->reg) == 0);
   delete t;
 }
 
@@ -194,11 +194,11 @@ TEST_CASE("tracker: an extended holder must show its token, even from its own ad
              Catch::Contains("missing or wrong token"));
   CHECK_THAT(send(t, R"({"action":"share_file","peer_id":"6","file":"g"})", "127.0.0.1", 4000),
              Catch::Contains("missing or wrong token"));
-  CHECK(t->reg.peers["6"].files == std::vector<std::string>{"f"});
+  CHECK(reg_peer_files(&t->reg, "6") == std::vector<std::string>{"f"});
   rapidjson::Document d = parse(send(t, base + R"(,"token":")" + tok + "\"}", "127.0.0.1", 4000));
   CHECK(d["status"] == "ok");
   CHECK(d["seq"] == 2);
-  CHECK(t->reg.peers["6"].files == std::vector<std::string>{"f", "g"});
+  CHECK(reg_peer_files(&t->reg, "6") == std::vector<std::string>{"f", "g"});
   CHECK_THAT(send(t, base + R"(,"token":")" + tok + "\"}", "127.0.0.1", 4001),
              Catch::Contains("belongs to another address"));
   delete t;
@@ -215,14 +215,14 @@ TEST_CASE("tracker: a join for a held id waits for a probe of the holder", "[tra
     tracker_probe_result(t, "7", true);
     CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
     CHECK_THAT(t->answer, Catch::Contains("held by a live peer at 127.0.0.1:1007"));
-    CHECK(t->reg.peers["7"].tcp_port == 1007);
+    CHECK(reg_find(&t->reg, "7")->tcp_port == 1007);
   }
   SECTION("a dead holder's id is taken over") {
     tracker_probe_result(t, "7", false);
-    CHECK(t->reg.peers.empty());
+    CHECK(reg_peer_count(&t->reg) == 0);
     CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
     CHECK(parse(t->answer)["status"] == "ok");
-    CHECK(t->reg.peers["7"].tcp_port == 2007);
+    CHECK(reg_find(&t->reg, "7")->tcp_port == 2007);
   }
   delete t;
 }
@@ -238,9 +238,9 @@ TEST_CASE("tracker: a peer silent past its ttl leaves the answers, then the stat
   CHECK(send(t, get) == R"({"peers":[["127.0.0.1",1008]]})");
   t->now = 6000;
   CHECK(send(t, get) == R"({"peers":[]})");
-  CHECK(t->reg.peers.size() == 1);
+  CHECK(reg_peer_count(&t->reg) == 1);
   tracker_expire(t);
-  CHECK(t->reg.peers.empty());
+  CHECK(reg_peer_count(&t->reg) == 0);
   CHECK(parse(send(t, hb, "127.0.0.1", 4000))["message"] == "Peer not found");
   delete t;
 }
