@@ -1,8 +1,14 @@
 // proto: decoding, validating and encoding the control plane's JSON.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <string>
 
 #include "proto.h"
+
+static std::string& err_sink() {
+  static std::string e;
+  return e;
+}
 
 static int decode(const std::string& s, ProtoRequest* r, std::string* err) {
   return proto_decode_request(s.data(), s.size(), r, err);
@@ -249,4 +255,70 @@ TEST_CASE("proto: peer addresses from a tracker must be IPv4 addresses", "[proto
   REQUIRE(proto_decode_answer(s.data(), s.size(), &ans, &err) == 0);
   REQUIRE(ans.peers.size() == 1);
   CHECK(ans.peers[0].ip == "10.0.0.1");
+}
+
+TEST_CASE("proto: one request object is reused without leftovers", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  REQUIRE(decode(R"({"action":"join","v":1,"seq":9,"peer_id":"7","tcp_port":5,"files":["a"],)"
+                 R"("token":"00112233445566778899aabbccddeeff"})",
+                 &r, &err) == 0);
+  REQUIRE(decode(R"({"action":"get_peers","peer_id":"8","file_name":"b"})", &r, &err) == 0);
+  CHECK(r.peer_id == "8");
+  CHECK(r.files.empty());
+  CHECK(r.token.empty());
+  CHECK_FALSE(r.extended);
+  CHECK(r.seq == 0);
+  CHECK(r.tcp_port == 0);
+  CHECK(r.fields == (FLD_PEER_ID | FLD_FILE_NAME));
+}
+
+TEST_CASE("proto: the first of duplicate keys wins; keys are matched whole", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  REQUIRE(decode(R"({"action":"leave","peer_id":"1","peer_id":"2"})", &r, &err) == 0);
+  CHECK(r.peer_id == "1");
+  // "peer_id\u0000x" is another key, not peer_id.
+  REQUIRE(decode(R"({"action":"leave","peer_id\u0000x":"5"})", &r, &err) == 0);
+  CHECK((r.fields & FLD_PEER_ID) == 0);
+  REQUIRE(decode(R"({"action":"leave","peer_i":"5","peer_idd":"6"})", &r, &err) == 0);
+  CHECK((r.fields & FLD_PEER_ID) == 0);
+}
+
+TEST_CASE("proto: extended answers escape what JSON requires", "[proto]") {
+  ProtoRequest req;
+  req.extended = true;
+  ProtoReply reply;
+  reply.kind = ProtoReply::ERROR;
+  reply.message = std::string("a\"b\\c\n\t\x01\x1f/\xc3\xa9", 12);
+  std::string out;
+  proto_encode_reply(reply, req, 65536, &out);
+  CHECK(out ==
+        "{\"status\":\"error\",\"v\":1,\"message\":\"a\\\"b\\\\c\\n\\t\\u0001\\u001F/\xc3\xa9\"}");
+  ProtoAnswer ans;
+  REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err_sink()) == 0);
+
+  reply.kind = ProtoReply::PEERS;
+  std::string id = "p\"1";
+  uint32_t ip;
+  REQUIRE(proto_ip_parse("10.200.3.45", &ip) == 0);
+  reply.sources.push_back(ProtoSourceRef{id.data(), id.size(), ip, 65535, false});
+  reply.size = 0;
+  reply.cid = std::string(64, 'a');
+  proto_encode_reply(reply, req, 65536, &out);
+  CHECK(out == "{\"status\":\"ok\",\"v\":1,\"size\":0,\"id\":\"" + std::string(64, 'a') +
+                   "\",\"peers\":[],\"sources\":[{\"peer_id\":\"p\\\"1\",\"ip\":\"10.200.3.45\","
+                   "\"port\":65535,\"complete\":false}]}");
+}
+
+TEST_CASE("proto: IPv4 addresses format and parse", "[proto]") {
+  char buf[16];
+  uint32_t ip;
+  for (const char* s : {"0.0.0.0", "127.0.0.1", "255.255.255.255", "10.20.100.9"}) {
+    REQUIRE(proto_ip_parse(s, &ip) == 0);
+    CHECK(proto_ip_format(ip, buf) == strlen(s));
+    CHECK(std::string(buf) == s);
+  }
+  CHECK(proto_ip_parse("1.2.3", &ip) == -1);
+  CHECK(proto_ip_parse("::1", &ip) == -1);
 }

@@ -114,3 +114,42 @@ TEST_CASE("registry: more sources than wanted gives a random selection of distin
   }
   CHECK(seen.size() > 50);  // 200 picks of 100: a fixed prefix would show only 10
 }
+
+TEST_CASE("registry: slots are reused and content ids are counted", "[registry]") {
+  Registry reg;
+  std::string cid1(64, '1'), cid2(64, '2');
+  for (int round = 0; round < 3; round++) {
+    join(reg, "1", 1001, {});
+    join(reg, "2", 1002, {});
+    CHECK(reg_add_file(&reg, "1", "a", true, 10, cid1) == REG_OK);
+    CHECK(reg_add_file(&reg, "2", "a", true, 10, cid1) == REG_OK);
+    CHECK(reg_add_file(&reg, "2", "b", false, 20, cid2) == REG_OK);
+    CHECK(reg.cid_ids.size() == 2);
+    RegFileInfo info;
+    std::vector<ProtoSourceRef> out;
+    reg_sources(&reg, "b", "", 10, 0, &out, &info);
+    REQUIRE(out.size() == 1);
+    CHECK(std::string(out[0].peer_id, out[0].peer_id_len) == "2");
+    CHECK_FALSE(out[0].complete);
+    CHECK(info.cid == cid2);
+    CHECK(info.size == 20);
+    // A new content id for the same copy replaces the old one.
+    CHECK(reg_add_file(&reg, "2", "b", true, 20, cid1) == REG_OK);
+    CHECK(reg.cid_ids.size() == 1);
+    CHECK(reg_peer_files(&reg, "2") == std::vector<std::string>{"a", "b"});
+    CHECK(reg_leave(&reg, "1") == REG_OK);
+    CHECK(reg_leave(&reg, "2") == REG_OK);
+    CHECK(reg_peer_count(&reg) == 0);
+    CHECK(reg_file_count(&reg) == 0);
+    CHECK(reg.cid_ids.empty());
+  }
+  // Three rounds of two peers and two files used two slots of each.
+  CHECK(reg.peers.size() == 2);
+  CHECK(reg.files.size() == 2);
+}
+
+TEST_CASE("registry: a join from something that is not an IPv4 address is refused", "[registry]") {
+  Registry reg;
+  CHECK(join(reg, "1", 1001, {"a"}, 0, "not-an-ip") == REG_EINVAL);
+  CHECK(reg_peer_count(&reg) == 0);
+}
