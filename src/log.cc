@@ -30,6 +30,61 @@ std::string log_timestamp(int64_t epoch_ms) {
   return buf;
 }
 
+// Whether fmt uses only %s, %d, %zu and %%, which append_format handles.
+static bool simple_format(const char* fmt) {
+  for (const char* p = strchr(fmt, '%'); p != nullptr; p = strchr(p + 1, '%')) {
+    if (p[1] == 's' || p[1] == 'd' || p[1] == '%') {
+      p++;
+    } else if (p[1] == 'z' && p[2] == 'u') {
+      p += 2;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+static void append_uint(std::string* out, unsigned long long v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out->append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
+// printf for the formats log lines use, several times faster than vfprintf (a
+// busy tracker writes a line per request).
+static void append_format(std::string* out, const char* fmt, va_list ap) {
+  const char* p = fmt;
+  while (*p != '\0') {
+    const char* q = strchr(p, '%');
+    if (q == nullptr) {
+      out->append(p);
+      return;
+    }
+    out->append(p, static_cast<size_t>(q - p));
+    if (q[1] == 's') {
+      const char* arg = va_arg(ap, const char*);
+      out->append(arg != nullptr ? arg : "(null)");
+      p = q + 2;
+    } else if (q[1] == 'd') {
+      int v = va_arg(ap, int);
+      if (v < 0) out->push_back('-');
+      append_uint(out,
+                  v < 0 ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned>(v));
+      p = q + 2;
+    } else if (q[1] == 'z') {
+      append_uint(out, va_arg(ap, size_t));
+      p = q + 3;
+    } else {
+      out->push_back('%');
+      p = q + 2;
+    }
+  }
+}
+
 void log_line(Log* log, const char* fmt, ...) {
   if (log->f == nullptr) return;
   struct timeval tv;
@@ -41,12 +96,32 @@ void log_line(Log* log, const char* fmt, ...) {
     strftime(log->stamp, sizeof log->stamp, "%Y-%m-%d %H:%M:%S", &tm);
     log->stamp_sec = tv.tv_sec;
   }
-  fprintf(log->f, "%s,%03d - ", log->stamp, static_cast<int>(tv.tv_usec / 1000));
+  int ms = static_cast<int>(tv.tv_usec / 1000);
+  std::string& line = log->line;
+  line.assign(log->stamp);
+  char tail[8] = {',',
+                  static_cast<char>('0' + ms / 100),
+                  static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10),
+                  ' ',
+                  '-',
+                  ' ',
+                  '\0'};
+  line.append(tail, 7);
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(log->f, fmt, ap);
+  if (simple_format(fmt)) {
+    append_format(&line, fmt, ap);
+  } else {
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n > 0)
+      line.append(buf,
+                  static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
+  }
   va_end(ap);
-  fputc('\n', log->f);
+  line.push_back('\n');
+  fwrite(line.data(), 1, line.size(), log->f);
   if (log->deferred)
     log->dirty = true;
   else

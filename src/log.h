@@ -16,6 +16,7 @@ struct Log {
   bool dirty = false;
   long stamp_sec = -1;  // the second `stamp` shows
   char stamp[32] = {};
+  std::string line;  // the line being written, reused
 };
 
 int log_open(Log* log, const std::string& path);  // 0 or -errno

@@ -97,18 +97,37 @@ int proto_check_name(const char* s, size_t n, std::string* why) {
  * Addresses
  * ------------------------------------------------------------------------- */
 
+// Each byte value as decimal text, made at compile time: formatting an address
+// is four table copies (a get_peers answer formats two per source).
+struct OctetText {
+  char text[256][4];
+  unsigned char len[256];
+};
+
+static constexpr OctetText make_octet_text() {
+  OctetText t{};
+  for (int v = 0; v < 256; v++) {
+    int n = 0;
+    if (v >= 100) t.text[v][n++] = static_cast<char>('0' + v / 100);
+    if (v >= 10) t.text[v][n++] = static_cast<char>('0' + v / 10 % 10);
+    t.text[v][n++] = static_cast<char>('0' + v % 10);
+    t.len[v] = static_cast<unsigned char>(n);
+  }
+  return t;
+}
+
+static constexpr OctetText kOctets = make_octet_text();
+
 size_t proto_ip_format(uint32_t ip, char* buf) {
   const unsigned char* b = reinterpret_cast<const unsigned char*>(&ip);
   char* p = buf;
   for (int i = 0; i < 4; i++) {
-    unsigned v = b[i];
-    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
-    *p++ = static_cast<char>('0' + v % 10);
-    if (i < 3) *p++ = '.';
+    memcpy(p, kOctets.text[b[i]], 4);  // the 4th byte is overwritten or cut below
+    p += kOctets.len[b[i]];
+    *p++ = '.';
   }
-  *p = '\0';
-  return static_cast<size_t>(p - buf);
+  p[-1] = '\0';
+  return static_cast<size_t>(p - 1 - buf);
 }
 
 int proto_ip_parse(const char* s, uint32_t* ip) {

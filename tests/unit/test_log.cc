@@ -56,3 +56,31 @@ TEST_CASE("log: sanitised text is valid UTF-8 and never cut inside a character",
   CHECK(out_sanitize("c1\xc2\x85", 40) == "c1\\xc2\\x85");
   CHECK(out_sanitize("cut\xe2\x82", 40) == "cut\\xe2\\x82");
 }
+
+TEST_CASE("log: formats write as printf does, deferred lines wait for log_flush", "[log]") {
+  char path[] = "/tmp/tt-unit-log-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  Log log;
+  REQUIRE(log_open(&log, path) == 0);
+  log.deferred = true;
+  log_line(&log, "%s|%d|%d|%zu|100%%|%x|end", "s", -2147483647 - 1, 0, static_cast<size_t>(-1),
+           255u);
+  log_line(&log, "no args");
+  CHECK(lseek(fd, 0, SEEK_END) == 0);  // deferred: nothing written yet
+  log_flush(&log);
+  CHECK(lseek(fd, 0, SEEK_END) > 0);
+  log_close(&log);
+  FILE* out = tmpfile();
+  CHECK(log_print_matching(path, nullptr, nullptr, out) == 2);
+  rewind(out);
+  char buf[256] = {0};
+  REQUIRE(fgets(buf, sizeof buf, out) != nullptr);
+  std::string line(buf);
+  CHECK(line.substr(line.find(" - ")) == " - s|-2147483648|0|18446744073709551615|100%|ff|end\n");
+  REQUIRE(fgets(buf, sizeof buf, out) != nullptr);
+  CHECK(std::string(buf).substr(23) == " - no args\n");
+  fclose(out);
+  unlink(path);
+  close(fd);
+}
