@@ -268,6 +268,16 @@ static const char* const kMemberNames[M_COUNT] = {
     "action", "peer_id", "tcp_port", "files", "file",     "file_name", "v",    "seq",
     "token",  "numwant", "size",     "id",    "complete", "status",    "peers"};
 
+static constexpr size_t name_len(const char* s) {
+  return *s == '\0' ? 0 : 1 + name_len(s + 1);
+}
+
+static constexpr size_t kMemberLens[M_COUNT] = {
+    name_len("action"),   name_len("peer_id"),   name_len("tcp_port"), name_len("files"),
+    name_len("file"),     name_len("file_name"), name_len("v"),        name_len("seq"),
+    name_len("token"),    name_len("numwant"),   name_len("size"),     name_len("id"),
+    name_len("complete"), name_len("status"),    name_len("peers")};
+
 struct Members {
   const Value* v[M_COUNT] = {};
 };
@@ -277,8 +287,7 @@ static void index_members(const Value& d, Members* m) {
     const char* name = it->name.GetString();
     size_t n = it->name.GetStringLength();
     for (int k = 0; k < M_COUNT; k++) {
-      if (m->v[k] == nullptr && strlen(kMemberNames[k]) == n &&
-          memcmp(kMemberNames[k], name, n) == 0) {
+      if (m->v[k] == nullptr && kMemberLens[k] == n && memcmp(kMemberNames[k], name, n) == 0) {
         m->v[k] = &it->value;
         break;
       }
@@ -350,9 +359,19 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
   request_reset(req);
   // The parse works in a fixed buffer (more only for a huge join's list).
   alignas(8) char pool[16384];
+  alignas(8) char stack_pool[4096];
   rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-  rapidjson::Document d(&alloc);
-  d.Parse<kParseFlags>(data, len);
+  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_pool, sizeof stack_pool);
+  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                             rapidjson::MemoryPoolAllocator<>>
+      d(&alloc, 1024, &stack_alloc);
+  // Parsed in place, in a copy: strings are read where they lie, not copied.
+  // A NUL byte cannot be in JSON text (in place, it would end the parse).
+  if (memchr(data, '\0', len) != nullptr)
+    return fail(err, "invalid JSON (expected one JSON object per datagram)");
+  static thread_local std::string copy;
+  copy.assign(data, len);
+  d.ParseInsitu<kParseFlags>(&copy[0]);
   if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
   if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
 
@@ -558,13 +577,25 @@ static void put_str(Out* o, const std::string& s) {
   put_str(o, s.data(), s.size());
 }
 
+static const char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static void put_uint(Out* o, uint64_t v) {
   char buf[24];
   char* p = buf + sizeof buf;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
+  while (v >= 100) {
+    p -= 2;
+    memcpy(p, kDigitPairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, kDigitPairs + 2 * v, 2);
+  } else {
+    *--p = static_cast<char>('0' + v);
+  }
   put_lit(o, p, static_cast<size_t>(buf + sizeof buf - p));
 }
 
