@@ -612,7 +612,7 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
                             std::string* out) {
   size_t bound = 160 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
   for (size_t i = 0; i < k; i++)
-    bound += 140 + 6 * reply.sources[i].peer_id_len;
+    bound += 64 + 2 * reply.sources[i].text->text.size();
   out->resize(bound);
   Out o{&(*out)[0]};
   if (reply.kind == ProtoReply::ERROR)
@@ -648,28 +648,30 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     for (size_t i = 0; i < k; i++) {
       const ProtoSourceRef& s = reply.sources[i];
       if (!s.complete) continue;
+      const ProtoSourceText& t = *s.text;
       if (first)
-        PUT(&o, "[\"");
+        PUT(&o, "[");
       else
-        PUT(&o, ",[\"");
+        PUT(&o, ",[");
       first = false;
-      o.p += proto_ip_format(s.ip, o.p);  // digits and dots: nothing to escape
-      PUT(&o, "\",");
-      put_int(&o, s.port);
+      put_lit(&o, t.text.data() + t.id_len, t.ip_len);
+      *o.p++ = ',';
+      put_lit(&o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
       *o.p++ = ']';
     }
     PUT(&o, "],\"sources\":[");
     for (size_t i = 0; i < k; i++) {
       const ProtoSourceRef& s = reply.sources[i];
+      const ProtoSourceText& t = *s.text;
       if (i == 0)
         PUT(&o, "{\"peer_id\":");
       else
         PUT(&o, ",{\"peer_id\":");
-      put_str(&o, s.peer_id, s.peer_id_len);
-      PUT(&o, ",\"ip\":\"");
-      o.p += proto_ip_format(s.ip, o.p);
-      PUT(&o, "\",\"port\":");
-      put_int(&o, s.port);
+      put_lit(&o, t.text.data(), t.id_len);
+      PUT(&o, ",\"ip\":");
+      put_lit(&o, t.text.data() + t.id_len, t.ip_len);
+      PUT(&o, ",\"port\":");
+      put_lit(&o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
       if (s.complete)
         PUT(&o, ",\"complete\":true}");
       else
@@ -680,6 +682,20 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
   *o.p++ = '}';
   out->resize(static_cast<size_t>(o.p - out->data()));
 }
+void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out) {
+  std::string& t = out->text;
+  t.resize(6 * peer_id.size() + 2 + 18 + 8);
+  Out o{&t[0]};
+  put_str(&o, peer_id);
+  out->id_len = static_cast<uint16_t>(o.p - t.data());
+  *o.p++ = '"';
+  o.p += proto_ip_format(ip, o.p);
+  *o.p++ = '"';
+  out->ip_len = static_cast<uint16_t>(o.p - t.data() - out->id_len);
+  put_int(&o, port);
+  t.resize(static_cast<size_t>(o.p - t.data()));
+}
+
 #undef PUT
 
 void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
@@ -691,10 +707,11 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
       proto_encode_error(reply.message, out);
     } else {
       std::vector<ProtoAddr> addrs;
-      char ip[16];
       for (const ProtoSourceRef& s : reply.sources) {
+        // The quoted IP, unquoted: digits and dots.
+        const ProtoSourceText& t = *s.text;
         if (s.complete)
-          addrs.push_back(ProtoAddr{std::string(ip, proto_ip_format(s.ip, ip)), s.port});
+          addrs.push_back(ProtoAddr{t.text.substr(t.id_len + 1, t.ip_len - 2u), s.port});
       }
       proto_encode_peers(addrs, max_bytes, out);
     }

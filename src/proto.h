@@ -56,13 +56,20 @@ struct ProtoSource {
   bool complete = true;
 };
 
-// A source as the tracker lists it in a reply: a view of the registry's own id
-// (valid while the reply is encoded) and the address as numbers, so listing a
-// source copies nothing.
+// A source's JSON text, made once per peer when it joins, so that listing it in
+// an answer is copying: the id as a JSON string, then the IP as a JSON string,
+// then the port, e.g. "p7""10.0.0.1"6881.
+struct ProtoSourceText {
+  std::string text;
+  uint16_t id_len = 0;  // bytes of the quoted id
+  uint16_t ip_len = 0;  // bytes of the quoted IP; the port is the rest
+};
+void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out);
+
+// A source as the tracker lists it in a reply: a view of the registry's own
+// text (valid while the reply is encoded).
 struct ProtoSourceRef {
-  const char* peer_id;
-  size_t peer_id_len;
-  uint32_t ip;  // IPv4, network byte order
+  const ProtoSourceText* text;
   int port;
   bool complete;
 };

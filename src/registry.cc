@@ -144,6 +144,7 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     changed = true;
   }
   RegPeer& p = reg->peers[ps];
+  if (changed) proto_source_text(id, p.ip, p.tcp_port, &p.text);
   p.udp_port = static_cast<uint16_t>(udp_port);
   p.extended = extended;
   p.last_seen = now;
@@ -227,7 +228,7 @@ void reg_sources(Registry* reg, const std::string& file, const std::string& excl
   for (size_t i = 0; i < picks.size(); i++) {
     const RegHolder& x = reg->files[fs].holders[picks[i]];
     const RegPeer& p = reg->peers[x.peer];
-    (*out)[i] = ProtoSourceRef{p.id->data(), p.id->size(), p.ip, p.tcp_port, x.complete != 0};
+    (*out)[i] = ProtoSourceRef{&p.text, p.tcp_port, x.complete != 0};
   }
 }
 

@@ -28,6 +28,7 @@ struct RegPeer {
   uint16_t udp_port = 0;         // the source port of its join: requests for the id come from here
   bool extended = false;         // joined with "v":1: proves ownership with a token, heartbeats
   unsigned char token[16] = {};  // the token its join answer gave (set by the tracker)
+  ProtoSourceText text;          // id, IP and TCP port as JSON, for answers
   int64_t last_seen = 0;         // ms: last sign of life (a request, a heartbeat, a probe)
   std::vector<uint32_t> files;   // file slots, registration order, no duplicates
 };

@@ -226,13 +226,13 @@ TEST_CASE("proto: an extended reply is cut to fit and keeps its shape", "[proto]
   req.fields = FLD_SEQ;
   ProtoReply reply;
   reply.kind = ProtoReply::PEERS;
-  std::vector<std::string> ids;
-  for (int i = 0; i < 200; i++)
-    ids.push_back("peer-" + std::to_string(i));
+  std::vector<ProtoSourceText> texts(200);
   uint32_t ip;
   REQUIRE(proto_ip_parse("127.0.0.1", &ip) == 0);
-  for (int i = 0; i < 200; i++)
-    reply.sources.push_back(ProtoSourceRef{ids[i].data(), ids[i].size(), ip, 1000 + i, true});
+  for (int i = 0; i < 200; i++) {
+    proto_source_text("peer-" + std::to_string(i), ip, 1000 + i, &texts[i]);
+    reply.sources.push_back(ProtoSourceRef{&texts[i], 1000 + i, true});
+  }
   std::string out;
   proto_encode_reply(reply, req, 1024, &out);
   CHECK(out.size() <= 1024);
@@ -299,10 +299,12 @@ TEST_CASE("proto: extended answers escape what JSON requires", "[proto]") {
   REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err_sink()) == 0);
 
   reply.kind = ProtoReply::PEERS;
-  std::string id = "p\"1";
   uint32_t ip;
   REQUIRE(proto_ip_parse("10.200.3.45", &ip) == 0);
-  reply.sources.push_back(ProtoSourceRef{id.data(), id.size(), ip, 65535, false});
+  ProtoSourceText text;
+  proto_source_text("p\"1", ip, 65535, &text);
+  CHECK(text.text == "\"p\\\"1\"\"10.200.3.45\"65535");
+  reply.sources.push_back(ProtoSourceRef{&text, 65535, false});
   reply.size = 0;
   reply.cid = std::string(64, 'a');
   proto_encode_reply(reply, req, 65536, &out);

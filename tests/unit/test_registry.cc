@@ -129,7 +129,7 @@ TEST_CASE("registry: slots are reused and content ids are counted", "[registry]"
     std::vector<ProtoSourceRef> out;
     reg_sources(&reg, "b", "", 10, 0, &out, &info);
     REQUIRE(out.size() == 1);
-    CHECK(std::string(out[0].peer_id, out[0].peer_id_len) == "2");
+    CHECK(out[0].text->text.substr(0, out[0].text->id_len) == "\"2\"");
     CHECK_FALSE(out[0].complete);
     CHECK(info.cid == cid2);
     CHECK(info.size == 20);
