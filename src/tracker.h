@@ -5,6 +5,7 @@
 // signal handles. Called from main.cc.
 #pragma once
 
+#include <openssl/sha.h>
 #include <uv.h>
 
 #include <string>
@@ -41,9 +42,12 @@ struct Tracker {
   Registry reg;
   bool quiet = false;  // no console lines (unit tests)
   bool stopping = false;
-  int64_t now = 0;                                 // ms, read once per datagram or timer pass
-  unsigned char key[32];                           // keys the tokens; new at every start
-  std::unordered_map<std::string, Probe*> probes;  // by the id whose holder is probed
+  int64_t now = 0;             // ms, read once per datagram or timer pass
+  unsigned char key[32] = {};  // keys the tokens; new at every start
+  SHA256_CTX hmac_inner;       // the key absorbed: see tracker.cc
+  SHA256_CTX hmac_outer;
+  bool hmac_ready = false;
+  std::unordered_map<std::string, Probe*> probes;         // by the id whose holder is probed
   std::unordered_map<std::string, int64_t> probed_alive;  // id -> when a probe last found it alive
   int64_t refusal_second = -1;                            // rate limit for refusal lines
   int refusal_lines = 0;

@@ -1,5 +1,9 @@
 // tracker: whole datagrams in, answers out, through tracker_handle (no sockets).
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 #include "tracker.h"
 
@@ -167,6 +171,25 @@ TEST_CASE("tracker: tokens differ by id, address and tracker key", "[tracker]") 
   CHECK(tok != tracker_token(b, "1", "127.0.0.1", 1001));
   delete a;
   delete b;
+}
+
+TEST_CASE("tracker: a token is the first half of HMAC-SHA256(key, id NUL ip NUL port)",
+          "[tracker]") {
+  Tracker* t = keyed_tracker();
+  for (const std::string& id :
+       std::vector<std::string>{"1", "peer-with-a-longer-id", std::string(64, 'x')}) {
+    std::string msg = id + '\0' + "10.1.2.3" + '\0' + "6881";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), t->key, sizeof t->key, reinterpret_cast<const unsigned char*>(msg.data()),
+         msg.size(), mac, &len);
+    REQUIRE(len == 32);
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+      snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    CHECK(tracker_token(t, id, "10.1.2.3", 6881) == hex);
+  }
+  delete t;
 }
 
 TEST_CASE("tracker: an id is acted for only from the address that joined with it", "[tracker]") {
