@@ -19,6 +19,7 @@ using rapidjson::Value;
 // validated so a bad byte is refused here rather than echoed later.
 static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+static constexpr unsigned kRequestParseFlags = rapidjson::kParseIterativeFlag;
 
 /* ----------------------------------------------------------------------------
  * Names
@@ -173,6 +174,7 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
     if (c < 0x20 || c == 0x7f)
       return fail(err, "field 'peer_id' may not contain control characters");
   }
+  if (!proto_utf8_valid(s, n)) return fail(err, "field 'peer_id' is not valid UTF-8");
   out->assign(s, n);
   return 0;
 }
@@ -205,13 +207,28 @@ const char* proto_field_name(uint32_t field) {
   return "?";
 }
 
+struct HexDigits {
+  bool ok[256];
+};
+
+static constexpr HexDigits make_hex_digits() {
+  HexDigits h{};
+  for (int c = '0'; c <= '9'; c++)
+    h.ok[c] = true;
+  for (int c = 'a'; c <= 'f'; c++)
+    h.ok[c] = true;
+  return h;
+}
+
+static constexpr HexDigits kHexDigits = make_hex_digits();
+
 static bool is_hex(const Value& v, size_t len) {
   if (!v.IsString() || v.GetStringLength() != len) return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = v.GetString()[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(v.GetString());
+  bool ok = true;
+  for (size_t i = 0; i < len; i++)
+    ok &= kHexDigits.ok[s[i]];
+  return ok;
 }
 
 static int decode_size(const Value& v, const char* field, int64_t* out, std::string* err) {
@@ -371,7 +388,9 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
     return fail(err, "invalid JSON (expected one JSON object per datagram)");
   static thread_local std::string copy;
   copy.assign(data, len);
-  d.ParseInsitu<kParseFlags>(&copy[0]);
+  // Not validated as UTF-8 here: every string a request's handler uses is
+  // checked where it is decoded (names, peer ids, hex), and the rest is ignored.
+  d.ParseInsitu<kRequestParseFlags>(&copy[0]);
   if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
   if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
 

@@ -184,8 +184,17 @@ void reg_touch(Registry* reg, const std::string& id, int64_t now) {
  * Queries
  * ------------------------------------------------------------------------- */
 
+uint32_t reg_slot(const Registry* reg, const std::string& id) {
+  return find_slot(reg->peer_ids, id);
+}
+
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
                  int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
+  reg_sources_slot(reg, file, find_slot(reg->peer_ids, exclude_id), want, now, out, info);
+}
+
+void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
+                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
   std::vector<uint32_t>& picks = reg->scratch;  // indices into the file's holders
   picks.clear();
   uint32_t fs = find_slot(reg->file_ids, file);
@@ -203,7 +212,6 @@ void reg_sources(Registry* reg, const std::string& file, const std::string& excl
       }
       if (x.complete) break;
     }
-    uint32_t exclude = find_slot(reg->peer_ids, exclude_id);
     for (size_t i = 0; i < hs.size(); i++) {
       const RegHolder& x = hs[i];
       if (x.peer == exclude || (x.cid != 0 && x.cid != file_cid)) continue;

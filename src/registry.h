@@ -106,6 +106,11 @@ bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now);
 // in `out` point into the registry: valid until it next changes.
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
                  int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr);
+// The same, leaving out the peer in slot `exclude` (kRegNone: nobody).
+void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
+                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr);
+// The slot of peer `id` in reg->peers, or kRegNone.
+uint32_t reg_slot(const Registry* reg, const std::string& id);
 // Removes the peers unseen for ttl_ms; returns their ids.
 std::vector<std::string> reg_expire(Registry* reg, int64_t now);
 

@@ -101,6 +101,7 @@ struct Call {
   const char* ip;
   uint32_t ip_n;  // ip in network byte order
   int port;
+  uint32_t self;       // the requester's slot in the registry (kRegNone: unknown)
   bool authenticated;  // carried the holder's token
   ProtoReply& reply;   // the tracker's, reused
   std::string probe_id;
@@ -179,7 +180,7 @@ static int act_get_peers(Tracker* t, Call* c) {
     want = static_cast<size_t>(req.numwant < kMaxNumwant ? req.numwant : kMaxNumwant);
   c->reply.kind = ProtoReply::PEERS;
   RegFileInfo info;
-  reg_sources(&t->reg, req.file_name, req.peer_id, want, t->now, &c->reply.sources, &info);
+  reg_sources_slot(&t->reg, req.file_name, c->self, want, t->now, &c->reply.sources, &info);
   c->reply.size = info.size;
   c->reply.cid = info.cid;
   log_line(&t->log, "Peer %s wants peers' names with file: %s, status: %s", req.peer_id.c_str(),
@@ -239,7 +240,7 @@ static void log_refusal(Tracker* t, const char* ip, int port, const std::string&
 }
 
 static int hex_val(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  return c <= '9' ? c - '0' : c - 'a' + 10;  // the decoder let only [0-9a-f] through
 }
 
 // Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
@@ -248,7 +249,6 @@ static bool token_matches(const std::string& hex, const RegPeer& p) {
   unsigned char b[kTokenHexLen / 2];
   for (size_t i = 0; i < sizeof b; i++) {
     int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
     b[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
   return CRYPTO_memcmp(b, p.token, sizeof b) == 0;
@@ -260,7 +260,7 @@ static bool token_matches(const std::string& hex, const RegPeer& p) {
 // that joined with "v":1 must show the token its join answer gave it.
 static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string* why) {
   const ProtoRequest& req = c->req;
-  const RegPeer* h = reg_find(&t->reg, req.peer_id);
+  const RegPeer* h = c->self == kRegNone ? nullptr : &t->reg.peers[c->self];
   // Proven: the token of the holder, from the holder's address.
   if (h != nullptr && (req.fields & FLD_TOKEN) && h->ip == c->ip_n && h->udp_port == c->port)
     c->authenticated = token_matches(req.token, *h);
@@ -313,7 +313,8 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   reply.token.clear();
   reply.size = -1;
   reply.cid.clear();
-  Call c{req, ip, ip_n, port, false, reply, std::string()};
+  uint32_t self = (req.fields & FLD_PEER_ID) ? reg_slot(&t->reg, req.peer_id) : kRegNone;
+  Call c{req, ip, ip_n, port, self, false, reply, std::string()};
   const TrackerAction* act = nullptr;
   for (const TrackerAction& a : kActions) {
     if (req.action == a.name) act = &a;
