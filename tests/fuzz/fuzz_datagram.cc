@@ -11,7 +11,10 @@
 // 00112233445566778899aabbccddeeff in an input is replaced by the last token a
 // join answer handed out, so authenticated requests are reachable too.
 //
-// Invariants checked on every answer:
+// Invariants checked on every input:
+//   - the request decoder's fast reader and RapidJSON agree (proto.cc): same
+//     result, same error text, same fields;
+// and on every answer:
 //   - an answer to a request without "v" (including one that is not JSON at
 //     all) is at most kSeedAnswerMax bytes: the seed peer reads with recv(1024);
 //   - a non-empty answer is a JSON object in valid UTF-8;
@@ -28,6 +31,7 @@
 #include <string>
 
 #include "limits.h"
+#include "proto.h"
 #include "rapidjson/document.h"
 #include "tracker.h"
 
@@ -77,7 +81,7 @@ static Tracker* tracker() {
 // under the seed's limit too.
 static bool is_extended(const std::string& req) {
   rapidjson::Document d;
-  d.Parse<kParseFlags>(req.data(), req.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(req.data(), req.size());  // as the tracker reads it
   return !d.HasParseError() && d.IsObject() && d.HasMember("v");
 }
 
@@ -93,6 +97,24 @@ static void check_answer(const std::string& req, const std::string& answer) {
   if (tok != d.MemberEnd() && tok->value.IsString() &&
       tok->value.GetStringLength() == sizeof kTokenPlaceholder - 1)
     g_token.assign(tok->value.GetString(), tok->value.GetStringLength());
+}
+
+static bool same_request(const ProtoRequest& a, const ProtoRequest& b) {
+  return a.action == b.action && a.extended == b.extended && a.fields == b.fields &&
+         a.peer_id == b.peer_id && a.files == b.files && a.tcp_port == b.tcp_port &&
+         a.file == b.file && a.file_name == b.file_name && a.seq == b.seq && a.token == b.token &&
+         a.numwant == b.numwant && a.size == b.size && a.id == b.id && a.complete == b.complete;
+}
+
+static void check_fast_parse(const std::string& req) {
+  ProtoRequest fast, slow;
+  std::string fast_err, slow_err;
+  int rf = proto_decode_request(req.data(), req.size(), &fast, &fast_err);
+  proto_set_fast_parse(false);
+  int rs = proto_decode_request(req.data(), req.size(), &slow, &slow_err);
+  proto_set_fast_parse(true);
+  if (rf != rs || (rf == -1 && fast_err != slow_err) || (rf == 0 && !same_request(fast, slow)))
+    fail("the fast request reader and RapidJSON disagree", req, fast_err + " | " + slow_err);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
@@ -120,6 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   t->now = g_now;
   if (g_inputs % kExpireEvery == 0) tracker_expire(t);
 
+  check_fast_parse(req);
   std::string probe_id;
   int r = tracker_handle(t, req.data(), req.size(), ip, port, &probe_id);
   if (r == TRACKER_PROBE) {

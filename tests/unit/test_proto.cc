@@ -324,3 +324,115 @@ TEST_CASE("proto: IPv4 addresses format and parse", "[proto]") {
   CHECK(proto_ip_parse("1.2.3", &ip) == -1);
   CHECK(proto_ip_parse("::1", &ip) == -1);
 }
+
+// Decodes `s` with the fast reader allowed and with RapidJSON only; true when
+// they agree on the result, the error text and every field.
+static bool both_readers_agree(const std::string& s) {
+  ProtoRequest fast, slow;
+  std::string fast_err, slow_err;
+  int rf = proto_decode_request(s.data(), s.size(), &fast, &fast_err);
+  proto_set_fast_parse(false);
+  int rs = proto_decode_request(s.data(), s.size(), &slow, &slow_err);
+  proto_set_fast_parse(true);
+  if (rf != rs || fast_err != slow_err) return false;
+  if (rf != 0) return true;
+  return fast.action == slow.action && fast.extended == slow.extended &&
+         fast.fields == slow.fields && fast.peer_id == slow.peer_id && fast.files == slow.files &&
+         fast.tcp_port == slow.tcp_port && fast.file == slow.file &&
+         fast.file_name == slow.file_name && fast.seq == slow.seq && fast.token == slow.token &&
+         fast.numwant == slow.numwant && fast.size == slow.size && fast.id == slow.id &&
+         fast.complete == slow.complete;
+}
+
+TEST_CASE("proto: the fast request reader agrees with RapidJSON", "[proto]") {
+  const char* const cases[] = {
+      R"({"action":"join","peer_id":"3","files":["a.txt","b c"],"tcp_port":54819})",
+      R"({"action": "join", "peer_id": "3", "files": ["a.txt"], "tcp_port": 54819})",
+      " \t\r\n{ \"action\" : \"leave\" , \"peer_id\" : 3 } \n",
+      R"({"action":"get_peers","v":1,"seq":18446744073709551615,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":999999999999999999,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":18446744073709551616,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":99999999999999999999,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":36893488147419103232,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":4294967295,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":4294967296,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1,"seq":-1,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1.0,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":1e0,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":01,"peer_id":"1","file_name":"a"})",
+      R"({"action":"get_peers","v":0,"peer_id":"1","file_name":"a"})",
+      R"({"action":"share_file","peer_id":"1","file":"a","complete":false,"v":1})",
+      R"({"action":"share_file","peer_id":"1","file":"a","complete":null,"v":1})",
+      R"({"action":"share_file","peer_id":"1","file":"a","complete":tru})",
+      R"({"action":"join","peer_id":"1","tcp_port":5,"files":[]})",
+      R"({"action":"join","peer_id":"1","tcp_port":5,"files":[ ]})",
+      R"({"action":"join","peer_id":"1","tcp_port":5,"files":["a",]})",
+      R"({"action":"join","peer_id":"1","tcp_port":5,"files":[["a"]]})",
+      R"({"action":"join","peer_id":"1","tcp_port":5,"files":[{"name":"a","size":3}]})",
+      R"({"action":"leave","peer_id":"1",})",
+      R"({"action":"leave","peer_id":"1"}x)",
+      R"({"action":"leave","peer_id":"1"})"
+      "\x00",
+      R"({"action":"leave","peer_id":"a\u0062"})",
+      R"({"action":"leave","peer_id":"a\"b"})",
+      "{\"action\":\"leave\",\"peer_id\":\"a\x01\"}",
+      "{\"action\":\"leave\",\"peer_id\":\"\xff\xfe\"}",
+      "{\"action\":\"leave\",\"peer_id\":\"\xc3\xa9\"}",
+      R"({"action":"leave","peer_id":"1","peer_id":"2"})",
+      R"({"action":"leave","action":7,"peer_id":"1"})",
+      R"({})",
+      R"({ })",
+      R"([])",
+      R"("leave")",
+      R"({"status":"ok"})",
+      R"({"peers":[]})",
+      R"({"action":"leave")",
+      R"({"action" "leave"})",
+      R"({action:"leave"})",
+      "",
+      "{",
+      R"({"":""})",
+      R"({"action":"get_peers","peer_id":"1","file_name":"a","numwant":0})",
+      R"({"action":"get_peers","peer_id":"1","file_name":"a","numwant":2147483648,"v":1})",
+      R"({"action":"heartbeat","peer_id":"1","v":1,"token":"00112233445566778899aabbccddeeff"})",
+      R"({"action":"heartbeat","peer_id":"1","v":1,"token":"00112233445566778899AABBCCDDEEFF"})",
+  };
+  std::string disagree;
+  for (const char* c : cases) {
+    if (!both_readers_agree(c)) disagree += std::string(c) + "\n";
+  }
+  CHECK(disagree == "");
+  // And mutations of a few requests: bytes replaced, inserted and dropped.
+  const std::string seeds[] = {
+      R"({"action":"join","v":1,"seq":12,"peer_id":"p-1","tcp_port":6881,"files":["x.bin","y"]})",
+      R"({"action":"get_peers","v":1,"seq":9,"peer_id":"7","file_name":"movie.mkv","numwant":10})",
+      R"({"action":"share_file","peer_id":"1","file":"a","size":1048576,"complete":true,"v":1})",
+  };
+  const char alphabet[] = "{}[]\":, \\0123456789-.eEtruefalsn\x01\xc3\xa9\xff";
+  uint32_t x = 12345;
+  auto next = [&x]() {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+  };
+  for (int i = 0; i < 20000; i++) {
+    std::string s = seeds[i % 3];
+    for (int k = 0, edits = 1 + static_cast<int>(next() % 3); k < edits; k++) {
+      size_t at = next() % (s.size() + 1);
+      char c = alphabet[next() % (sizeof alphabet - 1)];
+      switch (next() % 3) {
+        case 0:
+          if (at < s.size()) s[at] = c;
+          break;
+        case 1:
+          s.insert(at, 1, c);
+          break;
+        default:
+          if (at < s.size()) s.erase(at, 1);
+      }
+    }
+    if (!both_readers_agree(s) && disagree.size() < 4096) disagree += s + "\n";
+  }
+  CHECK(disagree == "");
+}
