@@ -184,7 +184,10 @@ void out_prompt(const char* text) {
 
 // The length of the valid UTF-8 sequence at p (at most n bytes), or 0.
 static size_t utf8_len(const unsigned char* p, size_t n) {
-  size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+  size_t len = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                                              : 0;  // 0x80-0xc1 and 0xf5-0xff never lead
   if (len == 0 || len > n) return 0;
   uint32_t cp = p[0] & (0x3f >> (len - 1));
   for (size_t k = 1; k < len; k++) {

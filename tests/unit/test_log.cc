@@ -84,3 +84,12 @@ TEST_CASE("log: formats write as printf does, deferred lines wait for log_flush"
   unlink(path);
   close(fd);
 }
+
+TEST_CASE("log: bytes that never start a UTF-8 character are escaped", "[log]") {
+  // 0xf5-0xff followed by continuation bytes look like a 3-byte character to a
+  // check that only asks "at least 0xe0"; they are not UTF-8.
+  CHECK(out_sanitize("a\xf9\x9e\x9e"
+                     "b") == "a\\xf9\\x9e\\x9eb");
+  CHECK(out_sanitize("\xff\xbf\xbf\xbf") == "\\xff\\xbf\\xbf\\xbf");
+  CHECK(out_sanitize("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");  // U+10FFFF stays
+}
