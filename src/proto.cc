@@ -758,8 +758,10 @@ static void put_int(Out* o, int64_t v) {
 static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
                             std::string* out) {
   size_t bound = 160 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
-  for (size_t i = 0; i < k; i++)
-    bound += 64 + 2 * reply.sources[i].text->text.size();
+  if (reply.kind == ProtoReply::PEERS) {
+    for (size_t i = 0; i < k; i++)
+      bound += 64 + 2 * reply.sources[i].text->text.size();
+  }
   out->resize(bound);
   Out o{&(*out)[0]};
   if (reply.kind == ProtoReply::ERROR)

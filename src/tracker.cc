@@ -308,6 +308,7 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   }
   ProtoReply& reply = t->reply;
   reply.kind = ProtoReply::OK;
+  reply.sources.clear();  // views into the registry: never kept from one request to the next
   reply.message.clear();
   reply.interval = 0;
   reply.token.clear();

@@ -361,3 +361,20 @@ TEST_CASE("tracker: a seed-form request never gets more than 1024 bytes, token o
   CHECK(a.size() <= 1024);
   delete t;
 }
+
+TEST_CASE("tracker: an answer never reads sources listed for an earlier request", "[tracker]") {
+  // get_peers lists sources as views into the registry; joins that follow may
+  // move the registry's storage. (Found by the fuzzer under ASan.)
+  Tracker* t = keyed_tracker();
+  send(t, R"({"action":"join","peer_id":"1","files":["a"],"tcp_port":1001})", "127.0.0.1", 5001);
+  CHECK(send(t, R"({"action":"get_peers","v":1,"seq":1,"peer_id":"2","file_name":"a"})")
+            .find("1001") != std::string::npos);
+  for (int i = 0; i < 200; i++)
+    send(t,
+         R"({"action":"join","v":1,"seq":2,"peer_id":"j)" + std::to_string(i) +
+             R"(","files":[],"tcp_port":2000})",
+         "127.0.0.1", 6000 + i);
+  CHECK(send(t, R"({"action":"heartbeat","v":1,"seq":3,"peer_id":"nobody"})").find("error") !=
+        std::string::npos);
+  delete t;
+}
