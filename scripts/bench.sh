@@ -179,15 +179,22 @@ ratio() {
 tport=""
 tpid=""
 # start_tracker [TAG [ARGS...]]: a tracker (console in $work/TAG.out, log in
-# $work/TAG.log, TAG defaults to "tracker"); sets tport and tpid.
+# $work/TAG.log, TAG defaults to "tracker"); sets tport and tpid. The console
+# goes straight to the file, not through `stamp`: the tracker prints a line per
+# join and share, and a shell loop reading them would throttle it.
 start_tracker() {
   local tag=${1:-tracker}
   [ $# -eq 0 ] || shift
-  ${srv_pin[@]+"${srv_pin[@]}"} "$TT" tracker --port 0 --log "$work/$tag.log" "$@" < /dev/null > >(stamp > "$work/$tag.out") 2>&1 &
+  ${srv_pin[@]+"${srv_pin[@]}"} "$TT" tracker --port 0 --log "$work/$tag.log" "$@" < /dev/null > "$work/$tag.out" 2>&1 &
   tpid=$!
   pids+=($tpid)
-  wait_line "$work/$tag.out" '^Tracker started at 127\.0\.0\.1:[0-9]+' 10 > /dev/null
-  tport=$(sed -n 's/^[^ ]* Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out")
+  tport=""
+  for _ in $(seq 100); do
+    tport=$(sed -n 's/^Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out")
+    [ -n "$tport" ] && return 0
+    sleep 0.1
+  done
+  log "the tracker did not start:"; sed 's/^/    /' "$work/$tag.out" >&2; return 1
 }
 # stop_pid PID: stops a process started here (SIGTERM, then SIGKILL after 5 s).
 stop_pid() {
