@@ -6,20 +6,31 @@
 #   transfer   (default) loopback limits (iperf3, socat) and tt downloads:
 #              a BIG file from one source and from four, then one SWARM file
 #              downloaded alone and by eight peers at once from one seeder
-#   all        every subcommand (today: transfer)
-#   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s
+#   tracker    requests/s and p50/p99/p999 latency of `tt tracker` under ttload
+#              (get_peers with 10 sources per file, and a mixed load) against
+#              ttload's null responder, runs alternating, W=16 and W=1 in flight
+#   memory     tracker RSS empty, with 10k peers x 10 files, and with 1M
+#              registrations (100k peers x 10 files); bytes per registration
+#   share      W=1 get_peers latency against the tracker, and a download from
+#              peer a, each with a idle and while a hashes a 1 GiB `share`
+#   all        every subcommand
+#   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s,
+#              2 s load runs, 200k registrations, a 256 MiB share
 #   --runs N   runs per figure (default 3; each figure is the median, with min and max)
 #   --keep     keep the work directory (consoles, logs) and print where it is
-# Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS.
+# Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS,
+# BENCH_LOAD_SECS, BENCH_MEM_PEERS, BENCH_SHARE_MIB, BENCH_SMALL_MIB; and
+# BENCH_PIN=same|split|none says where the tracker runs against ttload.
 #
 # Rates are MB/s = 10^6 bytes per second. A tt download is timed by this script:
 # from just before `get NAME` is written to the peer's stdin to the moment the
 # peer prints `Downloaded file NAME successfully.` (each console line is stamped
 # on arrival); tt's own `Received ...` figure is shown next to it as a check.
+# The tracker figures come from build/tests/bench/ttload (see `ttload --help`).
 #
-# Later subcommands (tracker load, tracker memory; issue 5) are added as one
-# function bench_NAME each, plus a line in `subcommands` below; they use the
-# same helpers (ports, processes, record/median) and land in the same table.
+# Each subcommand is one function bench_NAME, plus its name in `subcommands`
+# below; they use the same helpers (ports, processes, record/median) and land
+# in the same table.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -36,7 +47,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --runs=*) runs="${1#--runs=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) todo+=("${subcommands[@]}") ;;
     -*) echo "bench: unknown flag $1 (try --help)" >&2; exit 2 ;;
     *)
@@ -190,7 +201,7 @@ start_tracker() {
   pids+=($tpid)
   tport=""
   for _ in $(seq 100); do
-    tport=$(sed -n 's/^Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out")
+    tport=$(sed -n 's/^Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out" 2>/dev/null || true)
     [ -n "$tport" ] && return 0
     sleep 0.1
   done
