@@ -6,26 +6,37 @@
 #   transfer   (default) loopback limits (iperf3, socat) and tt downloads:
 #              a BIG file from one source and from four, then one SWARM file
 #              downloaded alone and by eight peers at once from one seeder
-#   all        every subcommand (today: transfer)
-#   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s
+#   tracker    requests/s and p50/p99/p999 latency of `tt tracker` under ttload
+#              (get_peers with 10 sources per file, and a mixed load) against
+#              ttload's null responder, runs alternating, W=16 and W=1 in flight
+#   memory     tracker RSS empty, with 10k peers x 10 files, and with 1M
+#              registrations (100k peers x 10 files); bytes per registration
+#   share      W=1 get_peers latency against the tracker, and a download from
+#              peer a, each with a idle and while a hashes a 1 GiB `share`
+#   all        every subcommand
+#   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s,
+#              2 s load runs, 200k registrations, a 256 MiB share
 #   --runs N   runs per figure (default 3; each figure is the median, with min and max)
 #   --keep     keep the work directory (consoles, logs) and print where it is
-# Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS.
+# Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS,
+# BENCH_LOAD_SECS, BENCH_MEM_PEERS, BENCH_SHARE_MIB, BENCH_SMALL_MIB; and
+# BENCH_PIN=same|split|none says where the tracker runs against ttload.
 #
 # Rates are MB/s = 10^6 bytes per second. A tt download is timed by this script:
 # from just before `get NAME` is written to the peer's stdin to the moment the
 # peer prints `Downloaded file NAME successfully.` (each console line is stamped
 # on arrival); tt's own `Received ...` figure is shown next to it as a check.
+# The tracker figures come from build/tests/bench/ttload (see `ttload --help`).
 #
-# Later subcommands (tracker load, tracker memory; issue 5) are added as one
-# function bench_NAME each, plus a line in `subcommands` below; they use the
-# same helpers (ports, processes, record/median) and land in the same table.
+# Each subcommand is one function bench_NAME, plus its name in `subcommands`
+# below; they use the same helpers (ports, processes, record/median) and land
+# in the same table.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-subcommands=(transfer)
+subcommands=(transfer tracker memory share)
 quick=0
 runs=""
 keep=0
@@ -36,7 +47,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --runs=*) runs="${1#--runs=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) todo+=("${subcommands[@]}") ;;
     -*) echo "bench: unknown flag $1 (try --help)" >&2; exit 2 ;;
     *)
@@ -48,9 +59,12 @@ done
 [ ${#todo[@]} -gt 0 ] || todo=(transfer)
 if [ "$quick" = 1 ]; then
   : "${runs:=1}" "${BENCH_BIG_MIB:=256}" "${BENCH_SWARM_MIB:=128}" "${BENCH_IPERF_SECS:=2}"
+  : "${BENCH_LOAD_SECS:=2}" "${BENCH_MEM_PEERS:=20000}" "${BENCH_SHARE_MIB:=256}" "${BENCH_SMALL_MIB:=32}"
 else
   : "${runs:=3}" "${BENCH_BIG_MIB:=1024}" "${BENCH_SWARM_MIB:=256}" "${BENCH_IPERF_SECS:=5}"
+  : "${BENCH_LOAD_SECS:=5}" "${BENCH_MEM_PEERS:=100000}" "${BENCH_SHARE_MIB:=1024}" "${BENCH_SMALL_MIB:=64}"
 fi
+: "${BENCH_PIN:=same}"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs needs a positive number" >&2; exit 2; }
 
 # ------------------------------------------------------------------ setup
@@ -71,6 +85,7 @@ need_pkgs() {
 need_pkgs iperf3 socat iproute2 python3
 bash scripts/build.sh build
 TT="$root/build/tt"
+TTLOAD="$root/build/tests/bench/ttload"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tt-bench.XXXXXX")
 declare -A PEER_FD PEER_PID   # by peer id: the write end of its stdin FIFO, its pid
@@ -155,9 +170,10 @@ make_random() {
 }
 
 # ------------------------------------------------------------------ results
-# record NAME SIZE "V1 V2 ..." FAILED: one row of the final table (values in MB/s).
-R_NAME=(); R_SIZE=(); R_VALS=(); R_FAIL=()
-record() { R_NAME+=("$1"); R_SIZE+=("$2"); R_VALS+=("$3"); R_FAIL+=("$4"); }
+# record NAME SIZE "V1 V2 ..." FAILED [UNIT]: one row of the final table
+# (UNIT defaults to MB/s).
+R_NAME=(); R_SIZE=(); R_VALS=(); R_FAIL=(); R_UNIT=()
+record() { R_NAME+=("$1"); R_SIZE+=("$2"); R_VALS+=("$3"); R_FAIL+=("$4"); R_UNIT+=("${5:-MB/s}"); }
 # stats "V1 V2 ...": prints "median min max" (or "- - -").
 stats() {
   [ -n "${1// /}" ] || { echo "- - -"; return; }
@@ -172,11 +188,32 @@ ratio() {
 
 # ------------------------------------------------------------------ tt processes
 tport=""
+tpid=""
+# start_tracker [TAG [ARGS...]]: a tracker (console in $work/TAG.out, log in
+# $work/TAG.log, TAG defaults to "tracker"); sets tport and tpid. The console
+# goes straight to the file, not through `stamp`: the tracker prints a line per
+# join and share, and a shell loop reading them would throttle it.
 start_tracker() {
-  "$TT" tracker --port 0 --log "$work/tracker.log" < /dev/null > >(stamp > "$work/tracker.out") 2>&1 &
-  pids+=($!)
-  wait_line "$work/tracker.out" '^Tracker started at 127\.0\.0\.1:[0-9]+' 10 > /dev/null
-  tport=$(sed -n 's/^[^ ]* Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/tracker.out")
+  local tag=${1:-tracker}
+  [ $# -eq 0 ] || shift
+  ${srv_pin[@]+"${srv_pin[@]}"} "$TT" tracker --port 0 --log "$work/$tag.log" "$@" < /dev/null > "$work/$tag.out" 2>&1 &
+  tpid=$!
+  pids+=($tpid)
+  tport=""
+  for _ in $(seq 100); do
+    tport=$(sed -n 's/^Tracker started at 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out" 2>/dev/null || true)
+    [ -n "$tport" ] && return 0
+    sleep 0.1
+  done
+  log "the tracker did not start:"; sed 's/^/    /' "$work/$tag.out" >&2; return 1
+}
+# stop_pid PID: stops a process started here (SIGTERM, then SIGKILL after 5 s).
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget "$1"
 }
 # start_peer ID DIR: starts a peer whose stdin is a FIFO held open here (say
 # writes to it), its console stamped into $work/ID.out; `joined ID` waits for it.
@@ -412,6 +449,271 @@ bench_transfer() {
   ratios+=("tt 8 peers at once / 1 peer alone: $(ratio "$m_eight" "$m_solo")   (issue 5 target >= 2; both $swmib MiB)")
 }
 
+# ------------------------------------------------------------------ tracker load
+# Where the server (null responder or tracker) and ttload run, BENCH_PIN:
+#   same  (default) both on CPU 0 (taskset -c 0): no idle-CPU wake-ups in the
+#         round trip, so the figures are repeatable; ttload's own CPU time is
+#         part of every request's cost, for both servers alike
+#   split server on CPU 0, ttload on CPU 1
+#   none  wherever the scheduler puts them (on this VM a W=1 round trip is
+#         about 5 us when both land on one CPU and about 70 us when they don't)
+srv_pin=(); gen_pin=()
+set_pin() {
+  case "$BENCH_PIN" in
+    same) srv_pin=(taskset -c 0); gen_pin=(taskset -c 0) ;;
+    split) srv_pin=(taskset -c 0); gen_pin=(taskset -c 1) ;;
+    none) srv_pin=(); gen_pin=() ;;
+    *) echo "bench: BENCH_PIN must be same, split or none" >&2; exit 2 ;;
+  esac
+}
+unpin() { srv_pin=(); gen_pin=(); }
+# field NAME FILE: the value of NAME=VALUE in ttload's result line in FILE.
+field() { sed -n "s/^ttload: .* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
+null_port=""
+null_pid=""
+start_null() {
+  ${srv_pin[@]+"${srv_pin[@]}"} "$TTLOAD" null --port 0 > >(stamp > "$work/null.out") 2> "$work/null.err" &
+  null_pid=$!
+  pids+=($null_pid)
+  wait_line "$work/null.out" '^listening on 127\.0\.0\.1:[0-9]+' 10 > /dev/null
+  null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/null.out")
+}
+
+# load_once KEY PORT W MIX NAME: one ttload `load` run against 127.0.0.1:PORT;
+# appends its rate and latencies to V[KEY.rate], V[KEY.p50], ... A run fails when
+# the server answered errors, or (tracker) a get_peers answer listed no peers.
+load_once() {
+  local key=$1 port=$2 w=$3 mix=$4 name=$5 out="$work/load-$1.out" f
+  if ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$port" --window "$w" --duration "$BENCH_LOAD_SECS" \
+       --warmup 1 --mix "$mix" --peers 1000 --files 1000 --sources-per-file 10 \
+       > "$out" 2> "$work/load-$key.err" &&
+     [ "$(field errors "$out")" = 0 ] &&
+     { [ "$name" = null ] || [ "$(field nopeers "$out")" = 0 ]; }; then
+    ok "$key.rate" "$(field rate "$out")"
+    for f in p50 p99 p999; do ok "$key.$f" "$(field "${f}_us" "$out")"; done
+    log "  $key: $(sed 's/^ttload: //' "$out") $(grep -o 'in [0-9.]* s' "$work/load-$key.err" | sed 's/^/setup /')"
+  else
+    log "  $key: FAILED"; sed 's/^/    /' "$out" "$work/load-$key.err" >&2 || true
+    failed "$key.rate"
+  fi
+}
+
+# The tracker against the null responder, alternating, W=16 and W=1. A fresh
+# tracker per tracker run (so that state left by the mixed load does not pile
+# up); one null responder for the whole subcommand (it keeps no state).
+bench_tracker() {
+  local r w step key gp="get_peers=100" mixed="get_peers=70,heartbeat=15,share_file=10,join=5"
+  set_pin
+  start_null
+  log "null responder on 127.0.0.1:$null_port; $runs rounds of ${BENCH_LOAD_SECS} s runs (after 1 s warm-up); BENCH_PIN=$BENCH_PIN"
+  for r in $(seq "$runs"); do
+    for w in 16 1; do
+      log "round $r of $runs, W=$w"
+      for step in $(rotate "$r" null tracker mixed); do
+        case $step in
+          null) load_once "null.w$w" "$null_port" "$w" "$gp" null ;;
+          tracker|mixed)
+            start_tracker "tracker-$step-w$w-$r"
+            if [ $step = tracker ]; then load_once "tt.w$w" "$tport" "$w" "$gp" tt
+            else load_once "ttmix.w$w" "$tport" "$w" "$mixed" tt; fi
+            stop_pid "$tpid"
+            rm -f "$work/tracker-$step-w$w-$r.log" ;;
+        esac
+      done
+    done
+  done
+  stop_pid "$null_pid"
+  unpin
+  local label what
+  for w in 16 1; do
+    for key in null tt ttmix; do
+      case $key in
+        null) label="ttload null, get_peers" ;;
+        tt) label="tt tracker, get_peers (10 sources)" ;;
+        ttmix) label="tt tracker, mixed 70/15/10/5" ;;
+      esac
+      record "$label, W=$w" "pin $BENCH_PIN" "${V[$key.w$w.rate]:-}" "${F[$key.w$w.rate]:-0}" "req/s"
+      for what in p50 p99 p999; do
+        record "  $what latency" "-" "${V[$key.w$w.$what]:-}" "0" "us"
+      done
+    done
+  done
+  local nr tr mr n99 t99
+  nr=$(median_of "${V[null.w16.rate]:-}"); tr=$(median_of "${V[tt.w16.rate]:-}")
+  mr=$(median_of "${V[ttmix.w16.rate]:-}")
+  n99=$(median_of "${V[null.w1.p99]:-}"); t99=$(median_of "${V[tt.w1.p99]:-}")
+  ratios+=("tt get_peers / null, rate W=16:     $(ratio "$tr" "$nr")   (issue 5 target >= 0.8)")
+  ratios+=("tt mixed / null, rate W=16:         $(ratio "$mr" "$nr")")
+  ratios+=("tt get_peers / null, p99 W=1:       $(ratio "$t99" "$n99")   (issue 5 target <= 1.5)")
+  ratios+=("tt get_peers / null, rate W=1:      $(ratio "$(median_of "${V[tt.w1.rate]:-}")" "$(median_of "${V[null.w1.rate]:-}")")")
+}
+
+# ------------------------------------------------------------------ tracker memory
+# rss_kb PID FIELD: VmRSS or VmHWM of PID, in kB.
+rss_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
+
+# mem_once KEY PEERS: a fresh tracker (--peer-ttl 3600: nobody expires during
+# the run) is filled with PEERS peers x 10 files over PEERS names; appends
+# bytes per registration to V[KEY.bpr] and the RSS (MB) to V[KEY.rss].
+mem_once() {
+  local key=$1 n=$2 e0 e1 h1 regs out="$work/fill-$1.out" bpr
+  start_tracker "tracker-mem" --peer-ttl 3600
+  e0=$(rss_kb "$tpid" VmRSS)
+  if "$TTLOAD" fill --server "127.0.0.1:$tport" --peers "$n" --files-per-peer 10 --files "$n" \
+       > "$out" 2> "$work/fill-$key.err"; then
+    sleep 0.2
+    e1=$(rss_kb "$tpid" VmRSS); h1=$(rss_kb "$tpid" VmHWM)
+    regs=$(sed -n 's/^ttload: registered [0-9]* peers, \([0-9]*\) registrations.*/\1/p' "$out")
+    bpr=$(calc "($e1 - $e0) * 1024 / $regs" 1)
+    log "  $key: $(sed 's/^ttload: //' "$out"); VmRSS $e0 kB empty, $e1 kB after (VmHWM $h1 kB): $bpr bytes/registration"
+    ok "$key.empty" "$(calc "$e0 / 1024" 1)"
+    ok "$key.rss" "$(calc "$e1 / 1024" 1)"
+    ok "$key.hwm" "$(calc "$h1 / 1024" 1)"
+    ok "$key.bpr" "$bpr"
+  else
+    log "  $key: FAILED"; sed 's/^/    /' "$out" "$work/fill-$key.err" >&2 || true
+    failed "$key.bpr"
+  fi
+  stop_pid "$tpid"
+  rm -f "$work/tracker-mem.log"
+}
+
+bench_memory() {
+  local r small=10000 big=$BENCH_MEM_PEERS
+  log "tracker memory: $small peers x 10 files, then $big peers x 10 files; $runs runs"
+  for r in $(seq "$runs"); do
+    log "round $r of $runs"
+    mem_once mem10k "$small"
+    mem_once membig "$big"
+  done
+  local k n regs
+  for k in mem10k membig; do
+    [ $k = mem10k ] && n=$small || n=$big
+    regs="$((n * 10)) reg"
+    record "tt tracker RSS, empty" "-" "${V[$k.empty]:-}" "0" "MB"
+    record "tt tracker RSS, $n peers x 10 files" "$regs" "${V[$k.rss]:-}" "${F[$k.bpr]:-0}" "MB"
+    record "  VmHWM" "$regs" "${V[$k.hwm]:-}" "0" "MB"
+    record "  bytes per registration" "$regs" "${V[$k.bpr]:-}" "0" "B"
+  done
+  ratios+=("tracker bytes per registration at $((big * 10)):  $(median_of "${V[membig.bpr]:-}")   (issue 5 target <= 150 at 1M)")
+}
+
+# ------------------------------------------------------------------ share
+# count_lines FILE REGEX: how many stamped lines of FILE match REGEX.
+count_lines() { [ -f "$1" ] && cut -d' ' -f2- "$1" | grep -cE "$2" || true; }
+
+# share_load KEY BUSY: a W=1 get_peers run against the tracker; with BUSY=1,
+# peer a hashes `big` for the whole run: it is told `share big`, and told again
+# each time one ends, so one more always waits behind the one hashing.
+share_load() {
+  local key=$1 busy=$2 out="$work/share-$1.out" n0 n lpid told=0 ended=0
+  n0=$(count_lines "$work/a.out" 'shared a new files: big$')
+  ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$tport" --window 1 \
+    --duration "$BENCH_LOAD_SECS" --warmup 0.3 --peers 100 --files 100 --sources-per-file 10 \
+    > "$out" 2> >(stamp > "$work/share-$key.err") &
+  lpid=$!; pids+=($lpid)
+  wait_line "$work/share-$key.err" '^ttload: setup' 30 > /dev/null
+  if [ "$busy" = 1 ]; then
+    say a "share big"; say a "share big"; told=2
+    while kill -0 "$lpid" 2>/dev/null; do
+      n=$(count_lines "$work/a.out" 'shared a new files: big$')
+      while [ $((n - n0)) -gt $ended ]; do ended=$((ended + 1)); say a "share big"; told=$((told + 1)); done
+      sleep 0.2
+    done
+  fi
+  wait "$lpid" || true; forget "$lpid"
+  if [ "$(field errors "$out")" = 0 ] && [ "$(field nopeers "$out")" = 0 ]; then
+    ok "$key.p50" "$(field p50_us "$out")"; ok "$key.p99" "$(field p99_us "$out")"
+    ok "$key.max" "$(field max_us "$out")"
+    log "  $key: $(sed 's/^ttload: //' "$out")"
+    [ "$busy" = 0 ] || log "    a hashed big $ended time(s) during the run (and was still hashing at its end)"
+  else
+    log "  $key: FAILED"; sed 's/^/    /' "$out" >&2; failed "$key.p99"
+  fi
+  # The shares still queued end before the next run.
+  for _ in $(seq 1200); do
+    [ "$(count_lines "$work/a.out" 'shared a new files: big$')" -ge $((n0 + told)) ] && break
+    sleep 0.1
+  done
+}
+
+# share_get KEY BUSY ROUND: a fresh peer downloads `small` from a; with BUSY=1 it
+# starts just after a was told `share big` (hashing the big file meanwhile).
+share_get() {
+  local key=$1 busy=$2 id="$1$3" t0 res n0 hl dl
+  start_peer "$id" "$work/$id"
+  joined "$id"
+  n0=$(count_lines "$work/a.out" 'shared a new files: big$')
+  if [ "$busy" = 1 ]; then say a "share big"; sleep 0.05; fi
+  t0=$EPOCHREALTIME
+  say "$id" "get small"
+  if wait_line "$work/$id.out" "$(done_re small)" 600 > /dev/null &&
+     res=$(check_download "$id" small "$work/a/small" "$t0"); then
+    log "  $id (get small): ${res% *} s, ${res#* } MB/s ($(tt_said "$id"))"
+    ok "$key" "${res#* }"
+    if [ "$busy" = 1 ]; then
+      for _ in $(seq 600); do
+        [ "$(count_lines "$work/a.out" 'shared a new files: big$')" -gt "$n0" ] && break
+        sleep 0.1
+      done
+      hl=$(grep -E ' Peer a shared a new files: big$' "$work/a.out" | tail -1 | cut -d' ' -f1)
+      dl=$(done_line "$id" small | cut -d' ' -f1)
+      log "    download ended $(calc "$hl - $dl" 3) s before the hashing did" \
+          "$(awk "BEGIN { exit !($dl < $hl) }" && echo '(covered)' || echo '(NOT covered: the hashing ended first)')"
+    fi
+  else
+    log "  $id (get small): FAILED"; failed "$key"
+  fi
+  stop_peer "$id"
+  rm -rf "${work:?}/$id"; sync
+}
+
+# A tracker and a peer a that shares `small`; then, alternating, a W=1 get_peers
+# run against the tracker and a download of `small` from a, each once with a
+# idle and once while a hashes `big` (a 1 GiB `share`) on its threadpool.
+hash_secs=1
+bench_share() {
+  local r step t0 line
+  log "making a $BENCH_SHARE_MIB MiB and a $BENCH_SMALL_MIB MiB random file"
+  mkdir -p "$work/a"
+  make_random "$work/a/big" "$BENCH_SHARE_MIB" bench-share
+  make_random "$work/a/small" "$BENCH_SMALL_MIB" bench-small
+  sync
+  set_pin   # the tracker and ttload as in `tracker`; peer a (and the downloads) anywhere
+  start_tracker "tracker-share"
+  seed a "$work/a" small
+  t0=$EPOCHREALTIME
+  say a "share big"
+  line=$(wait_line "$work/a.out" 'shared a new files: big$' 600)
+  hash_secs=$(calc "${line%% *} - $t0" 3)
+  log "tracker on 127.0.0.1:$tport (BENCH_PIN=$BENCH_PIN); a shares small; its first share big took $hash_secs s"
+  for r in $(seq "$runs"); do
+    log "round $r of $runs"
+    for step in $(rotate "$r" idle busy getidle getbusy); do
+      case $step in
+        idle) share_load idle 0 ;;
+        busy) share_load busy 1 ;;
+        getidle) share_get getidle 0 "$r" ;;
+        getbusy) share_get getbusy 1 "$r" ;;
+      esac
+    done
+  done
+  stop_peer a
+  stop_pid "$tpid"
+  unpin
+  local k label what
+  for k in idle busy; do
+    [ $k = idle ] && label="get_peers W=1, a idle" || label="get_peers W=1, a hashing big"
+    record "tt tracker, $label" "pin $BENCH_PIN" "${V[$k.p99]:-}" "${F[$k.p99]:-0}" "us p99"
+    record "  p50 latency" "-" "${V[$k.p50]:-}" "0" "us"
+    record "  max latency" "-" "${V[$k.max]:-}" "0" "us"
+  done
+  record "tt get small from a, a idle" "$BENCH_SMALL_MIB MiB" "${V[getidle]:-}" "${F[getidle]:-0}"
+  record "tt get small from a, a hashing big" "$BENCH_SMALL_MIB MiB" "${V[getbusy]:-}" "${F[getbusy]:-0}"
+  ratios+=("get_peers max latency while a hashes:  $(median_of "${V[busy.max]:-}") us   (issue 5 target < 10000)")
+  ratios+=("get small during / not during hashing: $(ratio "$(median_of "${V[getbusy]:-}")" "$(median_of "${V[getidle]:-}")")")
+}
+
 # ------------------------------------------------------------------ main
 ratios=()
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
@@ -427,15 +729,14 @@ for b in "${todo[@]}"; do "bench_$b"; done
 echo
 echo "tt benchmarks on 127.0.0.1 -- $facts"
 echo "$facts2; load average before the run: $load0"
-echo "MB/s = 10^6 bytes/s; median of $runs run(s), with min and max"
+echo "MB/s = 10^6 bytes/s; req/s = answered requests/s; us = microseconds; median of $runs run(s), with min and max"
 echo
-printf '%-40s %-11s %9s %9s %9s  %s\n' "benchmark" "size" "median" "min" "max" "runs"
-printf '%-40s %-11s %9s %9s %9s  %s\n' "" "" "MB/s" "MB/s" "MB/s" ""
+printf '%-44s %-11s %-6s %10s %10s %10s  %s\n' "benchmark" "size" "unit" "median" "min" "max" "runs"
 for i in "${!R_NAME[@]}"; do
   read -r med mn mx <<< "$(stats "${R_VALS[$i]}")"
   n=$(wc -w <<< "${R_VALS[$i]}")
   okc="$n ok"; [ "${R_FAIL[$i]}" = 0 ] || okc+=", ${R_FAIL[$i]} FAILED"
-  printf '%-40s %-11s %9s %9s %9s  %s\n' "${R_NAME[$i]}" "${R_SIZE[$i]}" "$med" "$mn" "$mx" "$okc"
+  printf '%-44s %-11s %-6s %10s %10s %10s  %s\n' "${R_NAME[$i]}" "${R_SIZE[$i]}" "${R_UNIT[$i]}" "$med" "$mn" "$mx" "$okc"
 done
 if [ ${#ratios[@]} -gt 0 ]; then
   echo

@@ -1,0 +1,711 @@
+// ttload: load generator and null responder for the tracker benchmarks
+// (issue 5; scripts/bench.sh tracker, memory, share; docs/benchmarks.md).
+//
+//   ttload null --port 0
+//   ttload load --server IP:PORT --window W --duration D [--mix ...] [--peers N]
+//               [--files F] [--sources-per-file S] [--warmup SECS]
+//   ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]
+//
+// The client side is raw non-blocking UDP sockets and epoll: one socket per
+// "slot", at most one request in flight per slot, so an answer belongs to the
+// request its socket sent (and, when the server echoes one, to its seq). The
+// null responder is a libuv loop shaped like a good tracker (recvmmsg, one big
+// receive buffer, uv_udp_try_send), the machine's limit to compare with.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <csignal>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+static const char kUsage[] =
+    "usage: ttload null --port PORT\n"
+    "       ttload load --server IP:PORT --window W --duration SECS [--mix SPEC] [--peers N]\n"
+    "                   [--files F] [--sources-per-file S] [--warmup SECS]\n"
+    "       ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]\n"
+    "\n"
+    "null  answers every datagram on UDP 127.0.0.1:PORT with {\"status\":\"ok\"} (PORT 0: the\n"
+    "      kernel picks; prints 'listening on 127.0.0.1:PORT'); runs until SIGINT/SIGTERM.\n"
+    "load  setup (not timed): N peers (default 1000) join over W sockets and share files so\n"
+    "      that each of F files (default 1000) has S holders (default 10); then W requests\n"
+    "      stay in flight for SECS seconds (after --warmup SECS, default 1, not recorded),\n"
+    "      actions picked by --mix (default get_peers=100,heartbeat=0,share_file=0,join=0).\n"
+    "      A request unanswered after 1 s is counted lost and replaced. Prints one line:\n"
+    "      ttload: window=.. duration=.. sent=.. answered=.. lost=.. errors=.. nopeers=..\n"
+    "              rate=.. p50_us=.. p99_us=.. p999_us=.. max_us=..\n"
+    "      (errors: answers with \"status\":\"error\"; nopeers: get_peers answers without\n"
+    "      a non-empty peers list; rate: answered requests per second)\n"
+    "fill  registers N peers, each joining with K of F file names (peer i has files\n"
+    "      (i*K+j) mod F), W (default 64) joins in flight, timeouts retried; prints\n"
+    "      ttload: registered N peers, R registrations in T s\n";
+
+static void die(const char* fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("ttload: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(2);
+}
+
+static uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+/* ----------------------------------------------------------------------------
+ * Flags
+ * ------------------------------------------------------------------------- */
+
+struct Opts {
+  std::string cmd;
+  int port = -1;
+  struct sockaddr_in server {};
+  bool has_server = false;
+  long window = -1;
+  double duration = -1;
+  double warmup = 1;
+  long peers = -1;
+  long files = -1;
+  long sources = 10;
+  long files_per_peer = -1;
+  int mix[4] = {100, 0, 0, 0};  // get_peers, heartbeat, share_file, join
+};
+
+enum Action { A_GET_PEERS, A_HEARTBEAT, A_SHARE_FILE, A_JOIN, A_COUNT };
+static const char* const kActionNames[A_COUNT] = {"get_peers", "heartbeat", "share_file", "join"};
+
+static long parse_long(const char* flag, const char* s, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+    die("%s needs an integer from %ld to %ld, not '%s'", flag, lo, hi, s);
+  return v;
+}
+
+static double parse_secs(const char* flag, const char* s, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+    die("%s needs a number of seconds from %g to %g, not '%s'", flag, lo, hi, s);
+  return v;
+}
+
+static void parse_server(const char* s, Opts* o) {
+  std::string str(s);
+  size_t colon = str.rfind(':');
+  if (colon == std::string::npos) die("--server needs IP:PORT, not '%s'", s);
+  std::string ip = str.substr(0, colon);
+  long port = parse_long("--server port", str.c_str() + colon + 1, 1, 65535);
+  o->server.sin_family = AF_INET;
+  o->server.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &o->server.sin_addr) != 1)
+    die("--server needs an IPv4 address, not '%s'", ip.c_str());
+  o->has_server = true;
+}
+
+static void parse_mix(const char* s, Opts* o) {
+  int mix[A_COUNT] = {0, 0, 0, 0};
+  std::string spec(s);
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = spec.substr(pos, comma - pos);
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) die("--mix needs ACTION=WEIGHT,..., not '%s'", item.c_str());
+    std::string name = item.substr(0, eq);
+    int a = 0;
+    while (a < A_COUNT && name != kActionNames[a])
+      a++;
+    if (a == A_COUNT)
+      die("--mix: unknown action '%s' (have get_peers, heartbeat, share_file, join)", name.c_str());
+    mix[a] = static_cast<int>(parse_long("--mix weight", item.c_str() + eq + 1, 0, 1000000));
+    pos = comma + 1;
+  }
+  if (mix[0] + mix[1] + mix[2] + mix[3] == 0) die("--mix: every weight is 0");
+  memcpy(o->mix, mix, sizeof mix);
+}
+
+static void parse_args(int argc, char** argv, Opts* o) {
+  if (argc < 2) {
+    fputs(kUsage, stderr);
+    exit(2);
+  }
+  o->cmd = argv[1];
+  if (o->cmd == "--help" || o->cmd == "-h" || o->cmd == "help") {
+    fputs(kUsage, stdout);
+    exit(0);
+  }
+  if (o->cmd != "null" && o->cmd != "load" && o->cmd != "fill")
+    die("unknown subcommand '%s' (have null, load, fill; try --help)", o->cmd.c_str());
+  for (int i = 2; i < argc; i++) {
+    std::string f = argv[i];
+    if (f == "--help" || f == "-h") {
+      fputs(kUsage, stdout);
+      exit(0);
+    }
+    if (i + 1 >= argc) die("%s needs a value (try --help)", f.c_str());
+    const char* v = argv[++i];
+    bool is_null = o->cmd == "null", is_load = o->cmd == "load", is_fill = o->cmd == "fill";
+    if (f == "--port" && is_null) {
+      o->port = static_cast<int>(parse_long("--port", v, 0, 65535));
+    } else if (f == "--server" && !is_null) {
+      parse_server(v, o);
+    } else if (f == "--window" && !is_null) {
+      o->window = parse_long("--window", v, 1, 4096);
+    } else if (f == "--duration" && is_load) {
+      o->duration = parse_secs("--duration", v, 0.01, 86400);
+    } else if (f == "--warmup" && is_load) {
+      o->warmup = parse_secs("--warmup", v, 0, 3600);
+    } else if (f == "--mix" && is_load) {
+      parse_mix(v, o);
+    } else if (f == "--peers" && !is_null) {
+      o->peers = parse_long("--peers", v, 1, 10000000);
+    } else if (f == "--files" && !is_null) {
+      o->files = parse_long("--files", v, 1, 10000000);
+    } else if (f == "--sources-per-file" && is_load) {
+      o->sources = parse_long("--sources-per-file", v, 0, 1000);
+    } else if (f == "--files-per-peer" && is_fill) {
+      o->files_per_peer = parse_long("--files-per-peer", v, 1, 4096);
+    } else {
+      die("unknown flag %s for '%s' (try --help)", f.c_str(), o->cmd.c_str());
+    }
+  }
+  if (o->cmd == "null") {
+    if (o->port < 0) die("null needs --port PORT (0: the kernel picks one)");
+    return;
+  }
+  if (!o->has_server) die("%s needs --server IP:PORT", o->cmd.c_str());
+  if (o->cmd == "load") {
+    if (o->window < 0) die("load needs --window W");
+    if (o->duration < 0) die("load needs --duration SECS");
+    if (o->peers < 0) o->peers = 1000;
+    if (o->files < 0) o->files = 1000;
+    if (o->sources > o->peers)
+      die("--sources-per-file %ld is more than --peers %ld", o->sources, o->peers);
+  } else {
+    if (o->window < 0) o->window = 64;
+    if (o->peers < 0) die("fill needs --peers N");
+    if (o->files_per_peer < 0) die("fill needs --files-per-peer K");
+    if (o->files < 0) die("fill needs --files F");
+    if (o->files_per_peer > o->files)
+      die("--files-per-peer %ld is more than --files %ld", o->files_per_peer, o->files);
+  }
+}
+
+/* ----------------------------------------------------------------------------
+ * null: the responder
+ * ------------------------------------------------------------------------- */
+
+static const char kOk[] = "{\"status\":\"ok\"}";
+static constexpr size_t kSlot = 64 * 1024;
+static constexpr size_t kSlots = 32;  // libuv reads up to this many datagrams per recvmmsg
+static char g_rbuf[kSlot * kSlots];
+
+struct Null {
+  uv_udp_t udp;
+  uv_signal_t sigint, sigterm;
+  uint64_t answered = 0, dropped = 0;
+};
+
+static void null_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  *buf = uv_buf_init(g_rbuf, sizeof g_rbuf);
+}
+
+static void null_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t*, const struct sockaddr* addr,
+                      unsigned) {
+  if (nread < 0 || addr == nullptr) return;  // an error, or the end of a batch
+  Null* n = static_cast<Null*>(h->data);
+  uv_buf_t b = uv_buf_init(const_cast<char*>(kOk), sizeof kOk - 1);
+  if (uv_udp_try_send(h, &b, 1, addr) >= 0)
+    n->answered++;
+  else
+    n->dropped++;
+}
+
+static void null_stop(uv_signal_t* s, int) {
+  Null* n = static_cast<Null*>(s->data);
+  uv_close(reinterpret_cast<uv_handle_t*>(&n->udp), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigterm), nullptr);
+}
+
+static int run_null(const Opts& o) {
+  uv_loop_t* loop = uv_default_loop();
+  Null n;
+  int r = uv_udp_init_ex(loop, &n.udp, AF_INET | UV_UDP_RECVMMSG);
+  if (r != 0) die("uv_udp_init_ex: %s", uv_strerror(r));
+  n.udp.data = &n;
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", o.port, &addr);
+  if ((r = uv_udp_bind(&n.udp, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0)
+    die("cannot bind UDP 127.0.0.1:%d: %s", o.port, uv_strerror(r));
+  struct sockaddr_in bound;
+  int len = sizeof bound;
+  uv_udp_getsockname(&n.udp, reinterpret_cast<struct sockaddr*>(&bound), &len);
+  if ((r = uv_udp_recv_start(&n.udp, null_alloc, null_recv)) != 0)
+    die("uv_udp_recv_start: %s", uv_strerror(r));
+  uv_signal_init(loop, &n.sigint);
+  uv_signal_init(loop, &n.sigterm);
+  n.sigint.data = n.sigterm.data = &n;
+  uv_signal_start(&n.sigint, null_stop, SIGINT);
+  uv_signal_start(&n.sigterm, null_stop, SIGTERM);
+  printf("listening on 127.0.0.1:%d\n", ntohs(bound.sin_port));
+  fflush(stdout);
+  uv_run(loop, UV_RUN_DEFAULT);
+  fprintf(stderr, "ttload null: answered %" PRIu64 " datagrams, dropped %" PRIu64 "\n", n.answered,
+          n.dropped);
+  uv_loop_close(loop);
+  return 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * Client side: slots, one request in flight each
+ * ------------------------------------------------------------------------- */
+
+struct Peer {
+  std::string id;
+  char token[33] = {0};  // from the join answer; empty against a server that gives none
+  bool joined = false;
+};
+
+struct Slot {
+  int fd = -1;
+  bool busy = false;
+  uint64_t sent_ns = 0;
+  uint64_t seq = 0;  // of the request in flight
+  int tries = 0;
+  Action action = A_GET_PEERS;
+  long peer = -1;  // index into Client.peers the request is for
+  char req[16384];
+  size_t req_len = 0;
+  std::vector<long> own;  // the peers that live on this socket
+  size_t next = 0;        // setup/fill: position in the slot's work list
+};
+
+struct Client {
+  Opts o;
+  std::string prefix;  // peer ids: PREFIX-K, unique per run
+  std::vector<Slot> slots;
+  std::vector<Peer> peers;
+  int ep = -1;
+  uint64_t seq = 1;
+  std::mt19937_64 rng{12345};
+  // Counters of the measured phase.
+  bool recording = false;
+  uint64_t sent = 0, answered = 0, lost = 0, errors = 0, nopeers = 0;
+  std::vector<uint32_t> lat_ns;
+};
+
+static void client_open(Client* c, long window) {
+  c->ep = epoll_create1(0);
+  if (c->ep < 0) die("epoll_create1: %s", strerror(errno));
+  c->slots.resize(static_cast<size_t>(window));
+  for (size_t i = 0; i < c->slots.size(); i++) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket: %s", strerror(errno));
+    struct sockaddr_in any {};
+    any.sin_family = AF_INET;
+    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&any), sizeof any) != 0)
+      die("bind: %s", strerror(errno));
+    // connect(): the kernel then drops datagrams from anyone but the server.
+    if (connect(fd, reinterpret_cast<struct sockaddr*>(&c->o.server), sizeof c->o.server) != 0)
+      die("connect: %s", strerror(errno));
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl: %s", strerror(errno));
+    c->slots[i].fd = fd;
+  }
+}
+
+// Sends the request in s->req (built by the caller) and marks the slot busy.
+static void slot_send(Client* c, Slot* s) {
+  s->busy = true;
+  s->sent_ns = now_ns();
+  ssize_t r = send(s->fd, s->req, s->req_len, 0);
+  if (r < 0 && errno != EAGAIN && errno != ECONNREFUSED)
+    die("send to the server: %s", strerror(errno));
+  // A refused or dropped send simply goes unanswered: it is lost after 1 s.
+  if (c->recording) c->sent++;
+}
+
+static size_t put(char* buf, size_t at, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+static size_t put(char* buf, size_t at, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + at, sizeof(Slot::req) - at, fmt, ap);
+  va_end(ap);
+  if (n < 0 || at + static_cast<size_t>(n) >= sizeof(Slot::req)) die("request too long");
+  return at + static_cast<size_t>(n);
+}
+
+// The token field, when the peer has one (a null responder gives none).
+static const char* token_field(const Peer& p, char* out, size_t n) {
+  if (p.token[0] == '\0') return "";
+  snprintf(out, n, ",\"token\":\"%s\"", p.token);
+  return out;
+}
+
+static void file_name(long f, char* out, size_t n) {
+  snprintf(out, n, "f%ld", f);
+}
+
+static void build(Client* c, Slot* s, Action a, long peer, long file,
+                  const std::vector<long>* files, bool new_seq) {
+  if (new_seq) s->seq = c->seq++;
+  s->action = a;
+  s->peer = peer;
+  const Peer& p = c->peers[static_cast<size_t>(peer)];
+  char tok[64], name[32];
+  size_t at = 0;
+  switch (a) {
+    case A_JOIN:
+      at = put(s->req, 0,
+               "{\"action\":\"join\",\"v\":1,\"seq\":%" PRIu64
+               ",\"peer_id\":\"%s\",\"tcp_port\":%ld,\"files\":[",
+               s->seq, p.id.c_str(), 1024 + peer % 60000);
+      if (files != nullptr) {
+        for (size_t i = 0; i < files->size(); i++)
+          at = put(s->req, at, "%s\"f%ld\"", i ? "," : "", (*files)[i]);
+      }
+      at = put(s->req, at, "]}");
+      break;
+    case A_SHARE_FILE:
+      file_name(file, name, sizeof name);
+      at = put(s->req, 0,
+               "{\"action\":\"share_file\",\"v\":1,\"seq\":%" PRIu64
+               ",\"peer_id\":\"%s\"%s,\"file\":\"%s\"}",
+               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok), name);
+      break;
+    case A_GET_PEERS:
+      file_name(file, name, sizeof name);
+      at = put(s->req, 0,
+               "{\"action\":\"get_peers\",\"v\":1,\"seq\":%" PRIu64
+               ",\"peer_id\":\"%s\"%s,\"file_name\":\"%s\"}",
+               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok), name);
+      break;
+    case A_HEARTBEAT:
+      at = put(s->req, 0,
+               "{\"action\":\"heartbeat\",\"v\":1,\"seq\":%" PRIu64 ",\"peer_id\":\"%s\"%s}",
+               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok));
+      break;
+    default:
+      break;
+  }
+  s->req_len = at;
+}
+
+// What an answer says, read with plain string searches (the fields are tt's).
+struct Answer {
+  bool has_seq = false;
+  uint64_t seq = 0;
+  bool error = false;
+  bool has_peers = false;  // a non-empty "peers" list
+  const char* token = nullptr;
+  std::string message;
+};
+
+static const char* find(const char* d, size_t n, const char* needle) {
+  size_t k = strlen(needle);
+  const void* p = memmem(d, n, needle, k);
+  return p == nullptr ? nullptr : static_cast<const char*>(p) + k;
+}
+
+static void read_answer(const char* d, size_t n, Answer* a) {
+  const char* p;
+  if ((p = find(d, n, "\"seq\":")) != nullptr) {
+    a->has_seq = true;
+    a->seq = strtoull(p, nullptr, 10);
+  }
+  if ((p = find(d, n, "\"status\":\"error\"")) != nullptr) {
+    a->error = true;
+    const char* m = find(d, n, "\"message\":\"");
+    if (m != nullptr) {
+      const char* e = static_cast<const char*>(memchr(m, '"', static_cast<size_t>(d + n - m)));
+      a->message.assign(m, e != nullptr ? static_cast<size_t>(e - m) : 0);
+    }
+  }
+  if ((p = find(d, n, "\"peers\":[")) != nullptr && p < d + n && *p != ']') a->has_peers = true;
+  if ((p = find(d, n, "\"token\":\"")) != nullptr && p + 32 <= d + n) a->token = p;
+}
+
+// Waits up to timeout_ms for answers; calls on_answer(slot, answer, latency_ns)
+// for each answer to a slot's request in flight (late answers are dropped).
+template <typename F>
+static void pump(Client* c, int timeout_ms, F on_answer) {
+  struct epoll_event evs[256];
+  int n = epoll_wait(c->ep, evs, 256, timeout_ms);
+  if (n < 0) {
+    if (errno == EINTR) return;
+    die("epoll_wait: %s", strerror(errno));
+  }
+  char buf[65536];
+  for (int i = 0; i < n; i++) {
+    Slot* s = &c->slots[evs[i].data.u64];
+    for (;;) {
+      ssize_t r = recv(s->fd, buf, sizeof buf, 0);
+      if (r < 0) break;  // EAGAIN, or an ICMP error (nobody listening): lost after 1 s
+      uint64_t t = now_ns();
+      if (!s->busy) continue;  // a late answer to a request already counted lost
+      Answer a;
+      read_answer(buf, static_cast<size_t>(r), &a);
+      if (a.has_seq && a.seq != s->seq) continue;  // late answer to an earlier request
+      s->busy = false;
+      on_answer(s, a, t - s->sent_ns);
+    }
+  }
+}
+
+static void take_token(Client* c, Slot* s, const Answer& a) {
+  Peer& p = c->peers[static_cast<size_t>(s->peer)];
+  p.joined = true;
+  if (a.token != nullptr) {
+    memcpy(p.token, a.token, 32);
+    p.token[32] = '\0';
+  }
+}
+
+/* ----------------------------------------------------------------------------
+ * Setup and fill: each slot works through its own list in order, retrying
+ * ------------------------------------------------------------------------- */
+
+struct Work {
+  Action action;
+  long peer;
+  long file;                // share_file
+  std::vector<long> files;  // join
+};
+
+// Runs every slot's work list; returns the number of requests answered with an
+// error (each is printed once, up to a few). Each request is tried 5 times.
+static uint64_t run_work(Client* c, std::vector<std::vector<Work>>& work, bool fail_on_error) {
+  size_t left = 0;
+  for (auto& w : work)
+    left += w.size();
+  uint64_t errors = 0;
+  auto start_next = [&](size_t i) {
+    Slot* s = &c->slots[i];
+    if (s->next >= work[i].size()) return;
+    const Work& w = work[i][s->next];
+    s->tries = 1;
+    build(c, s, w.action, w.peer, w.file, &w.files, true);
+    slot_send(c, s);
+  };
+  for (size_t i = 0; i < c->slots.size(); i++) {
+    c->slots[i].next = 0;
+    start_next(i);
+  }
+  while (left > 0) {
+    pump(c, 50, [&](Slot* s, const Answer& a, uint64_t) {
+      size_t i = static_cast<size_t>(s - &c->slots[0]);
+      if (a.error) {
+        errors++;
+        if (fail_on_error)
+          die("setup: %s for peer %s answered error: %s", kActionNames[s->action],
+              c->peers[static_cast<size_t>(s->peer)].id.c_str(), a.message.c_str());
+        if (errors <= 3) fprintf(stderr, "ttload: error answer: %s\n", a.message.c_str());
+      } else if (s->action == A_JOIN) {
+        take_token(c, s, a);
+      }
+      left--;
+      s->next++;
+      start_next(i);
+    });
+    uint64_t t = now_ns();
+    for (Slot& s : c->slots) {
+      if (!s.busy || t - s.sent_ns < 1000000000ull) continue;
+      if (++s.tries > 5)
+        die("setup: the server at %s:%d did not answer a %s after 5 tries (5 s)",
+            inet_ntoa(c->o.server.sin_addr), ntohs(c->o.server.sin_port), kActionNames[s.action]);
+      slot_send(c, &s);  // the same request, the same seq
+    }
+  }
+  return errors;
+}
+
+static std::string run_prefix() {
+  char buf[64];
+  snprintf(buf, sizeof buf, "b%d%" PRIx64, static_cast<int>(getpid()),
+           static_cast<uint64_t>(time(nullptr)) & 0xffffff);
+  return buf;
+}
+
+static Peer make_peer(Client* c, long k) {
+  Peer p;
+  p.id = c->prefix + "-" + std::to_string(k);
+  return p;
+}
+
+/* ----------------------------------------------------------------------------
+ * load
+ * ------------------------------------------------------------------------- */
+
+static uint32_t pct(const std::vector<uint32_t>& v, double q) {
+  if (v.empty()) return 0;
+  size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+  if (i >= v.size()) i = v.size() - 1;
+  return v[i];
+}
+
+static int run_load(const Opts& o) {
+  Client c;
+  c.o = o;
+  c.prefix = run_prefix();
+  c.rng.seed(static_cast<uint64_t>(getpid()) * 1000003u + static_cast<uint64_t>(time(nullptr)));
+  client_open(&c, o.window);
+  size_t w = c.slots.size();
+  // Peers k live on slot k % W; holder j of file f is peer (f * S + j) % N.
+  std::vector<std::vector<Work>> work(w);
+  for (long k = 0; k < o.peers; k++) {
+    c.peers.push_back(make_peer(&c, k));
+    c.slots[static_cast<size_t>(k) % w].own.push_back(k);
+    work[static_cast<size_t>(k) % w].push_back(Work{A_JOIN, k, 0, {}});
+  }
+  for (long f = 0; f < o.files; f++) {
+    for (long j = 0; j < o.sources; j++) {
+      long k = (f * o.sources + j) % o.peers;
+      work[static_cast<size_t>(k) % w].push_back(Work{A_SHARE_FILE, k, f, {}});
+    }
+  }
+  uint64_t t0 = now_ns();
+  run_work(&c, work, true);
+  fprintf(stderr, "ttload: setup: %ld peers joined, %ld files x %ld holders shared in %.2f s\n",
+          o.peers, o.files, o.sources, static_cast<double>(now_ns() - t0) / 1e9);
+
+  int total = o.mix[0] + o.mix[1] + o.mix[2] + o.mix[3];
+  long next_peer = o.peers;
+  std::uniform_int_distribution<int> pick_action(0, total - 1);
+  std::uniform_int_distribution<long> pick_file(0, o.files - 1);
+  auto start = [&](Slot* s) {
+    int x = pick_action(c.rng), a = 0;
+    while (x >= o.mix[a]) {
+      x -= o.mix[a];
+      a++;
+    }
+    long peer;
+    if (a == A_JOIN || s->own.empty()) {
+      // A new peer on this socket; it serves later requests once its join is answered.
+      peer = next_peer++;
+      c.peers.push_back(make_peer(&c, peer));
+      a = A_JOIN;
+    } else {
+      peer = s->own[c.rng() % s->own.size()];
+    }
+    build(&c, s, static_cast<Action>(a), peer, pick_file(c.rng), nullptr, true);
+    slot_send(&c, s);
+  };
+  c.lat_ns.reserve(static_cast<size_t>(std::min(o.duration * 400000.0, 1e8)));
+  uint64_t begin = now_ns();
+  uint64_t rec_from = begin + static_cast<uint64_t>(o.warmup * 1e9);
+  uint64_t end = rec_from + static_cast<uint64_t>(o.duration * 1e9);
+  for (Slot& s : c.slots)
+    start(&s);
+  for (;;) {
+    uint64_t t = now_ns();
+    if (!c.recording && t >= rec_from) c.recording = true;
+    if (t >= end) break;
+    pump(&c, 10, [&](Slot* s, const Answer& a, uint64_t lat) {
+      if (s->action == A_JOIN && !a.error) {
+        take_token(&c, s, a);
+        s->own.push_back(s->peer);
+      }
+      // Answers that arrive after the end are not counted; their requests were
+      // sent in the window, so they are neither answered nor lost.
+      if (c.recording && s->sent_ns >= rec_from && s->sent_ns < end) {
+        uint64_t at = now_ns();
+        if (at <= end) {
+          c.answered++;
+          c.lat_ns.push_back(static_cast<uint32_t>(std::min<uint64_t>(lat, UINT32_MAX)));
+          if (a.error) {
+            c.errors++;
+            if (c.errors <= 3) fprintf(stderr, "ttload: error answer: %s\n", a.message.c_str());
+          }
+          if (s->action == A_GET_PEERS && !a.has_peers) c.nopeers++;
+        }
+      }
+      if (now_ns() < end) start(s);
+    });
+    t = now_ns();
+    for (Slot& s : c.slots) {
+      if (s.busy && t - s.sent_ns >= 1000000000ull) {
+        if (c.recording && s.sent_ns >= rec_from) c.lost++;
+        if (t < end) start(&s);
+      }
+    }
+  }
+  std::sort(c.lat_ns.begin(), c.lat_ns.end());
+  double secs = o.duration;
+  printf("ttload: window=%ld duration=%.2f sent=%" PRIu64 " answered=%" PRIu64 " lost=%" PRIu64
+         " errors=%" PRIu64 " nopeers=%" PRIu64
+         " rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+         o.window, secs, c.sent, c.answered, c.lost, c.errors, c.nopeers,
+         static_cast<double>(c.answered) / secs, pct(c.lat_ns, 0.50) / 1e3,
+         pct(c.lat_ns, 0.99) / 1e3, pct(c.lat_ns, 0.999) / 1e3,
+         (c.lat_ns.empty() ? 0 : c.lat_ns.back()) / 1e3);
+  fflush(stdout);
+  return 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * fill
+ * ------------------------------------------------------------------------- */
+
+static int run_fill(const Opts& o) {
+  Client c;
+  c.o = o;
+  c.prefix = run_prefix();
+  client_open(&c, o.window);
+  size_t w = c.slots.size();
+  std::vector<std::vector<Work>> work(w);
+  for (long k = 0; k < o.peers; k++) {
+    c.peers.push_back(make_peer(&c, k));
+    Work wk{A_JOIN, k, 0, {}};
+    for (long j = 0; j < o.files_per_peer; j++)
+      wk.files.push_back((k * o.files_per_peer + j) % o.files);
+    work[static_cast<size_t>(k) % w].push_back(std::move(wk));
+  }
+  uint64_t t0 = now_ns();
+  uint64_t errors = run_work(&c, work, false);
+  double secs = static_cast<double>(now_ns() - t0) / 1e9;
+  long ok = o.peers - static_cast<long>(errors);
+  printf("ttload: registered %ld peers, %ld registrations in %.2f s\n", ok, ok * o.files_per_peer,
+         secs);
+  fflush(stdout);
+  if (errors > 0) {
+    fprintf(stderr, "ttload: %" PRIu64 " joins were refused\n", errors);
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  Opts o;
+  parse_args(argc, argv, &o);
+  signal(SIGPIPE, SIG_IGN);
+  if (o.cmd == "null") return run_null(o);
+  if (o.cmd == "load") return run_load(o);
+  return run_fill(o);
+}
