@@ -9,8 +9,8 @@
 // The client side is raw non-blocking UDP sockets and epoll: one socket per
 // "slot", at most one request in flight per slot, so an answer belongs to the
 // request its socket sent (and, when the server echoes one, to its seq). The
-// null responder is a libuv loop shaped like a good tracker (recvmmsg, one big
-// receive buffer, uv_udp_try_send), the machine's limit to compare with.
+// null responder runs the tracker's own UDP I/O (src/udpserve.cc) with a fixed
+// answer: the machine's limit for this shape, to compare the tracker with.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -32,6 +32,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "udpserve.h"
 
 static const char kUsage[] =
     "usage: ttload null --port PORT\n"
@@ -219,34 +221,23 @@ static void parse_args(int argc, char** argv, Opts* o) {
  * ------------------------------------------------------------------------- */
 
 static const char kOk[] = "{\"status\":\"ok\"}";
-static constexpr size_t kSlot = 64 * 1024;
-static constexpr size_t kSlots = 32;  // libuv reads up to this many datagrams per recvmmsg
-static char g_rbuf[kSlot * kSlots];
 
+// The tracker's own UDP I/O (src/udpserve.cc: recvmmsg batches, answers sent
+// together with sendmmsg), with a fixed answer in place of the tracker's work:
+// the ratio tracker/null then measures what the tracker's handling costs.
 struct Null {
-  uv_udp_t udp;
+  UdpServe udp;
   uv_signal_t sigint, sigterm;
-  uint64_t answered = 0, dropped = 0;
 };
 
-static void null_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
-  *buf = uv_buf_init(g_rbuf, sizeof g_rbuf);
-}
-
-static void null_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t*, const struct sockaddr* addr,
-                      unsigned) {
-  if (nread < 0 || addr == nullptr) return;  // an error, or the end of a batch
-  Null* n = static_cast<Null*>(h->data);
-  uv_buf_t b = uv_buf_init(const_cast<char*>(kOk), sizeof kOk - 1);
-  if (uv_udp_try_send(h, &b, 1, addr) >= 0)
-    n->answered++;
-  else
-    n->dropped++;
+static void null_datagram(void* ctx, const char*, size_t, const struct sockaddr_in* from, bool) {
+  Null* n = static_cast<Null*>(ctx);
+  udpserve_answer(&n->udp, from, kOk, sizeof kOk - 1);
 }
 
 static void null_stop(uv_signal_t* s, int) {
   Null* n = static_cast<Null*>(s->data);
-  uv_close(reinterpret_cast<uv_handle_t*>(&n->udp), nullptr);
+  udpserve_close(&n->udp);
   uv_close(reinterpret_cast<uv_handle_t*>(&n->sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&n->sigterm), nullptr);
 }
@@ -254,28 +245,21 @@ static void null_stop(uv_signal_t* s, int) {
 static int run_null(const Opts& o) {
   uv_loop_t* loop = uv_default_loop();
   Null n;
-  int r = uv_udp_init_ex(loop, &n.udp, AF_INET | UV_UDP_RECVMMSG);
-  if (r != 0) die("uv_udp_init_ex: %s", uv_strerror(r));
-  n.udp.data = &n;
+  n.udp.ctx = &n;
+  n.udp.on_datagram = null_datagram;
   struct sockaddr_in addr;
   uv_ip4_addr("127.0.0.1", o.port, &addr);
-  if ((r = uv_udp_bind(&n.udp, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0)
-    die("cannot bind UDP 127.0.0.1:%d: %s", o.port, uv_strerror(r));
-  struct sockaddr_in bound;
-  int len = sizeof bound;
-  uv_udp_getsockname(&n.udp, reinterpret_cast<struct sockaddr*>(&bound), &len);
-  if ((r = uv_udp_recv_start(&n.udp, null_alloc, null_recv)) != 0)
-    die("uv_udp_recv_start: %s", uv_strerror(r));
+  int r = udpserve_start(&n.udp, loop, &addr);
+  if (r != 0) die("cannot bind UDP 127.0.0.1:%d: %s", o.port, uv_strerror(r));
   uv_signal_init(loop, &n.sigint);
   uv_signal_init(loop, &n.sigterm);
   n.sigint.data = n.sigterm.data = &n;
   uv_signal_start(&n.sigint, null_stop, SIGINT);
   uv_signal_start(&n.sigterm, null_stop, SIGTERM);
-  printf("listening on 127.0.0.1:%d\n", ntohs(bound.sin_port));
+  printf("listening on 127.0.0.1:%d\n", udpserve_port(&n.udp));
   fflush(stdout);
   uv_run(loop, UV_RUN_DEFAULT);
-  fprintf(stderr, "ttload null: answered %" PRIu64 " datagrams, dropped %" PRIu64 "\n", n.answered,
-          n.dropped);
+  fprintf(stderr, "ttload null: answered %" PRIu64 " datagrams\n", n.udp.datagrams);
   uv_loop_close(loop);
   return 0;
 }
