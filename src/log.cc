@@ -169,8 +169,12 @@ void out_line(const char* fmt, ...) {
 }
 
 void out_defer(bool on) {
+  fflush(stdout);
+  // Deferred, stdout is fully buffered even on a terminal (where stdio would
+  // write at each newline): the owner's flush decides when lines go out, so a
+  // console line never shows before the log line written with it.
+  if (on != g_out_deferred) setvbuf(stdout, nullptr, on ? _IOFBF : _IOLBF, BUFSIZ);
   g_out_deferred = on;
-  if (!on) fflush(stdout);
 }
 
 void out_flush() {
