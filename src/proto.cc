@@ -378,20 +378,40 @@ static const char* skip_ws(const char* p, const char* end) {
   return p;
 }
 
-// A string with no escapes and no control bytes, at p (on its opening quote).
-// Returns the position after the closing quote, or null; *n gets its length.
-static char* plain_string(char* p, const char* end, size_t* n) {
+// A string with no escapes and no control bytes at p (its opening quote).
+// Returns the position after the closing quote, or null (not such a string);
+// *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
+// strings are.
+static char* plain_string(char* p, const char* end, char** str, size_t* n) {
+  if (p == end || *p != '"') return nullptr;
   char* start = p + 1;
   for (char* q = start; q < end; q++) {
     unsigned char c = static_cast<unsigned char>(*q);
     if (c == '"') {
+      *str = start;
       *n = static_cast<size_t>(q - start);
-      *q = '\0';  // as RapidJSON's in-place strings are
+      *q = '\0';
       return q + 1;
     }
     if (c < 0x20 || c == '\\') return nullptr;
   }
   return nullptr;
+}
+
+// After an element of an array or object: a comma (another element follows:
+// returns 1) or `close` (the end: returns 0); anything else returns -1. *pp
+// moves past it and the whitespace after.
+static int list_next(char** pp, const char* end, char close) {
+  char* p = const_cast<char*>(skip_ws(*pp, end));
+  if (p < end && *p == ',') {
+    *pp = const_cast<char*>(skip_ws(p + 1, end));
+    return 1;
+  }
+  if (p < end && *p == close) {
+    *pp = p + 1;
+    return 0;
+  }
+  return -1;
 }
 
 static bool parse_flat(char* p, size_t len, RequestDoc* d) {
@@ -405,10 +425,9 @@ static bool parse_flat(char* p, size_t len, RequestDoc* d) {
     p++;
   } else {
     for (;;) {
-      if (p == end || *p != '"') return false;
       size_t kn;
-      char* key = p + 1;
-      if ((p = plain_string(p, end, &kn)) == nullptr) return false;
+      char* key;
+      if ((p = plain_string(p, end, &key, &kn)) == nullptr) return false;
       p = const_cast<char*>(skip_ws(p, end));
       if (p == end || *p != ':') return false;
       p = const_cast<char*>(skip_ws(p + 1, end));
@@ -416,8 +435,8 @@ static bool parse_flat(char* p, size_t len, RequestDoc* d) {
       Value v;
       if (*p == '"') {
         size_t n;
-        char* str = p + 1;
-        if ((p = plain_string(p, end, &n)) == nullptr) return false;
+        char* str;
+        if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
         v.SetString(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n)));
       } else if (*p >= '0' && *p <= '9') {
         if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9') return false;  // leading 0
@@ -443,37 +462,22 @@ static bool parse_flat(char* p, size_t len, RequestDoc* d) {
           p++;
         } else {
           for (;;) {
-            if (p == end || *p != '"') return false;
             size_t n;
-            char* str = p + 1;
-            if ((p = plain_string(p, end, &n)) == nullptr) return false;
+            char* str;
+            if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
             v.PushBack(Value(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n))), a);
-            p = const_cast<char*>(skip_ws(p, end));
-            if (p < end && *p == ',') {
-              p = const_cast<char*>(skip_ws(p + 1, end));
-              continue;
-            }
-            if (p < end && *p == ']') {
-              p++;
-              break;
-            }
-            return false;
+            int more = list_next(&p, end, ']');
+            if (more < 0) return false;
+            if (more == 0) break;
           }
         }
       } else {
         return false;
       }
       d->AddMember(Value(rapidjson::StringRef(key, static_cast<rapidjson::SizeType>(kn))), v, a);
-      p = const_cast<char*>(skip_ws(p, end));
-      if (p < end && *p == ',') {
-        p = const_cast<char*>(skip_ws(p + 1, end));
-        continue;
-      }
-      if (p < end && *p == '}') {
-        p++;
-        break;
-      }
-      return false;
+      int more = list_next(&p, end, '}');
+      if (more < 0) return false;
+      if (more == 0) break;
     }
   }
   return skip_ws(p, end) == end;

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "../request_equal.h"
 #include "limits.h"
 #include "proto.h"
 #include "rapidjson/document.h"
@@ -99,22 +100,10 @@ static void check_answer(const std::string& req, const std::string& answer) {
     g_token.assign(tok->value.GetString(), tok->value.GetStringLength());
 }
 
-static bool same_request(const ProtoRequest& a, const ProtoRequest& b) {
-  return a.action == b.action && a.extended == b.extended && a.fields == b.fields &&
-         a.peer_id == b.peer_id && a.files == b.files && a.tcp_port == b.tcp_port &&
-         a.file == b.file && a.file_name == b.file_name && a.seq == b.seq && a.token == b.token &&
-         a.numwant == b.numwant && a.size == b.size && a.id == b.id && a.complete == b.complete;
-}
-
 static void check_fast_parse(const std::string& req) {
-  ProtoRequest fast, slow;
-  std::string fast_err, slow_err;
-  int rf = proto_decode_request(req.data(), req.size(), &fast, &fast_err);
-  proto_set_fast_parse(false);
-  int rs = proto_decode_request(req.data(), req.size(), &slow, &slow_err);
-  proto_set_fast_parse(true);
-  if (rf != rs || (rf == -1 && fast_err != slow_err) || (rf == 0 && !same_request(fast, slow)))
-    fail("the fast request reader and RapidJSON disagree", req, fast_err + " | " + slow_err);
+  std::string errs;
+  if (!both_readers_agree(req, &errs))
+    fail("the fast request reader and RapidJSON disagree", req, errs);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "../request_equal.h"
 #include "proto.h"
 
 static std::string& err_sink() {
@@ -323,25 +324,6 @@ TEST_CASE("proto: IPv4 addresses format and parse", "[proto]") {
   }
   CHECK(proto_ip_parse("1.2.3", &ip) == -1);
   CHECK(proto_ip_parse("::1", &ip) == -1);
-}
-
-// Decodes `s` with the fast reader allowed and with RapidJSON only; true when
-// they agree on the result, the error text and every field.
-static bool both_readers_agree(const std::string& s) {
-  ProtoRequest fast, slow;
-  std::string fast_err, slow_err;
-  int rf = proto_decode_request(s.data(), s.size(), &fast, &fast_err);
-  proto_set_fast_parse(false);
-  int rs = proto_decode_request(s.data(), s.size(), &slow, &slow_err);
-  proto_set_fast_parse(true);
-  if (rf != rs || fast_err != slow_err) return false;
-  if (rf != 0) return true;
-  return fast.action == slow.action && fast.extended == slow.extended &&
-         fast.fields == slow.fields && fast.peer_id == slow.peer_id && fast.files == slow.files &&
-         fast.tcp_port == slow.tcp_port && fast.file == slow.file &&
-         fast.file_name == slow.file_name && fast.seq == slow.seq && fast.token == slow.token &&
-         fast.numwant == slow.numwant && fast.size == slow.size && fast.id == slow.id &&
-         fast.complete == slow.complete;
 }
 
 TEST_CASE("proto: the fast request reader agrees with RapidJSON", "[proto]") {
