@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <random>
 
 #include "app.h"
@@ -71,11 +74,10 @@ struct Swarm {
   std::vector<ProtoAddr> contributors;
   size_t next_source = 0;
   int next_conn_id = 1;
-  std::vector<char*> free_bufs;         // piece buffers to reuse (no fresh pages per piece)
-  std::deque<struct PieceJob*> writes;  // verified pieces waiting for the one writer
-  bool writing = false;
-  int pending = 0;        // threadpool jobs and fs writes in flight
-  bool starting = false;  // no report from inside swarm_start
+  uv_file dfd = -1;              // the part file opened O_DIRECT (-1: not possible here)
+  std::vector<char*> free_bufs;  // piece buffers to reuse (no fresh pages per piece)
+  int pending = 0;               // threadpool jobs in flight
+  bool starting = false;         // no report from inside swarm_start
   bool ending = false;
   bool finished = false;
   uint64_t last_progress = 0;  // ms: the last piece that arrived
@@ -86,14 +88,14 @@ struct Swarm {
 
 struct PieceJob {
   uv_work_t work;
-  uv_fs_t fs;
   Swarm* sw;
   int conn_id;
   ProtoAddr from;
   uint32_t index;
   char* data;
   uint32_t len;
-  bool ok = false;
+  bool ok = false;  // the hash matched
+  int written = 0;  // then: 0 (on disk) or a negative error
 };
 
 static void swarm_pump(Swarm* s);
@@ -108,21 +110,24 @@ std::string swarm_part_name(const std::string& cid) {
 
 /* ---- finishing ------------------------------------------------------------ */
 
+static void swarm_close_fds(Swarm* s) {
+  if (s->fd >= 0) close(s->fd);
+  if (s->dfd >= 0) close(s->dfd);
+  s->fd = s->dfd = -1;
+}
+
 // Reports once nothing is in flight: no connection, job or write.
 static void swarm_maybe_report(Swarm* s) {
   if (s->starting || !s->ending || s->finished || !s->conns.empty() || s->pending > 0) return;
   s->finished = true;
-  if (s->fd >= 0) {
-    close(s->fd);
-    s->fd = -1;
-  }
+  swarm_close_fds(s);
   // Counted now, when the last write has landed: every verified piece is kept.
   if (s->status == UV_ETIMEDOUT || s->status == UV_ECONNABORTED)
     s->err += "; " + std::to_string(s->nhad) + " of " + std::to_string(s->pieces) +
               " pieces are kept in " + swarm_part_name(s->opt.cid) + " for the next try";
   if (s->cb.on_done != nullptr) s->cb.on_done(s->cb.ctx, s, s->status, s->err);
   for (char* b : s->free_bufs)
-    delete[] b;
+    free(b);
   delete s;
 }
 
@@ -163,8 +168,7 @@ static void on_linked(uv_fs_t* req) {
 // Every piece is verified and on disk: the part file becomes the file.
 static void swarm_complete(Swarm* s) {
   fchmod(s->fd, app_file_mode());
-  close(s->fd);
-  s->fd = -1;
+  swarm_close_fds(s);
   uv_fs_t* req = new uv_fs_t;
   req->data = s;
   // link() rather than rename(): it fails instead of replacing a file that
@@ -189,9 +193,14 @@ static SwarmConn* conn_by_id(Swarm* s, int id) {
   return nullptr;
 }
 
-// Piece buffers are all piece_size long and come back to a small pool.
+// Piece buffers are all piece_size long, aligned for O_DIRECT writes, and come
+// back to a small pool.
 static char* buf_get(Swarm* s) {
-  if (s->free_bufs.empty()) return new char[s->m.piece_size];
+  if (s->free_bufs.empty()) {
+    void* b = aligned_alloc(kDirectAlign, s->m.piece_size);  // piece_size is a multiple
+    if (b == nullptr) throw std::bad_alloc();
+    return static_cast<char*>(b);
+  }
   char* b = s->free_bufs.back();
   s->free_bufs.pop_back();
   return b;
@@ -202,7 +211,7 @@ static void buf_put(Swarm* s, char* b) {
   if (s->free_bufs.size() < kPiecePool)
     s->free_bufs.push_back(b);
   else
-    delete[] b;
+    free(b);
 }
 
 static void piece_job_free(PieceJob* j) {
@@ -210,25 +219,52 @@ static void piece_job_free(PieceJob* j) {
   delete j;
 }
 
-static void writer_next(Swarm* s);
+// Runs on the threadpool: writes a verified piece at its offset. Whole pieces go
+// through the O_DIRECT descriptor (no copy into the page cache; on this kind of
+// VM, fresh page-cache pages are the most expensive part of a download), the
+// short last piece, or any write the file system refuses that way, through the
+// buffered one. Returns 0 or a negative error.
+static int piece_write(Swarm* s, const char* data, uint32_t len, int64_t off) {
+  int fd = s->dfd;
+  if (fd < 0 || len % kDirectAlign != 0) fd = s->fd;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pwrite(fd, data + done, len - done, off + static_cast<int64_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && fd != s->fd) {
+      fd = s->fd;
+      continue;
+    }
+    if (n < 0) return -errno;
+    if (n == 0) return UV_EIO;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
 
-static void on_piece_written(uv_fs_t* req) {
-  PieceJob* j = static_cast<PieceJob*>(req->data);
+// The piece is hashed and, when it matches, written (both on the threadpool).
+static void on_piece_done(uv_work_t* w, int) {
+  PieceJob* j = static_cast<PieceJob*>(w->data);
   Swarm* s = j->sw;
-  ssize_t r = req->result;
-  uv_fs_req_cleanup(req);
-  s->pending--;
-  s->writing = false;
-  writer_next(s);
   uint32_t i = j->index;
-  if (r != static_cast<ssize_t>(j->len)) {
+  s->pending--;
+  if (!j->ok || j->written != 0) {
     s->state[i] = PIECE_MISSING;
+    int conn_id = j->conn_id, werr = j->written;
+    bool bad = !j->ok;
     piece_job_free(j);
-    swarm_end(s, r < 0 ? static_cast<int>(r) : UV_EIO,
-              std::string("cannot write the download: ") +
-                  uv_strerror(r < 0 ? static_cast<int>(r) : UV_EIO));
+    if (s->ending) {
+      swarm_maybe_report(s);
+    } else if (bad) {
+      SwarmConn* c = conn_by_id(s, conn_id);
+      if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
+      swarm_pump(s);
+    } else {
+      swarm_end(s, werr, std::string("cannot write the download: ") + uv_strerror(werr));
+    }
     return;
   }
+  // Counted even when the download is ending: the piece is verified and on disk.
   bool known = false;
   for (const ProtoAddr& a : s->contributors)
     known = known || (a.ip == j->from.ip && a.port == j->from.port);
@@ -237,59 +273,16 @@ static void on_piece_written(uv_fs_t* req) {
   s->state[i] = PIECE_HAD;
   s->had[i] = 1;
   s->nhad++;
-  if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
   if (s->ending) {
     swarm_maybe_report(s);
     return;
   }
+  if (s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
   if (s->nhad == s->pieces) {
     swarm_complete(s);
     return;
   }
   swarm_pump(s);
-}
-
-static void on_piece_verified(uv_work_t* w, int) {
-  PieceJob* j = static_cast<PieceJob*>(w->data);
-  Swarm* s = j->sw;
-  uint32_t i = j->index;
-  if (s->ending || s->state[i] == PIECE_HAD) {
-    s->pending--;
-    if (s->state[i] == PIECE_VERIFYING) s->state[i] = PIECE_MISSING;
-    piece_job_free(j);
-    swarm_maybe_report(s);
-    return;
-  }
-  if (!j->ok) {
-    s->pending--;
-    s->state[i] = PIECE_MISSING;
-    SwarmConn* c = conn_by_id(s, j->conn_id);
-    piece_job_free(j);
-    if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
-    swarm_pump(s);
-    return;
-  }
-  s->writes.push_back(j);
-  writer_next(s);
-}
-
-// One write at a time: threads writing into one file only wait for each other.
-static void writer_next(Swarm* s) {
-  if (s->writing || s->writes.empty()) return;
-  PieceJob* j = s->writes.front();
-  s->writes.pop_front();
-  j->fs.data = j;
-  uv_buf_t b = uv_buf_init(j->data, j->len);
-  int r = uv_fs_write(s->loop, &j->fs, s->fd, &b, 1,
-                      static_cast<int64_t>(j->index) * s->m.piece_size, on_piece_written);
-  if (r != 0) {
-    s->pending--;
-    s->state[j->index] = PIECE_MISSING;
-    piece_job_free(j);
-    swarm_end(s, r, std::string("cannot write the download: ") + uv_strerror(r));
-    return;
-  }
-  s->writing = true;
 }
 
 // A piece arrived whole: hash it off the loop.
@@ -315,10 +308,15 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
       s->loop, &j->work,
       [](uv_work_t* w) {
         PieceJob* job = static_cast<PieceJob*>(w->data);
-        job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
+        Swarm* sw = job->sw;
+        job->ok = manifest_sha256(job->data, job->len) == sw->m.pieces[job->index];
+        // Hashed first, written only when it matches: nothing unverified reaches the file.
+        if (job->ok)
+          job->written = piece_write(sw, job->data, job->len,
+                                     static_cast<int64_t>(job->index) * sw->m.piece_size);
         OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
       },
-      on_piece_verified);
+      on_piece_done);
   if (r != 0) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
@@ -710,6 +708,8 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
     swarm_end(s, -e, "cannot create " + s->part_path + ": " + strerror(e));
     return;
   }
+  // Whole pieces are written around the page cache when the file system allows it.
+  s->dfd = open(s->part_path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
   if (!existed) {
     swarm_set_ready(s);
     return;
