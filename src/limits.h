@@ -56,6 +56,7 @@ constexpr size_t kMaxSources = 64;           // ... and at most
 constexpr size_t kPipeline = 4;              // piece requests in flight per source
 constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk
 constexpr size_t kPiecePool = 32;            // piece buffers kept for reuse
+constexpr size_t kMaxWrites = 2;             // piece writes in flight (the rest hash meanwhile)
 constexpr size_t kDirectAlign = 4096;        // O_DIRECT writes: buffer, offset and length multiples
 constexpr uint64_t kSourceRefreshMs = 1000;  // ask the tracker for new sources this often
 constexpr uint64_t kHaveRefreshMs = 1000;    // ask an idle source again what it has

@@ -76,8 +76,10 @@ struct Swarm {
   int next_conn_id = 1;
   uv_file dfd = -1;              // the part file opened O_DIRECT (-1: not possible here)
   std::vector<char*> free_bufs;  // piece buffers to reuse (no fresh pages per piece)
-  int pending = 0;               // threadpool jobs in flight
-  bool starting = false;         // no report from inside swarm_start
+  int pending = 0;               // pieces being hashed, waiting to be written, or being written
+  std::deque<struct PieceJob*> writes;  // verified pieces waiting for a writer
+  size_t writing = 0;                   // write jobs in flight
+  bool starting = false;                // no report from inside swarm_start
   bool ending = false;
   bool finished = false;
   uint64_t last_progress = 0;  // ms: the last piece that arrived
@@ -242,26 +244,31 @@ static int piece_write(Swarm* s, const char* data, uint32_t len, int64_t off) {
   return 0;
 }
 
-// The piece is hashed and, when it matches, written (both on the threadpool).
-static void on_piece_done(uv_work_t* w, int) {
+static void writer_next(Swarm* s);
+
+// A piece could not be written: the download ends (verified pieces already
+// written stay in the part file).
+static void writer_failed(Swarm* s, int e) {
+  if (s->ending) {
+    swarm_maybe_report(s);
+    return;
+  }
+  swarm_end(s, e, std::string("cannot write the download: ") + uv_strerror(e));
+}
+
+// A write job is back: the piece is on disk (or the download fails).
+static void on_piece_written(uv_work_t* w, int) {
   PieceJob* j = static_cast<PieceJob*>(w->data);
   Swarm* s = j->sw;
   uint32_t i = j->index;
   s->pending--;
-  if (!j->ok || j->written != 0) {
+  s->writing--;
+  writer_next(s);
+  if (j->written != 0) {
     s->state[i] = PIECE_MISSING;
-    int conn_id = j->conn_id, werr = j->written;
-    bool bad = !j->ok;
+    int e = j->written;
     piece_job_free(j);
-    if (s->ending) {
-      swarm_maybe_report(s);
-    } else if (bad) {
-      SwarmConn* c = conn_by_id(s, conn_id);
-      if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
-      swarm_pump(s);
-    } else {
-      swarm_end(s, werr, std::string("cannot write the download: ") + uv_strerror(werr));
-    }
+    writer_failed(s, e);
     return;
   }
   // Counted even when the download is ending: the piece is verified and on disk.
@@ -283,6 +290,59 @@ static void on_piece_done(uv_work_t* w, int) {
     return;
   }
   swarm_pump(s);
+}
+
+// Verified pieces go to disk through at most kMaxWrites jobs at once: a write
+// waits for the device, and hashing must not queue behind it in the threadpool.
+static void writer_next(Swarm* s) {
+  while (s->writing < kMaxWrites && !s->writes.empty()) {
+    PieceJob* j = s->writes.front();
+    s->writes.pop_front();
+    int r = uv_queue_work(
+        s->loop, &j->work,
+        [](uv_work_t* w) {
+          PieceJob* job = static_cast<PieceJob*>(w->data);
+          Swarm* sw = job->sw;
+          job->written = piece_write(sw, job->data, job->len,
+                                     static_cast<int64_t>(job->index) * sw->m.piece_size);
+        },
+        on_piece_written);
+    if (r != 0) {  // not expected: the queue gives its pieces back, and the download ends
+      s->writes.push_front(j);
+      for (PieceJob* q : s->writes) {
+        s->pending--;
+        s->state[q->index] = PIECE_MISSING;
+        piece_job_free(q);
+      }
+      s->writes.clear();
+      writer_failed(s, r);
+      return;
+    }
+    s->writing++;
+  }
+}
+
+// A hash job is back: a matching piece goes to the writers, a bad one drops its source.
+static void on_piece_hashed(uv_work_t* w, int) {
+  PieceJob* j = static_cast<PieceJob*>(w->data);
+  Swarm* s = j->sw;
+  uint32_t i = j->index;
+  if (s->ending || !j->ok) {
+    s->pending--;
+    s->state[i] = PIECE_MISSING;
+    int conn_id = j->conn_id;
+    piece_job_free(j);
+    if (s->ending) {
+      swarm_maybe_report(s);
+      return;
+    }
+    SwarmConn* c = conn_by_id(s, conn_id);
+    if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
+    swarm_pump(s);
+    return;
+  }
+  s->writes.push_back(j);
+  writer_next(s);
 }
 
 // A piece arrived whole: hash it off the loop.
@@ -308,15 +368,10 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
       s->loop, &j->work,
       [](uv_work_t* w) {
         PieceJob* job = static_cast<PieceJob*>(w->data);
-        Swarm* sw = job->sw;
-        job->ok = manifest_sha256(job->data, job->len) == sw->m.pieces[job->index];
-        // Hashed first, written only when it matches: nothing unverified reaches the file.
-        if (job->ok)
-          job->written = piece_write(sw, job->data, job->len,
-                                     static_cast<int64_t>(job->index) * sw->m.piece_size);
+        job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
         OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
       },
-      on_piece_done);
+      on_piece_hashed);
   if (r != 0) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
