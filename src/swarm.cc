@@ -4,7 +4,9 @@
 // piece requests in flight. Answers come in request order: a JSON line, and for
 // a piece exactly `length` bytes, which are read straight into the piece's own
 // buffer. A received piece is hashed on the threadpool, then written at its
-// offset in the part file; only then does it count as had (and may be served).
+// offset in the part file (with the pieces after it that are waiting too, in
+// one write, O_DIRECT where the file system allows); only then does it count as
+// had (and may be served).
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
 // dropped, and its requests go back to the pool for the others.
 #include "swarm.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,7 +82,11 @@ struct Swarm {
   int pending = 0;               // pieces being hashed, waiting to be written, or being written
   std::deque<struct PieceJob*> writes;  // verified pieces waiting for a writer
   size_t writing = 0;                   // write jobs in flight
-  bool starting = false;                // no report from inside swarm_start
+  // Pieces received and not yet on disk, at most: a limit in bytes once the
+  // piece size is known, so that small pieces still make long runs to write.
+  size_t max_pending = 0;
+  uint32_t cursor = 0;    // where pick_piece looks first
+  bool starting = false;  // no report from inside swarm_start
   bool ending = false;
   bool finished = false;
   uint64_t last_progress = 0;  // ms: the last piece that arrived
@@ -221,25 +228,60 @@ static void piece_job_free(PieceJob* j) {
   delete j;
 }
 
-// Runs on the threadpool: writes a verified piece at its offset. Whole pieces go
-// through the O_DIRECT descriptor (no copy into the page cache; on this kind of
-// VM, fresh page-cache pages are the most expensive part of a download), the
-// short last piece, or any write the file system refuses that way, through the
-// buffered one. Returns 0 or a negative error.
-static int piece_write(Swarm* s, const char* data, uint32_t len, int64_t off) {
-  int fd = s->dfd;
-  if (fd < 0 || len % kDirectAlign != 0) fd = s->fd;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pwrite(fd, data + done, len - done, off + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL && fd != s->fd) {
+// One write: verified pieces that follow each other in the file, written with
+// one pwritev from their own buffers.
+struct WriteJob {
+  uv_work_t work;
+  Swarm* sw;
+  std::vector<PieceJob*> pieces;  // consecutive indexes
+  int err = 0;                    // 0: all on disk; or a negative error
+};
+
+// Runs on the threadpool. Whole pieces go through the O_DIRECT descriptor (no
+// copy into the page cache; on this kind of VM, fresh page-cache pages are the
+// most expensive part of a download); a short last piece, or anything the file
+// system refuses that way (EINVAL), through the buffered one. Returns 0 or a
+// negative error.
+static int pieces_write(Swarm* s, std::vector<PieceJob*>& ps) {
+  bool aligned = true;
+  for (const PieceJob* j : ps)
+    aligned = aligned && j->len % kDirectAlign == 0;
+  int fd = s->dfd >= 0 && aligned ? s->dfd : s->fd;
+  struct iovec iov[kMaxWritePieces];
+  size_t n = std::min(ps.size(), kMaxWritePieces);
+  uint64_t total = 0;
+  for (size_t k = 0; k < n; k++) {
+    iov[k].iov_base = ps[k]->data;
+    iov[k].iov_len = ps[k]->len;
+    total += ps[k]->len;
+  }
+  off_t off = static_cast<off_t>(ps[0]->index) * s->m.piece_size;
+  struct iovec* v = iov;
+  int vn = static_cast<int>(n);
+  while (total > 0) {
+    ssize_t w = pwritev(fd, v, vn, off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && fd != s->fd) {
       fd = s->fd;
       continue;
     }
-    if (n < 0) return -errno;
-    if (n == 0) return UV_EIO;
-    done += static_cast<size_t>(n);
+    if (w < 0) return -errno;
+    if (w == 0) return UV_EIO;
+    total -= static_cast<uint64_t>(w);
+    off += w;
+    // A short write: skip what is done; what is left need not stay aligned,
+    // so it goes through the buffered descriptor.
+    size_t left = static_cast<size_t>(w);
+    while (vn > 0 && left >= v->iov_len) {
+      left -= v->iov_len;
+      v++;
+      vn--;
+    }
+    if (vn > 0) {
+      v->iov_base = static_cast<char*>(v->iov_base) + left;
+      v->iov_len -= left;
+      fd = s->fd;
+    }
   }
   return 0;
 }
@@ -256,35 +298,42 @@ static void writer_failed(Swarm* s, int e) {
   swarm_end(s, e, std::string("cannot write the download: ") + uv_strerror(e));
 }
 
-// A write job is back: the piece is on disk (or the download fails).
-static void on_piece_written(uv_work_t* w, int) {
-  PieceJob* j = static_cast<PieceJob*>(w->data);
-  Swarm* s = j->sw;
-  uint32_t i = j->index;
-  s->pending--;
+// A write job is back: its pieces are on disk (or the download fails).
+static void on_pieces_written(uv_work_t* w, int) {
+  WriteJob* wj = static_cast<WriteJob*>(w->data);
+  Swarm* s = wj->sw;
+  std::vector<PieceJob*> ps;
+  ps.swap(wj->pieces);
+  int err = wj->err;
+  delete wj;
   s->writing--;
+  s->pending -= static_cast<int>(ps.size());
   writer_next(s);
-  if (j->written != 0) {
-    s->state[i] = PIECE_MISSING;
-    int e = j->written;
-    piece_job_free(j);
-    writer_failed(s, e);
+  if (err != 0) {
+    for (PieceJob* j : ps) {
+      s->state[j->index] = PIECE_MISSING;
+      piece_job_free(j);
+    }
+    writer_failed(s, err);
     return;
   }
-  // Counted even when the download is ending: the piece is verified and on disk.
-  bool known = false;
-  for (const ProtoAddr& a : s->contributors)
-    known = known || (a.ip == j->from.ip && a.port == j->from.port);
-  if (!known) s->contributors.push_back(j->from);
-  piece_job_free(j);
-  s->state[i] = PIECE_HAD;
-  s->had[i] = 1;
-  s->nhad++;
+  // Counted even when the download is ending: the pieces are verified and on disk.
+  for (PieceJob* j : ps) {
+    bool known = false;
+    for (const ProtoAddr& a : s->contributors)
+      known = known || (a.ip == j->from.ip && a.port == j->from.port);
+    if (!known) s->contributors.push_back(j->from);
+    uint32_t i = j->index;
+    piece_job_free(j);
+    s->state[i] = PIECE_HAD;
+    s->had[i] = 1;
+    s->nhad++;
+    if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
+  }
   if (s->ending) {
     swarm_maybe_report(s);
     return;
   }
-  if (s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
   if (s->nhad == s->pieces) {
     swarm_complete(s);
     return;
@@ -292,29 +341,45 @@ static void on_piece_written(uv_work_t* w, int) {
   swarm_pump(s);
 }
 
-// Verified pieces go to disk through at most kMaxWrites jobs at once: a write
-// waits for the device, and hashing must not queue behind it in the threadpool.
+// Verified pieces go to disk through at most kMaxWrites jobs at once (a write
+// waits for the device, and hashing must not queue behind it in the
+// threadpool); pieces waiting that follow each other go in one write.
 static void writer_next(Swarm* s) {
   while (s->writing < kMaxWrites && !s->writes.empty()) {
-    PieceJob* j = s->writes.front();
+    WriteJob* wj = new WriteJob;
+    wj->sw = s;
+    wj->work.data = wj;
+    wj->pieces.push_back(s->writes.front());
     s->writes.pop_front();
+    bool grew = true;
+    while (grew && wj->pieces.size() < kMaxWritePieces) {
+      grew = false;
+      for (auto it = s->writes.begin(); it != s->writes.end(); ++it) {
+        if ((*it)->index == wj->pieces.back()->index + 1) {
+          wj->pieces.push_back(*it);
+          s->writes.erase(it);
+          grew = true;
+          break;
+        }
+      }
+    }
     int r = uv_queue_work(
-        s->loop, &j->work,
+        s->loop, &wj->work,
         [](uv_work_t* w) {
-          PieceJob* job = static_cast<PieceJob*>(w->data);
-          Swarm* sw = job->sw;
-          job->written = piece_write(sw, job->data, job->len,
-                                     static_cast<int64_t>(job->index) * sw->m.piece_size);
+          WriteJob* job = static_cast<WriteJob*>(w->data);
+          job->err = pieces_write(job->sw, job->pieces);
         },
-        on_piece_written);
-    if (r != 0) {  // not expected: the queue gives its pieces back, and the download ends
-      s->writes.push_front(j);
-      for (PieceJob* q : s->writes) {
+        on_pieces_written);
+    if (r != 0) {  // not expected: every waiting piece goes back, and the download ends
+      for (PieceJob* q : s->writes)
+        wj->pieces.push_back(q);
+      s->writes.clear();
+      for (PieceJob* q : wj->pieces) {
         s->pending--;
         s->state[q->index] = PIECE_MISSING;
         piece_job_free(q);
       }
-      s->writes.clear();
+      delete wj;
       writer_failed(s, r);
       return;
     }
@@ -383,10 +448,14 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 
 // The rarest missing piece this source has that nobody is fetching; in the
 // endgame (none left), one that another source is fetching, so a slow source
-// cannot hold up the end. -1 when there is nothing for this source.
+// cannot hold up the end. -1 when there is nothing for this source. Among the
+// rarest, the first from a cursor that starts at a random piece per download:
+// pieces in a row are fetched in a row (and written together), and peers that
+// start at once still start at different places, so they have pieces to trade.
 static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) {
+  if (s->pieces == 0) return -1;
   int best = -1;
-  uint32_t start = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  uint32_t start = s->cursor;
   for (int pass = 0; pass < 2 && best < 0; pass++) {
     for (uint32_t k = 0; k < s->pieces; k++) {
       uint32_t i = (start + k) % s->pieces;
@@ -396,6 +465,7 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) 
       if (best < 0 || s->avail[i] < s->avail[best]) best = static_cast<int>(i);
     }
   }
+  if (best >= 0) s->cursor = (static_cast<uint32_t>(best) + 1) % s->pieces;
   return best;
 }
 
@@ -422,7 +492,7 @@ static void conn_fill(SwarmConn* c) {
   if (!s->ready || c->dropped || c->has.empty()) return;
   // Pieces still to be hashed or written bound what may be fetched: memory stays
   // bounded when the disk or the hashing is slower than the network.
-  if (s->pending >= static_cast<int>(kMaxPiecesPending)) return;
+  if (s->pending >= static_cast<int>(s->max_pending)) return;
   std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
   for (const auto& e : c->expect) {
     if (e.first == EXPECT_PIECE) mine[e.second] = 1;
@@ -751,6 +821,8 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->m.name = s->opt.name;
   s->have_manifest = true;
   s->pieces = manifest_piece_count(m);
+  if (s->pieces > 0) s->cursor = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  s->max_pending = std::max<size_t>(kMaxPiecesPending, kPendingBytes / m.piece_size);
   s->state.assign(s->pieces, PIECE_MISSING);
   s->had.assign(s->pieces, 0);
   s->requested.assign(s->pieces, 0);
