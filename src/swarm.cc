@@ -4,7 +4,9 @@
 // piece requests in flight. Answers come in request order: a JSON line, and for
 // a piece exactly `length` bytes, which are read straight into the piece's own
 // buffer. A received piece is hashed on the threadpool, then written at its
-// offset in the part file; only then does it count as had (and may be served).
+// offset in the part file (with the pieces after it that are waiting too, in
+// one write, O_DIRECT where the file system allows); only then does it count as
+// had (and may be served).
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
 // dropped, and its requests go back to the pool for the others.
 #include "swarm.h"
@@ -12,11 +14,15 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <random>
 
 #include "app.h"
@@ -71,10 +77,15 @@ struct Swarm {
   std::vector<ProtoAddr> contributors;
   size_t next_source = 0;
   int next_conn_id = 1;
-  std::vector<char*> free_bufs;         // piece buffers to reuse (no fresh pages per piece)
-  std::deque<struct PieceJob*> writes;  // verified pieces waiting for the one writer
-  bool writing = false;
-  int pending = 0;        // threadpool jobs and fs writes in flight
+  uv_file dfd = -1;              // the part file opened O_DIRECT (-1: not possible here)
+  std::vector<char*> free_bufs;  // piece buffers to reuse (no fresh pages per piece)
+  int pending = 0;               // pieces being hashed, waiting to be written, or being written
+  std::deque<struct PieceJob*> writes;  // verified pieces waiting for a writer
+  size_t writing = 0;                   // write jobs in flight
+  // Pieces received and not yet on disk, at most: a limit in bytes once the
+  // piece size is known, so that small pieces still make long runs to write.
+  size_t max_pending = 0;
+  uint32_t cursor = 0;    // where pick_piece looks first
   bool starting = false;  // no report from inside swarm_start
   bool ending = false;
   bool finished = false;
@@ -86,14 +97,14 @@ struct Swarm {
 
 struct PieceJob {
   uv_work_t work;
-  uv_fs_t fs;
   Swarm* sw;
   int conn_id;
   ProtoAddr from;
   uint32_t index;
   char* data;
   uint32_t len;
-  bool ok = false;
+  bool ok = false;  // the hash matched
+  int written = 0;  // then: 0 (on disk) or a negative error
 };
 
 static void swarm_pump(Swarm* s);
@@ -108,21 +119,24 @@ std::string swarm_part_name(const std::string& cid) {
 
 /* ---- finishing ------------------------------------------------------------ */
 
+static void swarm_close_fds(Swarm* s) {
+  if (s->fd >= 0) close(s->fd);
+  if (s->dfd >= 0) close(s->dfd);
+  s->fd = s->dfd = -1;
+}
+
 // Reports once nothing is in flight: no connection, job or write.
 static void swarm_maybe_report(Swarm* s) {
   if (s->starting || !s->ending || s->finished || !s->conns.empty() || s->pending > 0) return;
   s->finished = true;
-  if (s->fd >= 0) {
-    close(s->fd);
-    s->fd = -1;
-  }
+  swarm_close_fds(s);
   // Counted now, when the last write has landed: every verified piece is kept.
   if (s->status == UV_ETIMEDOUT || s->status == UV_ECONNABORTED)
     s->err += "; " + std::to_string(s->nhad) + " of " + std::to_string(s->pieces) +
               " pieces are kept in " + swarm_part_name(s->opt.cid) + " for the next try";
   if (s->cb.on_done != nullptr) s->cb.on_done(s->cb.ctx, s, s->status, s->err);
   for (char* b : s->free_bufs)
-    delete[] b;
+    free(b);
   delete s;
 }
 
@@ -163,8 +177,7 @@ static void on_linked(uv_fs_t* req) {
 // Every piece is verified and on disk: the part file becomes the file.
 static void swarm_complete(Swarm* s) {
   fchmod(s->fd, app_file_mode());
-  close(s->fd);
-  s->fd = -1;
+  swarm_close_fds(s);
   uv_fs_t* req = new uv_fs_t;
   req->data = s;
   // link() rather than rename(): it fails instead of replacing a file that
@@ -189,9 +202,14 @@ static SwarmConn* conn_by_id(Swarm* s, int id) {
   return nullptr;
 }
 
-// Piece buffers are all piece_size long and come back to a small pool.
+// Piece buffers are all piece_size long, aligned for O_DIRECT writes, and come
+// back to a small pool.
 static char* buf_get(Swarm* s) {
-  if (s->free_bufs.empty()) return new char[s->m.piece_size];
+  if (s->free_bufs.empty()) {
+    void* b = aligned_alloc(kDirectAlign, s->m.piece_size);  // piece_size is a multiple
+    if (b == nullptr) throw std::bad_alloc();
+    return static_cast<char*>(b);
+  }
   char* b = s->free_bufs.back();
   s->free_bufs.pop_back();
   return b;
@@ -202,7 +220,7 @@ static void buf_put(Swarm* s, char* b) {
   if (s->free_bufs.size() < kPiecePool)
     s->free_bufs.push_back(b);
   else
-    delete[] b;
+    free(b);
 }
 
 static void piece_job_free(PieceJob* j) {
@@ -210,34 +228,108 @@ static void piece_job_free(PieceJob* j) {
   delete j;
 }
 
+// One write: verified pieces that follow each other in the file, written with
+// one pwritev from their own buffers.
+struct WriteJob {
+  uv_work_t work;
+  Swarm* sw;
+  std::vector<PieceJob*> pieces;  // consecutive indexes
+  int err = 0;                    // 0: all on disk; or a negative error
+};
+
+// Runs on the threadpool. Whole pieces go through the O_DIRECT descriptor (no
+// copy into the page cache; on this kind of VM, fresh page-cache pages are the
+// most expensive part of a download); a short last piece, or anything the file
+// system refuses that way (EINVAL), through the buffered one. Returns 0 or a
+// negative error.
+static int pieces_write(Swarm* s, std::vector<PieceJob*>& ps) {
+  bool aligned = true;
+  for (const PieceJob* j : ps)
+    aligned = aligned && j->len % kDirectAlign == 0;
+  int fd = s->dfd >= 0 && aligned ? s->dfd : s->fd;
+  struct iovec iov[kMaxWritePieces];
+  size_t n = std::min(ps.size(), kMaxWritePieces);
+  uint64_t total = 0;
+  for (size_t k = 0; k < n; k++) {
+    iov[k].iov_base = ps[k]->data;
+    iov[k].iov_len = ps[k]->len;
+    total += ps[k]->len;
+  }
+  off_t off = static_cast<off_t>(ps[0]->index) * s->m.piece_size;
+  struct iovec* v = iov;
+  int vn = static_cast<int>(n);
+  while (total > 0) {
+    ssize_t w = pwritev(fd, v, vn, off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && fd != s->fd) {
+      fd = s->fd;
+      continue;
+    }
+    if (w < 0) return -errno;
+    if (w == 0) return UV_EIO;
+    total -= static_cast<uint64_t>(w);
+    off += w;
+    // A short write: skip what is done; what is left need not stay aligned,
+    // so it goes through the buffered descriptor.
+    size_t left = static_cast<size_t>(w);
+    while (vn > 0 && left >= v->iov_len) {
+      left -= v->iov_len;
+      v++;
+      vn--;
+    }
+    if (vn > 0) {
+      v->iov_base = static_cast<char*>(v->iov_base) + left;
+      v->iov_len -= left;
+      fd = s->fd;
+    }
+  }
+  return 0;
+}
+
 static void writer_next(Swarm* s);
 
-static void on_piece_written(uv_fs_t* req) {
-  PieceJob* j = static_cast<PieceJob*>(req->data);
-  Swarm* s = j->sw;
-  ssize_t r = req->result;
-  uv_fs_req_cleanup(req);
-  s->pending--;
-  s->writing = false;
-  writer_next(s);
-  uint32_t i = j->index;
-  if (r != static_cast<ssize_t>(j->len)) {
-    s->state[i] = PIECE_MISSING;
-    piece_job_free(j);
-    swarm_end(s, r < 0 ? static_cast<int>(r) : UV_EIO,
-              std::string("cannot write the download: ") +
-                  uv_strerror(r < 0 ? static_cast<int>(r) : UV_EIO));
+// A piece could not be written: the download ends (verified pieces already
+// written stay in the part file).
+static void writer_failed(Swarm* s, int e) {
+  if (s->ending) {
+    swarm_maybe_report(s);
     return;
   }
-  bool known = false;
-  for (const ProtoAddr& a : s->contributors)
-    known = known || (a.ip == j->from.ip && a.port == j->from.port);
-  if (!known) s->contributors.push_back(j->from);
-  piece_job_free(j);
-  s->state[i] = PIECE_HAD;
-  s->had[i] = 1;
-  s->nhad++;
-  if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
+  swarm_end(s, e, std::string("cannot write the download: ") + uv_strerror(e));
+}
+
+// A write job is back: its pieces are on disk (or the download fails).
+static void on_pieces_written(uv_work_t* w, int) {
+  WriteJob* wj = static_cast<WriteJob*>(w->data);
+  Swarm* s = wj->sw;
+  std::vector<PieceJob*> ps;
+  ps.swap(wj->pieces);
+  int err = wj->err;
+  delete wj;
+  s->writing--;
+  s->pending -= static_cast<int>(ps.size());
+  writer_next(s);
+  if (err != 0) {
+    for (PieceJob* j : ps) {
+      s->state[j->index] = PIECE_MISSING;
+      piece_job_free(j);
+    }
+    writer_failed(s, err);
+    return;
+  }
+  // Counted even when the download is ending: the pieces are verified and on disk.
+  for (PieceJob* j : ps) {
+    bool known = false;
+    for (const ProtoAddr& a : s->contributors)
+      known = known || (a.ip == j->from.ip && a.port == j->from.port);
+    if (!known) s->contributors.push_back(j->from);
+    uint32_t i = j->index;
+    piece_job_free(j);
+    s->state[i] = PIECE_HAD;
+    s->had[i] = 1;
+    s->nhad++;
+    if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
+  }
   if (s->ending) {
     swarm_maybe_report(s);
     return;
@@ -249,47 +341,73 @@ static void on_piece_written(uv_fs_t* req) {
   swarm_pump(s);
 }
 
-static void on_piece_verified(uv_work_t* w, int) {
+// Verified pieces go to disk through at most kMaxWrites jobs at once (a write
+// waits for the device, and hashing must not queue behind it in the
+// threadpool); pieces waiting that follow each other go in one write.
+static void writer_next(Swarm* s) {
+  while (s->writing < kMaxWrites && !s->writes.empty()) {
+    WriteJob* wj = new WriteJob;
+    wj->sw = s;
+    wj->work.data = wj;
+    wj->pieces.push_back(s->writes.front());
+    s->writes.pop_front();
+    bool grew = true;
+    while (grew && wj->pieces.size() < kMaxWritePieces) {
+      grew = false;
+      for (auto it = s->writes.begin(); it != s->writes.end(); ++it) {
+        if ((*it)->index == wj->pieces.back()->index + 1) {
+          wj->pieces.push_back(*it);
+          s->writes.erase(it);
+          grew = true;
+          break;
+        }
+      }
+    }
+    int r = uv_queue_work(
+        s->loop, &wj->work,
+        [](uv_work_t* w) {
+          WriteJob* job = static_cast<WriteJob*>(w->data);
+          job->err = pieces_write(job->sw, job->pieces);
+        },
+        on_pieces_written);
+    if (r != 0) {  // not expected: every waiting piece goes back, and the download ends
+      for (PieceJob* q : s->writes)
+        wj->pieces.push_back(q);
+      s->writes.clear();
+      for (PieceJob* q : wj->pieces) {
+        s->pending--;
+        s->state[q->index] = PIECE_MISSING;
+        piece_job_free(q);
+      }
+      delete wj;
+      writer_failed(s, r);
+      return;
+    }
+    s->writing++;
+  }
+}
+
+// A hash job is back: a matching piece goes to the writers, a bad one drops its source.
+static void on_piece_hashed(uv_work_t* w, int) {
   PieceJob* j = static_cast<PieceJob*>(w->data);
   Swarm* s = j->sw;
   uint32_t i = j->index;
-  if (s->ending || s->state[i] == PIECE_HAD) {
-    s->pending--;
-    if (s->state[i] == PIECE_VERIFYING) s->state[i] = PIECE_MISSING;
-    piece_job_free(j);
-    swarm_maybe_report(s);
-    return;
-  }
-  if (!j->ok) {
+  if (s->ending || !j->ok) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
-    SwarmConn* c = conn_by_id(s, j->conn_id);
+    int conn_id = j->conn_id;
     piece_job_free(j);
+    if (s->ending) {
+      swarm_maybe_report(s);
+      return;
+    }
+    SwarmConn* c = conn_by_id(s, conn_id);
     if (c != nullptr) conn_drop(c, "sent a piece that does not match its hash");
     swarm_pump(s);
     return;
   }
   s->writes.push_back(j);
   writer_next(s);
-}
-
-// One write at a time: threads writing into one file only wait for each other.
-static void writer_next(Swarm* s) {
-  if (s->writing || s->writes.empty()) return;
-  PieceJob* j = s->writes.front();
-  s->writes.pop_front();
-  j->fs.data = j;
-  uv_buf_t b = uv_buf_init(j->data, j->len);
-  int r = uv_fs_write(s->loop, &j->fs, s->fd, &b, 1,
-                      static_cast<int64_t>(j->index) * s->m.piece_size, on_piece_written);
-  if (r != 0) {
-    s->pending--;
-    s->state[j->index] = PIECE_MISSING;
-    piece_job_free(j);
-    swarm_end(s, r, std::string("cannot write the download: ") + uv_strerror(r));
-    return;
-  }
-  s->writing = true;
 }
 
 // A piece arrived whole: hash it off the loop.
@@ -318,7 +436,7 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
         job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
         OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
       },
-      on_piece_verified);
+      on_piece_hashed);
   if (r != 0) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
@@ -330,10 +448,14 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 
 // The rarest missing piece this source has that nobody is fetching; in the
 // endgame (none left), one that another source is fetching, so a slow source
-// cannot hold up the end. -1 when there is nothing for this source.
+// cannot hold up the end. -1 when there is nothing for this source. Among the
+// rarest, the first from a cursor that starts at a random piece per download:
+// pieces in a row are fetched in a row (and written together), and peers that
+// start at once still start at different places, so they have pieces to trade.
 static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) {
+  if (s->pieces == 0) return -1;
   int best = -1;
-  uint32_t start = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  uint32_t start = s->cursor;
   for (int pass = 0; pass < 2 && best < 0; pass++) {
     for (uint32_t k = 0; k < s->pieces; k++) {
       uint32_t i = (start + k) % s->pieces;
@@ -343,6 +465,7 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) 
       if (best < 0 || s->avail[i] < s->avail[best]) best = static_cast<int>(i);
     }
   }
+  if (best >= 0) s->cursor = (static_cast<uint32_t>(best) + 1) % s->pieces;
   return best;
 }
 
@@ -369,7 +492,7 @@ static void conn_fill(SwarmConn* c) {
   if (!s->ready || c->dropped || c->has.empty()) return;
   // Pieces still to be hashed or written bound what may be fetched: memory stays
   // bounded when the disk or the hashing is slower than the network.
-  if (s->pending >= static_cast<int>(kMaxPiecesPending)) return;
+  if (s->pending >= static_cast<int>(s->max_pending)) return;
   std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
   for (const auto& e : c->expect) {
     if (e.first == EXPECT_PIECE) mine[e.second] = 1;
@@ -698,6 +821,8 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->m.name = s->opt.name;
   s->have_manifest = true;
   s->pieces = manifest_piece_count(m);
+  if (s->pieces > 0) s->cursor = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  s->max_pending = std::max<size_t>(kMaxPiecesPending, kPendingBytes / m.piece_size);
   s->state.assign(s->pieces, PIECE_MISSING);
   s->had.assign(s->pieces, 0);
   s->requested.assign(s->pieces, 0);
@@ -710,6 +835,8 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
     swarm_end(s, -e, "cannot create " + s->part_path + ": " + strerror(e));
     return;
   }
+  // Whole pieces are written around the page cache when the file system allows it.
+  s->dfd = open(s->part_path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
   if (!existed) {
     swarm_set_ready(s);
     return;

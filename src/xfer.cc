@@ -8,6 +8,7 @@
 #include "xfer.h"
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,27 +55,39 @@ struct ServeConn {
   bool peer_eof = false;  // the client has shut down its side
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
-  // Extended form: the answer being written, and the piece read for it.
+  // Extended form: the answer being written. A piece's bytes follow its header
+  // by sendfile from c->fd (no copy through our memory), on the threadpool (the
+  // file may not be cached), into wfd: a duplicate of the socket, so that the
+  // job never writes to a descriptor number that closing the uv_tcp_t has freed.
+  // While the socket is full, wpoll waits until it drains.
   bool ext_busy = false;
+  bool in_pump = false;  // ext_pump is on the stack: answers done at once return to it
   std::string ext_head;
+  size_t head_sent = 0;  // bytes of ext_head that uv_try_write sent
   std::string ext_path;  // the file c->fd is open on
-  char* piece = nullptr;
-  uint32_t piece_cap = 0, piece_len = 0, piece_index = 0;
+  int wfd = -1;
+  uv_poll_t wpoll;
+  bool wpoll_open = false;
+  uv_work_t sf_work;
+  bool sf_busy = false;
+  int64_t sf_off = 0, sf_end = 0;  // the piece bytes still to send
+  int64_t sf_sent = 0;             // by the last job
+  int sf_err = 0;                  // of the last job: 0, UV_EAGAIN (socket full) or an error
   char rbuf[16384];
 };
 
 static void serve_maybe_free(ServeConn* c) {
-  if (c->open_handles > 0 || c->fs_busy || c->writing || c->ext_busy) return;
+  if (c->open_handles > 0 || c->fs_busy || c->writing || c->sf_busy) return;
   if (c->fd >= 0) {
     uv_fs_t req;
     uv_fs_close(nullptr, &req, c->fd, nullptr);
     uv_fs_req_cleanup(&req);
   }
+  if (c->wfd >= 0) close(c->wfd);  // the connection really closes now
   XferServer* s = c->srv;
   s->conns.erase(c);
   delete[] c->buf[0];
   delete[] c->buf[1];
-  delete[] c->piece;
   delete c;
   if (--s->open == 0 && s->closing && s->on_closed != nullptr) s->on_closed(s->ctx);
 }
@@ -94,6 +107,7 @@ static void serve_close(ServeConn* c) {
   if (!cut_short || uv_tcp_close_reset(&c->tcp, serve_on_handle_closed) != 0)
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), serve_on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), serve_on_handle_closed);
+  if (c->wpoll_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->wpoll), serve_on_handle_closed);
 }
 
 static void serve_on_timer(uv_timer_t* t) {
@@ -266,10 +280,90 @@ static void ext_pump(ServeConn* c);
 static void serve_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
 static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
 
+// An answer is all out: on to the next request.
+static void ext_answer_done(ServeConn* c) {
+  c->ext_busy = false;
+  c->sf_off = c->sf_end = 0;
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  if (!c->in_pump) ext_pump(c);  // otherwise the pump's loop goes on
+}
+
+static void ext_sendfile(ServeConn* c);
+
+static void ext_on_writable(uv_poll_t* h, int status, int) {
+  ServeConn* c = static_cast<ServeConn*>(h->data);
+  uv_poll_stop(h);
+  if (c->state == SERVE_CLOSING) return;
+  if (status < 0) {
+    serve_close(c);
+    return;
+  }
+  ext_sendfile(c);
+}
+
+// Threadpool: as many piece bytes as the socket takes now.
+static void ext_sendfile_work(uv_work_t* w) {
+  ServeConn* c = static_cast<ServeConn*>(w->data);
+  c->sf_err = 0;
+  c->sf_sent = 0;
+  while (c->sf_off < c->sf_end) {
+    off_t off = static_cast<off_t>(c->sf_off);
+    ssize_t n = sendfile(c->wfd, c->fd, &off, static_cast<size_t>(c->sf_end - c->sf_off));
+    if (n > 0) {
+      c->sf_off += n;
+      c->sf_sent += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c->sf_err = UV_EAGAIN;
+      return;
+    }
+    c->sf_err = n < 0 ? -errno : UV_EIO;  // 0: the file is shorter than its manifest says
+    return;
+  }
+}
+
+static void ext_sendfile_done(uv_work_t* w, int status) {
+  ServeConn* c = static_cast<ServeConn*>(w->data);
+  c->sf_busy = false;
+  if (c->state == SERVE_CLOSING) {
+    serve_maybe_free(c);
+    return;
+  }
+  if (c->sf_sent > 0) uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  if (status == 0 && c->sf_err == UV_EAGAIN) {
+    if (uv_poll_start(&c->wpoll, UV_WRITABLE, ext_on_writable) != 0) serve_close(c);
+    return;
+  }
+  // The header promised bytes we cannot send: only closing says so now.
+  if (status != 0 || c->sf_err != 0) {
+    serve_close(c);
+    return;
+  }
+  ext_answer_done(c);
+}
+
+static void ext_sendfile(ServeConn* c) {
+  c->sf_work.data = c;
+  if (uv_queue_work(c->srv->loop, &c->sf_work, ext_sendfile_work, ext_sendfile_done) != 0) {
+    serve_close(c);
+    return;
+  }
+  c->sf_busy = true;
+}
+
+// The header is out: the piece bytes follow, if any.
+static void ext_head_done(ServeConn* c) {
+  if (c->sf_off < c->sf_end)
+    ext_sendfile(c);
+  else
+    ext_answer_done(c);
+}
+
 static void ext_on_written(uv_write_t* req, int status) {
   ServeConn* c = static_cast<ServeConn*>(req->data);
   c->writing = false;
-  c->ext_busy = false;
   if (c->state == SERVE_CLOSING) {
     serve_maybe_free(c);
     return;
@@ -278,19 +372,23 @@ static void ext_on_written(uv_write_t* req, int status) {
     serve_close(c);
     return;
   }
-  c->piece_len = 0;
-  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
-  ext_pump(c);
+  ext_head_done(c);
 }
 
-// Sends c->ext_head (one JSON line), followed by the piece bytes when piece_len > 0.
+// Sends c->ext_head (one JSON line), then the piece bytes in [sf_off, sf_end).
+// What the socket takes at once goes now; the rest through uv_write.
 static void ext_send(ServeConn* c) {
-  uv_buf_t b[2] = {uv_buf_init(&c->ext_head[0], static_cast<unsigned>(c->ext_head.size())),
-                   uv_buf_init(c->piece, c->piece_len)};
+  uv_stream_t* st = reinterpret_cast<uv_stream_t*>(&c->tcp);
+  uv_buf_t b = uv_buf_init(&c->ext_head[0], static_cast<unsigned>(c->ext_head.size()));
+  int n = uv_try_write(st, &b, 1);
+  if (n == static_cast<int>(b.len)) {
+    ext_head_done(c);
+    return;
+  }
+  c->head_sent = n > 0 ? static_cast<size_t>(n) : 0;
+  b = uv_buf_init(&c->ext_head[c->head_sent], static_cast<unsigned>(b.len - c->head_sent));
   c->write_req.data = c;
-  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), b, c->piece_len > 0 ? 2 : 1,
-               ext_on_written) != 0) {
-    c->ext_busy = false;
+  if (uv_write(&c->write_req, st, &b, 1, ext_on_written) != 0) {
     serve_close(c);
     return;
   }
@@ -300,27 +398,26 @@ static void ext_send(ServeConn* c) {
 static void ext_error(ServeConn* c, const std::string& message) {
   proto_encode_error(message, &c->ext_head);
   c->ext_head += '\n';
-  c->piece_len = 0;
+  c->sf_off = c->sf_end = 0;
   ext_send(c);
 }
 
-static void ext_on_piece_read(uv_fs_t* req) {
-  ServeConn* c = static_cast<ServeConn*>(req->data);
-  ssize_t n = req->result;
-  uv_fs_req_cleanup(req);
-  c->fs_busy = false;
-  if (c->state == SERVE_CLOSING) {
-    c->ext_busy = false;
-    serve_maybe_free(c);
-    return;
+// The socket, duplicated for sendfile, and the handle that waits for it to drain.
+static int ext_open_wfd(ServeConn* c) {
+  if (c->wfd >= 0) return 0;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) != 0) return -1;
+  c->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (c->wfd < 0) return -1;
+  if (uv_poll_init_socket(c->srv->loop, &c->wpoll, c->wfd) != 0) {
+    close(c->wfd);
+    c->wfd = -1;
+    return -1;
   }
-  if (n != static_cast<ssize_t>(c->piece_len)) {
-    ext_error(c, "cannot read piece " + std::to_string(c->piece_index));
-    return;
-  }
-  c->ext_head = "{\"status\":\"ok\",\"index\":" + std::to_string(c->piece_index) +
-                ",\"length\":" + std::to_string(c->piece_len) + "}\n";
-  ext_send(c);
+  c->wpoll.data = c;
+  c->wpoll_open = true;
+  c->open_handles++;
+  return 0;
 }
 
 // Opens (or keeps) the file a piece comes from. A plain open: it is one metadata
@@ -358,7 +455,7 @@ static void ext_handle(ServeConn* c, const std::string& line) {
     return ext_error(c, "not ready: " + out_sanitize(name) + " is still being hashed");
   const Manifest& m = *file.manifest;
   size_t count = manifest_piece_count(m);
-  c->piece_len = 0;
+  c->sf_off = c->sf_end = 0;
   if (action == "manifest") {
     std::string mj;
     manifest_encode(m, &mj);
@@ -380,23 +477,26 @@ static void ext_handle(ServeConn* c, const std::string& line) {
   if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
     return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
   if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(name));
-  c->piece_index = i;
+  if (ext_open_wfd(c) != 0) return ext_error(c, "cannot send piece " + std::to_string(i));
   uint32_t len = manifest_piece_length(m, i);
-  if (c->piece_cap < len) {
-    delete[] c->piece;
-    c->piece = new char[len];
-    c->piece_cap = len;
-  }
-  c->piece_len = len;
-  uv_buf_t b = uv_buf_init(c->piece, len);
-  c->fs_req.data = c;
-  if (uv_fs_read(c->srv->loop, &c->fs_req, c->fd, &b, 1, static_cast<int64_t>(i) * m.piece_size,
-                 ext_on_piece_read) != 0)
-    return ext_error(c, "cannot read piece " + std::to_string(i));
-  c->fs_busy = true;
+  c->sf_off = static_cast<int64_t>(i) * m.piece_size;
+  c->sf_end = c->sf_off + len;
+  c->ext_head = "{\"status\":\"ok\",\"index\":" + std::to_string(i) +
+                ",\"length\":" + std::to_string(len) + "}\n";
+  ext_send(c);
 }
 
+static void ext_pump_lines(ServeConn* c);
+
 static void ext_pump(ServeConn* c) {
+  if (c->in_pump) return;
+  c->in_pump = true;
+  ext_pump_lines(c);
+  c->in_pump = false;
+}
+
+// Answers the buffered request lines, in order, until one has to wait.
+static void ext_pump_lines(ServeConn* c) {
   while (c->state == SERVE_EXTENDED && !c->ext_busy) {
     size_t nl = c->request.find('\n');
     if (nl == std::string::npos) {
