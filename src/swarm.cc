@@ -487,6 +487,14 @@ static void conn_send(SwarmConn* c, std::string data) {
   }
 }
 
+// Piece requests in flight over all sources.
+static size_t swarm_inflight(const Swarm* s) {
+  size_t n = 0;
+  for (const SwarmConn* c : s->conns)
+    n += c->inflight;
+  return n;
+}
+
 static void conn_fill(SwarmConn* c) {
   Swarm* s = c->sw;
   if (!s->ready || c->dropped || c->has.empty()) return;
@@ -499,12 +507,17 @@ static void conn_fill(SwarmConn* c) {
   }
   if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
   std::string out;
-  while (c->inflight < s->opt.pipeline) {
+  // `pipeline` requests in flight in all, not per source (but one per source at
+  // least): more sources spread the same requests, so the pieces being received
+  // at once, and so the bytes waiting to be hashed, do not grow with them.
+  size_t total = swarm_inflight(s);
+  while (c->inflight < s->opt.pipeline && (c->inflight == 0 || total < s->opt.pipeline)) {
     int i = pick_piece(s, c, mine);
     if (i < 0) break;
     mine[i] = 1;
     s->requested[i]++;
     c->inflight++;
+    total++;
     c->expect.emplace_back(EXPECT_PIECE, static_cast<uint32_t>(i));
     out += s->request_prefix + std::to_string(i) + "}\n";
   }
