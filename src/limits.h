@@ -53,7 +53,7 @@ constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close af
 // Swarming downloads.
 constexpr size_t kDefaultSources = 4;        // --sources default: sources fetched from at once
 constexpr size_t kMaxSources = 64;           // ... and at most
-constexpr size_t kPipeline = 4;              // piece requests in flight per source
+constexpr size_t kPipeline = 4;              // piece requests in flight (all sources; >= 1 each)
 constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk, at least
 constexpr size_t kPendingBytes = 8 << 20;    // ... or as many as make this many bytes
 constexpr size_t kPiecePool = 32;            // piece buffers kept for reuse

@@ -21,7 +21,7 @@ struct SwarmOptions {
   std::string cid;  // the content id the tracker announced
   std::vector<ProtoSource> sources;
   size_t max_conns = 4;
-  size_t pipeline = 4;  // piece requests in flight per source
+  size_t pipeline = 4;  // piece requests in flight over all sources (at least one each)
   uint64_t stall_ms = 30000;
 };
 
