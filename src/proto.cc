@@ -15,8 +15,10 @@
 
 using rapidjson::Value;
 
-// Iterative parsing keeps deeply nested input off the C stack; encoding is
-// validated so a bad byte is refused here rather than echoed later.
+// Iterative parsing keeps deeply nested input off the C stack. A tracker's
+// answer (which a peer may print) is validated as UTF-8 whole; a request is
+// not, its strings are checked one by one where they are decoded (names, ids,
+// hex) and the rest is never used.
 static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 static constexpr unsigned kRequestParseFlags = rapidjson::kParseIterativeFlag;
@@ -635,19 +637,6 @@ void proto_encode_ok(std::string* out) {
   out->assign("{\"status\":\"ok\"}");
 }
 
-void proto_encode_error(const std::string& message, std::string* out) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("status");
-  w.String("error");
-  w.Key("message");
-  // The message may quote user input; it is already sanitised, and the writer escapes it.
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  out->assign(sb.GetString(), sb.GetSize());
-}
-
 void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, std::string* out) {
   static const char kHead[] = "{\"peers\":[";
   static const char kTail[] = "]}";
@@ -726,6 +715,16 @@ static void put_str(Out* o, const char* s, size_t n) {
 
 static void put_str(Out* o, const std::string& s) {
   put_str(o, s.data(), s.size());
+}
+
+void proto_encode_error(const std::string& message, std::string* out) {
+  // The message may quote user input; it is already sanitised, and put_str escapes it.
+  out->resize(32 + 6 * message.size());
+  Out o{&(*out)[0]};
+  PUT(&o, "{\"status\":\"error\",\"message\":");
+  put_str(&o, message);
+  *o.p++ = '}';
+  out->resize(static_cast<size_t>(o.p - out->data()));
 }
 
 static const char kDigitPairs[] =
