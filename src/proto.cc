@@ -637,24 +637,6 @@ void proto_encode_ok(std::string* out) {
   out->assign("{\"status\":\"ok\"}");
 }
 
-void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, std::string* out) {
-  static const char kHead[] = "{\"peers\":[";
-  static const char kTail[] = "]}";
-  out->assign(kHead);
-  char entry[96];
-  bool first = true;
-  for (const ProtoAddr& p : peers) {
-    // Addresses come from inet_ntop, so they need no escaping.
-    int n = snprintf(entry, sizeof entry, "%s[\"%s\",%d]", first ? "" : ",", p.ip.c_str(), p.port);
-    if (n < 0 || static_cast<size_t>(n) >= sizeof entry) continue;
-    if (out->size() + static_cast<size_t>(n) + sizeof kTail - 1 > max_bytes) break;
-    out->append(entry, static_cast<size_t>(n));
-    first = false;
-  }
-  out->append(kTail);
-}
-
-// The extended form of a reply listing the first k sources.
 // Answers are written by hand into the caller's reused string: the tracker
 // sends one per request, and a general-purpose writer was the larger part of
 // the cost of a get_peers (docs/benchmarks.md). The string is sized for the
@@ -717,6 +699,38 @@ static void put_str(Out* o, const std::string& s) {
   put_str(o, s.data(), s.size());
 }
 
+// ["ip",port] from a source's text.
+static void put_peer(Out* o, const ProtoSourceText& t) {
+  *o->p++ = '[';
+  put_lit(o, t.text.data() + t.id_len, t.ip_len);
+  *o->p++ = ',';
+  put_lit(o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
+  *o->p++ = ']';
+}
+
+void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_bytes,
+                        std::string* out) {
+  static const char kTail[] = "]}";
+  size_t bound = 16;
+  for (const ProtoSourceRef& s : sources)
+    bound += 4 + s.text->text.size();
+  out->resize(bound);
+  Out o{&(*out)[0]};
+  PUT(&o, "{\"peers\":[");
+  bool first = true;
+  for (const ProtoSourceRef& s : sources) {
+    if (!s.complete) continue;
+    const ProtoSourceText& t = *s.text;
+    size_t entry = (first ? 3 : 4) + t.text.size() - t.id_len;  // [ip,port] and a comma
+    if (static_cast<size_t>(o.p - out->data()) + entry + sizeof kTail - 1 > max_bytes) break;
+    if (!first) *o.p++ = ',';
+    first = false;
+    put_peer(&o, t);
+  }
+  PUT(&o, kTail);
+  out->resize(static_cast<size_t>(o.p - out->data()));
+}
+
 void proto_encode_error(const std::string& message, std::string* out) {
   // The message may quote user input; it is already sanitised, and put_str escapes it.
   out->resize(32 + 6 * message.size());
@@ -758,6 +772,7 @@ static void put_int(Out* o, int64_t v) {
   put_uint(o, static_cast<uint64_t>(v));
 }
 
+// The extended form of a reply listing the first k sources.
 static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
                             std::string* out) {
   size_t bound = 160 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
@@ -800,16 +815,9 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     for (size_t i = 0; i < k; i++) {
       const ProtoSourceRef& s = reply.sources[i];
       if (!s.complete) continue;
-      const ProtoSourceText& t = *s.text;
-      if (first)
-        PUT(&o, "[");
-      else
-        PUT(&o, ",[");
+      if (!first) *o.p++ = ',';
       first = false;
-      put_lit(&o, t.text.data() + t.id_len, t.ip_len);
-      *o.p++ = ',';
-      put_lit(&o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
-      *o.p++ = ']';
+      put_peer(&o, *s.text);
     }
     PUT(&o, "],\"sources\":[");
     for (size_t i = 0; i < k; i++) {
@@ -858,14 +866,7 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
     } else if (reply.kind == ProtoReply::ERROR) {
       proto_encode_error(reply.message, out);
     } else {
-      std::vector<ProtoAddr> addrs;
-      for (const ProtoSourceRef& s : reply.sources) {
-        // The quoted IP, unquoted: digits and dots.
-        const ProtoSourceText& t = *s.text;
-        if (s.complete)
-          addrs.push_back(ProtoAddr{t.text.substr(t.id_len + 1, t.ip_len - 2u), s.port});
-      }
-      proto_encode_peers(addrs, max_bytes, out);
+      proto_encode_peers(reply.sources, max_bytes, out);
     }
     return;
   }

@@ -137,8 +137,9 @@ void proto_encode_request(const ProtoRequest& req, std::string* out);
 // Answers.
 void proto_encode_ok(std::string* out);
 void proto_encode_error(const std::string& message, std::string* out);
-// {"peers":[["ip",port],...]}, listing as many peers as fit in max_bytes.
-void proto_encode_peers(const std::vector<ProtoAddr>& peers, size_t max_bytes, std::string* out);
+// {"peers":[["ip",port],...]}: the complete sources, as many as fit in max_bytes.
+void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_bytes,
+                        std::string* out);
 // Encodes a reply to `req`: the seed's form for a seed request; for an extended
 // one, "status", "v" and the echoed "seq" too, and a peer list also as
 // "sources". Peer lists are cut to keep the whole answer within max_bytes.

@@ -71,13 +71,17 @@ void udpserve_flush(UdpServe* s) {
   s->out.clear();
 }
 
+// The owner's end-of-batch step (its log), then the answers.
+static void end_batch(UdpServe* s) {
+  if (s->on_batch_end != nullptr) s->on_batch_end(s->ctx);
+  udpserve_flush(s);
+}
+
 void udpserve_answer(UdpServe* s, const struct sockaddr_in* to, const char* data, size_t len) {
   if (len == 0) return;
   s->pending.push_back(UdpOut{*to, s->out.size(), len});
   s->out.append(data, len);
-  if (s->pending.size() < kBatchMax) return;
-  if (s->on_batch_end != nullptr) s->on_batch_end(s->ctx);
-  udpserve_flush(s);
+  if (s->pending.size() >= kBatchMax) end_batch(s);
 }
 
 static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -98,10 +102,7 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struc
   }
   // Every call but a batch's chunks ends a batch: a lone datagram, the last
   // call of a recvmmsg batch (UV_UDP_MMSG_FREE), or nothing more to read.
-  if (flags & UV_UDP_MMSG_CHUNK) return;
-  if (s->pending.empty()) return;
-  if (s->on_batch_end != nullptr) s->on_batch_end(s->ctx);
-  udpserve_flush(s);
+  if (!(flags & UV_UDP_MMSG_CHUNK) && !s->pending.empty()) end_batch(s);
 }
 
 int udpserve_start(UdpServe* s, uv_loop_t* loop, const struct sockaddr_in* addr) {

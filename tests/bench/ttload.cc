@@ -353,51 +353,31 @@ static const char* token_field(const Peer& p, char* out, size_t n) {
   return out;
 }
 
-static void file_name(long f, char* out, size_t n) {
-  snprintf(out, n, "f%ld", f);
-}
-
 static void build(Client* c, Slot* s, Action a, long peer, long file,
                   const std::vector<long>* files, bool new_seq) {
   if (new_seq) s->seq = c->seq++;
   s->action = a;
   s->peer = peer;
   const Peer& p = c->peers[static_cast<size_t>(peer)];
-  char tok[64], name[32];
   size_t at = 0;
-  switch (a) {
-    case A_JOIN:
-      at = put(s->req, 0,
-               "{\"action\":\"join\",\"v\":1,\"seq\":%" PRIu64
-               ",\"peer_id\":\"%s\",\"tcp_port\":%ld,\"files\":[",
-               s->seq, p.id.c_str(), 1024 + peer % 60000);
-      if (files != nullptr) {
-        for (size_t i = 0; i < files->size(); i++)
-          at = put(s->req, at, "%s\"f%ld\"", i ? "," : "", (*files)[i]);
-      }
-      at = put(s->req, at, "]}");
-      break;
-    case A_SHARE_FILE:
-      file_name(file, name, sizeof name);
-      at = put(s->req, 0,
-               "{\"action\":\"share_file\",\"v\":1,\"seq\":%" PRIu64
-               ",\"peer_id\":\"%s\"%s,\"file\":\"%s\"}",
-               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok), name);
-      break;
-    case A_GET_PEERS:
-      file_name(file, name, sizeof name);
-      at = put(s->req, 0,
-               "{\"action\":\"get_peers\",\"v\":1,\"seq\":%" PRIu64
-               ",\"peer_id\":\"%s\"%s,\"file_name\":\"%s\"}",
-               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok), name);
-      break;
-    case A_HEARTBEAT:
-      at = put(s->req, 0,
-               "{\"action\":\"heartbeat\",\"v\":1,\"seq\":%" PRIu64 ",\"peer_id\":\"%s\"%s}",
-               s->seq, p.id.c_str(), token_field(p, tok, sizeof tok));
-      break;
-    default:
-      break;
+  if (a == A_JOIN) {
+    at = put(s->req, 0,
+             "{\"action\":\"join\",\"v\":1,\"seq\":%" PRIu64
+             ",\"peer_id\":\"%s\",\"tcp_port\":%ld,\"files\":[",
+             s->seq, p.id.c_str(), 1024 + peer % 60000);
+    if (files != nullptr) {
+      for (size_t i = 0; i < files->size(); i++)
+        at = put(s->req, at, "%s\"f%ld\"", i ? "," : "", (*files)[i]);
+    }
+    at = put(s->req, at, "]}");
+  } else {
+    // The peer's own requests: the token, and for two of them a file f<N>.
+    char tok[64];
+    at = put(s->req, 0, "{\"action\":\"%s\",\"v\":1,\"seq\":%" PRIu64 ",\"peer_id\":\"%s\"%s",
+             kActionNames[a], s->seq, p.id.c_str(), token_field(p, tok, sizeof tok));
+    if (a == A_SHARE_FILE) at = put(s->req, at, ",\"file\":\"f%ld\"", file);
+    if (a == A_GET_PEERS) at = put(s->req, at, ",\"file_name\":\"f%ld\"", file);
+    at = put(s->req, at, "}");
   }
   s->req_len = at;
 }

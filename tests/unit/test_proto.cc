@@ -125,15 +125,30 @@ TEST_CASE("proto: requests encode in the seed's form, peer id as a string", "[pr
   CHECK(back.tcp_port == 5000);
 }
 
+// Complete sources for `addrs`; `texts` keeps what they point to.
+static std::vector<ProtoSourceRef> sources(const std::vector<ProtoAddr>& addrs,
+                                           std::vector<ProtoSourceText>* texts) {
+  texts->resize(addrs.size());
+  std::vector<ProtoSourceRef> refs;
+  for (size_t i = 0; i < addrs.size(); i++) {
+    uint32_t ip = 0;
+    if (proto_ip_parse(addrs[i].ip.c_str(), &ip) != 0) FAIL("not an IPv4 address: " << addrs[i].ip);
+    proto_source_text("p" + std::to_string(i), ip, addrs[i].port, &(*texts)[i]);
+    refs.push_back(ProtoSourceRef{&(*texts)[i], addrs[i].port, true});
+  }
+  return refs;
+}
+
 TEST_CASE("proto: answers encode as the seed's and error text is escaped", "[proto]") {
   std::string out;
   proto_encode_ok(&out);
   CHECK(out == R"({"status":"ok"})");
   proto_encode_error("bad \"x\"", &out);
   CHECK(out == R"({"status":"error","message":"bad \"x\""})");
+  std::vector<ProtoSourceText> texts;
   proto_encode_peers({}, 1024, &out);
   CHECK(out == R"({"peers":[]})");
-  proto_encode_peers({{"127.0.0.1", 54816}, {"10.0.0.2", 1}}, 1024, &out);
+  proto_encode_peers(sources({{"127.0.0.1", 54816}, {"10.0.0.2", 1}}, &texts), 1024, &out);
   CHECK(out == R"({"peers":[["127.0.0.1",54816],["10.0.0.2",1]]})");
 }
 
@@ -142,7 +157,8 @@ TEST_CASE("proto: a long peer list is cut to fit 1024 bytes and stays valid JSON
   for (int i = 0; i < 500; i++)
     many.push_back({"255.255.255.255", 65535});
   std::string out;
-  proto_encode_peers(many, 1024, &out);
+  std::vector<ProtoSourceText> texts;
+  proto_encode_peers(sources(many, &texts), 1024, &out);
   CHECK(out.size() <= 1024);
   ProtoAnswer ans;
   std::string err;
