@@ -1,4 +1,5 @@
 // manifest: piece sizes, the canonical encoding, ids, and the wire form.
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -35,6 +36,24 @@ TEST_CASE("manifest: the id is the SHA-256 of the canonical encoding, name exclu
   renamed.name = "b.txt";
   manifest_set_id(&renamed);
   CHECK(renamed.id == m.id);
+}
+
+// manifest_sha256 hashes in 4 KiB steps with a prefetch: at every length
+// around the step size it must agree with OpenSSL's one-shot SHA-256.
+TEST_CASE("manifest: the stepped SHA-256 equals the one-shot one at any length", "[manifest]") {
+  std::string data(3 * 4096 + 100, '\0');
+  for (size_t i = 0; i < data.size(); i++)
+    data[i] = static_cast<char>((i * 131 + 7) % 251);
+  CHECK(manifest_hex(manifest_sha256("", 0).data(), 32) ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  for (size_t n : {size_t{1}, size_t{63}, size_t{4095}, size_t{4096}, size_t{4097}, size_t{8192},
+                   size_t{8193}, data.size()}) {
+    Sha256 want;
+    unsigned int len = 0;
+    REQUIRE(EVP_Digest(data.data(), n, want.data(), &len, EVP_sha256(), nullptr) == 1);
+    INFO("length " << n);
+    CHECK(manifest_sha256(data.data(), n) == want);
+  }
 }
 
 TEST_CASE("manifest: hashing a file, and the wire form round trip", "[manifest]") {
