@@ -392,28 +392,86 @@ struct Answer {
   std::string message;
 };
 
-static const char* find(const char* d, size_t n, const char* needle) {
-  size_t k = strlen(needle);
-  const void* p = memmem(d, n, needle, k);
-  return p == nullptr ? nullptr : static_cast<const char*>(p) + k;
+// One pass over the answer's top-level members, in order, stopping at "peers":
+// tt writes the long lists (peers, then sources) last, so they are never
+// scanned. Reading costs the same whatever the list lengths, and the cost of
+// a big answer in this process does not count against the server measured.
+static const char* skip_ws(const char* p, const char* e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+// p at a string's opening quote: returns just past its closing quote (or e).
+static const char* skip_string(const char* p, const char* e) {
+  for (p++; p < e; p++) {
+    if (*p == '\\')
+      p++;
+    else if (*p == '"')
+      return p + 1;
+  }
+  return e;
+}
+
+// p at any value: returns just past it (nested lists and objects included).
+static const char* skip_value(const char* p, const char* e) {
+  if (p < e && *p == '"') return skip_string(p, e);
+  int depth = 0;
+  while (p < e) {
+    char ch = *p;
+    if (ch == '"') {
+      p = skip_string(p, e);
+      continue;
+    }
+    if (ch == '[' || ch == '{') depth++;
+    if (ch == ']' || ch == '}') {
+      if (depth == 0) return p;  // the end of the enclosing object
+      if (--depth == 0) return p + 1;
+    }
+    if (ch == ',' && depth == 0) return p;
+    p++;
+  }
+  return e;
+}
+
+static bool key_is(const char* k, size_t n, const char* name) {
+  return n == strlen(name) && memcmp(k, name, n) == 0;
 }
 
 static void read_answer(const char* d, size_t n, Answer* a) {
-  const char* p;
-  if ((p = find(d, n, "\"seq\":")) != nullptr) {
-    a->has_seq = true;
-    a->seq = strtoull(p, nullptr, 10);
-  }
-  if ((p = find(d, n, "\"status\":\"error\"")) != nullptr) {
-    a->error = true;
-    const char* m = find(d, n, "\"message\":\"");
-    if (m != nullptr) {
-      const char* e = static_cast<const char*>(memchr(m, '"', static_cast<size_t>(d + n - m)));
-      a->message.assign(m, e != nullptr ? static_cast<size_t>(e - m) : 0);
+  const char* e = d + n;
+  const char* p = skip_ws(d, e);
+  if (p == e || *p++ != '{') return;
+  for (;;) {
+    p = skip_ws(p, e);
+    if (p == e || *p != '"') return;
+    const char* k = p + 1;
+    p = skip_string(p, e);
+    size_t kn = static_cast<size_t>(p - 1 - k);
+    p = skip_ws(p, e);
+    if (p == e || *p++ != ':') return;
+    p = skip_ws(p, e);
+    if (p == e) return;
+    if (key_is(k, kn, "peers")) {
+      p = *p == '[' ? skip_ws(p + 1, e) : e;
+      a->has_peers = p < e && *p != ']';
+      return;
     }
+    const char* v = p;
+    p = skip_value(p, e);
+    if (key_is(k, kn, "seq") && *v >= '0' && *v <= '9') {
+      a->has_seq = true;
+      a->seq = strtoull(v, nullptr, 10);
+    } else if (key_is(k, kn, "status")) {
+      a->error = p - v == 7 && memcmp(v, "\"error\"", 7) == 0;
+    } else if (key_is(k, kn, "message") && *v == '"' && p - v >= 2) {
+      a->message.assign(v + 1, static_cast<size_t>(p - v - 2));
+    } else if (key_is(k, kn, "token") && *v == '"' && p - v >= 34) {
+      a->token = v + 1;
+    }
+    p = skip_ws(p, e);
+    if (p == e || *p++ != ',') return;
   }
-  if ((p = find(d, n, "\"peers\":[")) != nullptr && p < d + n && *p != ']') a->has_peers = true;
-  if ((p = find(d, n, "\"token\":\"")) != nullptr && p + 32 <= d + n) a->token = p;
 }
 
 // Waits up to timeout_ms for answers; calls on_answer(slot, answer, latency_ns)
