@@ -180,6 +180,14 @@ void reg_touch(Registry* reg, const std::string& id, int64_t now) {
   if (p != nullptr) p->last_seen = now;
 }
 
+void reg_touch_hint(Registry* reg, uint32_t hint, const std::string& id, int64_t now) {
+  if (hint < reg->peers.size() && reg->peers[hint].id != nullptr && *reg->peers[hint].id == id) {
+    reg->peers[hint].last_seen = now;
+    return;
+  }
+  reg_touch(reg, id, now);
+}
+
 /* ----------------------------------------------------------------------------
  * Queries
  * ------------------------------------------------------------------------- */

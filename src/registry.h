@@ -97,6 +97,9 @@ RegPeer* reg_find(Registry* reg, const std::string& id);
 const RegPeer* reg_find(const Registry* reg, const std::string& id);
 // Records a sign of life.
 void reg_touch(Registry* reg, const std::string& id, int64_t now);
+// The same, trying slot `hint` first (the requester's slot looked up before the
+// request was handled: still id's unless the handler moved or removed it).
+void reg_touch_hint(Registry* reg, uint32_t hint, const std::string& id, int64_t now);
 bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now);
 // Up to `want` live peers that have `file`, other than `exclude_id`: all of them
 // in registration order when they fit, else a random selection. The file's

@@ -318,7 +318,10 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   Call c{req, ip, ip_n, port, self, false, reply, std::string()};
   const TrackerAction* act = nullptr;
   for (const TrackerAction& a : kActions) {
-    if (req.action == a.name) act = &a;
+    if (req.action == a.name) {
+      act = &a;
+      break;
+    }
   }
   int r = TRACKER_ANSWER;
   if (act == nullptr) {
@@ -329,7 +332,8 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   } else if (authorize(t, &c, act, &err) == 0) {
     r = act->handler(t, &c);
     if (c.reply.kind == ProtoReply::ERROR) log_refusal(t, ip, port, c.reply.message);
-    if (c.authenticated || (act->flags & ACT_OWNER)) reg_touch(&t->reg, req.peer_id, t->now);
+    if (c.authenticated || (act->flags & ACT_OWNER))
+      reg_touch_hint(&t->reg, c.self, req.peer_id, t->now);
   } else if (err == "Peer not found") {
     // The seed's own refusal, logged in the seed's words where it had them.
     if (req.action == "share_file")

@@ -3,7 +3,7 @@
 //
 //   ttload null --port 0
 //   ttload load --server IP:PORT --window W --duration D [--mix ...] [--peers N]
-//               [--files F] [--sources-per-file S] [--warmup SECS]
+//               [--files F] [--sources-per-file S] [--warmup SECS] [--server-pid PID]
 //   ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]
 //
 // The client side is raw non-blocking UDP sockets and epoll: one socket per
@@ -38,7 +38,7 @@
 static const char kUsage[] =
     "usage: ttload null --port PORT\n"
     "       ttload load --server IP:PORT --window W --duration SECS [--mix SPEC] [--peers N]\n"
-    "                   [--files F] [--sources-per-file S] [--warmup SECS]\n"
+    "                   [--files F] [--sources-per-file S] [--warmup SECS] [--server-pid PID]\n"
     "       ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]\n"
     "\n"
     "null  answers every datagram on UDP 127.0.0.1:PORT with {\"status\":\"ok\"} (PORT 0: the\n"
@@ -52,6 +52,9 @@ static const char kUsage[] =
     "              rate=.. p50_us=.. p99_us=.. p999_us=.. max_us=..\n"
     "      (errors: answers with \"status\":\"error\"; nopeers: get_peers answers without\n"
     "      a non-empty peers list; rate: answered requests per second)\n"
+    "      With --server-pid, the CPU time of that process and of ttload over the recorded\n"
+    "      seconds is added: server_cpu=.. load_cpu=.. (busy fraction of one CPU) and\n"
+    "      server_us=.. (server CPU microseconds per answered request)\n"
     "fill  registers N peers, each joining with K of F file names (peer i has files\n"
     "      (i*K+j) mod F), W (default 64) joins in flight, timeouts retried; prints\n"
     "      ttload: registered N peers, R registrations in T s\n";
@@ -90,6 +93,7 @@ struct Opts {
   long sources = 10;
   long files_per_peer = -1;
   int mix[4] = {100, 0, 0, 0};  // get_peers, heartbeat, share_file, join
+  long server_pid = 0;          // 0: the server's CPU time is not measured
 };
 
 enum Action { A_GET_PEERS, A_HEARTBEAT, A_SHARE_FILE, A_JOIN, A_COUNT };
@@ -188,6 +192,8 @@ static void parse_args(int argc, char** argv, Opts* o) {
       o->files = parse_long("--files", v, 1, 10000000);
     } else if (f == "--sources-per-file" && is_load) {
       o->sources = parse_long("--sources-per-file", v, 0, 1000);
+    } else if (f == "--server-pid" && is_load) {
+      o->server_pid = parse_long("--server-pid", v, 1, 4194304);
     } else if (f == "--files-per-peer" && is_fill) {
       o->files_per_peer = parse_long("--files-per-peer", v, 1, 4096);
     } else {
@@ -592,7 +598,20 @@ static uint32_t pct(const std::vector<uint32_t>& v, double q) {
   return v[i];
 }
 
+// CPU seconds used so far by a process (ns precision), through its CPU-time clock.
+static double cpu_secs(clockid_t clk) {
+  struct timespec ts;
+  if (clock_gettime(clk, &ts) != 0) die("cannot read a CPU-time clock: %s", strerror(errno));
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 static int run_load(const Opts& o) {
+  clockid_t server_clk = CLOCK_PROCESS_CPUTIME_ID;
+  if (o.server_pid > 0) {
+    int e = clock_getcpuclockid(static_cast<pid_t>(o.server_pid), &server_clk);
+    if (e != 0) die("cannot read the CPU time of process %ld: %s", o.server_pid, strerror(e));
+  }
+  double server_cpu0 = 0, load_cpu0 = 0;
   Client c;
   c.o = o;
   c.prefix = run_prefix();
@@ -647,7 +666,11 @@ static int run_load(const Opts& o) {
     start(&s);
   for (;;) {
     uint64_t t = now_ns();
-    if (!c.recording && t >= rec_from) c.recording = true;
+    if (!c.recording && t >= rec_from) {
+      c.recording = true;
+      if (o.server_pid > 0) server_cpu0 = cpu_secs(server_clk);
+      load_cpu0 = cpu_secs(CLOCK_PROCESS_CPUTIME_ID);
+    }
     if (t >= end) break;
     pump(&c, 10, [&](Slot* s, const Answer& a, uint64_t lat) {
       if (s->action == A_JOIN && !a.error) {
@@ -678,15 +701,24 @@ static int run_load(const Opts& o) {
       }
     }
   }
+  double server_cpu = o.server_pid > 0 ? cpu_secs(server_clk) - server_cpu0 : 0;
+  double load_cpu = cpu_secs(CLOCK_PROCESS_CPUTIME_ID) - load_cpu0;
   std::sort(c.lat_ns.begin(), c.lat_ns.end());
   double secs = o.duration;
   printf("ttload: window=%ld duration=%.2f sent=%" PRIu64 " answered=%" PRIu64 " lost=%" PRIu64
          " errors=%" PRIu64 " nopeers=%" PRIu64
-         " rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+         " rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f",
          o.window, secs, c.sent, c.answered, c.lost, c.errors, c.nopeers,
          static_cast<double>(c.answered) / secs, pct(c.lat_ns, 0.50) / 1e3,
          pct(c.lat_ns, 0.99) / 1e3, pct(c.lat_ns, 0.999) / 1e3,
          (c.lat_ns.empty() ? 0 : c.lat_ns.back()) / 1e3);
+  // The server's and ttload's busy share of a CPU over the recorded seconds,
+  // and the server's CPU per answer: which side was the limit, and what an
+  // answer costs the server whatever the load generator costs.
+  if (o.server_pid > 0)
+    printf(" server_cpu=%.3f load_cpu=%.3f server_us=%.3f", server_cpu / secs, load_cpu / secs,
+           c.answered > 0 ? server_cpu * 1e6 / static_cast<double>(c.answered) : 0.0);
+  putchar('\n');
   fflush(stdout);
   return 0;
 }

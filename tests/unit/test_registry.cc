@@ -92,6 +92,26 @@ TEST_CASE("registry: silent peers vanish from answers at once and from the state
   CHECK(reg_expire(&reg, 1600).empty());
 }
 
+TEST_CASE("registry: a touch by slot hint lands on the id, whatever the hint", "[registry]") {
+  Registry reg;
+  join(reg, "1", 1001, {}, 0);
+  join(reg, "2", 1002, {}, 0);
+  uint32_t s1 = reg_slot(&reg, "1"), s2 = reg_slot(&reg, "2");
+  reg_touch_hint(&reg, s1, "1", 100);  // the right slot
+  CHECK(reg_find(&reg, "1")->last_seen == 100);
+  reg_touch_hint(&reg, s2, "1", 200);  // another peer's slot: looked up instead
+  CHECK(reg_find(&reg, "1")->last_seen == 200);
+  CHECK(reg_find(&reg, "2")->last_seen == 0);
+  reg_touch_hint(&reg, kRegNone, "2", 300);
+  CHECK(reg_find(&reg, "2")->last_seen == 300);
+  // The slot freed by a leave and taken by a new id: the hint is stale.
+  REQUIRE(reg_leave(&reg, "1") == REG_OK);
+  join(reg, "3", 1003, {}, 0);
+  reg_touch_hint(&reg, s1, "1", 400);  // "1" is gone: nothing happens
+  CHECK(reg_find(&reg, "1") == nullptr);
+  CHECK(reg_find(&reg, "3")->last_seen == 0);
+}
+
 TEST_CASE("registry: sources leave out the asking peer", "[registry]") {
   Registry reg;
   join(reg, "1", 1001, {"a"});
