@@ -479,18 +479,24 @@ start_null() {
   null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/null.out")
 }
 
-# load_once KEY PORT W MIX NAME: one ttload `load` run against 127.0.0.1:PORT;
-# appends its rate and latencies to V[KEY.rate], V[KEY.p50], ... A run fails when
-# the server answered errors, or (tracker) a get_peers answer listed no peers.
+# load_once KEY PORT W MIX NAME PID: one ttload `load` run against 127.0.0.1:PORT
+# (the server's process PID); appends its rate and latencies to V[KEY.rate],
+# V[KEY.p50], ..., the server's CPU per answer in ns to V[KEY.cpu_ns], and the
+# busy share of a CPU of the server and of ttload (percent) to V[KEY.srv_busy]
+# and V[KEY.gen_busy]. A run fails when the server answered errors, or
+# (tracker) a get_peers answer listed no peers.
 load_once() {
-  local key=$1 port=$2 w=$3 mix=$4 name=$5 out="$work/load-$1.out" f
+  local key=$1 port=$2 w=$3 mix=$4 name=$5 pid=$6 out="$work/load-$1.out" f
   if ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$port" --window "$w" --duration "$BENCH_LOAD_SECS" \
-       --warmup 1 --mix "$mix" --peers 1000 --files 1000 --sources-per-file 10 \
+       --warmup 1 --mix "$mix" --peers 1000 --files 1000 --sources-per-file 10 --server-pid "$pid" \
        > "$out" 2> "$work/load-$key.err" &&
      [ "$(field errors "$out")" = 0 ] &&
      { [ "$name" = null ] || [ "$(field nopeers "$out")" = 0 ]; }; then
     ok "$key.rate" "$(field rate "$out")"
     for f in p50 p99 p999; do ok "$key.$f" "$(field "${f}_us" "$out")"; done
+    ok "$key.cpu_ns" "$(calc "$(field server_us "$out") * 1000" 0)"
+    ok "$key.srv_busy" "$(calc "$(field server_cpu "$out") * 100" 1)"
+    ok "$key.gen_busy" "$(calc "$(field load_cpu "$out") * 100" 1)"
     log "  $key: $(sed 's/^ttload: //' "$out") $(grep -o 'in [0-9.]* s' "$work/load-$key.err" | sed 's/^/setup /')"
   else
     log "  $key: FAILED"; sed 's/^/    /' "$out" "$work/load-$key.err" >&2 || true
@@ -511,11 +517,11 @@ bench_tracker() {
       log "round $r of $runs, W=$w"
       for step in $(rotate "$r" null tracker mixed); do
         case $step in
-          null) load_once "null.w$w" "$null_port" "$w" "$gp" null ;;
+          null) load_once "null.w$w" "$null_port" "$w" "$gp" null "$null_pid" ;;
           tracker|mixed)
             start_tracker "tracker-$step-w$w-$r"
-            if [ $step = tracker ]; then load_once "tt.w$w" "$tport" "$w" "$gp" tt
-            else load_once "ttmix.w$w" "$tport" "$w" "$mixed" tt; fi
+            if [ $step = tracker ]; then load_once "tt.w$w" "$tport" "$w" "$gp" tt "$tpid"
+            else load_once "ttmix.w$w" "$tport" "$w" "$mixed" tt "$tpid"; fi
             stop_pid "$tpid"
             rm -f "$work/tracker-$step-w$w-$r.log" ;;
         esac
@@ -536,6 +542,9 @@ bench_tracker() {
       for what in p50 p99 p999; do
         record "  $what latency" "-" "${V[$key.w$w.$what]:-}" "0" "us"
       done
+      record "  server CPU per answer" "-" "${V[$key.w$w.cpu_ns]:-}" "0" "ns"
+      record "  server busy" "-" "${V[$key.w$w.srv_busy]:-}" "0" "% CPU"
+      record "  ttload busy" "-" "${V[$key.w$w.gen_busy]:-}" "0" "% CPU"
     done
   done
   local nr tr mr n99 t99
@@ -544,6 +553,7 @@ bench_tracker() {
   n99=$(median_of "${V[null.w1.p99]:-}"); t99=$(median_of "${V[tt.w1.p99]:-}")
   ratios+=("tt get_peers / null, rate W=16:     $(ratio "$tr" "$nr")   (issue 5 target >= 0.8)")
   ratios+=("tt mixed / null, rate W=16:         $(ratio "$mr" "$nr")")
+  ratios+=("null / tt, server CPU per answer W=16: $(ratio "$(median_of "${V[null.w16.cpu_ns]:-}")" "$(median_of "${V[tt.w16.cpu_ns]:-}")")   (the same ratio with ttload's cost left out)")
   ratios+=("tt get_peers / null, p99 W=1:       $(ratio "$t99" "$n99")   (issue 5 target <= 1.5)")
   ratios+=("tt get_peers / null, rate W=1:      $(ratio "$(median_of "${V[tt.w1.rate]:-}")" "$(median_of "${V[null.w1.rate]:-}")")")
 }
