@@ -274,11 +274,14 @@ check_download() {
 }
 # tt_said ID: tt's own summary ("in 2.58 s (396.6 MiB/s) ...") and the sources line.
 tt_said() {
-  local r s
+  local r s c
   r=$(find_line "$work/$1.out" '^Received ' | sed 's/^[^ ]* Received [^)]*) //; s/ from .*//') || r="?"
   s=$(find_line "$work/$1.out" '^Downloading .* from [0-9]+ of [0-9]+ sources' |
       sed 's/.* from \([0-9]* of [0-9]*\) sources.*/\1 sources/') || s="? sources"
-  echo "tt: $r, $s"
+  # The peers that sent good pieces (listed after "from"): in a crowd, the
+  # others found through the tracker while downloading count too.
+  c=$(find_line "$work/$1.out" '^Received ' | sed 's/.* from //' | tr ',' '\n' | grep -c .) || c="?"
+  echo "tt: $r, $s at start, pieces from $c"
 }
 
 # ------------------------------------------------------------------ transfer
