@@ -13,6 +13,8 @@
 #              registrations (100k peers x 10 files); bytes per registration
 #   share      W=1 get_peers latency against the tracker, and a download from
 #              peer a, each with a idle and while a hashes a 1 GiB `share`
+#   instr      instructions per request in the tracker's datagram handler
+#              (get_peers, join), counted by callgrind: exact, so one run each
 #   all        every subcommand
 #   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s,
 #              2 s load runs, 200k registrations, a 256 MiB share
@@ -36,7 +38,7 @@ export LC_ALL=C
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-subcommands=(transfer tracker memory share)
+subcommands=(transfer tracker memory share instr)
 quick=0
 runs=""
 keep=0
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --runs=*) runs="${1#--runs=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) todo+=("${subcommands[@]}") ;;
     -*) echo "bench: unknown flag $1 (try --help)" >&2; exit 2 ;;
     *)
@@ -725,6 +727,33 @@ bench_share() {
   record "tt get small from a, a hashing big" "$BENCH_SMALL_MIB MiB" "${V[getbusy]:-}" "${F[getbusy]:-0}"
   ratios+=("get_peers max latency while a hashes:  $(median_of "${V[busy.max]:-}") us   (issue 5 target < 10000)")
   ratios+=("get small during / not during hashing: $(ratio "$(median_of "${V[getbusy]:-}")" "$(median_of "${V[getidle]:-}")")")
+}
+
+# ------------------------------------------------------------------ instructions
+# Instructions per request in the tracker's datagram handler (tracker_handle:
+# decode, registry, answer, log line), counted by callgrind: handlerbench sets
+# up 10,000 extended peers and 1,000 files of 10 holders, then handles N
+# requests; per request = (count at N=20010 - count at N=10) / 20000, so the
+# set-up cancels. Exact and repeatable (nothing is timed), so one run each.
+HB="$root/build/tests/bench/handlerbench"
+# instr_count ACTION N: instructions executed inside tracker_handle.
+instr_count() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='tracker_handle*' \
+    "$HB" "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+bench_instr() {
+  need_pkgs valgrind
+  local a lo hi
+  log "handlerbench under callgrind: 10,000 peers, 1,000 files x 10 holders"
+  for a in get_peers join; do
+    lo=$(instr_count "$a" 10); hi=$(instr_count "$a" 20010)
+    if [ -n "$lo" ] && [ -n "$hi" ]; then
+      log "  $a: $lo instructions at N=10, $hi at N=20010: $(( (hi - lo) / 20000 )) per request"
+      record "tracker_handle, $a (callgrind)" "-" "$(( (hi - lo) / 20000 ))" "0" "instr"
+    else
+      log "  $a: FAILED"; record "tracker_handle, $a (callgrind)" "-" "" "1" "instr"
+    fi
+  done
 }
 
 # ------------------------------------------------------------------ main

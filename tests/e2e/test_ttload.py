@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The benchmark tool tests/bench/ttload (scripts/bench.sh tracker, memory,
-share): its flags, the null responder, a short mixed load against a real
-tracker (every answer matched, no errors, get_peers answers list peers) and a
-small fill. Short runs only: this checks that the tool works, not how fast."""
+"""The benchmark tools tests/bench/ttload (scripts/bench.sh tracker, memory,
+share) and tests/bench/handlerbench (scripts/bench.sh instr): ttload's flags,
+the null responder, a short mixed load against a real tracker (every answer
+matched, no errors, get_peers answers list peers, the tracker's CPU time read),
+a small fill; handlerbench's two request kinds. Short runs only: this checks
+that the tools work, not how fast."""
 
 import os
 import re
@@ -13,6 +15,7 @@ from harness import Proc, Tap, eq, require, run, start_tracker, tempdir, tt_path
 
 tt = tt_path()
 ttload = os.path.abspath(sys.argv[2])
+handlerbench = os.path.abspath(sys.argv[3])
 t = Tap()
 
 
@@ -47,9 +50,13 @@ def _():
     t.watch(tr)
     r = result(run([ttload, "load", "--server", f"127.0.0.1:{tr.port}", "--window", "4",
                     "--duration", "0.5", "--warmup", "0.1", "--peers", "40", "--files", "30",
-                    "--mix", "get_peers=70,heartbeat=15,share_file=10,join=5"]))
+                    "--mix", "get_peers=70,heartbeat=15,share_file=10,join=5",
+                    "--server-pid", str(tr.popen.pid)]))
     require(r["answered"] > 100 and r["errors"] == 0 and r["nopeers"] == 0 and r["lost"] == 0,
             f"result {r}")
+    # The tracker did the answering: it used CPU time, at most one CPU's worth.
+    require(0 < r["server_cpu"] <= 1.1 and r["server_us"] > 0 and 0 < r["load_cpu"] <= 1.1,
+            f"CPU figures {r}")
     res = run([ttload, "fill", "--server", f"127.0.0.1:{tr.port}", "--peers", "200",
                "--files-per-peer", "5", "--files", "100"])
     eq(res.returncode, 0, f"fill exit code ({res.stderr!r})")
@@ -57,6 +64,23 @@ def _():
                      res.stdout), res.stdout)
     tr.send("exit")
     eq(tr.wait(), 0, "tracker exit code")
+
+
+@t.test("handlerbench: get_peers answers list the holders; joins; bad arguments exit 2")
+def _():
+    res = run([handlerbench, "get_peers", "200", "--peers", "100", "--files", "10"])
+    eq(res.returncode, 0, f"exit code ({res.stderr!r})")
+    m = re.match(r"^handlerbench: 200 get_peers requests, (\d+) answer bytes each$", res.stdout)
+    require(m, res.stdout)
+    # 10 holders per file, listed twice (peers and sources): hundreds of bytes.
+    require(int(m.group(1)) > 500, res.stdout)
+    res = run([handlerbench, "join", "50"])
+    eq(res.returncode, 0, f"exit code ({res.stderr!r})")
+    require(res.stdout.startswith("handlerbench: 50 join requests"), res.stdout)
+    for bad in (["leave", "5"], ["join", "x"], ["join", "5", "--peers"], ["join", "5", "--nope", "1"]):
+        res = run([handlerbench] + bad)
+        eq(res.returncode, 2, f"exit code for {bad}")
+        eq(res.stderr.count("\n"), 1, f"one line on stderr for {bad}: {res.stderr!r}")
 
 
 t.done()
