@@ -384,20 +384,30 @@ static const char* skip_ws(const char* p, const char* end) {
 // Returns the position after the closing quote, or null (not such a string);
 // *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
 // strings are.
+// The bytes that end a plain string or make it not plain: '"', '\\' and the
+// control bytes; one table lookup per byte instead of three comparisons.
+struct StringStops {
+  bool stop[256];
+  constexpr StringStops() : stop() {
+    for (int c = 0; c < 0x20; c++)
+      stop[c] = true;
+    stop[static_cast<unsigned char>('"')] = true;
+    stop[static_cast<unsigned char>('\\')] = true;
+  }
+};
+static constexpr StringStops kStringStops;
+
 static char* plain_string(char* p, const char* end, char** str, size_t* n) {
   if (p == end || *p != '"') return nullptr;
   char* start = p + 1;
-  for (char* q = start; q < end; q++) {
-    unsigned char c = static_cast<unsigned char>(*q);
-    if (c == '"') {
-      *str = start;
-      *n = static_cast<size_t>(q - start);
-      *q = '\0';
-      return q + 1;
-    }
-    if (c < 0x20 || c == '\\') return nullptr;
-  }
-  return nullptr;
+  char* q = start;
+  while (q < end && !kStringStops.stop[static_cast<unsigned char>(*q)])
+    q++;
+  if (q == end || *q != '"') return nullptr;
+  *str = start;
+  *n = static_cast<size_t>(q - start);
+  *q = '\0';
+  return q + 1;
 }
 
 // After an element of an array or object: a comma (another element follows:
