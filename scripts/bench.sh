@@ -476,12 +476,15 @@ unpin() { srv_pin=(); gen_pin=(); }
 field() { sed -n "s/^ttload: .* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
 null_port=""
 null_pid=""
+# start_null TAG [ARGS...]: a null responder (console in $work/TAG.out); sets
+# null_port and null_pid.
 start_null() {
-  ${srv_pin[@]+"${srv_pin[@]}"} "$TTLOAD" null --port 0 > >(stamp > "$work/null.out") 2> "$work/null.err" &
+  local tag=$1; shift
+  ${srv_pin[@]+"${srv_pin[@]}"} "$TTLOAD" null --port 0 "$@" > >(stamp > "$work/$tag.out") 2> "$work/$tag.err" &
   null_pid=$!
   pids+=($null_pid)
-  wait_line "$work/null.out" '^listening on 127\.0\.0\.1:[0-9]+' 10 > /dev/null
-  null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/null.out")
+  wait_line "$work/$tag.out" '^listening on 127\.0\.0\.1:[0-9]+' 10 > /dev/null
+  null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out")
 }
 
 # load_once KEY PORT W MIX NAME PID: one ttload `load` run against 127.0.0.1:PORT
@@ -514,15 +517,29 @@ load_once() {
 # up); one null responder for the whole subcommand (it keeps no state).
 bench_tracker() {
   local r w step key gp="get_peers=100" mixed="get_peers=70,heartbeat=15,share_file=10,join=5"
+  local nbytes sized_port sized_pid
   set_pin
-  start_null
-  log "null responder on 127.0.0.1:$null_port; $runs rounds of ${BENCH_LOAD_SECS} s runs (after 1 s warm-up); BENCH_PIN=$BENCH_PIN"
+  # How long the tracker's get_peers answers are (one short run), for a second
+  # null responder whose answers are as long: the ratio to it leaves out what
+  # the answer's size costs the kernel and ttload, and keeps what tt's handling costs.
+  start_tracker "tracker-sizing"
+  ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$tport" --window 16 --duration 1 \
+    --warmup 0.5 --mix "$gp" --peers 1000 --files 1000 --sources-per-file 10 > "$work/load-sizing.out" 2> /dev/null
+  stop_pid "$tpid"
+  nbytes=$(field answer_bytes "$work/load-sizing.out")
+  [[ "$nbytes" =~ ^[0-9]+$ ]] && [ "$nbytes" -ge 15 ] || { log "could not learn the answer size"; nbytes=974; }
+  start_null null-sized --answer-bytes "$nbytes"
+  sized_port=$null_port; sized_pid=$null_pid
+  start_null null
+  log "null responders on 127.0.0.1:$null_port (15-byte answers) and :$sized_port ($nbytes bytes, as long as tt's get_peers answers)"
+  log "$runs rounds of ${BENCH_LOAD_SECS} s runs (after 1 s warm-up); BENCH_PIN=$BENCH_PIN"
   for r in $(seq "$runs"); do
     for w in 16 1; do
       log "round $r of $runs, W=$w"
-      for step in $(rotate "$r" null tracker mixed); do
+      for step in $(rotate "$r" null sized tracker mixed); do
         case $step in
           null) load_once "null.w$w" "$null_port" "$w" "$gp" null "$null_pid" ;;
+          sized) load_once "sized.w$w" "$sized_port" "$w" "$gp" null "$sized_pid" ;;
           tracker|mixed)
             start_tracker "tracker-$step-w$w-$r"
             if [ $step = tracker ]; then load_once "tt.w$w" "$tport" "$w" "$gp" tt "$tpid"
@@ -534,12 +551,14 @@ bench_tracker() {
     done
   done
   stop_pid "$null_pid"
+  stop_pid "$sized_pid"
   unpin
   local label what
   for w in 16 1; do
-    for key in null tt ttmix; do
+    for key in null sized tt ttmix; do
       case $key in
         null) label="ttload null, get_peers" ;;
+        sized) label="ttload null, answers as long as tt's" ;;
         tt) label="tt tracker, get_peers (10 sources)" ;;
         ttmix) label="tt tracker, mixed 70/15/10/5" ;;
       esac
@@ -559,6 +578,8 @@ bench_tracker() {
   ratios+=("tt get_peers / null, rate W=16:     $(ratio "$tr" "$nr")   (issue 5 target >= 0.8)")
   ratios+=("tt mixed / null, rate W=16:         $(ratio "$mr" "$nr")")
   ratios+=("null / tt, server CPU per answer W=16: $(ratio "$(median_of "${V[null.w16.cpu_ns]:-}")" "$(median_of "${V[tt.w16.cpu_ns]:-}")")   (the same ratio with ttload's cost left out)")
+  ratios+=("sized null / null, rate W=16:       $(ratio "$(median_of "${V[sized.w16.rate]:-}")" "$nr")   (what tt-sized answers alone cost)")
+  ratios+=("tt get_peers / sized null, rate W=16: $(ratio "$tr" "$(median_of "${V[sized.w16.rate]:-}")")   (what tt's handling costs)")
   ratios+=("tt get_peers / null, p99 W=1:       $(ratio "$t99" "$n99")   (issue 5 target <= 1.5)")
   ratios+=("tt get_peers / null, rate W=1:      $(ratio "$(median_of "${V[tt.w1.rate]:-}")" "$(median_of "${V[null.w1.rate]:-}")")")
 }

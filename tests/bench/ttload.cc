@@ -1,7 +1,7 @@
 // ttload: load generator and null responder for the tracker benchmarks
 // (issue 5; scripts/bench.sh tracker, memory, share; docs/benchmarks.md).
 //
-//   ttload null --port 0
+//   ttload null --port 0 [--answer-bytes N]
 //   ttload load --server IP:PORT --window W --duration D [--mix ...] [--peers N]
 //               [--files F] [--sources-per-file S] [--warmup SECS] [--server-pid PID]
 //   ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]
@@ -36,22 +36,24 @@
 #include "udpserve.h"
 
 static const char kUsage[] =
-    "usage: ttload null --port PORT\n"
+    "usage: ttload null --port PORT [--answer-bytes N]\n"
     "       ttload load --server IP:PORT --window W --duration SECS [--mix SPEC] [--peers N]\n"
     "                   [--files F] [--sources-per-file S] [--warmup SECS] [--server-pid PID]\n"
     "       ttload fill --server IP:PORT --peers N --files-per-peer K --files F [--window W]\n"
     "\n"
     "null  answers every datagram on UDP 127.0.0.1:PORT with {\"status\":\"ok\"} (PORT 0: the\n"
     "      kernel picks; prints 'listening on 127.0.0.1:PORT'); runs until SIGINT/SIGTERM.\n"
+    "      --answer-bytes N (15 to 8192): answers padded to N bytes instead.\n"
     "load  setup (not timed): N peers (default 1000) join over W sockets and share files so\n"
     "      that each of F files (default 1000) has S holders (default 10); then W requests\n"
     "      stay in flight for SECS seconds (after --warmup SECS, default 1, not recorded),\n"
     "      actions picked by --mix (default get_peers=100,heartbeat=0,share_file=0,join=0).\n"
     "      A request unanswered after 1 s is counted lost and replaced. Prints one line:\n"
     "      ttload: window=.. duration=.. sent=.. answered=.. lost=.. errors=.. nopeers=..\n"
-    "              rate=.. p50_us=.. p99_us=.. p999_us=.. max_us=..\n"
+    "              rate=.. p50_us=.. p99_us=.. p999_us=.. max_us=.. answer_bytes=..\n"
     "      (errors: answers with \"status\":\"error\"; nopeers: get_peers answers without\n"
-    "      a non-empty peers list; rate: answered requests per second)\n"
+    "      a non-empty peers list; rate: answered requests per second; answer_bytes:\n"
+    "      their mean length)\n"
     "      With --server-pid, the CPU time of that process and of ttload over the recorded\n"
     "      seconds is added: server_cpu=.. load_cpu=.. (busy fraction of one CPU) and\n"
     "      server_us=.. (server CPU microseconds per answered request)\n"
@@ -94,6 +96,7 @@ struct Opts {
   long files_per_peer = -1;
   int mix[4] = {100, 0, 0, 0};  // get_peers, heartbeat, share_file, join
   long server_pid = 0;          // 0: the server's CPU time is not measured
+  long answer_bytes = 0;        // null: pad answers to this length (0: 15 bytes)
 };
 
 enum Action { A_GET_PEERS, A_HEARTBEAT, A_SHARE_FILE, A_JOIN, A_COUNT };
@@ -174,7 +177,9 @@ static void parse_args(int argc, char** argv, Opts* o) {
     if (i + 1 >= argc) die("%s needs a value (try --help)", f.c_str());
     const char* v = argv[++i];
     bool is_null = o->cmd == "null", is_load = o->cmd == "load", is_fill = o->cmd == "fill";
-    if (f == "--port" && is_null) {
+    if (f == "--answer-bytes" && is_null) {
+      o->answer_bytes = parse_long("--answer-bytes", v, 15, 8192);
+    } else if (f == "--port" && is_null) {
       o->port = static_cast<int>(parse_long("--port", v, 0, 65535));
     } else if (f == "--server" && !is_null) {
       parse_server(v, o);
@@ -227,6 +232,7 @@ static void parse_args(int argc, char** argv, Opts* o) {
  * ------------------------------------------------------------------------- */
 
 static const char kOk[] = "{\"status\":\"ok\"}";
+static std::string g_null_answer = kOk;  // or padded to --answer-bytes
 
 // The tracker's own UDP I/O (src/udpserve.cc: recvmmsg batches, answers sent
 // together with sendmmsg), with a fixed answer in place of the tracker's work:
@@ -238,7 +244,7 @@ struct Null {
 
 static void null_datagram(void* ctx, const char*, size_t, const struct sockaddr_in* from, bool) {
   Null* n = static_cast<Null*>(ctx);
-  udpserve_answer(&n->udp, from, kOk, sizeof kOk - 1);
+  udpserve_answer(&n->udp, from, g_null_answer.data(), g_null_answer.size());
 }
 
 static void null_stop(uv_signal_t* s, int) {
@@ -249,6 +255,13 @@ static void null_stop(uv_signal_t* s, int) {
 }
 
 static int run_null(const Opts& o) {
+  if (o.answer_bytes > 0) {
+    // {"status":"ok","pad":"xx..."}: as long as a tracker's answer, to tell
+    // what the answer's size costs apart from what the tracker's handling does.
+    size_t fixed = strlen("{\"status\":\"ok\",\"pad\":\"\"}");
+    size_t pad = static_cast<size_t>(o.answer_bytes) > fixed ? o.answer_bytes - fixed : 0;
+    g_null_answer = "{\"status\":\"ok\",\"pad\":\"" + std::string(pad, 'x') + "\"}";
+  }
   uv_loop_t* loop = uv_default_loop();
   Null n;
   n.udp.ctx = &n;
@@ -396,6 +409,7 @@ struct Answer {
   bool has_peers = false;  // a non-empty "peers" list
   const char* token = nullptr;
   std::string message;
+  size_t bytes = 0;  // the datagram's length
 };
 
 // One pass over the answer's top-level members, in order, stopping at "peers":
@@ -499,6 +513,7 @@ static void pump(Client* c, int timeout_ms, F on_answer) {
       uint64_t t = now_ns();
       if (!s->busy) continue;  // a late answer to a request already counted lost
       Answer a;
+      a.bytes = static_cast<size_t>(r);
       read_answer(buf, static_cast<size_t>(r), &a);
       if (a.has_seq && a.seq != s->seq) continue;  // late answer to an earlier request
       s->busy = false;
@@ -612,6 +627,7 @@ static int run_load(const Opts& o) {
     if (e != 0) die("cannot read the CPU time of process %ld: %s", o.server_pid, strerror(e));
   }
   double server_cpu0 = 0, load_cpu0 = 0;
+  uint64_t answer_bytes = 0;  // of the answers counted
   Client c;
   c.o = o;
   c.prefix = run_prefix();
@@ -683,6 +699,7 @@ static int run_load(const Opts& o) {
         uint64_t at = now_ns();
         if (at <= end) {
           c.answered++;
+          answer_bytes += a.bytes;
           c.lat_ns.push_back(static_cast<uint32_t>(std::min<uint64_t>(lat, UINT32_MAX)));
           if (a.error) {
             c.errors++;
@@ -705,13 +722,14 @@ static int run_load(const Opts& o) {
   double load_cpu = cpu_secs(CLOCK_PROCESS_CPUTIME_ID) - load_cpu0;
   std::sort(c.lat_ns.begin(), c.lat_ns.end());
   double secs = o.duration;
-  printf("ttload: window=%ld duration=%.2f sent=%" PRIu64 " answered=%" PRIu64 " lost=%" PRIu64
-         " errors=%" PRIu64 " nopeers=%" PRIu64
-         " rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f",
-         o.window, secs, c.sent, c.answered, c.lost, c.errors, c.nopeers,
-         static_cast<double>(c.answered) / secs, pct(c.lat_ns, 0.50) / 1e3,
-         pct(c.lat_ns, 0.99) / 1e3, pct(c.lat_ns, 0.999) / 1e3,
-         (c.lat_ns.empty() ? 0 : c.lat_ns.back()) / 1e3);
+  printf(
+      "ttload: window=%ld duration=%.2f sent=%" PRIu64 " answered=%" PRIu64 " lost=%" PRIu64
+      " errors=%" PRIu64 " nopeers=%" PRIu64
+      " rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f answer_bytes=%.0f",
+      o.window, secs, c.sent, c.answered, c.lost, c.errors, c.nopeers,
+      static_cast<double>(c.answered) / secs, pct(c.lat_ns, 0.50) / 1e3, pct(c.lat_ns, 0.99) / 1e3,
+      pct(c.lat_ns, 0.999) / 1e3, (c.lat_ns.empty() ? 0 : c.lat_ns.back()) / 1e3,
+      c.answered > 0 ? static_cast<double>(answer_bytes) / static_cast<double>(c.answered) : 0.0);
   // The server's and ttload's busy share of a CPU over the recorded seconds,
   // and the server's CPU per answer: which side was the limit, and what an
   // answer costs the server whatever the load generator costs.
