@@ -33,15 +33,25 @@ def _():
     eq(res.stderr.count("\n"), 1, f"one line on stderr: {res.stderr!r}")
 
 
-@t.test("the null responder answers a load run and exits on SIGTERM")
+@t.test("the null responder answers a load run (15 bytes, or padded) and exits on SIGTERM")
 def _():
     null = Proc([ttload, "null", "--port", "0"], tempdir("null"), "null")
     port = null.expect(r"^listening on 127\.0\.0\.1:(\d+)$").group(1)
     r = result(run([ttload, "load", "--server", f"127.0.0.1:{port}", "--window", "4",
                     "--duration", "0.5", "--warmup", "0.1", "--peers", "20", "--files", "20"]))
     require(r["answered"] > 0 and r["lost"] == 0 and r["errors"] == 0, f"result {r}")
+    eq(r["answer_bytes"], 15, "answer size")
     null.signal(signal.SIGTERM)
     eq(null.wait(), 0, "null exit code")
+    # Padded answers, as long as asked; still matched and not errors.
+    null = Proc([ttload, "null", "--port", "0", "--answer-bytes", "500"], tempdir("null"), "null")
+    port = null.expect(r"^listening on 127\.0\.0\.1:(\d+)$").group(1)
+    r = result(run([ttload, "load", "--server", f"127.0.0.1:{port}", "--window", "2",
+                    "--duration", "0.3", "--warmup", "0.1", "--peers", "10", "--files", "10"]))
+    require(r["answered"] > 0 and r["errors"] == 0 and r["answer_bytes"] == 500, f"result {r}")
+    null.signal(signal.SIGTERM)
+    eq(null.wait(), 0, "null exit code")
+    eq(run([ttload, "null", "--port", "0", "--answer-bytes", "9"]).returncode, 2, "too short")
 
 
 @t.test("a mixed load against tt tracker: answers matched, no errors, peers listed")
