@@ -380,10 +380,6 @@ static const char* skip_ws(const char* p, const char* end) {
   return p;
 }
 
-// A string with no escapes and no control bytes at p (its opening quote).
-// Returns the position after the closing quote, or null (not such a string);
-// *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
-// strings are.
 // The bytes that end a plain string or make it not plain: '"', '\\' and the
 // control bytes; one table lookup per byte instead of three comparisons.
 struct StringStops {
@@ -397,6 +393,10 @@ struct StringStops {
 };
 static constexpr StringStops kStringStops;
 
+// A string with no escapes and no control bytes at p (its opening quote).
+// Returns the position after the closing quote, or null (not such a string);
+// *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
+// strings are.
 static char* plain_string(char* p, const char* end, char** str, size_t* n) {
   if (p == end || *p != '"') return nullptr;
   char* start = p + 1;
