@@ -412,10 +412,6 @@ struct Answer {
   size_t bytes = 0;  // the datagram's length
 };
 
-// One pass over the answer's top-level members, in order, stopping at "peers":
-// tt writes the long lists (peers, then sources) last, so they are never
-// scanned. Reading costs the same whatever the list lengths, and the cost of
-// a big answer in this process does not count against the server measured.
 static const char* skip_ws(const char* p, const char* e) {
   while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;
@@ -458,6 +454,10 @@ static bool key_is(const char* k, size_t n, const char* name) {
   return n == strlen(name) && memcmp(k, name, n) == 0;
 }
 
+// One pass over the answer's top-level members, in order, stopping at "peers":
+// tt writes the long lists (peers, then sources) last, so they are never
+// scanned. Reading costs the same whatever the list lengths, and the cost of
+// a big answer in this process does not count against the server measured.
 static void read_answer(const char* d, size_t n, Answer* a) {
   const char* e = d + n;
   const char* p = skip_ws(d, e);
