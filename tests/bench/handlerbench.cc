@@ -8,9 +8,12 @@
 // token), and file k gets H holders (peers k*H .. k*H+H-1, mod P) through
 // share_file. Then N requests: get_peers (peer i mod P asks for file i mod F,
 // with its token: an authenticated answer listing H or H-1 sources) or join
-// (N fresh extended peers, each with one file). The log goes to /dev/null
-// (still formatted and written). Instructions per request are
-// (count at N=b) - (count at N=a), divided by b - a: set-up cancels out.
+// (N fresh extended peers, each with one file). The log goes to /dev/null:
+// each line is formatted inside tracker_handle (counted) and written every 16
+// requests by log_flush, outside it (not counted, like the tracker's batch
+// write). Instructions per request are (count at N=b) - (count at N=a),
+// divided by b - a: set-up cancels out. Joins also carry their share of the
+// registry's growth (rehashes, vector growth) as the N new peers arrive.
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>

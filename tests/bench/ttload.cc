@@ -43,7 +43,8 @@ static const char kUsage[] =
     "\n"
     "null  answers every datagram on UDP 127.0.0.1:PORT with {\"status\":\"ok\"} (PORT 0: the\n"
     "      kernel picks; prints 'listening on 127.0.0.1:PORT'); runs until SIGINT/SIGTERM.\n"
-    "      --answer-bytes N (15 to 8192): answers padded to N bytes instead.\n"
+    "      --answer-bytes N (24 to 8192): answers {\"status\":\"ok\",\"pad\":\"xx..\"} of N "
+    "bytes.\n"
     "load  setup (not timed): N peers (default 1000) join over W sockets and share files so\n"
     "      that each of F files (default 1000) has S holders (default 10); then W requests\n"
     "      stay in flight for SECS seconds (after --warmup SECS, default 1, not recorded),\n"
@@ -178,7 +179,7 @@ static void parse_args(int argc, char** argv, Opts* o) {
     const char* v = argv[++i];
     bool is_null = o->cmd == "null", is_load = o->cmd == "load", is_fill = o->cmd == "fill";
     if (f == "--answer-bytes" && is_null) {
-      o->answer_bytes = parse_long("--answer-bytes", v, 15, 8192);
+      o->answer_bytes = parse_long("--answer-bytes", v, 24, 8192);
     } else if (f == "--port" && is_null) {
       o->port = static_cast<int>(parse_long("--port", v, 0, 65535));
     } else if (f == "--server" && !is_null) {
@@ -258,8 +259,8 @@ static int run_null(const Opts& o) {
   if (o.answer_bytes > 0) {
     // {"status":"ok","pad":"xx..."}: as long as a tracker's answer, to tell
     // what the answer's size costs apart from what the tracker's handling does.
-    size_t fixed = strlen("{\"status\":\"ok\",\"pad\":\"\"}");
-    size_t pad = static_cast<size_t>(o.answer_bytes) > fixed ? o.answer_bytes - fixed : 0;
+    static const char kPadded[] = "{\"status\":\"ok\",\"pad\":\"\"}";  // 24 bytes, the least
+    size_t pad = static_cast<size_t>(o.answer_bytes) - (sizeof kPadded - 1);
     g_null_answer = "{\"status\":\"ok\",\"pad\":\"" + std::string(pad, 'x') + "\"}";
   }
   uv_loop_t* loop = uv_default_loop();
@@ -421,10 +422,8 @@ static const char* skip_ws(const char* p, const char* e) {
 // p at a string's opening quote: returns just past its closing quote (or e).
 static const char* skip_string(const char* p, const char* e) {
   for (p++; p < e; p++) {
-    if (*p == '\\')
-      p++;
-    else if (*p == '"')
-      return p + 1;
+    if (*p == '\\' && ++p == e) break;  // an escape: its next byte is not the end
+    if (*p == '"') return p + 1;
   }
   return e;
 }
@@ -454,10 +453,11 @@ static bool key_is(const char* k, size_t n, const char* name) {
   return n == strlen(name) && memcmp(k, name, n) == 0;
 }
 
-// One pass over the answer's top-level members, in order, stopping at "peers":
-// tt writes the long lists (peers, then sources) last, so they are never
-// scanned. Reading costs the same whatever the list lengths, and the cost of
-// a big answer in this process does not count against the server measured.
+// One pass over the answer's top-level members, in order, stopping at "peers"
+// (tt writes its long lists, peers then sources, last) or at "pad" (the padded
+// null responder's bulk, last too): the bulk is never scanned, so reading costs
+// the same whatever the answer's length, and a long answer costs this process
+// no more than its receive does, for tt and the padded null alike.
 static void read_answer(const char* d, size_t n, Answer* a) {
   const char* e = d + n;
   const char* p = skip_ws(d, e);
@@ -477,6 +477,7 @@ static void read_answer(const char* d, size_t n, Answer* a) {
       a->has_peers = p < e && *p != ']';
       return;
     }
+    if (key_is(k, kn, "pad")) return;  // the padded null's bulk, last like tt's lists
     const char* v = p;
     p = skip_value(p, e);
     if (key_is(k, kn, "seq") && *v >= '0' && *v <= '9') {
