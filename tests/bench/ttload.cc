@@ -421,9 +421,16 @@ static const char* skip_ws(const char* p, const char* e) {
 
 // p at a string's opening quote: returns just past its closing quote (or e).
 static const char* skip_string(const char* p, const char* e) {
-  for (p++; p < e; p++) {
-    if (*p == '\\' && ++p == e) break;  // an escape: its next byte is not the end
-    if (*p == '"') return p + 1;
+  for (p++; p < e;) {
+    // The next quote (memchr: many bytes a step); it ends the string unless
+    // an odd number of backslashes stands before it.
+    const char* q = static_cast<const char*>(memchr(p, '"', static_cast<size_t>(e - p)));
+    if (q == nullptr) return e;
+    size_t slashes = 0;
+    while (q - slashes > p && q[-1 - static_cast<ptrdiff_t>(slashes)] == '\\')
+      slashes++;
+    if (slashes % 2 == 0) return q + 1;
+    p = q + 1;
   }
   return e;
 }
