@@ -1,23 +1,30 @@
 // Seed-format log files and console lines. See log.h.
 #include "log.h"
 
+#include <fcntl.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
 #include <ctime>
 
+// A deferred log writes early when this much waits (a huge batch of lines).
+static constexpr size_t kLogBufferMax = 64 * 1024;
+
 int log_open(Log* log, const std::string& path) {
   log->path = path;
-  log->f = fopen(path.c_str(), "a");
-  if (log->f == nullptr) return -errno;
+  log->fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+  if (log->fd < 0) return -errno;
   return 0;
 }
 
 void log_close(Log* log) {
-  if (log->f != nullptr) fclose(log->f);
-  log->f = nullptr;
+  if (log->fd < 0) return;
+  log_flush(log);
+  close(log->fd);
+  log->fd = -1;
 }
 
 std::string log_timestamp(int64_t epoch_ms) {
@@ -85,8 +92,21 @@ static void append_format(std::string* out, const char* fmt, va_list ap) {
   }
 }
 
+// Whether fmt is simple_format's, remembered per format string (log lines
+// come from a few literal formats, so a few slots keep them all).
+static bool simple_format_cached(const char* fmt) {
+  struct Slot {
+    const char* fmt;
+    bool simple;
+  };
+  static Slot slots[16];
+  Slot& s = slots[(reinterpret_cast<uintptr_t>(fmt) >> 3) % 16];
+  if (s.fmt != fmt) s = Slot{fmt, simple_format(fmt)};
+  return s.simple;
+}
+
 void log_line(Log* log, const char* fmt, ...) {
-  if (log->f == nullptr) return;
+  if (log->fd < 0) return;
   struct timeval tv;
   gettimeofday(&tv, nullptr);
   // The date and time change once a second; the milliseconds are added each time.
@@ -97,8 +117,8 @@ void log_line(Log* log, const char* fmt, ...) {
     log->stamp_sec = tv.tv_sec;
   }
   int ms = static_cast<int>(tv.tv_usec / 1000);
-  std::string& line = log->line;
-  line.assign(log->stamp);
+  std::string& line = log->buf;  // the line is formatted at the end of what waits
+  line.append(log->stamp);
   char tail[8] = {',',
                   static_cast<char>('0' + ms / 100),
                   static_cast<char>('0' + ms / 10 % 10),
@@ -110,7 +130,7 @@ void log_line(Log* log, const char* fmt, ...) {
   line.append(tail, 7);
   va_list ap;
   va_start(ap, fmt);
-  if (simple_format(fmt)) {
+  if (simple_format_cached(fmt)) {
     append_format(&line, fmt, ap);
   } else {
     char buf[1024];
@@ -121,17 +141,21 @@ void log_line(Log* log, const char* fmt, ...) {
   }
   va_end(ap);
   line.push_back('\n');
-  fwrite(line.data(), 1, line.size(), log->f);
-  if (log->deferred)
-    log->dirty = true;
-  else
-    fflush(log->f);
+  if (!log->deferred || line.size() >= kLogBufferMax) log_flush(log);
 }
 
 void log_flush(Log* log) {
-  if (log->f == nullptr || !log->dirty) return;
-  fflush(log->f);
-  log->dirty = false;
+  if (log->fd < 0 || log->buf.empty()) return;
+  const char* p = log->buf.data();
+  size_t left = log->buf.size();
+  while (left > 0) {
+    ssize_t n = write(log->fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // a full disk or a bad file: these lines are lost, as fwrite's would be
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  log->buf.clear();
 }
 
 int log_print_matching(const std::string& path, bool (*match)(const std::string& line, void* ctx),

@@ -1,6 +1,6 @@
 // Seed-format log files ("YYYY-MM-DD HH:MM:SS,mmm - message", appended across runs)
 // and the console's plain output lines. Used by the tracker and the peer; owns no
-// libuv handle: log lines are short synchronous appends to an open FILE.
+// libuv handle: log lines are short synchronous appends (O_APPEND) to an open file.
 #pragma once
 
 #include <cstdint>
@@ -8,15 +8,14 @@
 #include <string>
 
 struct Log {
-  FILE* f = nullptr;
+  int fd = -1;
   std::string path;
   // Deferred: lines are buffered until log_flush (a busy tracker writes its log
   // once per batch of datagrams, not once per line).
   bool deferred = false;
-  bool dirty = false;
   long stamp_sec = -1;  // the second `stamp` shows
   char stamp[32] = {};
-  std::string line;  // the line being written, reused
+  std::string buf;  // lines not yet written (formatted in place), reused
 };
 
 int log_open(Log* log, const std::string& path);  // 0 or -errno
