@@ -96,6 +96,28 @@ TEST_CASE("log: formats write as printf does, deferred lines wait for log_flush"
   unlink(path.c_str());
 }
 
+TEST_CASE("log: a deferred log writes early once 64 KiB wait, and on close", "[log]") {
+  Log log;
+  std::string path = open_temp_log(&log);
+  log.deferred = true;
+  std::string word(200, 'w');
+  int n = 0;
+  while (printed(path).empty() && n < 1000) {
+    log_line(&log, "%s", word.c_str());
+    n++;
+  }
+  // "YYYY-MM-DD HH:MM:SS,mmm - " and the word and a newline: the first write
+  // comes with the line that makes 64 KiB wait.
+  size_t line = 26 + word.size() + 1;
+  CHECK(static_cast<size_t>(n) == (64 * 1024 + line - 1) / line);
+  log_line(&log, "last");
+  log_close(&log);  // flushes what waits
+  std::vector<std::string> lines = printed(path);
+  REQUIRE(lines.size() == static_cast<size_t>(n) + 1);
+  CHECK(lines.back().substr(23) == " - last\n");
+  unlink(path.c_str());
+}
+
 TEST_CASE("log: bytes that never start a UTF-8 character are escaped", "[log]") {
   // 0xf5-0xff followed by continuation bytes look like a 3-byte character to a
   // check that only asks "at least 0xe0"; they are not UTF-8.
