@@ -276,13 +276,14 @@ check_download() {
 }
 # tt_said ID: tt's own summary ("in 2.58 s (396.6 MiB/s) ...") and the sources line.
 tt_said() {
-  local r s c
-  r=$(find_line "$work/$1.out" '^Received ' | sed 's/^[^ ]* Received [^)]*) //; s/ from .*//') || r="?"
+  local got r s c
+  got=$(find_line "$work/$1.out" '^Received ') || got=""
+  r=$(sed 's/^[^ ]* Received [^)]*) //; s/ from .*//' <<< "$got"); [ -n "$r" ] || r="?"
   s=$(find_line "$work/$1.out" '^Downloading .* from [0-9]+ of [0-9]+ sources' |
       sed 's/.* from \([0-9]* of [0-9]*\) sources.*/\1 sources/') || s="? sources"
   # The peers that sent good pieces (listed after "from"): in a crowd, the
   # others found through the tracker while downloading count too.
-  c=$(find_line "$work/$1.out" '^Received ' | sed 's/.* from //' | tr ',' '\n' | grep -c ':') || c=0
+  c=$(sed 's/.* from //' <<< "$got" | tr ',' '\n' | grep -c ':') || c=0
   echo "tt: $r, $s at start, pieces from $c"
 }
 
@@ -487,6 +488,9 @@ start_null() {
   null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$tag.out")
 }
 
+# The peers and files every load run sets up (and the sizing run below).
+load_set=(--peers 1000 --files 1000 --sources-per-file 10)
+
 # load_once KEY PORT W MIX NAME PID: one ttload `load` run against 127.0.0.1:PORT
 # (the server's process PID); appends its rate and latencies to V[KEY.rate],
 # V[KEY.p50], ..., the server's CPU per answer in ns to V[KEY.cpu_ns], and the
@@ -496,7 +500,7 @@ start_null() {
 load_once() {
   local key=$1 port=$2 w=$3 mix=$4 name=$5 pid=$6 out="$work/load-$1.out" f
   if ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$port" --window "$w" --duration "$BENCH_LOAD_SECS" \
-       --warmup 1 --mix "$mix" --peers 1000 --files 1000 --sources-per-file 10 --server-pid "$pid" \
+       --warmup 1 --mix "$mix" "${load_set[@]}" --server-pid "$pid" \
        > "$out" 2> "$work/load-$key.err" &&
      [ "$(field errors "$out")" = 0 ] &&
      { [ "$name" = null ] || [ "$(field nopeers "$out")" = 0 ]; }; then
@@ -524,8 +528,7 @@ bench_tracker() {
   # the answer's size costs the kernel and ttload, and keeps what tt's handling costs.
   start_tracker "tracker-sizing"
   ${gen_pin[@]+"${gen_pin[@]}"} "$TTLOAD" load --server "127.0.0.1:$tport" --window 16 --duration 1 \
-    --warmup 0.5 --mix "$gp" --peers 1000 --files 1000 --sources-per-file 10 \
-    > "$work/load-sizing.out" 2> "$work/load-sizing.err" || true
+    --warmup 0.5 --mix "$gp" "${load_set[@]}" > "$work/load-sizing.out" 2> "$work/load-sizing.err" || true
   stop_pid "$tpid"
   rm -f "$work/tracker-sizing.log"
   nbytes=$(field answer_bytes "$work/load-sizing.out")
@@ -772,13 +775,14 @@ instr_count() {
 }
 bench_instr() {
   need_pkgs valgrind
-  local a lo hi
+  local a lo hi per
   log "handlerbench under callgrind: 10,000 peers, 1,000 files x 10 holders"
   for a in get_peers join; do
     lo=$(instr_count "$a" 10); hi=$(instr_count "$a" 20010)
     if [ -n "$lo" ] && [ -n "$hi" ]; then
-      log "  $a: $lo instructions at N=10, $hi at N=20010: $(( (hi - lo) / 20000 )) per request"
-      record "tracker_handle, $a (callgrind)" "-" "$(( (hi - lo) / 20000 ))" "0" "instr"
+      per=$(( (hi - lo) / 20000 ))
+      log "  $a: $lo instructions at N=10, $hi at N=20010: $per per request"
+      record "tracker_handle, $a (callgrind)" "-" "$per" "0" "instr"
     else
       log "  $a: FAILED"; record "tracker_handle, $a (callgrind)" "-" "" "1" "instr"
     fi

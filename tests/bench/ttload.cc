@@ -233,19 +233,18 @@ static void parse_args(int argc, char** argv, Opts* o) {
  * ------------------------------------------------------------------------- */
 
 static const char kOk[] = "{\"status\":\"ok\"}";
-static std::string g_null_answer = kOk;  // or padded to --answer-bytes
-
 // The tracker's own UDP I/O (src/udpserve.cc: recvmmsg batches, answers sent
 // together with sendmmsg), with a fixed answer in place of the tracker's work:
 // the ratio tracker/null then measures what the tracker's handling costs.
 struct Null {
   UdpServe udp;
   uv_signal_t sigint, sigterm;
+  std::string answer = kOk;  // or padded to --answer-bytes
 };
 
 static void null_datagram(void* ctx, const char*, size_t, const struct sockaddr_in* from, bool) {
   Null* n = static_cast<Null*>(ctx);
-  udpserve_answer(&n->udp, from, g_null_answer.data(), g_null_answer.size());
+  udpserve_answer(&n->udp, from, n->answer.data(), n->answer.size());
 }
 
 static void null_stop(uv_signal_t* s, int) {
@@ -256,15 +255,16 @@ static void null_stop(uv_signal_t* s, int) {
 }
 
 static int run_null(const Opts& o) {
+  uv_loop_t* loop = uv_default_loop();
+  Null n;
   if (o.answer_bytes > 0) {
     // {"status":"ok","pad":"xx..."}: as long as a tracker's answer, to tell
     // what the answer's size costs apart from what the tracker's handling does.
-    static const char kPadded[] = "{\"status\":\"ok\",\"pad\":\"\"}";  // 24 bytes, the least
-    size_t pad = static_cast<size_t>(o.answer_bytes) - (sizeof kPadded - 1);
-    g_null_answer = "{\"status\":\"ok\",\"pad\":\"" + std::string(pad, 'x') + "\"}";
+    // Empty, the pad makes 24 bytes, the least --answer-bytes takes.
+    n.answer = "{\"status\":\"ok\",\"pad\":\"\"}";
+    n.answer.insert(n.answer.size() - 2, static_cast<size_t>(o.answer_bytes) - n.answer.size(),
+                    'x');
   }
-  uv_loop_t* loop = uv_default_loop();
-  Null n;
   n.udp.ctx = &n;
   n.udp.on_datagram = null_datagram;
   struct sockaddr_in addr;
@@ -466,6 +466,7 @@ static bool key_is(const char* k, size_t n, const char* name) {
 // the same whatever the answer's length, and a long answer costs this process
 // no more than its receive does, for tt and the padded null alike.
 static void read_answer(const char* d, size_t n, Answer* a) {
+  a->bytes = n;
   const char* e = d + n;
   const char* p = skip_ws(d, e);
   if (p == e || *p++ != '{') return;
@@ -521,7 +522,6 @@ static void pump(Client* c, int timeout_ms, F on_answer) {
       uint64_t t = now_ns();
       if (!s->busy) continue;  // a late answer to a request already counted lost
       Answer a;
-      a.bytes = static_cast<size_t>(r);
       read_answer(buf, static_cast<size_t>(r), &a);
       if (a.has_seq && a.seq != s->seq) continue;  // late answer to an earlier request
       s->busy = false;
