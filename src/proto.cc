@@ -711,11 +711,7 @@ static void put_str(Out* o, const std::string& s) {
 
 // ["ip",port] from a source's text.
 static void put_peer(Out* o, const ProtoSourceText& t) {
-  *o->p++ = '[';
-  put_lit(o, t.text.data() + t.id_len, t.ip_len);
-  *o->p++ = ',';
-  put_lit(o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
-  *o->p++ = ']';
+  put_lit(o, t.text.data() + t.source_len, t.text.size() - t.source_len);
 }
 
 void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_bytes,
@@ -723,7 +719,7 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
   static const char kTail[] = "]}";
   size_t bound = 16;
   for (const ProtoSourceRef& s : sources)
-    bound += 4 + s.text->text.size();
+    bound += 1 + s.text->text.size() - s.text->source_len;
   out->resize(bound);
   Out o{&(*out)[0]};
   PUT(&o, "{\"peers\":[");
@@ -731,7 +727,7 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
   for (const ProtoSourceRef& s : sources) {
     if (!s.complete) continue;
     const ProtoSourceText& t = *s.text;
-    size_t entry = (first ? 3 : 4) + t.text.size() - t.id_len;  // [ip,port] and a comma
+    size_t entry = (first ? 0 : 1) + t.text.size() - t.source_len;  // [ip,port] and a comma
     if (static_cast<size_t>(o.p - out->data()) + entry + sizeof kTail - 1 > max_bytes) break;
     if (!first) *o.p++ = ',';
     first = false;
@@ -785,10 +781,10 @@ static void put_int(Out* o, int64_t v) {
 // The extended form of a reply listing the first k sources.
 static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
                             std::string* out) {
-  size_t bound = 160 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
+  size_t bound = 192 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
   if (reply.kind == ProtoReply::PEERS) {
     for (size_t i = 0; i < k; i++)
-      bound += 64 + 2 * reply.sources[i].text->text.size();
+      bound += 8 + reply.sources[i].text->text.size();  // two commas, "false}"
   }
   out->resize(bound);
   Out o{&(*out)[0]};
@@ -832,20 +828,12 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     PUT(&o, "],\"sources\":[");
     for (size_t i = 0; i < k; i++) {
       const ProtoSourceRef& s = reply.sources[i];
-      const ProtoSourceText& t = *s.text;
-      if (i == 0)
-        PUT(&o, "{\"peer_id\":");
-      else
-        PUT(&o, ",{\"peer_id\":");
-      put_lit(&o, t.text.data(), t.id_len);
-      PUT(&o, ",\"ip\":");
-      put_lit(&o, t.text.data() + t.id_len, t.ip_len);
-      PUT(&o, ",\"port\":");
-      put_lit(&o, t.text.data() + t.id_len + t.ip_len, t.text.size() - t.id_len - t.ip_len);
+      if (i > 0) *o.p++ = ',';
+      put_lit(&o, s.text->text.data(), s.text->source_len);
       if (s.complete)
-        PUT(&o, ",\"complete\":true}");
+        PUT(&o, "true}");
       else
-        PUT(&o, ",\"complete\":false}");
+        PUT(&o, "false}");
     }
     *o.p++ = ']';
   }
@@ -853,16 +841,29 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
   out->resize(static_cast<size_t>(o.p - out->data()));
 }
 void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out) {
-  std::string& t = out->text;
-  t.resize(6 * peer_id.size() + 2 + 18 + 8);
-  Out o{&t[0]};
-  put_str(&o, peer_id);
-  out->id_len = static_cast<uint16_t>(o.p - t.data());
+  char ip_port[32];  // "a.b.c.d",port
+  Out o{ip_port};
   *o.p++ = '"';
   o.p += proto_ip_format(ip, o.p);
   *o.p++ = '"';
-  out->ip_len = static_cast<uint16_t>(o.p - t.data() - out->id_len);
+  size_t ip_len = static_cast<size_t>(o.p - ip_port);
+  *o.p++ = ',';
   put_int(&o, port);
+  size_t ip_port_len = static_cast<size_t>(o.p - ip_port);
+  std::string& t = out->text;
+  t.resize(64 + 6 * peer_id.size() + 2 * ip_port_len);
+  o.p = &t[0];
+  PUT(&o, "{\"peer_id\":");
+  put_str(&o, peer_id);
+  PUT(&o, ",\"ip\":");
+  put_lit(&o, ip_port, ip_len);
+  PUT(&o, ",\"port\":");
+  put_lit(&o, ip_port + ip_len + 1, ip_port_len - ip_len - 1);
+  PUT(&o, ",\"complete\":");
+  out->source_len = static_cast<uint16_t>(o.p - t.data());
+  *o.p++ = '[';
+  put_lit(&o, ip_port, ip_port_len);
+  *o.p++ = ']';
   t.resize(static_cast<size_t>(o.p - t.data()));
 }
 

@@ -57,12 +57,12 @@ struct ProtoSource {
 };
 
 // A source's JSON text, made once per peer when it joins, so that listing it in
-// an answer is copying: the id as a JSON string, then the IP as a JSON string,
-// then the port, e.g. "p7""10.0.0.1"6881.
+// an answer is copying: first as an extended answer's "sources" list has it, up
+// to the value of "complete", then as "peers" has it, e.g.
+// {"peer_id":"p7","ip":"10.0.0.1","port":6881,"complete":["10.0.0.1",6881]
 struct ProtoSourceText {
   std::string text;
-  uint16_t id_len = 0;  // bytes of the quoted id
-  uint16_t ip_len = 0;  // bytes of the quoted IP; the port is the rest
+  uint16_t source_len = 0;  // bytes of the "sources" part; the "peers" entry is the rest
 };
 void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out);
 

@@ -320,7 +320,10 @@ TEST_CASE("proto: extended answers escape what JSON requires", "[proto]") {
   REQUIRE(proto_ip_parse("10.200.3.45", &ip) == 0);
   ProtoSourceText text;
   proto_source_text("p\"1", ip, 65535, &text);
-  CHECK(text.text == "\"p\\\"1\"\"10.200.3.45\"65535");
+  CHECK(text.text ==
+        "{\"peer_id\":\"p\\\"1\",\"ip\":\"10.200.3.45\",\"port\":65535,\"complete\":"
+        "[\"10.200.3.45\",65535]");
+  CHECK(text.source_len == text.text.find('['));
   reply.sources.push_back(ProtoSourceRef{&text, 65535, false});
   reply.size = 0;
   reply.cid = std::string(64, 'a');
