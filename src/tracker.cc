@@ -113,6 +113,7 @@ enum ActionFlags : unsigned {
 
 struct TrackerAction {
   const char* name;
+  size_t name_len;
   uint32_t required;  // ProtoField bits the handler relies on
   unsigned flags;
   int (*handler)(Tracker* t, Call* c);
@@ -209,14 +210,16 @@ static int act_leave(Tracker* t, Call* c) {
   return TRACKER_ANSWER;
 }
 
+#define ACTION(name) name, sizeof name - 1
 static const TrackerAction kActions[] = {
-    {"join", FLD_PEER_ID | FLD_TCP_PORT, 0, act_join},
-    {"share_file", FLD_PEER_ID | FLD_FILE, ACT_OWNER, act_share_file},
-    {"get_peers", FLD_PEER_ID | FLD_FILE_NAME, 0, act_get_peers},
-    {"got_the_file", FLD_PEER_ID | FLD_FILE_NAME, ACT_OWNER, act_got_the_file},
-    {"heartbeat", FLD_PEER_ID, ACT_OWNER, act_heartbeat},
-    {"leave", FLD_PEER_ID, ACT_OWNER, act_leave},
+    {ACTION("join"), FLD_PEER_ID | FLD_TCP_PORT, 0, act_join},
+    {ACTION("share_file"), FLD_PEER_ID | FLD_FILE, ACT_OWNER, act_share_file},
+    {ACTION("get_peers"), FLD_PEER_ID | FLD_FILE_NAME, 0, act_get_peers},
+    {ACTION("got_the_file"), FLD_PEER_ID | FLD_FILE_NAME, ACT_OWNER, act_got_the_file},
+    {ACTION("heartbeat"), FLD_PEER_ID, ACT_OWNER, act_heartbeat},
+    {ACTION("leave"), FLD_PEER_ID, ACT_OWNER, act_leave},
 };
+#undef ACTION
 
 static void log_refusal(Tracker* t, const char* ip, int port, const std::string& reason) {
   // A flood of bad datagrams must not flood the console and the disk: at most
@@ -239,18 +242,25 @@ static void log_refusal(Tracker* t, const char* ip, int port, const std::string&
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
 }
 
-static int hex_val(char c) {
-  return c <= '9' ? c - '0' : c - 'a' + 10;  // the decoder let only [0-9a-f] through
-}
+// Each hex digit's value (the decoder lets only [0-9a-f] through).
+struct HexValues {
+  unsigned char v[256];
+  constexpr HexValues() : v() {
+    for (int c = '0'; c <= '9'; c++)
+      v[c] = static_cast<unsigned char>(c - '0');
+    for (int c = 'a'; c <= 'f'; c++)
+      v[c] = static_cast<unsigned char>(c - 'a' + 10);
+  }
+};
+static constexpr HexValues kHexValues;
 
 // Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
 static bool token_matches(const std::string& hex, const RegPeer& p) {
   if (hex.size() != kTokenHexLen) return false;
+  const unsigned char* h = reinterpret_cast<const unsigned char*>(hex.data());
   unsigned char b[kTokenHexLen / 2];
-  for (size_t i = 0; i < sizeof b; i++) {
-    int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
-    b[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
+  for (size_t i = 0; i < sizeof b; i++)
+    b[i] = static_cast<unsigned char>(kHexValues.v[h[2 * i]] << 4 | kHexValues.v[h[2 * i + 1]]);
   return CRYPTO_memcmp(b, p.token, sizeof b) == 0;
 }
 
@@ -318,7 +328,7 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   Call c{req, ip, ip_n, port, self, false, reply, std::string()};
   const TrackerAction* act = nullptr;
   for (const TrackerAction& a : kActions) {
-    if (req.action == a.name) {
+    if (req.action.size() == a.name_len && memcmp(req.action.data(), a.name, a.name_len) == 0) {
       act = &a;
       break;
     }
