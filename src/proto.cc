@@ -349,12 +349,37 @@ struct MembersByLen {
 };
 static constexpr MembersByLen kMembersByLen;
 
+// The Member among those of length N that a key names, or -1.
+template <size_t N>
+static int member_of_len(const char* name) {
+  for (int8_t k : kMembersByLen.m[N]) {
+    if (k < 0) break;
+    if (memcmp(kMemberNames[k], name, N) == 0) return k;  // N known: compiled inline
+  }
+  return -1;
+}
+
 // The Member a key names, or -1 (a key the decoder does not know).
 static int member_index(const char* name, size_t n) {
-  if (n >= 10) return -1;
-  for (int8_t k : kMembersByLen.m[n]) {
-    if (k < 0) break;
-    if (memcmp(kMemberNames[k], name, n) == 0) return k;
+  switch (n) {
+    case 1:
+      return member_of_len<1>(name);
+    case 2:
+      return member_of_len<2>(name);
+    case 3:
+      return member_of_len<3>(name);
+    case 4:
+      return member_of_len<4>(name);
+    case 5:
+      return member_of_len<5>(name);
+    case 6:
+      return member_of_len<6>(name);
+    case 7:
+      return member_of_len<7>(name);
+    case 8:
+      return member_of_len<8>(name);
+    case 9:
+      return member_of_len<9>(name);
   }
   return -1;
 }
@@ -427,7 +452,9 @@ using RequestDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::Memo
                                               rapidjson::MemoryPoolAllocator<>>;
 
 static const char* skip_ws(const char* p, const char* end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+  // (Every whitespace byte is at most ' ': a byte above it ends the loop at once.)
+  while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
+         (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
     p++;
   return p;
 }
