@@ -67,6 +67,17 @@ bool proto_utf8_valid(const char* s, size_t n) {
   return true;
 }
 
+// Printable ASCII (0x20-0x7e) other than '/' and '\\': what nearly every name
+// is made of, and always a valid name byte.
+struct PlainNameBytes {
+  bool ok[256];
+  constexpr PlainNameBytes() : ok() {
+    for (int c = 0x20; c < 0x7f; c++)
+      ok[c] = c != '/' && c != '\\';
+  }
+};
+static constexpr PlainNameBytes kPlainNameBytes;
+
 int proto_check_name(const char* s, size_t n, std::string* why) {
   if (n == 0) {
     *why = "file name is empty";
@@ -76,6 +87,12 @@ int proto_check_name(const char* s, size_t n, std::string* why) {
     *why = "file name is longer than 255 bytes";
     return -1;
   }
+  // The common case in one pass: plain bytes only (so valid UTF-8, no control
+  // or path bytes); only "." and ".." remain to refuse. Else the full checks.
+  bool plain = true;
+  for (size_t i = 0; i < n; i++)
+    plain &= kPlainNameBytes.ok[static_cast<unsigned char>(s[i])];
+  if (plain && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.')) return 0;
   if (!proto_utf8_valid(s, n)) {
     *why = "file name is not valid UTF-8";
     return -1;
@@ -188,6 +205,15 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
   size_t n = v.GetStringLength();
   if (n == 0) return fail(err, kWhat);
   if (n > kMaxPeerIdBytes) return fail(err, "field 'peer_id' is longer than 64 bytes");
+  bool printable = true;  // printable ASCII: the common case, valid as it is
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    printable &= c >= 0x20 && c < 0x7f;
+  }
+  if (printable) {
+    out->assign(s, n);
+    return 0;
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f)
