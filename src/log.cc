@@ -107,8 +107,10 @@ static bool simple_format_cached(const char* fmt) {
 
 void log_line(Log* log, const char* fmt, ...) {
   if (log->fd < 0) return;
-  struct timeval tv;
-  gettimeofday(&tv, nullptr);
+  // A deferred log reads the clock for the first line of a batch only: its
+  // lines are formatted within microseconds of each other.
+  struct timeval& tv = log->tv;
+  if (!log->deferred || log->buf.empty()) gettimeofday(&tv, nullptr);
   // The date and time change once a second; the milliseconds are added each time.
   if (tv.tv_sec != log->stamp_sec) {
     struct tm tm;

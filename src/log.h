@@ -3,6 +3,8 @@
 // libuv handle: log lines are short synchronous appends (O_APPEND) to an open file.
 #pragma once
 
+#include <sys/time.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -13,7 +15,8 @@ struct Log {
   // Deferred: lines are buffered until log_flush (a busy tracker writes its log
   // once per batch of datagrams, not once per line).
   bool deferred = false;
-  long stamp_sec = -1;  // the second `stamp` shows
+  struct timeval tv = {};  // the time of the line being written
+  long stamp_sec = -1;     // the second `stamp` shows
   char stamp[32] = {};
   std::string buf;  // lines not yet written (formatted in place), reused
 };
