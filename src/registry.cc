@@ -203,8 +203,7 @@ void reg_sources(Registry* reg, const std::string& file, const std::string& excl
 
 void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
                       int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
-  std::vector<uint32_t>& picks = reg->scratch;  // indices into the file's holders
-  picks.clear();
+  out->clear();
   uint32_t fs = find_slot(reg->file_ids, file);
   uint32_t file_cid = 0;
   int64_t file_size = -1;
@@ -220,31 +219,25 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
       }
       if (x.complete) break;
     }
-    for (size_t i = 0; i < hs.size(); i++) {
-      const RegHolder& x = hs[i];
+    for (const RegHolder& x : hs) {
       if (x.peer == exclude || (x.cid != 0 && x.cid != file_cid)) continue;
       // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
-      if (!reg_is_alive(reg, reg->peers[x.peer], now)) continue;
-      picks.push_back(static_cast<uint32_t>(i));
+      const RegPeer& p = reg->peers[x.peer];
+      if (!reg_is_alive(reg, p, now)) continue;
+      out->push_back(ProtoSourceRef{&p.text, p.tcp_port, x.complete != 0});
     }
   }
   if (info != nullptr) {
     info->size = file_cid != 0 ? file_size : -1;
     info->cid = cid_hex(reg, file_cid);
   }
-  if (picks.size() > want) {
+  if (out->size() > want) {
     // More sources than wanted: a uniform random selection (partial Fisher-Yates).
     for (size_t i = 0; i < want; i++) {
-      std::uniform_int_distribution<size_t> pick(i, picks.size() - 1);
-      std::swap(picks[i], picks[pick(reg->rng)]);
+      std::uniform_int_distribution<size_t> pick(i, out->size() - 1);
+      std::swap((*out)[i], (*out)[pick(reg->rng)]);
     }
-    picks.resize(want);
-  }
-  out->resize(picks.size());
-  for (size_t i = 0; i < picks.size(); i++) {
-    const RegHolder& x = reg->files[fs].holders[picks[i]];
-    const RegPeer& p = reg->peers[x.peer];
-    (*out)[i] = ProtoSourceRef{&p.text, p.tcp_port, x.complete != 0};
+    out->resize(want);
   }
 }
 

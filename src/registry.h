@@ -69,7 +69,6 @@ struct Registry {
   std::unordered_map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot
   int64_t ttl_ms = 90 * 1000;                         // a peer unseen this long is gone
   std::mt19937_64 rng{0x7474};                        // for random selections of sources
-  std::vector<uint32_t> scratch;                      // reg_sources' picks, reused
 };
 
 enum RegStatus {
