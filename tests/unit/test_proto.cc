@@ -386,6 +386,59 @@ TEST_CASE("proto: addresses parse exactly as inet_pton reads them", "[proto]") {
   CHECK(accepted > 300);  // the made-up cases reach valid addresses too
 }
 
+TEST_CASE("proto: strings are read alike 16 bytes at a time and byte by byte", "[proto]") {
+  // The fast reader scans strings 16 bytes at a time while 16 remain before the
+  // datagram's end: put each kind of byte at each place in strings of each
+  // length, in the middle of a request and at its very end.
+  const char specials[] = {'"', '\\', '\x01', '\x1f', '\x7f', '\x80', ' ', 'a'};
+  std::string disagree;
+  int requests = 0;
+  for (size_t len = 1; len <= 40; len++) {
+    for (size_t at = 0; at < len; at++) {
+      for (char c : specials) {
+        std::string v(len, 'x');
+        v[at] = c;
+        std::string mid = R"({"action":"get_peers","peer_id":")" + v + R"(","file_name":"f"})";
+        std::string tail = R"({"action":"get_peers","file_name":"f","peer_id":")" + v + "\"}";
+        for (const std::string& r : {mid, tail}) {
+          requests++;
+          if (!both_readers_agree(r)) disagree += r + "\n";
+        }
+      }
+    }
+  }
+  CHECK(requests == 40 * 41 / 2 * 8 * 2);
+  CHECK(disagree == "");
+}
+
+TEST_CASE("proto: a token or content id with any byte not lowercase hex is refused", "[proto]") {
+  const std::string good_token = "00112233445566778899aabbccddeeff";
+  const std::string good_id(64, 'e');
+  ProtoRequest r;
+  std::string err;
+  auto token_req = [](const std::string& tok) {
+    return R"({"action":"heartbeat","peer_id":"1","v":1,"token":")" + tok + "\"}";
+  };
+  auto id_req = [](const std::string& id) {
+    return R"({"action":"share_file","peer_id":"1","file":"a","v":1,"id":")" + id + "\"}";
+  };
+  REQUIRE(decode(token_req(good_token), &r, &err) == 0);
+  REQUIRE(decode(id_req(good_id), &r, &err) == 0);
+  std::string accepted;
+  for (char c : {'g', 'G', 'A', 'F', '/', ':', '`', '@', ' ', '\x80', '\xff'}) {
+    for (size_t at = 0; at < good_id.size(); at++) {
+      std::string id = good_id;
+      id[at] = c;
+      if (decode(id_req(id), &r, &err) == 0) accepted += id + "\n";
+      if (at >= good_token.size()) continue;
+      std::string tok = good_token;
+      tok[at] = c;
+      if (decode(token_req(tok), &r, &err) == 0) accepted += tok + "\n";
+    }
+  }
+  CHECK(accepted == "");
+}
+
 TEST_CASE("proto: the fast request reader agrees with RapidJSON", "[proto]") {
   const char* const cases[] = {
       R"({"action":"join","peer_id":"3","files":["a.txt","b c"],"tcp_port":54819})",
