@@ -762,13 +762,14 @@ bench_share() {
 }
 
 # ------------------------------------------------------------------ instructions
-# Instructions per request in the tracker's datagram handler (tracker_handle:
-# decode, registry, answer, log line), counted by callgrind: handlerbench sets
+# Instructions per request in the tracker's datagram handler (tracker_handle_from,
+# as the UDP callback calls it: decode, registry, answer, log line), counted by
+# callgrind: handlerbench sets
 # up 10,000 extended peers and 1,000 files of 10 holders, then handles N
 # requests; per request = (count at N=20010 - count at N=10) / 20000, so the
 # set-up cancels. Exact and repeatable (nothing is timed), so one run each.
 HB="$root/build/tests/bench/handlerbench"
-# instr_count ACTION N: instructions executed inside tracker_handle.
+# instr_count ACTION N: instructions executed inside tracker_handle_from.
 instr_count() {
   { valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='tracker_handle*' \
       "$HB" "$1" "$2" 2>&1 || true; } | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
@@ -782,9 +783,9 @@ bench_instr() {
     if [ -n "$lo" ] && [ -n "$hi" ]; then
       per=$(( (hi - lo) / 20000 ))
       log "  $a: $lo instructions at N=10, $hi at N=20010: $per per request"
-      record "tracker_handle, $a (callgrind)" "-" "$per" "0" "instr"
+      record "tracker_handle_from, $a (callgrind)" "-" "$per" "0" "instr"
     else
-      log "  $a: FAILED"; record "tracker_handle, $a (callgrind)" "-" "" "1" "instr"
+      log "  $a: FAILED"; record "tracker_handle_from, $a (callgrind)" "-" "" "1" "instr"
     fi
   done
 }

@@ -300,6 +300,13 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
   return handle(t, data, len, ip, ip_n, port, probe_id);
 }
 
+int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
+                        std::string* probe_id) {
+  char ip[INET_ADDRSTRLEN];
+  proto_ip_format(from->sin_addr.s_addr, ip);
+  return handle(t, data, len, ip, from->sin_addr.s_addr, ntohs(from->sin_port), probe_id);
+}
+
 // tracker_handle with the sender's address as text and as a number.
 static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint32_t ip_n, int port,
                   std::string* probe_id) {
@@ -417,11 +424,9 @@ static void probe_finish(Probe* p, bool alive) {
   tracker_probe_result(t, p->id, alive);
   // The joins that waited are handled again, now that the holder is known.
   for (const Waiter& w : p->waiters) {
-    char ip[INET_ADDRSTRLEN];
-    uv_ip4_name(&w.from, ip, sizeof ip);
     std::string again;
-    if (tracker_handle(t, w.datagram.data(), w.datagram.size(), ip, ntohs(w.from.sin_port),
-                       &again) == TRACKER_ANSWER)
+    if (tracker_handle_from(t, w.datagram.data(), w.datagram.size(), &w.from, &again) ==
+        TRACKER_ANSWER)
       send_answer(t, &w.from);
   }
   udpserve_flush(&t->udp);
@@ -523,17 +528,16 @@ static void on_prepare(uv_prepare_t* h) {
 static void on_datagram(void* ctx, const char* data, size_t len, const struct sockaddr_in* sin,
                         bool oversize) {
   Tracker* t = static_cast<Tracker*>(ctx);
-  char ip[INET_ADDRSTRLEN];
-  proto_ip_format(sin->sin_addr.s_addr, ip);
-  int port = ntohs(sin->sin_port);
   if (oversize || len > kMaxRequestBytes) {
+    char ip[INET_ADDRSTRLEN];
+    proto_ip_format(sin->sin_addr.s_addr, ip);
     log_line(&t->log, "Dropped a datagram of %zu bytes or more from %s:%d (the limit is %zu)", len,
-             ip, port, kMaxRequestBytes);
+             ip, ntohs(sin->sin_port), kMaxRequestBytes);
     return;
   }
   t->now = static_cast<int64_t>(uv_now(t->loop));
   std::string probe_id;
-  if (handle(t, data, len, ip, sin->sin_addr.s_addr, port, &probe_id) == TRACKER_PROBE) {
+  if (tracker_handle_from(t, data, len, sin, &probe_id) == TRACKER_PROBE) {
     Waiter w{std::string(data, len), *sin};
     probe_start(t, probe_id, &w);
     return;

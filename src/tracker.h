@@ -5,6 +5,7 @@
 // signal handles. Called from main.cc.
 #pragma once
 
+#include <netinet/in.h>
 #include <openssl/sha.h>
 #include <uv.h>
 
@@ -68,6 +69,9 @@ void tracker_init_key(Tracker* t);
 // tests. TRACKER_PROBE leaves in *probe_id the id whose holder must be checked.
 int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
                    std::string* probe_id = nullptr);
+// The same for a datagram from a socket address (what the UDP callback calls).
+int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
+                        std::string* probe_id = nullptr);
 // The token the tracker hands the peer `id` joined from ip:tcp_port.
 std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
                           int tcp_port);

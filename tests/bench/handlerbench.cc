@@ -1,6 +1,7 @@
-// handlerbench: the tracker's datagram handler alone (tracker_handle: decode,
-// registry, answer, log line), no sockets, for counting instructions per
-// request with callgrind (scripts/bench.sh instr; docs/benchmarks.md).
+// handlerbench: the tracker's datagram handler alone (tracker_handle_from, the
+// entry the UDP callback uses: decode, registry, answer, log line), no sockets,
+// for counting instructions per request with callgrind (scripts/bench.sh instr;
+// docs/benchmarks.md).
 //
 //   handlerbench get_peers|join N [--peers P] [--files F] [--holders H]
 //
@@ -9,11 +10,13 @@
 // share_file. Then N requests: get_peers (peer i mod P asks for file i mod F,
 // with its token: an authenticated answer listing H or H-1 sources) or join
 // (N fresh extended peers, each with one file). The log goes to /dev/null:
-// each line is formatted inside tracker_handle (counted) and written every 16
-// requests by log_flush, outside it (not counted, like the tracker's batch
-// write). Instructions per request are (count at N=b) - (count at N=a),
+// each line is formatted inside tracker_handle_from (counted) and written
+// every 16 requests by log_flush, outside it (not counted, like the tracker's
+// batch write). Instructions per request are (count at N=b) - (count at N=a),
 // divided by b - a: set-up cancels out. Joins also carry their share of the
 // registry's growth (rehashes, vector growth) as the N new peers arrive.
+#include <arpa/inet.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +43,11 @@ static void usage() {
 
 // One request through the handler; the answer must be a success.
 static const std::string& handle(Tracker* t, const std::string& d, int port) {
-  tracker_handle(t, d.data(), d.size(), "127.0.0.1", port);
+  struct sockaddr_in from = {};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  from.sin_port = htons(static_cast<uint16_t>(port));
+  tracker_handle_from(t, d.data(), d.size(), &from);
   static const char kOk[] = "{\"status\":\"ok\"";
   if (t->answer.compare(0, sizeof kOk - 1, kOk) != 0) {
     fprintf(stderr, "handlerbench: unexpected answer to %s: %s\n", d.c_str(), t->answer.c_str());
