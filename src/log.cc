@@ -184,6 +184,7 @@ int log_print_matching(const std::string& path, bool (*match)(const std::string&
 }
 
 static bool g_out_deferred = false;
+static bool g_out_waiting = false;  // deferred lines not yet written
 
 void out_line(const char* fmt, ...) {
   va_list ap;
@@ -191,11 +192,15 @@ void out_line(const char* fmt, ...) {
   vfprintf(stdout, fmt, ap);
   va_end(ap);
   fputc('\n', stdout);
-  if (!g_out_deferred) fflush(stdout);
+  if (g_out_deferred)
+    g_out_waiting = true;
+  else
+    fflush(stdout);
 }
 
 void out_defer(bool on) {
   fflush(stdout);
+  g_out_waiting = false;
   // Deferred, stdout is fully buffered even on a terminal (where stdio would
   // write at each newline): the owner's flush decides when lines go out, so a
   // console line never shows before the log line written with it.
@@ -204,6 +209,8 @@ void out_defer(bool on) {
 }
 
 void out_flush() {
+  if (!g_out_waiting) return;  // a busy tracker flushes once per batch, mostly with nothing
+  g_out_waiting = false;
   fflush(stdout);
 }
 

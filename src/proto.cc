@@ -643,34 +643,8 @@ static void request_reset(ProtoRequest* req) {
   req->complete = true;
 }
 
-int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
-  request_reset(req);
-  // The parse works in a fixed buffer (more only for a huge join's list).
-  alignas(8) char pool[16384];
-  alignas(8) char stack_pool[4096];
-  rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_pool, sizeof stack_pool);
-  RequestDoc d(&alloc, 1024, &stack_alloc);  // (the slow path's)
-  // Parsed in place, in a copy: strings are read where they lie, not copied.
-  // A NUL byte cannot be in JSON text (in place, it would end the parse).
-  if (memchr(data, '\0', len) != nullptr)
-    return fail(err, "invalid JSON (expected one JSON object per datagram)");
-  static thread_local std::string copy;
-  copy.assign(data, len);
-  // Not validated as UTF-8 here: every string a request's handler uses is
-  // checked where it is decoded (names, peer ids, hex), and the rest is ignored.
-  Members mem;
-  FlatMembers flat;
-  if (g_fast_parse && parse_flat(&copy[0], copy.size(), &flat, &alloc)) {
-    for (int k = 0; k < M_COUNT; k++)
-      if (!flat.v[k].IsNull()) mem.v[k] = &flat.v[k];
-  } else {
-    copy.assign(data, len);  // the fast reader may have ended strings in place
-    d.ParseInsitu<kRequestParseFlags>(&copy[0]);
-    if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
-    if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
-    index_members(d, &mem);
-  }
+// The request's fields, from the members found by either reader.
+static int decode_members(const Members& mem, ProtoRequest* req, std::string* err) {
   const Value* m = mem.v[M_ACTION];
   if (m == nullptr && (mem.v[M_STATUS] != nullptr || mem.v[M_PEERS] != nullptr))
     return PROTO_ANSWER;
@@ -707,6 +681,50 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
     req->fields |= FLD_FILE_NAME;
   }
   return decode_extensions(mem, req, err);
+}
+
+// RapidJSON reads the datagram (in place, in `text`) and the members are
+// decoded while its document lives. Apart from the fast path, so that the fast
+// path's stack frame stays small (cold stack lines cost more than the parse).
+static __attribute__((noinline)) int decode_with_rapidjson(char* text, ProtoRequest* req,
+                                                           std::string* err) {
+  // The parse works in a fixed buffer (more only for a huge join's list).
+  alignas(8) char pool[16384];
+  alignas(8) char stack_pool[4096];
+  rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
+  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_pool, sizeof stack_pool);
+  RequestDoc d(&alloc, 1024, &stack_alloc);
+  d.ParseInsitu<kRequestParseFlags>(text);
+  if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
+  if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
+  Members mem;
+  index_members(d, &mem);
+  return decode_members(mem, req, err);
+}
+
+int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
+  request_reset(req);
+  // Parsed in place, in a copy: strings are read where they lie, not copied.
+  // A NUL byte cannot be in JSON text (in place, it would end the parse).
+  if (memchr(data, '\0', len) != nullptr)
+    return fail(err, "invalid JSON (expected one JSON object per datagram)");
+  static thread_local std::string copy;
+  copy.assign(data, len);
+  // Not validated as UTF-8 here: every string a request's handler uses is
+  // checked where it is decoded (names, peer ids, hex), and the rest is ignored.
+  if (g_fast_parse) {
+    alignas(8) char pool[2048];  // for lists (a join's files); more comes from the heap
+    rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
+    FlatMembers flat;
+    if (parse_flat(&copy[0], copy.size(), &flat, &alloc)) {
+      Members mem;
+      for (int k = 0; k < M_COUNT; k++)
+        if (!flat.v[k].IsNull()) mem.v[k] = &flat.v[k];
+      return decode_members(mem, req, err);
+    }
+    copy.assign(data, len);  // the fast reader may have ended strings in place
+  }
+  return decode_with_rapidjson(&copy[0], req, err);
 }
 
 void proto_encode_request(const ProtoRequest& req, std::string* out) {
