@@ -387,27 +387,13 @@ static int member_of_len(const char* name) {
 
 // The Member a key names, or -1 (a key the decoder does not know).
 static int member_index(const char* name, size_t n) {
-  switch (n) {
-    case 1:
-      return member_of_len<1>(name);
-    case 2:
-      return member_of_len<2>(name);
-    case 3:
-      return member_of_len<3>(name);
-    case 4:
-      return member_of_len<4>(name);
-    case 5:
-      return member_of_len<5>(name);
-    case 6:
-      return member_of_len<6>(name);
-    case 7:
-      return member_of_len<7>(name);
-    case 8:
-      return member_of_len<8>(name);
-    case 9:
-      return member_of_len<9>(name);
-  }
-  return -1;
+  static int (*const kByLen[])(const char*) = {
+      nullptr,          member_of_len<1>, member_of_len<2>, member_of_len<3>, member_of_len<4>,
+      member_of_len<5>, member_of_len<6>, member_of_len<7>, member_of_len<8>, member_of_len<9>};
+  static_assert(
+      sizeof kByLen / sizeof kByLen[0] == sizeof kMembersByLen.m / sizeof kMembersByLen.m[0],
+      "a lookup for every name length");
+  return n > 0 && n < sizeof kByLen / sizeof kByLen[0] ? kByLen[n](name) : -1;
 }
 
 static void index_members(const Value& d, Members* m) {
