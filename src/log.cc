@@ -107,8 +107,8 @@ static bool simple_format_cached(const char* fmt) {
 
 void log_line(Log* log, const char* fmt, ...) {
   if (log->fd < 0) return;
-  // A deferred log reads the clock for the first line of a batch only: its
-  // lines are formatted within microseconds of each other.
+  // A deferred log reads the clock for the first line since its last write
+  // only: what it holds was formatted within one pass of the loop.
   struct timeval& tv = log->tv;
   if (!log->deferred || log->buf.empty()) gettimeofday(&tv, nullptr);
   // The date and time change once a second; the milliseconds are added each time.

@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -446,8 +447,9 @@ static int decode_extensions(const Members& mem, ProtoRequest* req, std::string*
 
 /* ----------------------------------------------------------------------------
  * The fast path: requests are flat objects of plain strings, small integers,
- * booleans and lists of plain strings, which this reads in one pass into the
- * same document RapidJSON would build (the strings stay in place). Anything
+ * booleans and lists of plain strings, which this reads in one pass straight
+ * into the decoder's table of known members, as RapidJSON's values (the
+ * strings stay in place; unknown keys are checked and dropped). Anything
  * else (an escape, a control byte, a float, a negative or huge number, null,
  * nesting, a syntax error) makes it give up, and RapidJSON parses the datagram:
  * so every datagram gets RapidJSON's answer, and the common ones get it faster.
@@ -792,6 +794,15 @@ struct Out {
   char* p;
 };
 
+// Cuts `out` to what was written through o, which must be within the bound
+// the encoder sized it to (the writes are unchecked, so this is the check).
+static void out_end(std::string* out, const Out& o, size_t bound) {
+  size_t n = static_cast<size_t>(o.p - out->data());
+  assert(n <= bound && "an encoder wrote past its size bound");
+  (void)bound;
+  out->resize(n);
+}
+
 static void put_lit(Out* o, const char* s, size_t n) {
   memcpy(o->p, s, n);
   o->p += n;
@@ -869,17 +880,18 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
     put_peer(&o, t);
   }
   PUT(&o, kTail);
-  out->resize(static_cast<size_t>(o.p - out->data()));
+  out_end(out, o, bound);
 }
 
 void proto_encode_error(const std::string& message, std::string* out) {
   // The message may quote user input; it is already sanitised, and put_str escapes it.
-  out->resize(32 + 6 * message.size());
+  size_t bound = 32 + 6 * message.size();
+  out->resize(bound);
   Out o{&(*out)[0]};
   PUT(&o, "{\"status\":\"error\",\"message\":");
   put_str(&o, message);
   *o.p++ = '}';
-  out->resize(static_cast<size_t>(o.p - out->data()));
+  out_end(out, o, bound);
 }
 
 static const char kDigitPairs[] =
@@ -973,7 +985,7 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     *o.p++ = ']';
   }
   *o.p++ = '}';
-  out->resize(static_cast<size_t>(o.p - out->data()));
+  out_end(out, o, bound);
 }
 void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out) {
   char ip_port[32];  // "a.b.c.d",port
@@ -986,7 +998,8 @@ void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoS
   put_int(&o, port);
   size_t ip_port_len = static_cast<size_t>(o.p - ip_port);
   std::string& t = out->text;
-  t.resize(64 + 6 * peer_id.size() + 2 * ip_port_len);
+  size_t bound = 64 + 6 * peer_id.size() + 2 * ip_port_len;
+  t.resize(bound);
   o.p = &t[0];
   PUT(&o, "{\"peer_id\":");
   put_str(&o, peer_id);
@@ -999,7 +1012,7 @@ void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoS
   *o.p++ = '[';
   put_lit(&o, ip_port, ip_port_len);
   *o.p++ = ']';
-  t.resize(static_cast<size_t>(o.p - t.data()));
+  out_end(&t, o, bound);
 }
 
 #undef PUT

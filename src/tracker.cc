@@ -406,6 +406,7 @@ struct Probe {
 };
 
 static void send_answer(Tracker* t, const struct sockaddr_in* to);
+static void flush_output(Tracker* t);
 
 static void probe_on_closed(uv_handle_t* h) {
   Probe* p = static_cast<Probe*>(h->data);
@@ -429,6 +430,7 @@ static void probe_finish(Probe* p, bool alive) {
         TRACKER_ANSWER)
       send_answer(t, &w.from);
   }
+  flush_output(t);  // their log and console lines before their answers, as in a batch
   udpserve_flush(&t->udp);
 }
 

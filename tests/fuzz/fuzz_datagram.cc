@@ -1,4 +1,4 @@
-// libFuzzer target: the tracker's datagram handler (tracker_handle), the whole
+// libFuzzer target: the tracker's datagram handler (tracker_handle_from), the
 // control plane from bytes to answer, without sockets or a loop.
 //
 // One Tracker lives across inputs so that joins, shares and leaves build up
@@ -24,6 +24,8 @@
 // ignores): n trailing whitespace bytes pick sender n % 3 (another port, another
 // IP) and, for n / 3 odd, a dead verdict for a probe. So the ownership rules see
 // several senders while most inputs share one, as a peer's requests do.
+#include <arpa/inet.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -124,8 +126,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
     ws++;
   static const char* const kIps[] = {"127.0.0.1", "127.0.0.1", "10.0.0.3"};
   static const int kPorts[] = {40000, 40001, 40000};
-  const char* ip = kIps[ws % 3];
-  int port = kPorts[ws % 3];
+  // From a socket address, as the UDP callback hands datagrams over.
+  struct sockaddr_in from = {};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, kIps[ws % 3], &from.sin_addr);
+  from.sin_port = htons(static_cast<uint16_t>(kPorts[ws % 3]));
   bool alive = (ws / 3) % 2 == 0;
   g_now += static_cast<int64_t>((len * 131) % 700);
   t->now = g_now;
@@ -133,12 +138,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
 
   check_fast_parse(req);
   std::string probe_id;
-  int r = tracker_handle(t, req.data(), req.size(), ip, port, &probe_id);
+  int r = tracker_handle_from(t, req.data(), req.size(), &from, &probe_id);
   if (r == TRACKER_PROBE) {
     // The loop would connect to the holder's TCP port; the input decides.
     tracker_probe_result(t, probe_id, alive);
     probe_id.clear();
-    r = tracker_handle(t, req.data(), req.size(), ip, port, &probe_id);
+    r = tracker_handle_from(t, req.data(), req.size(), &from, &probe_id);
     if (r == TRACKER_PROBE)
       fail(alive ? "a join asks for a probe again after its holder was found alive"
                  : "a join asks for a probe again after its holder was found dead",
