@@ -486,6 +486,26 @@ struct StringStops {
 };
 static constexpr StringStops kStringStops;
 
+// The first byte at or after q that ends a plain string ('"', '\\' or a byte
+// below 0x20), or end.
+static char* string_stop(char* q, const char* end) {
+#ifdef __SSE2__
+  // 16 bytes at a time while 16 remain.
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  const __m128i below = _mm_set1_epi8(0x1f);
+  for (; end - q >= 16; q += 16) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, backslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(c, below), c));  // c <= 0x1f
+    int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+#endif
+  while (q < end && !kStringStops.stop[static_cast<unsigned char>(*q)])
+    q++;
+  return q;
+}
+
 // A string with no escapes and no control bytes at p (its opening quote).
 // Returns the position after the closing quote, or null (not such a string);
 // *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
@@ -493,28 +513,7 @@ static constexpr StringStops kStringStops;
 static char* plain_string(char* p, const char* end, char** str, size_t* n) {
   if (p == end || *p != '"') return nullptr;
   char* start = p + 1;
-  char* q = start;
-#ifdef __SSE2__
-  // 16 bytes at a time while 16 remain: the first '"', '\\' or byte below 0x20.
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  const __m128i below = _mm_set1_epi8(0x1f);
-  while (end - q >= 16) {
-    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, backslash)),
-                               _mm_cmpeq_epi8(_mm_min_epu8(c, below), c));  // c <= 0x1f
-    int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) {
-      q += __builtin_ctz(static_cast<unsigned>(mask));
-      goto found;
-    }
-    q += 16;
-  }
-#endif
-  while (q < end && !kStringStops.stop[static_cast<unsigned char>(*q)])
-    q++;
-#ifdef __SSE2__
-found:
-#endif
+  char* q = string_stop(start, end);
   if (q == end || *q != '"') return nullptr;
   *str = start;
   *n = static_cast<size_t>(q - start);
