@@ -855,8 +855,8 @@ static void put_str(Out* o, const std::string& s) {
 }
 
 // ["ip",port] from a source's text.
-static void put_peer(Out* o, const ProtoSourceText& t) {
-  put_lit(o, t.text.data() + t.source_len, t.text.size() - t.source_len);
+static void put_peer(Out* o, const ProtoSourceRef& s) {
+  put_lit(o, s.text + s.source_len, s.len - s.source_len);
 }
 
 void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_bytes,
@@ -864,19 +864,18 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
   static const char kTail[] = "]}";
   size_t bound = 16;
   for (const ProtoSourceRef& s : sources)
-    bound += 1 + s.text->text.size() - s.text->source_len;
+    bound += 1 + s.len - s.source_len;
   out->resize(bound);
   Out o{&(*out)[0]};
   PUT(&o, "{\"peers\":[");
   bool first = true;
   for (const ProtoSourceRef& s : sources) {
     if (!s.complete) continue;
-    const ProtoSourceText& t = *s.text;
-    size_t entry = (first ? 0 : 1) + t.text.size() - t.source_len;  // [ip,port] and a comma
+    size_t entry = (first ? 0 : 1) + s.len - s.source_len;  // [ip,port] and a comma
     if (static_cast<size_t>(o.p - out->data()) + entry + sizeof kTail - 1 > max_bytes) break;
     if (!first) *o.p++ = ',';
     first = false;
-    put_peer(&o, t);
+    put_peer(&o, s);
   }
   PUT(&o, kTail);
   out_end(out, o, bound);
@@ -930,7 +929,7 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
   size_t bound = 192 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
   if (reply.kind == ProtoReply::PEERS) {
     for (size_t i = 0; i < k; i++)
-      bound += 8 + reply.sources[i].text->text.size();  // two commas, "false}"
+      bound += 8 + reply.sources[i].len;  // two commas, "false}"
   }
   out->resize(bound);
   Out o{&(*out)[0]};
@@ -969,13 +968,13 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
       if (!s.complete) continue;
       if (!first) *o.p++ = ',';
       first = false;
-      put_peer(&o, *s.text);
+      put_peer(&o, s);
     }
     PUT(&o, "],\"sources\":[");
     for (size_t i = 0; i < k; i++) {
       const ProtoSourceRef& s = reply.sources[i];
       if (i > 0) *o.p++ = ',';
-      put_lit(&o, s.text->text.data(), s.text->source_len);
+      put_lit(&o, s.text, s.source_len);
       if (s.complete)
         PUT(&o, "true}");
       else

@@ -67,12 +67,18 @@ struct ProtoSourceText {
 void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out);
 
 // A source as the tracker lists it in a reply: a view of the registry's own
-// text (valid while the reply is encoded).
+// copy of its ProtoSourceText (valid while the reply is encoded).
 struct ProtoSourceRef {
-  const ProtoSourceText* text;
+  const char* text;
+  uint16_t len;         // bytes of text
+  uint16_t source_len;  // of which the "sources" part
   int port;
   bool complete;
 };
+inline ProtoSourceRef proto_source_ref(const ProtoSourceText& t, int port, bool complete) {
+  return ProtoSourceRef{t.text.data(), static_cast<uint16_t>(t.text.size()), t.source_len, port,
+                        complete};
+}
 
 // What the tracker answers, before encoding: handlers fill this, and
 // proto_encode_reply writes the seed form or the extended one.

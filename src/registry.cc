@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include <algorithm>
+#include <cstring>
 
 /* ----------------------------------------------------------------------------
  * Slots: each kind lives in a vector, reused through a free list, and is found
@@ -144,7 +145,20 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     changed = true;
   }
   RegPeer& p = reg->peers[ps];
-  if (changed) proto_source_text(id, p.ip, p.tcp_port, &p.text);
+  if (changed) {
+    ProtoSourceText& t = reg->text_scratch;
+    proto_source_text(id, p.ip, p.tcp_port, &t);
+    char* to = p.text;
+    if (t.text.size() > kRegTextInline) {
+      p.long_text.reset(new char[t.text.size()]);
+      to = p.long_text.get();
+    } else {
+      p.long_text.reset();
+    }
+    memcpy(to, t.text.data(), t.text.size());
+    p.text_len = static_cast<uint16_t>(t.text.size());
+    p.source_len = t.source_len;
+  }
   p.udp_port = static_cast<uint16_t>(udp_port);
   p.extended = extended;
   p.last_seen = now;
@@ -224,7 +238,8 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
       // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
       const RegPeer& p = reg->peers[x.peer];
       if (!reg_is_alive(reg, p, now)) continue;
-      out->push_back(ProtoSourceRef{&p.text, p.tcp_port, x.complete != 0});
+      const char* text = p.long_text ? p.long_text.get() : p.text;
+      out->push_back(ProtoSourceRef{text, p.text_len, p.source_len, p.tcp_port, x.complete != 0});
     }
   }
   if (info != nullptr) {

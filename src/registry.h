@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -21,17 +22,29 @@
 
 constexpr uint32_t kRegNone = UINT32_MAX;
 
-struct RegPeer {
+// The answer text (ProtoSourceText) of a peer is kept in its record up to
+// this many bytes: every id of up to 28 bytes, and most longer ones.
+constexpr size_t kRegTextInline = 114;
+
+// A peer. What listing it as a source reads comes first, in the record's first
+// 128 bytes (two cache lines, the record starting on a 64-byte boundary): its
+// liveness, its port and its answer text. A get_peers reads each of its
+// sources there and nowhere else.
+struct alignas(64) RegPeer {
+  int64_t last_seen = 0;  // ms: last sign of life (a request, a heartbeat, a probe)
+  uint16_t tcp_port = 0;
+  uint16_t text_len = 0;            // its ProtoSourceText: text_len bytes,
+  uint16_t source_len = 0;          // the first source_len of them its "sources" entry,
+  char text[kRegTextInline] = {};   // here, or in long_text when longer
   const std::string* id = nullptr;  // the key in Registry::peer_ids; null: a free slot
   uint32_t ip = 0;                  // IPv4, network byte order
-  uint16_t tcp_port = 0;
   uint16_t udp_port = 0;         // the source port of its join: requests for the id come from here
   bool extended = false;         // joined with "v":1: proves ownership with a token, heartbeats
   unsigned char token[16] = {};  // the token its join answer gave (set by the tracker)
-  ProtoSourceText text;          // id, IP and TCP port as JSON, for answers
-  int64_t last_seen = 0;         // ms: last sign of life (a request, a heartbeat, a probe)
   std::vector<uint32_t> files;   // file slots, registration order, no duplicates
+  std::unique_ptr<char[]> long_text;
 };
+static_assert(sizeof(RegPeer) == 192, "RegPeer: two lines to list it, one more for the rest");
 
 // One peer's copy of a file: 16 bytes.
 struct RegHolder {
@@ -69,6 +82,7 @@ struct Registry {
   std::unordered_map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot
   int64_t ttl_ms = 90 * 1000;                         // a peer unseen this long is gone
   std::mt19937_64 rng{0x7474};                        // for random selections of sources
+  ProtoSourceText text_scratch;                       // reg_join's, reused
 };
 
 enum RegStatus {

@@ -136,7 +136,7 @@ static std::vector<ProtoSourceRef> sources(const std::vector<ProtoAddr>& addrs,
     uint32_t ip = 0;
     if (proto_ip_parse(addrs[i].ip.c_str(), &ip) != 0) FAIL("not an IPv4 address: " << addrs[i].ip);
     proto_source_text("p" + std::to_string(i), ip, addrs[i].port, &(*texts)[i]);
-    refs.push_back(ProtoSourceRef{&(*texts)[i], addrs[i].port, true});
+    refs.push_back(proto_source_ref((*texts)[i], addrs[i].port, true));
   }
   return refs;
 }
@@ -250,7 +250,7 @@ TEST_CASE("proto: an extended reply is cut to fit and keeps its shape", "[proto]
   REQUIRE(proto_ip_parse("127.0.0.1", &ip) == 0);
   for (int i = 0; i < 200; i++) {
     proto_source_text("peer-" + std::to_string(i), ip, 1000 + i, &texts[i]);
-    reply.sources.push_back(ProtoSourceRef{&texts[i], 1000 + i, true});
+    reply.sources.push_back(proto_source_ref(texts[i], 1000 + i, true));
   }
   std::string out;
   proto_encode_reply(reply, req, 1024, &out);
@@ -326,7 +326,7 @@ TEST_CASE("proto: extended answers escape what JSON requires", "[proto]") {
         "{\"peer_id\":\"p\\\"1\",\"ip\":\"10.200.3.45\",\"port\":65535,\"complete\":"
         "[\"10.200.3.45\",65535]");
   CHECK(text.source_len == text.text.find('['));
-  reply.sources.push_back(ProtoSourceRef{&text, 65535, false});
+  reply.sources.push_back(proto_source_ref(text, 65535, false));
   reply.size = 0;
   reply.cid = std::string(64, 'a');
   proto_encode_reply(reply, req, 65536, &out);

@@ -149,7 +149,7 @@ TEST_CASE("registry: slots are reused and content ids are counted", "[registry]"
     std::vector<ProtoSourceRef> out;
     reg_sources(&reg, "b", "", 10, 0, &out, &info);
     REQUIRE(out.size() == 1);
-    CHECK(out[0].text->text.rfind("{\"peer_id\":\"2\",", 0) == 0);
+    CHECK(std::string(out[0].text, out[0].len).rfind("{\"peer_id\":\"2\",", 0) == 0);
     CHECK_FALSE(out[0].complete);
     CHECK(info.cid == cid2);
     CHECK(info.size == 20);
@@ -172,4 +172,42 @@ TEST_CASE("registry: a join from something that is not an IPv4 address is refuse
   Registry reg;
   CHECK(join(reg, "1", 1001, {"a"}, 0, "not-an-ip") == REG_EINVAL);
   CHECK(reg_peer_count(&reg) == 0);
+}
+
+TEST_CASE("registry: a source's answer text is kept whole, short in the record or long apart",
+          "[registry]") {
+  Registry reg;
+  reg.ttl_ms = 1000;
+  const std::string short_id = "s";
+  const std::string long_id(60, '"');  // each escapes to 2 bytes: longer than kRegTextInline
+  auto expect_text = [](const std::string& id, const char* ip, int port) {
+    uint32_t n;
+    REQUIRE(proto_ip_parse(ip, &n) == 0);
+    ProtoSourceText t;
+    proto_source_text(id, n, port, &t);
+    return t;
+  };
+  auto texts = [&reg](int64_t now) {
+    std::vector<ProtoSourceRef> out;
+    reg_sources(&reg, "a", "", 10, now, &out);
+    std::set<std::pair<std::string, uint16_t>> r;
+    for (const ProtoSourceRef& s : out)
+      r.insert({std::string(s.text, s.len), s.source_len});
+    return r;
+  };
+  REQUIRE(join(reg, short_id.c_str(), 1001, {"a"}) == REG_OK);
+  REQUIRE(join(reg, long_id.c_str(), 65535, {"a"}, 0, "255.255.255.255") == REG_OK);
+  ProtoSourceText s = expect_text(short_id, "127.0.0.1", 1001);
+  ProtoSourceText l = expect_text(long_id, "255.255.255.255", 65535);
+  REQUIRE(s.text.size() <= kRegTextInline);
+  REQUIRE(l.text.size() > kRegTextInline);
+  CHECK(texts(0) ==
+        std::set<std::pair<std::string, uint16_t>>{{s.text, s.source_len}, {l.text, l.source_len}});
+  // Both gone quiet; each joins again from another address: the texts follow.
+  REQUIRE(join(reg, short_id.c_str(), 2002, {"a"}, 5000, "10.0.0.1") == REG_OK);
+  REQUIRE(join(reg, long_id.c_str(), 3003, {"a"}, 5000) == REG_OK);
+  ProtoSourceText s2 = expect_text(short_id, "10.0.0.1", 2002);
+  ProtoSourceText l2 = expect_text(long_id, "127.0.0.1", 3003);
+  CHECK(texts(5000) == std::set<std::pair<std::string, uint16_t>>{{s2.text, s2.source_len},
+                                                                  {l2.text, l2.source_len}});
 }
