@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hex.h"
 #include "limits.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
@@ -150,12 +151,6 @@ void manifest_encode(const Manifest& m, std::string* out) {
   out->assign(sb.GetString(), sb.GetSize());
 }
 
-static int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 static int fail(std::string* err, const char* msg) {
   *err = msg;
   return -1;
@@ -187,7 +182,7 @@ int manifest_decode(const char* data, size_t len, Manifest* m, std::string* err)
       return fail(err, "manifest piece hash is not 64 hex digits");
     Sha256 h;
     for (size_t i = 0; i < 32; i++) {
-      int hi = hex_nibble(p.GetString()[2 * i]), lo = hex_nibble(p.GetString()[2 * i + 1]);
+      int hi = hex_digit(p.GetString()[2 * i]), lo = hex_digit(p.GetString()[2 * i + 1]);
       if (hi < 0 || lo < 0) return fail(err, "manifest piece hash is not lowercase hex");
       h[i] = static_cast<unsigned char>(hi << 4 | lo);
     }

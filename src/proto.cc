@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "hex.h"
 #include "limits.h"
 #include "log.h"
 #include "rapidjson/document.h"
@@ -26,6 +27,37 @@ using rapidjson::Value;
 static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 static constexpr unsigned kRequestParseFlags = rapidjson::kParseIterativeFlag;
+
+// A set of byte values, made at compile time from a predicate: testing a byte
+// is one table lookup.
+struct ByteClass {
+  bool in[256];
+};
+template <typename Pred>
+static constexpr ByteClass byte_class(Pred pred) {
+  ByteClass b{};
+  for (int c = 0; c < 256; c++)
+    b.in[c] = pred(c);
+  return b;
+}
+
+// Whether every byte of s[0, n) is in k.
+static bool all_in(const ByteClass& k, const char* s, size_t n) {
+  bool all = true;
+  for (size_t i = 0; i < n; i++)
+    all &= k.in[static_cast<unsigned char>(s[i])];
+  return all;
+}
+
+// Printable ASCII (0x20-0x7e): valid UTF-8 with no control bytes as it is.
+static constexpr ByteClass kPrintable = byte_class([](int c) { return c >= 0x20 && c < 0x7f; });
+// ... other than '/' and '\\': what nearly every file name is made of.
+static constexpr ByteClass kPlainNameBytes =
+    byte_class([](int c) { return c >= 0x20 && c < 0x7f && c != '/' && c != '\\'; });
+// The bytes that end a plain JSON string or make it not plain: '"', '\\' and
+// the control bytes.
+static constexpr ByteClass kStringStops =
+    byte_class([](int c) { return c < 0x20 || c == '"' || c == '\\'; });
 
 /* ----------------------------------------------------------------------------
  * Names
@@ -68,17 +100,6 @@ bool proto_utf8_valid(const char* s, size_t n) {
   return true;
 }
 
-// Printable ASCII (0x20-0x7e) other than '/' and '\\': what nearly every name
-// is made of, and always a valid name byte.
-struct PlainNameBytes {
-  bool ok[256];
-  constexpr PlainNameBytes() : ok() {
-    for (int c = 0x20; c < 0x7f; c++)
-      ok[c] = c != '/' && c != '\\';
-  }
-};
-static constexpr PlainNameBytes kPlainNameBytes;
-
 int proto_check_name(const char* s, size_t n, std::string* why) {
   if (n == 0) {
     *why = "file name is empty";
@@ -90,10 +111,9 @@ int proto_check_name(const char* s, size_t n, std::string* why) {
   }
   // The common case in one pass: plain bytes only (so valid UTF-8, no control
   // or path bytes); only "." and ".." remain to refuse. Else the full checks.
-  bool plain = true;
-  for (size_t i = 0; i < n; i++)
-    plain &= kPlainNameBytes.ok[static_cast<unsigned char>(s[i])];
-  if (plain && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.')) return 0;
+  if (all_in(kPlainNameBytes, s, n) && !(n == 1 && s[0] == '.') &&
+      !(n == 2 && s[0] == '.' && s[1] == '.'))
+    return 0;
   if (!proto_utf8_valid(s, n)) {
     *why = "file name is not valid UTF-8";
     return -1;
@@ -206,12 +226,7 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
   size_t n = v.GetStringLength();
   if (n == 0) return fail(err, kWhat);
   if (n > kMaxPeerIdBytes) return fail(err, "field 'peer_id' is longer than 64 bytes");
-  bool printable = true;  // printable ASCII: the common case, valid as it is
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    printable &= c >= 0x20 && c < 0x7f;
-  }
-  if (printable) {
+  if (all_in(kPrintable, s, n)) {  // the common case, valid as it is
     out->assign(s, n);
     return 0;
   }
@@ -253,21 +268,6 @@ const char* proto_field_name(uint32_t field) {
   return "?";
 }
 
-struct HexDigits {
-  bool ok[256];
-};
-
-static constexpr HexDigits make_hex_digits() {
-  HexDigits h{};
-  for (int c = '0'; c <= '9'; c++)
-    h.ok[c] = true;
-  for (int c = 'a'; c <= 'f'; c++)
-    h.ok[c] = true;
-  return h;
-}
-
-static constexpr HexDigits kHexDigits = make_hex_digits();
-
 static bool is_hex(const Value& v, size_t len) {
   if (!v.IsString() || v.GetStringLength() != len) return false;
   const unsigned char* s = reinterpret_cast<const unsigned char*>(v.GetString());
@@ -286,7 +286,7 @@ static bool is_hex(const Value& v, size_t len) {
 #endif
   bool ok = true;
   for (; i < len; i++)
-    ok &= kHexDigits.ok[s[i]];
+    ok &= hex_digit(static_cast<char>(s[i])) >= 0;
   return ok;
 }
 
@@ -473,19 +473,6 @@ static const char* skip_ws(const char* p, const char* end) {
   return p;
 }
 
-// The bytes that end a plain string or make it not plain: '"', '\\' and the
-// control bytes; one table lookup per byte instead of three comparisons.
-struct StringStops {
-  bool stop[256];
-  constexpr StringStops() : stop() {
-    for (int c = 0; c < 0x20; c++)
-      stop[c] = true;
-    stop[static_cast<unsigned char>('"')] = true;
-    stop[static_cast<unsigned char>('\\')] = true;
-  }
-};
-static constexpr StringStops kStringStops;
-
 // The first byte at or after q that ends a plain string ('"', '\\' or a byte
 // below 0x20), or end.
 static char* string_stop(char* q, const char* end) {
@@ -501,7 +488,7 @@ static char* string_stop(char* q, const char* end) {
     if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
   }
 #endif
-  while (q < end && !kStringStops.stop[static_cast<unsigned char>(*q)])
+  while (q < end && !kStringStops.in[static_cast<unsigned char>(*q)])
     q++;
   return q;
 }

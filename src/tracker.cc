@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "hex.h"
+#include "manifest.h"
 #include "proto.h"
 
 /* ----------------------------------------------------------------------------
@@ -74,21 +76,11 @@ static void token_bytes(const Tracker* t, const std::string& id, const std::stri
   memcpy(out, mac, kTokenHexLen / 2);
 }
 
-static std::string token_hex(const unsigned char* b) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < kTokenHexLen / 2; i++) {
-    out += kHex[b[i] >> 4];
-    out += kHex[b[i] & 15];
-  }
-  return out;
-}
-
 std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
                           int tcp_port) {
   unsigned char b[kTokenHexLen / 2];
   token_bytes(t, id, ip, tcp_port, b);
-  return token_hex(b);
+  return manifest_hex(b, kTokenHexLen / 2);
 }
 
 /* ----------------------------------------------------------------------------
@@ -160,7 +152,7 @@ static int act_join(Tracker* t, Call* c) {
   log_line(&t->log, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   if (req.extended) {
     c->reply.interval = heartbeat_interval_s(t);
-    c->reply.token = p != nullptr ? token_hex(p->token) : std::string();
+    c->reply.token = p != nullptr ? manifest_hex(p->token, kTokenHexLen / 2) : std::string();
   }
   return TRACKER_ANSWER;
 }
@@ -242,25 +234,13 @@ static void log_refusal(Tracker* t, const char* ip, int port, const std::string&
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
 }
 
-// Each hex digit's value (the decoder lets only [0-9a-f] through).
-struct HexValues {
-  unsigned char v[256];
-  constexpr HexValues() : v() {
-    for (int c = '0'; c <= '9'; c++)
-      v[c] = static_cast<unsigned char>(c - '0');
-    for (int c = 'a'; c <= 'f'; c++)
-      v[c] = static_cast<unsigned char>(c - 'a' + 10);
-  }
-};
-static constexpr HexValues kHexValues;
-
 // Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
 static bool token_matches(const std::string& hex, const RegPeer& p) {
   if (hex.size() != kTokenHexLen) return false;
-  const unsigned char* h = reinterpret_cast<const unsigned char*>(hex.data());
+  const char* h = hex.data();
   unsigned char b[kTokenHexLen / 2];
-  for (size_t i = 0; i < sizeof b; i++)
-    b[i] = static_cast<unsigned char>(kHexValues.v[h[2 * i]] << 4 | kHexValues.v[h[2 * i + 1]]);
+  for (size_t i = 0; i < sizeof b; i++)  // (the decoder let only hex digits through)
+    b[i] = static_cast<unsigned char>(hex_digit(h[2 * i]) << 4 | hex_digit(h[2 * i + 1]));
   return CRYPTO_memcmp(b, p.token, sizeof b) == 0;
 }
 

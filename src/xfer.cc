@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "app.h"
+#include "hex.h"
 #include "limits.h"
 #include "log.h"
 #include "manifest.h"
@@ -269,7 +270,7 @@ int xfer_bitfield_parse(const std::string& hex, size_t pieces, std::vector<uint8
   have->assign(pieces, 0);
   for (size_t i = 0; i < pieces; i++) {
     char ch = hex[i / 4];
-    int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    int v = hex_digit(ch);
     if (v < 0) return -1;
     (*have)[i] = (v >> (3 - i % 4)) & 1;
   }
