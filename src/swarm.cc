@@ -1,13 +1,14 @@
 // A verified download from many sources. See swarm.h.
 //
 // Each source connection sends "manifest" and "have", then asks for pieces:
-// `pipeline` requests in flight over all sources, at least one per source. Answers come in request
-// order: a JSON line, and for a piece exactly `length` bytes, which are read straight into the
-// piece's own buffer. A received piece is hashed on the threadpool, then written at its offset in
-// the part file (with the pieces after it that are waiting too, in one write, O_DIRECT where the
-// file system allows); only then does it count as had (and may be served). A source that sends a
-// bad piece, a wrong manifest, or nothing for stall_ms is dropped, and its requests go back to the
-// pool for the others.
+// `pipeline` requests in flight over all sources, at least one per source.
+// Answers come in request order: a JSON line, and for a piece exactly `length`
+// bytes, which are read straight into the piece's own buffer. A received piece
+// is hashed on the threadpool, then written at its offset in the part file
+// (with the pieces after it that are waiting too, in one write, O_DIRECT where
+// the file system allows); only then does it count as had (and may be served).
+// A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
+// dropped, and its requests go back to the pool for the others.
 #include "swarm.h"
 
 #include <fcntl.h>
