@@ -51,18 +51,27 @@ constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops readin
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
 
 // Swarming downloads.
-constexpr size_t kDefaultSources = 4;        // --sources default: sources fetched from at once
+constexpr size_t kDefaultSources = 32;       // --sources default: sources fetched from at once
 constexpr size_t kMaxSources = 64;           // ... and at most
-constexpr size_t kPipeline = 4;              // piece requests in flight (all sources; >= 1 each)
+constexpr size_t kMinSourcePipeline = 2;     // piece requests in flight per source, at least
+constexpr size_t kMaxSourcePipeline = 16;    // ... and at most, however fast and far it is
+constexpr uint64_t kRateWindowMs = 200;      // a source's rate is measured over windows this long
+constexpr size_t kMaxPendingEvents = 65536;  // have events kept before a source's piece list
 constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk, at least
 constexpr size_t kPendingBytes = 8 << 20;    // ... or as many as make this many bytes
 constexpr size_t kPiecePool = 32;            // piece buffers kept for reuse
 constexpr size_t kMaxWrites = 2;             // piece writes in flight (the rest hash meanwhile)
 constexpr size_t kMaxWritePieces = 16;       // consecutive pieces written with one pwritev
 constexpr size_t kDirectAlign = 4096;        // O_DIRECT writes: buffer, offset and length multiples
-constexpr uint64_t kSourceRefreshMs = 1000;  // ask the tracker for new sources this often
+constexpr uint64_t kSourceRefreshMs = 500;   // ask the tracker for new sources this often
 constexpr uint64_t kHaveRefreshMs = 1000;    // ask an idle source again what it has
-constexpr size_t kMaxAnswerLine = 8 << 20;   // an answer line (a manifest of a huge file)
+constexpr uint64_t kHaveRefreshWatchedMs = 10000;  // ... when it pushes have events
+constexpr size_t kMaxAnswerLine = 8 << 20;         // an answer line (a manifest of a huge file)
+
+// Rate limits (--max-upload-rate, --max-download-rate).
+constexpr uint64_t kRateMinBurst = 64 * 1024;                // tokens a bucket may save, at least
+constexpr uint64_t kRateMax = 1024ull * 1024 * 1024 * 1024;  // the largest limit accepted (1 TiB/s)
+constexpr uint64_t kRateChunk = 64 * 1024;  // limited piece bytes go out this many at a time
 
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole

@@ -12,17 +12,18 @@
 #include "limits.h"
 #include "manifest.h"
 #include "peer.h"
+#include "ratelimit.h"
 #include "tracker.h"
 #include "tt_version.h"
 
-enum FlagKind { FLAG_STRING, FLAG_INT };
+enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE };
 
 struct Flag {
   const char* name;  // "--port"
   const char* metavar;
   const char* help;
   FlagKind kind;
-  void* dest;  // std::string* or int*
+  void* dest;  // std::string*, int* or (a rate in bytes per second) uint64_t*
   int min, max;
 };
 
@@ -82,6 +83,15 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
       *static_cast<std::string*>(f->dest) = value;
       continue;
     }
+    if (f->kind == FLAG_RATE) {
+      std::string why;
+      if (rate_parse(value, static_cast<uint64_t*>(f->dest), &why) != 0) {
+        fprintf(stderr, "tt %s: bad %s '%s': %s\n", cmd, f->name, value.c_str(), why.c_str());
+        usage(stderr);
+        return 2;
+      }
+      continue;
+    }
     char* end = nullptr;
     errno = 0;
     long v = strtol(value.c_str(), &end, 10);
@@ -139,16 +149,23 @@ static const Flag kPeerFlags[] = {
     {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0,
      65535},
     {"--log", "PATH", "log file (default .peer_ID.log)", FLAG_STRING, &g_peer.log_path, 0, 0},
-    {"--sources", "K", "download from up to K sources at once (default 4)", FLAG_INT,
+    {"--sources", "K", "download from up to K sources at once (default 32)", FLAG_INT,
      &g_peer.sources, 1, 64},
     {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
      FLAG_INT, &g_peer.timeout_s, 1, 86400},
+    {"--max-upload-rate", "RATE",
+     "bytes per second served to others, K or M suffix (default 0: no limit)", FLAG_RATE,
+     &g_peer.max_upload_rate, 0, 0},
+    {"--max-download-rate", "RATE",
+     "bytes per second downloaded, K or M suffix (default 0: no limit)", FLAG_RATE,
+     &g_peer.max_download_rate, 0, 0},
 };
 
 static void peer_usage(FILE* out) {
   fprintf(out,
           "usage: tt peer --id ID [--tracker HOST:PORT] [--dir DIR] [--host IP] [--port PORT]\n"
           "               [--log PATH] [--sources K] [--timeout SECONDS]\n"
+          "               [--max-upload-rate RATE] [--max-download-rate RATE]\n"
           "Runs a peer: shares files and downloads them from other peers.\n");
   print_flags(out, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0]);
   fprintf(out,

@@ -175,7 +175,9 @@ int manifest_decode(const char* data, size_t len, Manifest* m, std::string* err)
   m->piece_size = ps;
   if ((it = d.FindMember("pieces")) == d.MemberEnd() || !it->value.IsArray())
     return fail(err, "manifest has no pieces list");
-  if (it->value.Size() != manifest_piece_count(*m))
+  // Counted in 64 bits: a size near 2^64 must not wrap to a few pieces.
+  uint64_t count = m->size / m->piece_size + (m->size % m->piece_size != 0);
+  if (count > UINT32_MAX || it->value.Size() != count)
     return fail(err, "manifest piece count does not match its size");
   for (const rapidjson::Value& p : it->value.GetArray()) {
     if (!p.IsString() || p.GetStringLength() != 64)

@@ -333,6 +333,7 @@ static void get_try_next(Peer* p) {
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
     g->fetch = new Fetch;
     g->fetch->expect_id = g->cid;
+    g->fetch->download = &p->download;
     std::string err;
     int r =
         xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
@@ -356,6 +357,8 @@ static void get_try_next(Peer* p) {
 
 /* ---- swarming: many sources, every piece verified -------------------------- */
 
+static void announce_partial(Peer* p, Swarm* s);
+
 static void get_swarm_ready(void* ctx, Swarm* s) {
   Peer* p = static_cast<Peer*>(ctx);
   const Manifest& m = swarm_manifest(s);
@@ -368,6 +371,9 @@ static void get_swarm_ready(void* ctx, Swarm* s) {
   if (resumed > 0)
     out_line("Resuming %s: %u of %u pieces already here", p->get.name.c_str(), resumed,
              manifest_piece_count(m));
+  // Tell the tracker at once that we are a partial source: downloaders that
+  // connect now watch us and hear of every piece as soon as it is verified.
+  if (swarm_pieces_had(s) < manifest_piece_count(m)) announce_partial(p, s);
 }
 
 static void get_swarm_connect(void*, const ProtoSource& src) {
@@ -383,13 +389,18 @@ static void get_swarm_drop(void* ctx, const ProtoSource& src, const std::string&
 
 static void on_partial_answer(void*, int, const ProtoAnswer*, const std::string&) {}
 
-// A verified piece is on disk: serve it, and once, tell the tracker we are a
-// partial source, so a crowd fetching one file feeds itself.
-static void get_swarm_piece(void* ctx, Swarm* s, uint32_t index) {
+// A verified piece is on disk: serve it, and tell the downloaders watching us.
+static void get_swarm_piece(void* ctx, Swarm*, uint32_t index) {
   Peer* p = static_cast<Peer*>(ctx);
   PeerFile& pf = p->files[p->get.name];
   if (index < pf.have.size()) pf.have[index] = 1;
-  if (p->get.announced || swarm_pieces_had(s) == manifest_piece_count(swarm_manifest(s))) return;
+  xfer_server_have(&p->srv, p->get.name, index);
+}
+
+// Once per download, the tracker hears that we serve what we have of it, so a
+// crowd fetching one file feeds itself.
+static void announce_partial(Peer* p, Swarm* s) {
+  if (p->get.announced) return;
   p->get.announced = true;
   ProtoRequest r = make_request(p, "share_file");
   r.file = p->get.name;
@@ -428,10 +439,16 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
   }
   // The seed logs "from IP:PORT"; a swarm names every source that sent a good piece.
   std::string from;
-  for (const ProtoAddr& a : swarm_contributors(s))
-    from += (from.empty() ? "" : ", ") + a.ip + ":" + std::to_string(a.port);
+  for (const SwarmContribution& k : swarm_contributions(s)) {
+    if (k.pieces > 0)
+      from += (from.empty() ? "" : ", ") + k.addr.ip + ":" + std::to_string(k.addr.port);
+  }
   if (from.empty()) from = "the pieces already here";
   get_finished(p, swarm_manifest(s), swarm_bytes_received(s), from);
+  // What each source sent, one line each (after "Received ..."), for scripts.
+  for (const SwarmContribution& k : swarm_contributions(s))
+    out_line("Source %s:%d sent %llu bytes (%u pieces)", k.addr.ip.c_str(), k.addr.port,
+             static_cast<unsigned long long>(k.bytes), k.pieces);
 }
 
 // While a swarm runs, the tracker is asked again for sources now and then:
@@ -468,7 +485,7 @@ static void get_start(Peer* p) {
     }
   }
   o.max_conns = static_cast<size_t>(g->max_sources > 0 ? g->max_sources : p->opt.sources);
-  o.pipeline = kPipeline;
+  o.download = &p->download;
   o.stall_ms = static_cast<uint64_t>(p->opt.timeout_s) * 1000;
   g->sources_used = o.sources.size() < o.max_conns ? o.sources.size() : o.max_conns;
   SwarmCallbacks cb;
@@ -958,6 +975,8 @@ static void close_all(Peer* p) {
   if (p->refresh_open) uv_close(reinterpret_cast<uv_handle_t*>(&p->refresh), nullptr);
   p->refresh_open = false;
   xfer_server_close(&p->srv, nullptr);
+  gate_close(&p->upload);
+  gate_close(&p->download);
   console_close(&p->console, nullptr);
   app_signals_close(&p->signals);
 }
@@ -1020,6 +1039,9 @@ static int peer_start(Peer* p) {
             uv_strerror(r));
     return r;
   }
+  gate_init(&p->upload, p->loop, p->opt.max_upload_rate);
+  gate_init(&p->download, p->loop, p->opt.max_download_rate);
+  p->srv.upload = &p->upload;
   r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
   if (r != 0) {
     fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port,

@@ -13,13 +13,15 @@
 
 #include "app.h"
 #include "console.h"
+#include "fetch.h"
 #include "limits.h"
 #include "log.h"
 #include "manifest.h"
 #include "proto.h"
+#include "ratelimit.h"
+#include "serve.h"
 #include "swarm.h"
 #include "tclient.h"
-#include "xfer.h"
 
 struct PeerOptions {
   std::string id;
@@ -30,6 +32,8 @@ struct PeerOptions {
   std::string log_path;  // default .peer_ID.log
   int timeout_s = kDefaultStallTimeoutS;
   int sources = static_cast<int>(kDefaultSources);  // sources fetched from at once
+  uint64_t max_upload_rate = 0;                     // bytes per second; 0: no limit
+  uint64_t max_download_rate = 0;
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
@@ -62,6 +66,7 @@ struct Peer {
   PeerOptions opt;
   TClient tc;
   XferServer srv;
+  RateGate upload, download;  // --max-upload-rate, --max-download-rate
   AppSignals signals;
   Console console;
   Log log;

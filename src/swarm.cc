@@ -1,14 +1,32 @@
 // A verified download from many sources. See swarm.h.
 //
-// Each source connection sends "manifest" and "have", then asks for pieces:
-// `pipeline` requests in flight over all sources, at least one per source.
-// Answers come in request order: a JSON line, and for a piece exactly `length`
-// bytes, which are read straight into the piece's own buffer. A received piece
-// is hashed on the threadpool, then written at its offset in the part file
-// (with the pieces after it that are waiting too, in one write, O_DIRECT where
-// the file system allows); only then does it count as had (and may be served).
+// The steps of a download, in order (each names the function that runs it):
+//  1. swarm_start: sources shuffled (one complete source first), up to max_conns
+//     connections opened (swarm_connect_more).
+//  2. conn_on_connect: each asks for the manifest (until one is known) and for
+//     what the source has, watching (the source then pushes a have event per
+//     piece it gets: conn_on_event).
+//  3. conn_on_line: the first manifest that matches the content id is adopted
+//     (swarm_adopt_manifest): the part file is opened and, if it existed, its
+//     pieces are verified again on the threadpool; then swarm_set_ready.
+//  4. conn_fill: each source is asked for pieces it has, rarest first, as many
+//     as its measured rate times its round trip keeps busy (conn_depth). A
+//     request names a piece and a want set (the other pieces as rare, that the
+//     source may send instead: a seeder sends the one it has sent least). No
+//     global cap: memory is bounded by the pieces waiting to be written.
+//  5. Answers come in request order: a line, and for a piece exactly `length`
+//     bytes, read straight into the piece's own buffer (conn_alloc).
+//  6. piece_received: hashed on the threadpool; on_piece_hashed: a good piece
+//     goes to the writers (writer_next: consecutive pieces in one pwritev,
+//     O_DIRECT where the file system allows); on_pieces_written: it counts as
+//     had, is reported (on_piece: the peer serves it and tells its watchers).
+//  7. swarm_complete: every piece is on disk: the part file is linked into
+//     place (on_linked); swarm_maybe_report calls on_done once nothing is in
+//     flight.
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
-// dropped, and its requests go back to the pool for the others.
+// dropped, and its requests go back to the pool for the others; one that has
+// nothing we need is asked again what it has (conn_on_timer). Under a download
+// limit, a connection stops reading while the RateGate has no tokens.
 #include "swarm.h"
 
 #include <fcntl.h>
@@ -19,6 +37,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -28,13 +47,17 @@
 #include "app.h"
 #include "limits.h"
 #include "log.h"
-#include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
-#include "xfer.h"
+#include "picker.h"
+#include "wire.h"
 
 enum PieceState : uint8_t { PIECE_MISSING, PIECE_VERIFYING, PIECE_HAD };
-enum Expect : uint8_t { EXPECT_MANIFEST, EXPECT_HAVE, EXPECT_PIECE };
+enum ExpectKind : uint8_t { EXPECT_MANIFEST, EXPECT_HAVE, EXPECT_PIECE };
+
+struct Expect {  // an answer due
+  ExpectKind kind;
+  uint32_t index;  // the piece asked for
+  uint64_t at_ns;  // when it was asked
+};
 
 struct SwarmConn {
   Swarm* sw = nullptr;
@@ -46,12 +69,18 @@ struct SwarmConn {
   int open_handles = 0;
   bool connected = false;
   bool dropped = false;
-  std::deque<std::pair<Expect, uint32_t>> expect;  // answers due, in order
-  std::vector<uint8_t> has;                        // the source's pieces
-  std::string pending_have;                        // a have answer that came before the manifest
-  size_t inflight = 0;                             // piece requests not yet answered
-  std::string line;                                // a header line being read
-  char* body = nullptr;                            // piece bytes being read
+  std::deque<Expect> expect;             // answers due, in order
+  std::vector<uint8_t> has;              // the source's pieces
+  std::string pending_have;              // a have answer that came before the manifest
+  std::vector<uint32_t> pending_events;  // have events that came before the manifest
+  bool watched = false;                  // the source pushes have events
+  size_t inflight = 0;                   // piece requests not yet answered
+  uint64_t rtt_ns = 0;                   // the quickest answer to a have or manifest
+  double rate = 0;                       // bytes per second received, smoothed
+  uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
+  bool gate_wait = false;                // reading stopped until download tokens are there
+  std::string line;                      // a header line being read
+  char* body = nullptr;                  // piece bytes being read
   uint32_t body_index = 0, body_len = 0, body_got = 0;
   char scratch[65536];
 };
@@ -61,8 +90,6 @@ struct Swarm {
   SwarmOptions opt;
   SwarmCallbacks cb;
   std::string part_path, final_path;
-  std::string file_json;       // "file":"NAME", escaped once
-  std::string request_prefix;  // a piece request up to its index
   Manifest m;
   bool have_manifest = false;
   bool ready = false;  // resume check done: pieces may be requested
@@ -74,7 +101,7 @@ struct Swarm {
   uint32_t pieces = 0, nhad = 0, resumed = 0;
   uint64_t received = 0;
   std::vector<SwarmConn*> conns;
-  std::vector<ProtoAddr> contributors;
+  std::vector<SwarmContribution> contrib;
   size_t next_source = 0;
   int next_conn_id = 1;
   uv_file dfd = -1;              // the part file opened O_DIRECT (-1: not possible here)
@@ -194,6 +221,15 @@ static void swarm_complete(Swarm* s) {
 }
 
 /* ---- pieces: verify on the threadpool, then write --------------------------- */
+
+static SwarmContribution* contribution(Swarm* s, const ProtoAddr& a) {
+  for (SwarmContribution& k : s->contrib) {
+    if (k.addr.ip == a.ip && k.addr.port == a.port) return &k;
+  }
+  s->contrib.push_back(SwarmContribution());
+  s->contrib.back().addr = a;
+  return &s->contrib.back();
+}
 
 static SwarmConn* conn_by_id(Swarm* s, int id) {
   for (SwarmConn* c : s->conns) {
@@ -319,10 +355,7 @@ static void on_pieces_written(uv_work_t* w, int) {
   }
   // Counted even when the download is ending: the pieces are verified and on disk.
   for (PieceJob* j : ps) {
-    bool known = false;
-    for (const ProtoAddr& a : s->contributors)
-      known = known || (a.ip == j->from.ip && a.port == j->from.port);
-    if (!known) s->contributors.push_back(j->from);
+    contribution(s, j->from)->pieces++;
     uint32_t i = j->index;
     piece_job_free(j);
     s->state[i] = PIECE_HAD;
@@ -446,27 +479,15 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 
 /* ---- choosing pieces ------------------------------------------------------ */
 
-// The rarest missing piece this source has that nobody is fetching; in the
-// endgame (none left), one that another source is fetching, so a slow source
-// cannot hold up the end. -1 when there is nothing for this source. Among the
-// rarest, the first from a cursor that starts at a random piece per download:
-// pieces in a row are fetched in a row (and written together), and peers that
-// start at once still start at different places, so they have pieces to trade.
-static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine) {
-  if (s->pieces == 0) return -1;
-  int best = -1;
-  uint32_t start = s->cursor;
-  for (int pass = 0; pass < 2 && best < 0; pass++) {
-    for (uint32_t k = 0; k < s->pieces; k++) {
-      uint32_t i = (start + k) % s->pieces;
-      if (s->state[i] != PIECE_MISSING || !c->has[i] || mine[i]) continue;
-      if (pass == 0 && s->requested[i] > 0) continue;
-      if (pass == 1 && s->requested[i] >= 2) continue;
-      if (best < 0 || s->avail[i] < s->avail[best]) best = static_cast<int>(i);
-    }
-  }
-  if (best >= 0) s->cursor = (static_cast<uint32_t>(best) + 1) % s->pieces;
-  return best;
+// The picker (picker.h) over this download's counts (PIECE_MISSING is 0).
+static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
+                      std::vector<uint8_t>* want) {
+  PickerView v;
+  v.pieces = s->pieces;
+  v.state = &s->state;
+  v.requested = &s->requested;
+  v.avail = &s->avail;
+  return picker_pick(v, c->has, mine, &s->cursor, want);
 }
 
 struct WriteReq {
@@ -487,12 +508,31 @@ static void conn_send(SwarmConn* c, std::string data) {
   }
 }
 
-// Piece requests in flight over all sources.
-static size_t swarm_inflight(const Swarm* s) {
-  size_t n = 0;
-  for (const SwarmConn* c : s->conns)
-    n += c->inflight;
-  return n;
+// Requests to keep in flight at a source: enough to cover its round trip at
+// its rate, plus some so that its next answer is always queued behind the one
+// being sent.
+static size_t conn_depth(const SwarmConn* c) {
+  double bdp = c->rate * static_cast<double>(c->rtt_ns) / 1e9;
+  double pieces = std::ceil(bdp / static_cast<double>(c->sw->m.piece_size));
+  return std::min<size_t>(kMinSourcePipeline + static_cast<size_t>(pieces), kMaxSourcePipeline);
+}
+
+// Measures what a source sends, over windows of kRateWindowMs.
+static void conn_measure(SwarmConn* c, uint64_t bytes) {
+  uint64_t now = uv_hrtime();
+  if (c->win_ns == 0) c->win_ns = now;
+  c->win_bytes += bytes;
+  uint64_t dt = now - c->win_ns;
+  if (dt < kRateWindowMs * 1000000ull) return;
+  double sample = static_cast<double>(c->win_bytes) * 1e9 / static_cast<double>(dt);
+  c->rate = c->rate == 0 ? sample : (c->rate + sample) / 2;
+  c->win_ns = now;
+  c->win_bytes = 0;
+}
+
+static void conn_rtt(SwarmConn* c, const Expect& e) {
+  uint64_t t = uv_hrtime() - e.at_ns;
+  if (c->rtt_ns == 0 || t < c->rtt_ns) c->rtt_ns = t;
 }
 
 static void conn_fill(SwarmConn* c) {
@@ -502,33 +542,40 @@ static void conn_fill(SwarmConn* c) {
   // bounded when the disk or the hashing is slower than the network.
   if (s->pending >= static_cast<int>(s->max_pending)) return;
   std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
-  for (const auto& e : c->expect) {
-    if (e.first == EXPECT_PIECE) mine[e.second] = 1;
+  for (const Expect& e : c->expect) {
+    if (e.kind == EXPECT_PIECE) mine[e.index] = 1;
   }
   if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
   std::string out;
-  // `pipeline` requests in flight in all, not per source (but one per source at
-  // least): more sources spread the same requests, so the pieces being received
-  // at once, and so the bytes waiting to be hashed, do not grow with them.
-  size_t total = swarm_inflight(s);
-  while (c->inflight < s->opt.pipeline && (c->inflight == 0 || total < s->opt.pipeline)) {
-    int i = pick_piece(s, c, mine);
+  size_t depth = conn_depth(c);
+  std::vector<uint8_t> want;
+  uint64_t now = uv_hrtime();
+  while (c->inflight < depth) {
+    int i = pick_piece(s, c, mine, &want);
     if (i < 0) break;
     mine[i] = 1;
     s->requested[i]++;
     c->inflight++;
-    total++;
-    c->expect.emplace_back(EXPECT_PIECE, static_cast<uint32_t>(i));
-    out += s->request_prefix + std::to_string(i) + "}\n";
+    c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now});
+    WireRequest r;
+    r.action = WIRE_PIECE;
+    r.file = s->opt.name;
+    r.index = static_cast<uint32_t>(i);
+    if (!want.empty()) r.want = wire_bitfield_hex(want, s->pieces);
+    wire_encode_request(r, &out);
   }
   if (!out.empty()) conn_send(c, std::move(out));
   if (!c->dropped) conn_arm_timer(c);
 }
 
-static void conn_ask_have(SwarmConn* c) {
-  c->expect.emplace_back(EXPECT_HAVE, 0);
-  conn_arm_timer(c);
-  conn_send(c, "{\"action\":\"have\"," + c->sw->file_json + "}\n");
+// Asks what the source has, and to be told of every piece it gets from now on.
+static void conn_ask_have(SwarmConn* c, std::string* out) {
+  WireRequest r;
+  r.action = WIRE_HAVE;
+  r.file = c->sw->opt.name;
+  r.watch = true;
+  wire_encode_request(r, out);
+  c->expect.push_back({EXPECT_HAVE, 0, uv_hrtime()});
 }
 
 static void swarm_pump(Swarm* s) {
@@ -555,8 +602,9 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
   if (c->dropped) return;
   c->dropped = true;
   Swarm* s = c->sw;
-  for (const auto& e : c->expect) {
-    if (e.first == EXPECT_PIECE) s->requested[e.second]--;
+  gate_forget(s->opt.download, c);
+  for (const Expect& e : c->expect) {
+    if (e.kind == EXPECT_PIECE) s->requested[e.index]--;
   }
   c->expect.clear();
   if (c->body != nullptr) s->requested[c->body_index]--;  // a piece cut off mid-way
@@ -572,11 +620,10 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
   }
 }
 
-static void conn_ask_have(SwarmConn* c);
-
 // While requests are out, the timer is the stall limit; while none are (the
-// source has nothing we need yet), it asks again what the source has, so a
-// crowd of partial sources feeds itself as their pieces arrive.
+// source has nothing we need yet), it asks again what the source has: a source
+// that pushes have events is asked rarely, one that does not (an older tt)
+// every kHaveRefreshMs, so that a crowd of partial sources feeds itself.
 static void conn_on_timer(uv_timer_t* t) {
   SwarmConn* c = static_cast<SwarmConn*>(t->data);
   Swarm* s = c->sw;
@@ -585,18 +632,21 @@ static void conn_on_timer(uv_timer_t* t) {
     swarm_end(s, UV_ETIMEDOUT, "no source has the missing pieces");
     return;
   }
-  conn_ask_have(c);
+  std::string out;
+  conn_ask_have(c, &out);
+  conn_arm_timer(c);
+  conn_send(c, std::move(out));
 }
 
 static void conn_arm_timer(SwarmConn* c) {
-  uv_timer_start(&c->timer, conn_on_timer, c->expect.empty() ? kHaveRefreshMs : c->sw->opt.stall_ms,
-                 0);
+  uint64_t idle = c->watched ? kHaveRefreshWatchedMs : kHaveRefreshMs;
+  uv_timer_start(&c->timer, conn_on_timer, c->expect.empty() ? idle : c->sw->opt.stall_ms, 0);
 }
 
 static void conn_apply_have(SwarmConn* c, const std::string& hex) {
   Swarm* s = c->sw;
   std::vector<uint8_t> has;
-  if (xfer_bitfield_parse(hex, s->pieces, &has) != 0) {
+  if (wire_bitfield_parse(hex, s->pieces, &has) != 0) {
     conn_drop(c, "sent a malformed piece list");
     return;
   }
@@ -610,49 +660,67 @@ static void conn_apply_have(SwarmConn* c, const std::string& hex) {
 
 static void swarm_adopt_manifest(Swarm* s, const Manifest& m);
 
-// One answer line, matched with the request it answers.
-static void conn_on_line(SwarmConn* c, const std::string& line) {
+// A pushed have event: the source got piece i.
+static void conn_on_event(SwarmConn* c, uint32_t i) {
   Swarm* s = c->sw;
-  if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
-  std::pair<Expect, uint32_t> e = c->expect.front();
-  c->expect.pop_front();
-  rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(line.data(),
-                                                                                  line.size());
-  if (d.HasParseError() || !d.IsObject()) return conn_drop(c, "sent an answer that is not JSON");
-  rapidjson::Value::ConstMemberIterator st = d.FindMember("status");
-  bool ok = st != d.MemberEnd() && st->value.IsString() && strcmp(st->value.GetString(), "ok") == 0;
-  if (e.first == EXPECT_MANIFEST) {
-    rapidjson::Value::ConstMemberIterator mv = d.FindMember("manifest");
-    if (!ok || mv == d.MemberEnd()) return conn_drop(c, "has no manifest for the file");
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    mv->value.Accept(w);
-    Manifest m;
-    std::string err;
-    if (manifest_decode(sb.GetString(), sb.GetSize(), &m, &err) != 0) return conn_drop(c, err);
-    if (m.id != s->opt.cid)
-      return conn_drop(c, "sent a manifest that does not match the content id");
-    if (!s->have_manifest) swarm_adopt_manifest(s, m);
+  c->watched = true;
+  if (!s->ready || c->has.empty()) {  // the manifest or the source's list is not in yet
+    if (c->pending_events.size() >= kMaxPendingEvents)
+      return conn_drop(c, "sent too many have events before its piece list");
+    c->pending_events.push_back(i);
     return;
   }
-  if (e.first == EXPECT_HAVE) {
-    rapidjson::Value::ConstMemberIterator pv = d.FindMember("pieces");
-    if (!ok || pv == d.MemberEnd() || !pv->value.IsString())
-      return conn_drop(c, "has no piece list");
-    std::string hex(pv->value.GetString(), pv->value.GetStringLength());
-    if (s->have_manifest) {
-      conn_apply_have(c, hex);
-      conn_fill(c);
+  if (i >= s->pieces) return conn_drop(c, "sent a have event for a piece past the end");
+  if (c->has[i]) return;
+  c->has[i] = 1;
+  s->avail[i]++;
+  conn_fill(c);
+}
+
+static void conn_apply_events(SwarmConn* c) {
+  std::vector<uint32_t> events;
+  events.swap(c->pending_events);
+  for (uint32_t i : events) {
+    if (c->dropped) return;
+    conn_on_event(c, i);
+  }
+}
+
+// One line: a pushed event, or an answer matched with the request it answers.
+static void conn_on_line(SwarmConn* c, const std::string& line) {
+  Swarm* s = c->sw;
+  WireAnswer a;
+  std::string why;
+  if (wire_decode_answer(line.data(), line.size(), &a, &why) != 0)
+    return conn_drop(c, why);  // the decoder says what: "sent an answer that ..."
+  if (a.kind == WIRE_EVENT_HAVE) return conn_on_event(c, a.index);
+  if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
+  Expect e = c->expect.front();
+  c->expect.pop_front();
+  if (e.kind == EXPECT_MANIFEST) {
+    conn_rtt(c, e);
+    if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
+    if (a.manifest.id != s->opt.cid)
+      return conn_drop(c, "sent a manifest that does not match the content id");
+    if (!s->have_manifest) swarm_adopt_manifest(s, a.manifest);
+    return;
+  }
+  if (e.kind == EXPECT_HAVE) {
+    conn_rtt(c, e);
+    if (a.kind != WIRE_ANS_HAVE) return conn_drop(c, "has no piece list");
+    if (s->ready) {
+      conn_apply_have(c, a.pieces);
+      if (!c->dropped) conn_apply_events(c);
+      if (!c->dropped) conn_fill(c);
     } else {
-      c->pending_have = hex;
+      c->pending_have = a.pieces;
     }
     return;
   }
   // A piece: its header, then exactly `length` bytes.
   c->inflight--;
-  uint32_t i = e.second;
-  if (!ok) {
+  uint32_t i = e.index;
+  if (a.kind == WIRE_ANS_ERROR) {
     // It does not have the piece after all (a partial source that lost it): ask elsewhere.
     s->requested[i]--;
     if (i < c->has.size() && c->has[i]) {
@@ -662,17 +730,19 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     conn_fill(c);
     return;
   }
-  rapidjson::Value::ConstMemberIterator ix = d.FindMember("index"), ln = d.FindMember("length");
-  uint32_t want = manifest_piece_length(s->m, i);
-  if (ix == d.MemberEnd() || !ix->value.IsUint() || ix->value.GetUint() != i ||
-      ln == d.MemberEnd() || !ln->value.IsUint() || ln->value.GetUint() != want) {
+  // The source may have sent another piece of the want set instead.
+  uint32_t got = a.index;
+  if (a.kind != WIRE_ANS_PIECE || got >= s->pieces ||
+      a.length != manifest_piece_length(s->m, got)) {
     c->expect.push_front(e);  // still owed: conn_drop gives it back
     c->inflight++;
     return conn_drop(c, "sent a piece header that does not match the request");
   }
+  s->requested[i]--;
+  s->requested[got]++;
   c->body = buf_get(s);
-  c->body_index = i;
-  c->body_len = want;
+  c->body_index = got;
+  c->body_len = static_cast<uint32_t>(a.length);
   c->body_got = 0;
 }
 
@@ -694,6 +764,7 @@ static void conn_body_progress(SwarmConn* c) {
   char* data = c->body;
   c->body = nullptr;
   c->sw->received += c->body_len;
+  contribution(c->sw, c->src.addr)->bytes += c->body_len;
   piece_received(c, c->body_index, data, c->body_len);
   conn_fill(c);
 }
@@ -725,6 +796,14 @@ static void conn_consume(SwarmConn* c, const char* p, size_t n) {
   }
 }
 
+static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf);
+
+static void conn_on_gate(void* ctx) {
+  SwarmConn* c = static_cast<SwarmConn*>(ctx);
+  c->gate_wait = false;
+  if (!c->dropped) uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
+}
+
 static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   SwarmConn* c = static_cast<SwarmConn*>(st->data);
   if (nread == 0 || c->dropped) return;
@@ -734,7 +813,18 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
                      : std::string("connection failed: ") + uv_strerror(static_cast<int>(nread)));
     return;
   }
-  uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
+  Swarm* s = c->sw;
+  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
+  conn_measure(c, static_cast<uint64_t>(nread));
+  if (gate_limited(s->opt.download)) {
+    // Limited: past the tokens, this connection reads nothing until its turn.
+    gate_spend(s->opt.download, static_cast<uint64_t>(nread));
+    if (gate_available(s->opt.download) == 0) {
+      uv_read_stop(st);
+      c->gate_wait = true;
+      gate_wait(s->opt.download, kRateChunk, conn_on_gate, c);
+    }
+  }
   if (buf->base != c->scratch) {  // read straight into the piece
     c->body_got += static_cast<uint32_t>(nread);
     conn_body_progress(c);
@@ -753,11 +843,13 @@ static void conn_on_connect(uv_connect_t* req, int status) {
   // that stalls must not hold up the rest (a manifest is small next to a file).
   std::string out;
   if (!s->have_manifest) {
-    out = "{\"action\":\"manifest\"," + s->file_json + "}\n";
-    c->expect.emplace_back(EXPECT_MANIFEST, 0);
+    WireRequest r;
+    r.action = WIRE_MANIFEST;
+    r.file = s->opt.name;
+    wire_encode_request(r, &out);
+    c->expect.push_back({EXPECT_MANIFEST, 0, uv_hrtime()});
   }
-  out += "{\"action\":\"have\"," + s->file_json + "}\n";
-  c->expect.emplace_back(EXPECT_HAVE, 0);
+  conn_ask_have(c, &out);
   conn_send(c, std::move(out));
   if (!c->dropped &&
       uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read) != 0)
@@ -818,6 +910,7 @@ static void swarm_set_ready(Swarm* s) {
       hex.swap(c->pending_have);
       conn_apply_have(c, hex);
     }
+    if (!c->dropped && !c->has.empty()) conn_apply_events(c);
   }
   if (s->cb.on_ready != nullptr) s->cb.on_ready(s->cb.ctx, s);
   if (s->nhad == s->pieces) {
@@ -907,11 +1000,12 @@ Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallback
   s->cb = cb;
   s->part_path = opt.dir + "/" + swarm_part_name(opt.cid);
   s->final_path = opt.dir + "/" + opt.name;
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(opt.name.data(), static_cast<rapidjson::SizeType>(opt.name.size()));
-  s->file_json = "\"file\":" + std::string(sb.GetString(), sb.GetSize());
-  s->request_prefix = "{\"action\":\"piece\"," + s->file_json + ",\"index\":";
+  // Sources in a random order, so that downloaders started together do not
+  // all crowd the same few; one complete source first, when there is one.
+  std::vector<ProtoSource>& src = s->opt.sources;
+  std::shuffle(src.begin(), src.end(), s->rng);
+  std::stable_partition(src.begin(), src.end(), [](const ProtoSource& x) { return x.complete; });
+  if (!src.empty() && src[0].complete) std::shuffle(src.begin() + 1, src.end(), s->rng);
   s->last_progress = uv_now(loop);
   s->starting = true;
   swarm_connect_more(s);
@@ -925,7 +1019,9 @@ Swarm* swarm_start(uv_loop_t* loop, const SwarmOptions& opt, const SwarmCallback
 
 void swarm_add_sources(Swarm* s, const std::vector<ProtoSource>& sources) {
   if (s->ending) return;
-  for (const ProtoSource& src : sources) {
+  std::vector<ProtoSource> fresh = sources;
+  std::shuffle(fresh.begin(), fresh.end(), s->rng);
+  for (const ProtoSource& src : fresh) {
     bool known = false;
     for (const ProtoSource& k : s->opt.sources)
       known = known || (k.addr.ip == src.addr.ip && k.addr.port == src.addr.port);
@@ -957,8 +1053,8 @@ uint64_t swarm_bytes_received(const Swarm* s) {
   return s->received;
 }
 
-const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s) {
-  return s->contributors;
+const std::vector<SwarmContribution>& swarm_contributions(const Swarm* s) {
+  return s->contrib;
 }
 
 size_t swarm_active_sources(const Swarm* s) {

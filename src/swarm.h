@@ -1,9 +1,11 @@
 // A verified download from many sources at once (PROTOCOL §2 extended form, §3):
 // the manifest from one source, checked against the content id; pieces from up
-// to max_conns sources, several in flight on each, rarest first, with an
-// endgame; every piece hashed (on the threadpool) before it is written; a
-// resumable part file; the finished file linked into place. Each source
-// connection owns a uv_tcp_t and a uv_timer_t. Used by peer.cc.
+// to max_conns sources, each source asked for as many as its measured rate and
+// round trip keep busy, rarest first (availability counted over every
+// connection, kept fresh by the sources' pushed have events), with an endgame;
+// every piece hashed (on the threadpool) before it is written; a resumable part
+// file; the finished file linked into place. Each source connection owns a
+// uv_tcp_t and a uv_timer_t. Used by peer.cc.
 #pragma once
 
 #include <uv.h>
@@ -14,6 +16,7 @@
 
 #include "manifest.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 struct SwarmOptions {
   std::string name;
@@ -21,8 +24,16 @@ struct SwarmOptions {
   std::string cid;  // the content id the tracker announced
   std::vector<ProtoSource> sources;
   size_t max_conns = 4;
-  size_t pipeline = 4;  // piece requests in flight over all sources (at least one each)
   uint64_t stall_ms = 30000;
+  RateGate* download = nullptr;  // bytes in wait their turn here (null: no limit)
+};
+
+// What one source sent: piece bytes received (duplicates in the endgame
+// included) and the pieces of it that were verified and kept.
+struct SwarmContribution {
+  ProtoAddr addr;
+  uint64_t bytes = 0;
+  uint32_t pieces = 0;
 };
 
 struct Swarm;
@@ -58,7 +69,7 @@ uint32_t swarm_pieces_had(const Swarm* s);      // on disk
 uint32_t swarm_pieces_resumed(const Swarm* s);  // found verified in the part file at start
 uint64_t swarm_bytes_received(const Swarm* s);  // piece bytes taken off the network
 size_t swarm_active_sources(const Swarm* s);
-// The sources that sent at least one good piece, in the order they first did.
-const std::vector<ProtoAddr>& swarm_contributors(const Swarm* s);
+// Every source that sent piece bytes, in the order they first did.
+const std::vector<SwarmContribution>& swarm_contributions(const Swarm* s);
 // The part file for a content id in dir.
 std::string swarm_part_name(const std::string& cid);

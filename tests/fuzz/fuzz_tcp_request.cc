@@ -14,7 +14,7 @@
 #include <string>
 
 #include "proto.h"
-#include "xfer.h"
+#include "serve.h"
 
 static const char* kind_name(XferRequestKind k) {
   switch (k) {

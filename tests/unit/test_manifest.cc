@@ -91,6 +91,9 @@ TEST_CASE("manifest: a malformed manifest is refused", "[manifest]") {
       R"({"size":1,"piece_size":1000,"pieces":["00"]})",
       R"({"size":-1,"piece_size":262144,"pieces":[]})",
       R"({"size":1,"piece_size":262144,"pieces":["zz"]})",
+      // Sizes whose piece count wraps in 32 or 64 bits are not empty files.
+      R"({"size":18446744073709551615,"piece_size":262144,"pieces":[]})",
+      R"({"size":1125899906842624,"piece_size":262144,"pieces":[]})",
   };
   for (const char* b : bad) {
     INFO(b);

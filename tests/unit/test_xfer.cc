@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "xfer.h"
+#include "serve.h"
 
 static XferRequestKind parse(const std::string& s, bool complete, std::string* name) {
   name->clear();

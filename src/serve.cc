@@ -1,17 +1,22 @@
-// TCP serving and fetching, seed form. See xfer.h.
+// TCP serving, seed form and extended form. See serve.h.
 //
-// Serving reads the file with uv_fs_read into two buffers in turn and writes
-// them with uv_write, so one read from disk overlaps one write to the socket and
-// memory per connection stays at two chunks whatever the file size. Fetching
-// stops reading the socket while a chunk is being written to disk: the sender
-// is slowed by TCP instead of filling our memory.
-#include "xfer.h"
+// The seed form reads the file with uv_fs_read into two buffers in turn and
+// writes them with uv_write, so one read from disk overlaps one write to the
+// socket and memory per connection stays at two chunks whatever the file size.
+// The extended form answers one request line at a time, in order: the action
+// table (kExtActions) says which handler; a piece's header goes out with
+// uv_try_write/uv_write and its bytes by sendfile on the threadpool. Events for
+// a watching downloader wait in `events` until the answer being sent is out.
+// Under an upload limit, piece bytes and seed-form chunks wait their turn at
+// the server's RateGate.
+#include "serve.h"
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "app.h"
@@ -21,6 +26,7 @@
 #include "manifest.h"
 #include "proto.h"
 #include "rapidjson/document.h"
+#include "wire.h"
 
 /* ----------------------------------------------------------------------------
  * Serving
@@ -53,7 +59,8 @@ struct ServeConn {
   int in_use = 0;  // chunks reading, full or writing
   int full = 0;    // chunks read and not yet handed to uv_write
   bool reading = false, writing = false, eof = false;
-  bool peer_eof = false;  // the client has shut down its side
+  bool peer_eof = false;   // the client has shut down its side
+  bool gate_wait = false;  // waiting for upload tokens
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   // Extended form: the answer being written. A piece's bytes follow its header
@@ -73,6 +80,9 @@ struct ServeConn {
   bool sf_busy = false;
   int64_t sf_off = 0, sf_end = 0;  // the piece bytes still to send
   int64_t sf_sent = 0;             // by the last job
+  int64_t sf_limit = 0;            // most bytes the next job may send (0: no limit)
+  std::string watch;               // the file whose new pieces are pushed as events
+  std::string events;              // event lines waiting for the next answer boundary
   int sf_err = 0;                  // of the last job: 0, UV_EAGAIN (socket full) or an error
   char rbuf[16384];
 };
@@ -101,6 +111,7 @@ static void serve_on_handle_closed(uv_handle_t* h) {
 
 static void serve_close(ServeConn* c) {
   if (c->state == SERVE_CLOSING) return;
+  gate_forget(c->srv->upload, c);
   // A transfer cut short must not look finished: the seed form has no length, so
   // a plain close (FIN) would pass for the end of the file. A reset cannot.
   bool cut_short = c->state == SERVE_STREAMING;
@@ -163,12 +174,19 @@ static void serve_on_write(uv_write_t* req, int status) {
     serve_close(c);
     return;
   }
+  c->srv->bytes_sent += c->len[c->send_i ^ 1];
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   serve_pump(c);
 }
 
+static void serve_on_gate(void* ctx) {
+  ServeConn* c = static_cast<ServeConn*>(ctx);
+  c->gate_wait = false;
+  serve_pump(c);
+}
+
 static void serve_pump(ServeConn* c) {
-  if (c->state != SERVE_STREAMING) return;
+  if (c->state != SERVE_STREAMING || c->gate_wait) return;
   if (!c->reading && !c->eof && c->in_use < 2) {
     uv_buf_t b = uv_buf_init(c->buf[c->fill_i], kXferChunk);
     c->fs_req.data = c;
@@ -181,6 +199,16 @@ static void serve_pump(ServeConn* c) {
     c->in_use++;
   }
   if (!c->writing && c->full > 0) {
+    XferServer* s = c->srv;
+    if (gate_limited(s->upload)) {  // a chunk goes when its tokens are there
+      uint64_t need = std::min<uint64_t>(c->len[c->send_i], kRateChunk);
+      if (gate_available(s->upload) < need) {
+        c->gate_wait = true;
+        gate_wait(s->upload, need, serve_on_gate, c);
+        return;
+      }
+      gate_spend(s->upload, c->len[c->send_i]);
+    }
     uv_buf_t b = uv_buf_init(c->buf[c->send_i], static_cast<unsigned>(c->len[c->send_i]));
     c->write_req.data = c;
     if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, serve_on_write) !=
@@ -255,33 +283,13 @@ XferRequestKind xfer_parse_request(const char* data, size_t len, bool complete, 
   return complete ? XREQ_SEED : XREQ_PARTIAL;
 }
 
-/* ---- extended form: JSON request lines, JSON answer lines (+ piece bytes) -- */
-
-std::string xfer_bitfield_hex(const std::vector<uint8_t>& have, size_t pieces) {
-  std::vector<unsigned char> bytes((pieces + 7) / 8, 0);
-  for (size_t i = 0; i < pieces && i < have.size(); i++) {
-    if (have[i]) bytes[i / 8] |= static_cast<unsigned char>(0x80 >> (i % 8));
-  }
-  return manifest_hex(bytes.data(), bytes.size());
-}
-
-int xfer_bitfield_parse(const std::string& hex, size_t pieces, std::vector<uint8_t>* have) {
-  if (hex.size() != (pieces + 7) / 8 * 2) return -1;
-  have->assign(pieces, 0);
-  for (size_t i = 0; i < pieces; i++) {
-    char ch = hex[i / 4];
-    int v = hex_digit(ch);
-    if (v < 0) return -1;
-    (*have)[i] = (v >> (3 - i % 4)) & 1;
-  }
-  return 0;
-}
+/* ---- extended form: request lines, answer lines (+ piece bytes), events ---- */
 
 static void ext_pump(ServeConn* c);
 static void serve_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
 static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
 
-// An answer is all out: on to the next request.
+// An answer is all out: on to pushed events and the next request.
 static void ext_answer_done(ServeConn* c) {
   c->ext_busy = false;
   c->sf_off = c->sf_end = 0;
@@ -302,14 +310,15 @@ static void ext_on_writable(uv_poll_t* h, int status, int) {
   ext_sendfile(c);
 }
 
-// Threadpool: as many piece bytes as the socket takes now.
+// Threadpool: as many piece bytes as the socket takes now, up to sf_limit.
 static void ext_sendfile_work(uv_work_t* w) {
   ServeConn* c = static_cast<ServeConn*>(w->data);
   c->sf_err = 0;
   c->sf_sent = 0;
-  while (c->sf_off < c->sf_end) {
+  int64_t end = c->sf_limit > 0 ? std::min(c->sf_end, c->sf_off + c->sf_limit) : c->sf_end;
+  while (c->sf_off < end) {
     off_t off = static_cast<off_t>(c->sf_off);
-    ssize_t n = sendfile(c->wfd, c->fd, &off, static_cast<size_t>(c->sf_end - c->sf_off));
+    ssize_t n = sendfile(c->wfd, c->fd, &off, static_cast<size_t>(end - c->sf_off));
     if (n > 0) {
       c->sf_off += n;
       c->sf_sent += n;
@@ -332,7 +341,13 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
     serve_maybe_free(c);
     return;
   }
-  if (c->sf_sent > 0) uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+  XferServer* s = c->srv;
+  if (c->sf_sent > 0) {
+    uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
+    s->bytes_sent += static_cast<uint64_t>(c->sf_sent);
+  }
+  if (c->sf_limit > c->sf_sent)  // tokens taken for bytes the socket did not take
+    gate_refund(s->upload, static_cast<uint64_t>(c->sf_limit - c->sf_sent));
   if (status == 0 && c->sf_err == UV_EAGAIN) {
     if (uv_poll_start(&c->wpoll, UV_WRITABLE, ext_on_writable) != 0) serve_close(c);
     return;
@@ -342,12 +357,34 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
     serve_close(c);
     return;
   }
+  if (c->sf_off < c->sf_end) {  // the rate limit's share was sent: the rest in turn
+    ext_sendfile(c);
+    return;
+  }
+  s->pieces_sent++;
   ext_answer_done(c);
 }
 
+static void ext_on_gate(void* ctx) {
+  ext_sendfile(static_cast<ServeConn*>(ctx));
+}
+
 static void ext_sendfile(ServeConn* c) {
+  XferServer* s = c->srv;
+  c->sf_limit = 0;
+  if (gate_limited(s->upload)) {
+    // Limited: a chunk at a time, each waiting its turn for tokens.
+    uint64_t want = std::min<uint64_t>(kRateChunk, static_cast<uint64_t>(c->sf_end - c->sf_off));
+    uint64_t avail = gate_available(s->upload);
+    if (avail < want) {
+      gate_wait(s->upload, want, ext_on_gate, c);
+      return;
+    }
+    c->sf_limit = static_cast<int64_t>(want);
+    gate_spend(s->upload, want);  // taken now, so that other connections wait their turn
+  }
   c->sf_work.data = c;
-  if (uv_queue_work(c->srv->loop, &c->sf_work, ext_sendfile_work, ext_sendfile_done) != 0) {
+  if (uv_queue_work(s->loop, &c->sf_work, ext_sendfile_work, ext_sendfile_done) != 0) {
     serve_close(c);
     return;
   }
@@ -376,9 +413,11 @@ static void ext_on_written(uv_write_t* req, int status) {
   ext_head_done(c);
 }
 
-// Sends c->ext_head (one JSON line), then the piece bytes in [sf_off, sf_end).
-// What the socket takes at once goes now; the rest through uv_write.
+// Sends c->ext_head (answer and event lines), then the piece bytes in
+// [sf_off, sf_end). What the socket takes at once goes now; the rest through
+// uv_write.
 static void ext_send(ServeConn* c) {
+  c->ext_busy = true;
   uv_stream_t* st = reinterpret_cast<uv_stream_t*>(&c->tcp);
   uv_buf_t b = uv_buf_init(&c->ext_head[0], static_cast<unsigned>(c->ext_head.size()));
   int n = uv_try_write(st, &b, 1);
@@ -397,8 +436,8 @@ static void ext_send(ServeConn* c) {
 }
 
 static void ext_error(ServeConn* c, const std::string& message) {
-  proto_encode_error(message, &c->ext_head);
-  c->ext_head += '\n';
+  c->ext_head.clear();
+  wire_encode_error(message, &c->ext_head);
   c->sf_off = c->sf_end = 0;
   ext_send(c);
 }
@@ -436,55 +475,91 @@ static int ext_open(ServeConn* c, const std::string& path) {
   return c->fd >= 0 ? 0 : -1;
 }
 
-static void ext_handle(ServeConn* c, const std::string& line) {
-  c->ext_busy = true;
-  rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(line.data(),
-                                                                                  line.size());
-  if (d.HasParseError() || !d.IsObject())
-    return ext_error(c, "a request is one JSON object per line");
-  rapidjson::Value::ConstMemberIterator a = d.FindMember("action"), f = d.FindMember("file");
-  if (a == d.MemberEnd() || !a->value.IsString()) return ext_error(c, "missing field 'action'");
-  if (f == d.MemberEnd() || !f->value.IsString()) return ext_error(c, "missing field 'file'");
-  std::string action(a->value.GetString(), a->value.GetStringLength());
-  std::string name(f->value.GetString(), f->value.GetStringLength()), why;
-  if (proto_check_name(name, &why) != 0) return ext_error(c, why);
-  XferFile file;
-  if (c->srv->lookup(c->srv->ctx, name, &file) != 0)
-    return ext_error(c, "no such file: " + out_sanitize(name));
-  if (file.manifest == nullptr)
-    return ext_error(c, "not ready: " + out_sanitize(name) + " is still being hashed");
+int serve_choose_piece(const std::vector<uint8_t>& want, const std::vector<uint8_t>* have,
+                       const std::vector<uint32_t>& sent, uint32_t asked) {
+  size_t n = want.size();
+  int best = -1;
+  for (size_t k = 0; k < n; k++) {
+    size_t j = (asked + k) % n;  // from the asked piece on: it wins ties
+    if (!want[j] || (have != nullptr && (j >= have->size() || !(*have)[j]))) continue;
+    uint32_t sj = j < sent.size() ? sent[j] : 0;
+    if (best < 0 || sj < (static_cast<size_t>(best) < sent.size() ? sent[best] : 0))
+      best = static_cast<int>(j);
+  }
+  return best;
+}
+
+static void ext_manifest(ServeConn* c, const WireRequest&, const XferFile& file) {
+  c->ext_head.clear();
+  wire_encode_manifest_answer(*file.manifest, &c->ext_head);
+  ext_send(c);
+}
+
+static void ext_have(ServeConn* c, const WireRequest& r, const XferFile& file) {
+  size_t count = manifest_piece_count(*file.manifest);
+  std::vector<uint8_t> all;
+  if (file.have == nullptr) all.assign(count, 1);
+  // Watching: every piece verified from now on is pushed (xfer_server_have).
+  if (r.watch) c->watch = r.file;
+  c->ext_head.clear();
+  wire_encode_have_answer(wire_bitfield_hex(file.have ? *file.have : all, count), &c->ext_head);
+  ext_send(c);
+}
+
+static void ext_piece(ServeConn* c, const WireRequest& r, const XferFile& file) {
   const Manifest& m = *file.manifest;
   size_t count = manifest_piece_count(m);
-  c->sf_off = c->sf_end = 0;
-  if (action == "manifest") {
-    std::string mj;
-    manifest_encode(m, &mj);
-    c->ext_head = "{\"status\":\"ok\",\"manifest\":" + mj + "}\n";
-    return ext_send(c);
-  }
-  if (action == "have") {
-    std::vector<uint8_t> all;
-    if (file.have == nullptr) all.assign(count, 1);
-    c->ext_head = "{\"status\":\"ok\",\"pieces\":\"" +
-                  xfer_bitfield_hex(file.have ? *file.have : all, count) + "\"}\n";
-    return ext_send(c);
-  }
-  if (action != "piece") return ext_error(c, "unknown action '" + out_sanitize(action, 40) + "'");
-  rapidjson::Value::ConstMemberIterator ix = d.FindMember("index");
-  if (ix == d.MemberEnd() || !ix->value.IsUint() || ix->value.GetUint() >= count)
+  if (r.index >= count)
     return ext_error(c, "field 'index' must be a piece number below " + std::to_string(count));
-  uint32_t i = ix->value.GetUint();
+  std::vector<uint32_t>& sent = c->srv->sent[file.path];
+  if (sent.size() != count) sent.assign(count, 0);
+  uint32_t i = r.index;
+  if (!r.want.empty()) {
+    std::vector<uint8_t> want;
+    if (wire_bitfield_parse(r.want, count, &want) != 0)
+      return ext_error(
+          c, "field 'want' must be a bitfield of " + std::to_string(count) + " pieces in hex");
+    want[i] = 1;
+    int j = serve_choose_piece(want, file.have, sent, i);
+    if (j >= 0) i = static_cast<uint32_t>(j);
+  }
   if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
     return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
-  if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(name));
+  if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(r.file));
   if (ext_open_wfd(c) != 0) return ext_error(c, "cannot send piece " + std::to_string(i));
+  sent[i]++;
   uint32_t len = manifest_piece_length(m, i);
   c->sf_off = static_cast<int64_t>(i) * m.piece_size;
   c->sf_end = c->sf_off + len;
-  c->ext_head = "{\"status\":\"ok\",\"index\":" + std::to_string(i) +
-                ",\"length\":" + std::to_string(len) + "}\n";
+  c->ext_head.clear();
+  wire_encode_piece_header(i, len, &c->ext_head);
   ext_send(c);
+}
+
+// The extended form's actions (wire.h decodes which one a line asks for).
+static const struct {
+  WireAction action;
+  void (*handle)(ServeConn* c, const WireRequest& r, const XferFile& file);
+} kExtActions[] = {
+    {WIRE_MANIFEST, ext_manifest},
+    {WIRE_HAVE, ext_have},
+    {WIRE_PIECE, ext_piece},
+};
+
+static void ext_handle(ServeConn* c, const std::string& line) {
+  WireRequest r;
+  std::string why;
+  if (wire_decode_request(line.data(), line.size(), &r, &why) != 0) return ext_error(c, why);
+  XferFile file;
+  if (c->srv->lookup(c->srv->ctx, r.file, &file) != 0)
+    return ext_error(c, "no such file: " + out_sanitize(r.file));
+  if (file.manifest == nullptr)
+    return ext_error(c, "not ready: " + out_sanitize(r.file) + " is still being hashed");
+  c->sf_off = c->sf_end = 0;
+  for (const auto& a : kExtActions) {
+    if (a.action == r.action) return a.handle(c, r, file);
+  }
+  ext_error(c, "unknown action");
 }
 
 static void ext_pump_lines(ServeConn* c);
@@ -496,9 +571,17 @@ static void ext_pump(ServeConn* c) {
   c->in_pump = false;
 }
 
-// Answers the buffered request lines, in order, until one has to wait.
+// Sends pushed events, then answers the buffered request lines, in order,
+// until one has to wait.
 static void ext_pump_lines(ServeConn* c) {
   while (c->state == SERVE_EXTENDED && !c->ext_busy) {
+    if (!c->events.empty()) {
+      c->ext_head.swap(c->events);
+      c->events.clear();
+      c->sf_off = c->sf_end = 0;
+      ext_send(c);
+      continue;
+    }
     size_t nl = c->request.find('\n');
     if (nl == std::string::npos) {
       if (c->peer_eof) {
@@ -517,6 +600,22 @@ static void ext_pump_lines(ServeConn* c) {
     c->request.erase(0, nl + 1);
     ext_handle(c, line);
   }
+}
+
+void xfer_server_have(XferServer* s, const std::string& name, uint32_t index) {
+  std::vector<ServeConn*> told;
+  for (ServeConn* c : s->conns) {
+    if (c->state != SERVE_EXTENDED || c->watch != name) continue;
+    wire_encode_have_event(index, &c->events);
+    // A downloader that reads none of them is not kept for ever.
+    if (c->events.size() > kMaxExtendedBuffered) {
+      serve_close(c);
+      continue;
+    }
+    told.push_back(c);
+  }
+  for (ServeConn* c : told)
+    ext_pump(c);
 }
 
 // Acts on what the request asks for so far. Returns true when it is settled.
@@ -661,292 +760,4 @@ void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx)) {
       if (--srv->open == 0 && srv->on_closed != nullptr) srv->on_closed(srv->ctx);
     });
   }
-}
-
-/* ----------------------------------------------------------------------------
- * Fetching
- * ------------------------------------------------------------------------- */
-
-static void fetch_maybe_done(Fetch* f) {
-  if (f->open_handles > 0 || f->fs_busy || f->done_called) return;
-  f->done_called = true;
-  delete[] f->buf;
-  f->buf = nullptr;
-  f->done(f->ctx, f->status, f->error, f->received);
-}
-
-static void fetch_on_handle_closed(uv_handle_t* h) {
-  Fetch* f = static_cast<Fetch*>(h->data);
-  f->open_handles--;
-  fetch_maybe_done(f);
-}
-
-static void fetch_close_fd(Fetch* f) {
-  if (f->fd < 0) return;
-  uv_fs_t req;
-  uv_fs_close(nullptr, &req, f->fd, nullptr);
-  uv_fs_req_cleanup(&req);
-  f->fd = -1;
-}
-
-// Ends the fetch: closes everything, removes the temporary file, and reports
-// once the last callback is in. status 0 means the final file is in place.
-static void fetch_end(Fetch* f, int status, const std::string& err) {
-  if (f->failed) return;
-  f->failed = true;
-  f->status = status;
-  f->error = err;
-  uv_handle_t* hs[2] = {reinterpret_cast<uv_handle_t*>(&f->tcp),
-                        reinterpret_cast<uv_handle_t*>(&f->timer)};
-  for (uv_handle_t* h : hs) {
-    if (!uv_is_closing(h)) uv_close(h, fetch_on_handle_closed);
-  }
-  if (!f->fs_busy) {
-    fetch_close_fd(f);
-    if (!f->tmp_path.empty()) {
-      // A synchronous unlink: it is one metadata call, and it must happen even if
-      // the loop is about to stop.
-      uv_fs_t req;
-      uv_fs_unlink(nullptr, &req, f->tmp_path.c_str(), nullptr);
-      uv_fs_req_cleanup(&req);
-      f->tmp_path.clear();
-    }
-  }
-  fetch_maybe_done(f);
-}
-
-static void fetch_fail(Fetch* f, int status, const std::string& err) {
-  fetch_end(f, status, err);
-}
-
-// A callback of an fs request that finds the fetch already ended finishes the cleanup.
-static bool fetch_fs_returned(Fetch* f) {
-  f->fs_busy = false;
-  if (!f->failed) return false;
-  f->failed = false;  // let fetch_end run its cleanup now that the fs request is back
-  fetch_end(f, f->status, f->error);
-  return true;
-}
-
-static void fetch_on_timer(uv_timer_t* t) {
-  Fetch* f = static_cast<Fetch*>(t->data);
-  fetch_fail(f, UV_ETIMEDOUT,
-             f->received == 0 ? "no data from the source" : "the source stopped sending");
-}
-
-static void fetch_on_linked(uv_fs_t* req) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  int r = static_cast<int>(req->result);
-  uv_fs_req_cleanup(req);
-  if (r == 0) {
-    // The complete file is in place: that stands even if a cancel came meanwhile.
-    f->fs_busy = false;
-    f->failed = false;
-    fetch_end(f, 0, "");  // removes the temporary name; the final one stays
-    return;
-  }
-  if (fetch_fs_returned(f)) return;
-  if (r == UV_EEXIST) {
-    fetch_fail(f, r, f->name + " appeared in the directory meanwhile; it was not overwritten");
-    return;
-  }
-  fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
-}
-
-static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std::string& err) {
-  Fetch* f = static_cast<Fetch*>(ctx);
-  if (fetch_fs_returned(f)) return;
-  if (status != 0) {
-    fetch_fail(f, status, "cannot hash the download: " + err);
-    return;
-  }
-  if (!f->expect_id.empty() && m->id != f->expect_id) {
-    fetch_fail(f, UV_EPROTO,
-               "the content does not match the id the tracker announced (" +
-                   f->expect_id.substr(0, 12) + "...)");
-    return;
-  }
-  f->manifest = *m;
-  f->manifest.name = f->name;
-  // link() rather than rename(): it fails instead of replacing a file that
-  // appeared under the final name while we were downloading.
-  f->fs_req.data = f;
-  int r =
-      uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
-  if (r != 0) {
-    fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
-    return;
-  }
-  f->fs_busy = true;
-}
-
-static void fetch_finish_file(Fetch* f) {
-  if (f->received == 0) {
-    fetch_fail(f, UV_EPROTO, "the source sent no data (it may not have the file)");
-    return;
-  }
-  fchmod(f->fd, app_file_mode());  // mkstemp made it private while incomplete
-  fetch_close_fd(f);
-  // Hash what arrived (on the threadpool): it is checked against the content id
-  // the tracker announced, and the manifest lets this peer serve it in pieces.
-  int r = manifest_hash_start(f->loop, f->tmp_path, fetch_on_hashed, f);
-  if (r != 0) {
-    fetch_fail(f, r, std::string("cannot hash the download: ") + uv_strerror(r));
-    return;
-  }
-  f->fs_busy = true;
-}
-
-static void fetch_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  Fetch* f = static_cast<Fetch*>(h->data);
-  buf->base = f->buf;
-  buf->len = kXferChunk;
-}
-
-static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-
-static void fetch_write_chunk(Fetch* f);
-
-static void fetch_on_written(uv_fs_t* req) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  ssize_t r = req->result;
-  uv_fs_req_cleanup(req);
-  if (fetch_fs_returned(f)) return;
-  if (r <= 0) {
-    int e = r < 0 ? static_cast<int>(r) : UV_EIO;
-    fetch_fail(f, e, std::string("cannot write the download: ") + uv_strerror(e));
-    return;
-  }
-  f->received += static_cast<uint64_t>(r);
-  f->chunk_done += static_cast<size_t>(r);
-  if (f->chunk_done < f->chunk_len) {  // a short write: the rest goes next
-    fetch_write_chunk(f);
-    return;
-  }
-  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
-    fetch_fail(f, UV_EIO, "lost the connection to the source");
-}
-
-static void fetch_write_chunk(Fetch* f) {
-  uv_buf_t b =
-      uv_buf_init(f->buf + f->chunk_done, static_cast<unsigned>(f->chunk_len - f->chunk_done));
-  f->fs_req.data = f;
-  int r = uv_fs_write(f->loop, &f->fs_req, f->fd, &b, 1, static_cast<int64_t>(f->received),
-                      fetch_on_written);
-  if (r != 0) {
-    fetch_fail(f, r, std::string("cannot write the download: ") + uv_strerror(r));
-    return;
-  }
-  f->fs_busy = true;
-}
-
-static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  Fetch* f = static_cast<Fetch*>(s->data);
-  if (nread == 0 || f->failed) return;
-  if (nread == UV_EOF) {
-    uv_read_stop(s);
-    fetch_finish_file(f);
-    return;
-  }
-  if (nread < 0) {
-    fetch_fail(
-        f, static_cast<int>(nread),
-        std::string("connection to the source failed: ") + uv_strerror(static_cast<int>(nread)));
-    return;
-  }
-  // One chunk at a time: stop reading until it is on disk.
-  uv_read_stop(s);
-  (void)buf;  // it is f->buf
-  f->chunk_len = static_cast<size_t>(nread);
-  f->chunk_done = 0;
-  fetch_write_chunk(f);
-}
-
-static void fetch_on_request_sent(uv_write_t* req, int status) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  if (status < 0 && !f->failed)
-    fetch_fail(f, status, std::string("cannot send the request: ") + uv_strerror(status));
-}
-
-static void fetch_on_connect(uv_connect_t* req, int status) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  if (f->failed) return;
-  if (status < 0) {
-    fetch_fail(f, status, std::string("cannot connect: ") + uv_strerror(status));
-    return;
-  }
-  // Seed form: the bare name in one send, no terminator.
-  uv_buf_t b = uv_buf_init(&f->name[0], static_cast<unsigned>(f->name.size()));
-  f->write_req.data = f;
-  int r = uv_write(&f->write_req, reinterpret_cast<uv_stream_t*>(&f->tcp), &b, 1,
-                   fetch_on_request_sent);
-  if (r == 0)
-    r = uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read);
-  if (r != 0) fetch_fail(f, r, std::string("cannot send the request: ") + uv_strerror(r));
-}
-
-static void fetch_on_tmp_created(uv_fs_t* req) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  ssize_t r = req->result;
-  if (r >= 0) {
-    f->fd = static_cast<uv_file>(r);
-    f->tmp_path = req->path;
-  }
-  uv_fs_req_cleanup(req);
-  if (fetch_fs_returned(f)) return;
-  if (r < 0) {
-    fetch_fail(f, static_cast<int>(r),
-               std::string("cannot create a temporary file: ") + uv_strerror(static_cast<int>(r)));
-    return;
-  }
-  struct sockaddr_in addr;
-  int e = uv_ip4_addr(f->ip.c_str(), f->port, &addr);
-  if (e == 0) {
-    f->connect_req.data = f;
-    e = uv_tcp_connect(&f->connect_req, &f->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
-                       fetch_on_connect);
-  }
-  if (e != 0) {
-    fetch_fail(f, e, std::string("cannot connect: ") + uv_strerror(e));
-    return;
-  }
-  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
-}
-
-int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
-                     const std::string& name, const std::string& dir, uint64_t stall_ms,
-                     FetchDoneCb done, void* ctx, std::string* err) {
-  f->loop = loop;
-  f->ip = ip;
-  f->port = port;
-  f->name = name;
-  f->final_path = dir + "/" + name;
-  f->stall_ms = stall_ms;
-  f->done = done;
-  f->ctx = ctx;
-  struct stat st;
-  if (lstat(f->final_path.c_str(), &st) == 0) {
-    *err = name + " already exists in " + dir + "; it was not overwritten";
-    return UV_EEXIST;
-  }
-  std::string tmpl = dir + "/.tt-dl-XXXXXX";
-  f->fs_req.data = f;
-  int r = uv_fs_mkstemp(loop, &f->fs_req, tmpl.c_str(), fetch_on_tmp_created);
-  if (r != 0) {
-    *err = std::string("cannot create a temporary file: ") + uv_strerror(r);
-    return r;  // nothing was started, so nothing needs closing
-  }
-  f->fs_busy = true;
-  f->buf = new char[kXferChunk];
-  uv_tcp_init(loop, &f->tcp);
-  f->tcp.data = f;
-  uv_timer_init(loop, &f->timer);
-  f->timer.data = f;
-  f->open_handles = 2;
-  return 0;
-}
-
-void xfer_fetch_cancel(Fetch* f) {
-  fetch_fail(f, UV_ECANCELED, "cancelled");
 }

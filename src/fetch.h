@@ -1,0 +1,58 @@
+// Fetching one whole file in the seed form (PROTOCOL §2) into a temporary file
+// that is linked into place only when complete and, when a content id is known,
+// verified. Each fetch owns a uv_tcp_t and a uv_timer_t. Used by peer.cc when no
+// source speaks the extended form.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+
+#include "manifest.h"
+#include "ratelimit.h"
+
+/* ---- fetching ------------------------------------------------------------- */
+
+struct Fetch;
+// status 0: the file is complete under its final name. Otherwise err says why and
+// nothing is left behind. bytes is what the source sent.
+typedef void (*FetchDoneCb)(void* ctx, int status, const std::string& err, uint64_t bytes);
+
+struct Fetch {
+  uv_loop_t* loop = nullptr;
+  std::string name, ip, final_path, tmp_path;
+  int port = 0;
+  uint64_t stall_ms = 0;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  uv_timer_t timer;
+  uv_fs_t fs_req;
+  uv_file fd = -1;
+  uint64_t received = 0;  // bytes on disk
+  char* buf = nullptr;
+  size_t chunk_len = 0;   // bytes of buf read from the socket
+  size_t chunk_done = 0;  // ... and written so far
+  int open_handles = 0;
+  bool fs_busy = false;
+  bool failed = false;
+  bool done_called = false;
+  int status = 0;
+  std::string error;
+  std::string expect_id;  // the content id to check the download against; empty: none known
+  Manifest manifest;      // of the complete download
+  FetchDoneCb done = nullptr;
+  void* ctx = nullptr;
+  RateGate* download = nullptr;  // set before xfer_fetch_start: reads wait their turn here
+  bool gate_wait = false;
+};
+
+// Downloads `name` from ip:port (seed form) into dir. Refuses to start when
+// dir/name exists. Returns 0 (done runs later) or a negative error with *err set
+// (done never runs).
+int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
+                     const std::string& name, const std::string& dir, uint64_t stall_ms,
+                     FetchDoneCb done, void* ctx, std::string* err);
+// Stops the download; done runs with UV_ECANCELED once everything is released.
+void xfer_fetch_cancel(Fetch* f);

@@ -1,0 +1,177 @@
+// The swarm's pure logic: the piece picker (picker.h), the server's choice
+// from a want set (serve_choose_piece), the token bucket and rate parsing
+// (ratelimit.h), with time passed in.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <vector>
+
+#include "picker.h"
+#include "ratelimit.h"
+#include "serve.h"
+
+namespace {
+
+struct Counts {
+  std::vector<uint8_t> state, requested;
+  std::vector<uint16_t> avail;
+  explicit Counts(uint32_t n) : state(n, 0), requested(n, 0), avail(n, 1) {}
+  PickerView view() {
+    PickerView v;
+    v.pieces = static_cast<uint32_t>(state.size());
+    v.state = &state;
+    v.requested = &requested;
+    v.avail = &avail;
+    return v;
+  }
+};
+
+std::vector<uint32_t> members(const std::vector<uint8_t>& set) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < set.size(); i++) {
+    if (set[i]) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("picker: rarest piece the source has, from the cursor on", "[picker]") {
+  Counts k(8);
+  std::vector<uint8_t> has(8, 1), mine(8, 0), want;
+  k.avail = {3, 3, 2, 3, 1, 3, 1, 3};
+  uint32_t cursor = 5;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 6);  // first of the rarest after 5
+  CHECK(cursor == 7);
+  CHECK(members(want) == std::vector<uint32_t>{4, 6});  // the other one as rare may come instead
+  mine[6] = 1;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 4);
+  CHECK(want.empty());  // no other piece as rare: no want set
+}
+
+TEST_CASE("picker: only pieces the source has, that we miss and nobody fetches", "[picker]") {
+  Counts k(6);
+  std::vector<uint8_t> has = {1, 1, 1, 1, 0, 1}, mine(6, 0), want;
+  k.state[0] = 2;      // had
+  k.state[1] = 1;      // being verified
+  k.requested[2] = 1;  // another source is sending it
+  mine[3] = 1;         // this source owes it already
+  uint32_t cursor = 0;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 5);
+  CHECK(want.empty());
+}
+
+TEST_CASE("picker: the endgame asks for a piece one other source is fetching, not two",
+          "[picker]") {
+  Counts k(3);
+  std::vector<uint8_t> has(3, 1), mine(3, 0), want;
+  k.requested = {2, 1, 2};
+  uint32_t cursor = 0;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 1);
+  CHECK(want.empty());  // never a want set in the endgame
+  k.requested[1] = 2;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == -1);
+}
+
+TEST_CASE("picker: nothing to pick from an empty or short list", "[picker]") {
+  Counts k(0);
+  std::vector<uint8_t> has, mine, want;
+  uint32_t cursor = 0;
+  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == -1);
+  Counts k2(4);
+  std::vector<uint8_t> short_has(2, 1), mine4(4, 0);
+  CHECK(picker_pick(k2.view(), short_has, mine4, &cursor, &want) == -1);
+}
+
+TEST_CASE("serve_choose_piece: the least sent of the want set, the asked piece on ties",
+          "[picker]") {
+  std::vector<uint8_t> want = {1, 1, 1, 1, 0};
+  std::vector<uint32_t> sent = {1, 0, 0, 2, 0};
+  CHECK(serve_choose_piece(want, nullptr, sent, 2) == 2);  // asked, and tied for least sent
+  CHECK(serve_choose_piece(want, nullptr, sent, 0) == 1);  // the first least sent after it
+  CHECK(serve_choose_piece(want, nullptr, sent, 3) == 1);  // wraps around
+  std::vector<uint8_t> have = {1, 0, 0, 1, 1};             // a partial source
+  CHECK(serve_choose_piece(want, &have, sent, 1) == 0);
+  std::vector<uint8_t> none = {0, 0, 0, 0, 0};
+  CHECK(serve_choose_piece(none, nullptr, sent, 0) == -1);
+}
+
+TEST_CASE("serve_choose_piece: a seeder's concurrent requests get distinct pieces first",
+          "[picker]") {
+  // Sixteen downloaders ask at once for the same piece with the whole file as
+  // their want set: counting as the server does, every piece goes once before any twice.
+  const uint32_t n = 32;
+  std::vector<uint8_t> want(n, 1);
+  std::vector<uint32_t> sent(n, 0);
+  for (int round = 0; round < 2; round++) {
+    for (uint32_t d = 0; d < n; d++) {
+      int j = serve_choose_piece(want, nullptr, sent, 7);
+      REQUIRE(j >= 0);
+      CHECK(sent[j] == static_cast<uint32_t>(round));
+      sent[j]++;
+    }
+  }
+}
+
+TEST_CASE("token bucket: starts with a burst, refills at the rate, goes into debt", "[rate]") {
+  const uint64_t s = 1000000000;  // one second in ns
+  TokenBucket b;
+  bucket_init(&b, 1000000, 0);  // 1 MB/s: a burst of 100,000 bytes
+  CHECK(bucket_available(&b, 0) == 100000);
+  bucket_spend(&b, 100000, 0);
+  CHECK(bucket_available(&b, 0) == 0);
+  CHECK(bucket_available(&b, s / 100) == 10000);  // 10 ms later
+  bucket_spend(&b, 60000, s / 100);               // 50,000 on credit
+  CHECK(bucket_available(&b, s / 100) == 0);
+  CHECK(bucket_wait_ms(&b, 10000, s / 100) == 60);  // the debt, then 10,000 more
+  CHECK(bucket_available(&b, s / 100 + 60 * s / 1000) == 10000);
+  CHECK(bucket_available(&b, 10 * s) == 100000);  // never more than the burst
+}
+
+TEST_CASE("token bucket: over a long run, no more than rate x time + burst", "[rate]") {
+  TokenBucket b;
+  bucket_init(&b, 2 << 20, 0);
+  uint64_t sent = 0, now = 0;
+  const uint64_t step = 1000000;  // 1 ms
+  for (int i = 0; i < 5000; i++, now += step) {
+    uint64_t a = bucket_available(&b, now);
+    uint64_t n = a < 65536 ? a : 65536;
+    bucket_spend(&b, n, now);
+    sent += n;
+  }
+  double secs = static_cast<double>(now) / 1e9;
+  CHECK(static_cast<double>(sent) <= (2 << 20) * secs + static_cast<double>(b.burst));
+  CHECK(static_cast<double>(sent) >= (2 << 20) * (secs - 0.01));
+}
+
+TEST_CASE("token bucket: unlimited and small rates", "[rate]") {
+  TokenBucket b;
+  bucket_init(&b, 0, 0);
+  CHECK(bucket_available(&b, 0) == UINT64_MAX);
+  CHECK(bucket_wait_ms(&b, 1 << 30, 0) == 0);
+  bucket_init(&b, 1000, 0);  // below a chunk per tenth: the burst is one chunk
+  CHECK(b.burst == 64 * 1024);
+  bucket_spend(&b, b.burst, 0);
+  CHECK(bucket_wait_ms(&b, 1 << 30, 0) == 65536);  // capped at the burst: 65.5 s at 1000 B/s
+  bucket_refund(&b, 1 << 30, 0);
+  CHECK(bucket_available(&b, 0) == b.burst);  // a refund never passes the burst
+}
+
+TEST_CASE("rate_parse: bytes per second with K or M", "[rate]") {
+  uint64_t v = 1;
+  std::string why;
+  CHECK(rate_parse("0", &v, &why) == 0);
+  CHECK(v == 0);
+  CHECK(rate_parse("500K", &v, &why) == 0);
+  CHECK(v == 500 * 1024);
+  CHECK(rate_parse("2M", &v, &why) == 0);
+  CHECK(v == 2 * 1024 * 1024);
+  CHECK(rate_parse("123", &v, &why) == 0);
+  CHECK(v == 123);
+  for (const char* bad : {"", "K", "-1", "1.5M", "2G", "2 M", "M2", "99999999999999", "0x10"}) {
+    INFO(bad);
+    CHECK(rate_parse(bad, &v, &why) == -1);
+    CHECK_FALSE(why.empty());
+  }
+  CHECK(rate_parse("1048576M", &v, &why) == 0);  // 1 TiB/s, the most
+  CHECK(rate_parse("1048577M", &v, &why) == -1);
+}
