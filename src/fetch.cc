@@ -12,9 +12,9 @@
 
 #include <cstring>
 
-#include "app.h"
 #include "limits.h"
 #include "manifest.h"
+#include "place.h"
 
 static void fetch_maybe_done(Fetch* f) {
   if (f->open_handles > 0 || f->fs_busy || f->done_called) return;
@@ -84,23 +84,18 @@ static void fetch_on_timer(uv_timer_t* t) {
              f->received == 0 ? "no data from the source" : "the source stopped sending");
 }
 
-static void fetch_on_linked(uv_fs_t* req) {
-  Fetch* f = static_cast<Fetch*>(req->data);
-  int r = static_cast<int>(req->result);
-  uv_fs_req_cleanup(req);
-  if (r == 0) {
+static void fetch_on_placed(void* ctx, int status, const std::string& err) {
+  Fetch* f = static_cast<Fetch*>(ctx);
+  if (status == 0) {
     // The complete file is in place: that stands even if a cancel came meanwhile.
+    f->tmp_path.clear();  // placing removed the temporary name
     f->fs_busy = false;
     f->failed = false;
-    fetch_end(f, 0, "");  // removes the temporary name; the final one stays
+    fetch_end(f, 0, "");
     return;
   }
   if (fetch_fs_returned(f)) return;
-  if (r == UV_EEXIST) {
-    fetch_fail(f, r, f->name + " appeared in the directory meanwhile; it was not overwritten");
-    return;
-  }
-  fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
+  fetch_fail(f, status, err);
 }
 
 static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std::string& err) {
@@ -118,11 +113,7 @@ static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std:
   }
   f->manifest = *m;
   f->manifest.name = f->name;
-  // link() rather than rename(): it fails instead of replacing a file that
-  // appeared under the final name while we were downloading.
-  f->fs_req.data = f;
-  int r =
-      uv_fs_link(f->loop, &f->fs_req, f->tmp_path.c_str(), f->final_path.c_str(), fetch_on_linked);
+  int r = place_download(f->loop, f->tmp_path, f->final_path, f->name, fetch_on_placed, f);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
     return;
@@ -135,7 +126,6 @@ static void fetch_finish_file(Fetch* f) {
     fetch_fail(f, UV_EPROTO, "the source sent no data (it may not have the file)");
     return;
   }
-  fchmod(f->fd, app_file_mode());  // mkstemp made it private while incomplete
   fetch_close_fd(f);
   // Hash what arrived (on the threadpool): it is checked against the content id
   // the tracker announced, and the manifest lets this peer serve it in pieces.

@@ -20,9 +20,9 @@
 //     goes to the writers (writer_next: consecutive pieces in one pwritev,
 //     O_DIRECT where the file system allows); on_pieces_written: it counts as
 //     had, is reported (on_piece: the peer serves it and tells its watchers).
-//  7. swarm_complete: every piece is on disk: the part file is linked into
-//     place (on_linked); swarm_maybe_report calls on_done once nothing is in
-//     flight.
+//  7. swarm_complete: every piece is on disk: the part file is placed
+//     (place.h: mode, link, the part name removed; swarm_on_placed); swarm_maybe_report calls
+//     on_done once nothing is in flight.
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
 // dropped, and its requests go back to the pool for the others; one that has
 // nothing we need is asked again what it has (conn_on_timer). Under a download
@@ -44,10 +44,10 @@
 #include <new>
 #include <random>
 
-#include "app.h"
 #include "limits.h"
 #include "log.h"
 #include "picker.h"
+#include "place.h"
 #include "wire.h"
 
 enum PieceState : uint8_t { PIECE_MISSING, PIECE_VERIFYING, PIECE_HAD };
@@ -178,46 +178,23 @@ static void swarm_end(Swarm* s, int status, const std::string& err) {
   swarm_maybe_report(s);
 }
 
-static void on_linked(uv_fs_t* req) {
-  Swarm* s = static_cast<Swarm*>(req->data);
-  int r = static_cast<int>(req->result);
-  uv_fs_req_cleanup(req);
-  delete req;
+static void swarm_on_placed(void* ctx, int status, const std::string& err) {
+  Swarm* s = static_cast<Swarm*>(ctx);
   s->pending--;
-  if (r == 0) {
-    unlink(s->part_path.c_str());
-    s->status = 0;
-    s->err.clear();
-  } else if (r == UV_EEXIST) {
-    s->status = r;
-    s->err = s->opt.name +
-             " appeared in the directory meanwhile; it was not overwritten, and the download is "
-             "kept as " +
-             swarm_part_name(s->opt.cid);
-  } else {
-    s->status = r;
-    s->err = std::string("cannot move the download into place: ") + uv_strerror(r);
-  }
+  s->status = status;
+  s->err = err;
+  if (status == UV_EEXIST) s->err += ", and the download is kept as " + swarm_part_name(s->opt.cid);
   swarm_maybe_report(s);
 }
 
 // Every piece is verified and on disk: the part file becomes the file.
 static void swarm_complete(Swarm* s) {
-  fchmod(s->fd, app_file_mode());
   swarm_close_fds(s);
-  uv_fs_t* req = new uv_fs_t;
-  req->data = s;
-  // link() rather than rename(): it fails instead of replacing a file that
-  // appeared under the final name meanwhile.
   s->pending++;
   swarm_end(s, 0, "");
-  if (uv_fs_link(s->loop, req, s->part_path.c_str(), s->final_path.c_str(), on_linked) != 0) {
-    delete req;
-    s->pending--;
-    s->status = UV_EIO;
-    s->err = "cannot move the download into place";
-    swarm_maybe_report(s);
-  }
+  int r = place_download(s->loop, s->part_path, s->final_path, s->opt.name, swarm_on_placed, s);
+  if (r != 0)
+    swarm_on_placed(s, r, std::string("cannot move the download into place: ") + uv_strerror(r));
 }
 
 /* ---- pieces: verify on the threadpool, then write --------------------------- */

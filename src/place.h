@@ -1,0 +1,20 @@
+// Finishing a download, the same for the swarm and the seed-form fetch: the
+// complete, verified file under its temporary name gets the mode a new file
+// gets (the temporary file was private while incomplete), is linked to its
+// final name (link(), never rename(): a file that appeared there meanwhile is
+// not replaced) and, once linked, its temporary name is removed. On failure the
+// temporary file is the caller's: the swarm keeps it to resume, the fetch
+// removes it. Used by swarm.cc and fetch.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+// status 0: the file is in place under its final name; otherwise err says why
+// (for a person: "NAME appeared in the directory meanwhile; ...").
+typedef void (*PlaceCb)(void* ctx, int status, const std::string& err);
+
+// Returns 0 (cb runs later, once) or a negative error (cb never runs).
+int place_download(uv_loop_t* loop, const std::string& tmp_path, const std::string& final_path,
+                   const std::string& name, PlaceCb cb, void* ctx);
