@@ -55,8 +55,9 @@ enum ExpectKind : uint8_t { EXPECT_MANIFEST, EXPECT_HAVE, EXPECT_PIECE };
 
 struct Expect {  // an answer due
   ExpectKind kind;
-  uint32_t index;  // the piece asked for
-  uint64_t at_ns;  // when it was asked
+  uint32_t index;              // the piece asked for
+  uint64_t at_ns;              // when it was asked
+  std::vector<uint32_t> want;  // the other pieces the source may send instead
 };
 
 struct SwarmConn {
@@ -97,6 +98,7 @@ struct Swarm {
   std::vector<uint8_t> state;      // PieceState per piece
   std::vector<uint8_t> had;        // 1 when on disk (what swarm_have shows)
   std::vector<uint8_t> requested;  // sources asked for each piece now
+  std::vector<uint8_t> wanted;     // requests out whose want sets hold each piece
   std::vector<uint16_t> avail;     // sources that have each piece
   uint32_t pieces = 0, nhad = 0, resumed = 0;
   uint64_t received = 0;
@@ -458,13 +460,15 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 
 // The picker (picker.h) over this download's counts (PIECE_MISSING is 0).
 static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
-                      std::vector<uint8_t>* want) {
+                      std::vector<uint32_t>* want) {
   PickerView v;
   v.pieces = s->pieces;
   v.state = &s->state;
   v.requested = &s->requested;
+  v.wanted = &s->wanted;
   v.avail = &s->avail;
-  return picker_pick(v, c->has, mine, &s->cursor, want);
+  // A second request for a piece goes only to a source with nothing else to do.
+  return picker_pick(v, c->has, mine, c->inflight == 0, &s->cursor, want);
 }
 
 struct WriteReq {
@@ -512,6 +516,12 @@ static void conn_rtt(SwarmConn* c, const Expect& e) {
   if (c->rtt_ns == 0 || t < c->rtt_ns) c->rtt_ns = t;
 }
 
+// A request is answered or dropped: the pieces of its want set are free again.
+static void expect_release(Swarm* s, const Expect& e) {
+  for (uint32_t j : e.want)
+    s->wanted[j]--;
+}
+
 static void conn_fill(SwarmConn* c) {
   Swarm* s = c->sw;
   if (!s->ready || c->dropped || c->has.empty()) return;
@@ -525,7 +535,8 @@ static void conn_fill(SwarmConn* c) {
   if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
   std::string out;
   size_t depth = conn_depth(c);
-  std::vector<uint8_t> want;
+  std::vector<uint32_t> want;
+  std::vector<uint8_t> set;
   uint64_t now = uv_hrtime();
   while (c->inflight < depth) {
     int i = pick_piece(s, c, mine, &want);
@@ -533,13 +544,22 @@ static void conn_fill(SwarmConn* c) {
     mine[i] = 1;
     s->requested[i]++;
     c->inflight++;
-    c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now});
     WireRequest r;
     r.action = WIRE_PIECE;
     r.file = s->opt.name;
     r.index = static_cast<uint32_t>(i);
-    if (!want.empty()) r.want = wire_bitfield_hex(want, s->pieces);
+    if (!want.empty()) {
+      set.assign(s->pieces, 0);
+      set[i] = 1;
+      for (uint32_t j : want) {
+        set[j] = 1;
+        s->wanted[j]++;
+      }
+      r.want = wire_bitfield_hex(set, s->pieces);
+    }
     wire_encode_request(r, &out);
+    c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now, std::move(want)});
+    want.clear();
   }
   if (!out.empty()) conn_send(c, std::move(out));
   if (!c->dropped) conn_arm_timer(c);
@@ -552,7 +572,7 @@ static void conn_ask_have(SwarmConn* c, std::string* out) {
   r.file = c->sw->opt.name;
   r.watch = true;
   wire_encode_request(r, out);
-  c->expect.push_back({EXPECT_HAVE, 0, uv_hrtime()});
+  c->expect.push_back({EXPECT_HAVE, 0, uv_hrtime(), {}});
 }
 
 static void swarm_pump(Swarm* s) {
@@ -582,6 +602,7 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
   gate_forget(s->opt.download, c);
   for (const Expect& e : c->expect) {
     if (e.kind == EXPECT_PIECE) s->requested[e.index]--;
+    expect_release(s, e);
   }
   c->expect.clear();
   if (c->body != nullptr) s->requested[c->body_index]--;  // a piece cut off mid-way
@@ -672,8 +693,9 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     return conn_drop(c, why);  // the decoder says what: "sent an answer that ..."
   if (a.kind == WIRE_EVENT_HAVE) return conn_on_event(c, a.index);
   if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
-  Expect e = c->expect.front();
+  Expect e = std::move(c->expect.front());
   c->expect.pop_front();
+  expect_release(s, e);  // answered: its want set is settled
   if (e.kind == EXPECT_MANIFEST) {
     conn_rtt(c, e);
     if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
@@ -711,6 +733,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   uint32_t got = a.index;
   if (a.kind != WIRE_ANS_PIECE || got >= s->pieces ||
       a.length != manifest_piece_length(s->m, got)) {
+    e.want.clear();           // released above
     c->expect.push_front(e);  // still owed: conn_drop gives it back
     c->inflight++;
     return conn_drop(c, "sent a piece header that does not match the request");
@@ -732,6 +755,14 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   } else {
     buf->base = c->scratch;
     buf->len = sizeof c->scratch;
+  }
+  // Under a download limit a read takes no more than the tokens there are (and
+  // a little when there are none), so connections reading at once overdraw
+  // the bucket by little.
+  RateGate* g = c->sw->opt.download;
+  if (gate_limited(g)) {
+    uint64_t room = std::max<uint64_t>(std::min<uint64_t>(gate_available(g), kRateChunk), 4096);
+    if (buf->len > room) buf->len = static_cast<size_t>(room);
   }
 }
 
@@ -824,7 +855,7 @@ static void conn_on_connect(uv_connect_t* req, int status) {
     r.action = WIRE_MANIFEST;
     r.file = s->opt.name;
     wire_encode_request(r, &out);
-    c->expect.push_back({EXPECT_MANIFEST, 0, uv_hrtime()});
+    c->expect.push_back({EXPECT_MANIFEST, 0, uv_hrtime(), {}});
   }
   conn_ask_have(c, &out);
   conn_send(c, std::move(out));
@@ -909,6 +940,7 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->state.assign(s->pieces, PIECE_MISSING);
   s->had.assign(s->pieces, 0);
   s->requested.assign(s->pieces, 0);
+  s->wanted.assign(s->pieces, 0);
   s->avail.assign(s->pieces, 0);
   struct stat st;
   bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;

@@ -65,6 +65,19 @@ def _():
         eq(res.returncode, 2, f"exit code of {argv[1:]} ({show(res)})")
 
 
+@t.test("'tt peer' rate flags: bad values exit 2 with a one-line reason; --help lists both")
+def _():
+    for bad in ("2G", "-1", "1.5M", "", "M", "99999999999999"):
+        for flag in ("--max-upload-rate", "--max-download-rate"):
+            res = run([tt, "peer", "--id", "1", flag, bad])
+            eq(res.returncode, 2, f"exit code of {flag} {bad!r} ({show(res)})")
+            first = res.stderr.splitlines()[0] if res.stderr else ""
+            require(flag in first, f"{flag} {bad!r}: first stderr line {first!r}")
+    res = run([tt, "peer", "--help"])
+    for flag in ("--max-upload-rate", "--max-download-rate"):
+        require(flag in res.stdout, f"{flag} missing from 'tt peer --help'")
+
+
 @t.test("'tt' with an unknown subcommand exits 2")
 def _():
     res = run([tt, "frobnicate"])

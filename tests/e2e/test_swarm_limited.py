@@ -114,6 +114,25 @@ def _():
     require(c.elapsed >= floor, f"{sent} bytes in {c.elapsed:.2f} s: faster than the limit")
 
 
+@t.test("a seventh downloader with --max-download-rate 2M gets the file from the seven copies, "
+        "byte-identical, no faster than its limit allows")
+def _():
+    late = start_peer(tt, "late", c.tracker.port, extra=["--max-download-rate", "2M"])
+    t.watch(late)
+    c.down.append(late)
+    start = time.monotonic()
+    late.send(f"get {NAME}")
+    late.expect_line(f"Downloaded file {NAME} successfully.", timeout=120)
+    elapsed = time.monotonic() - start
+    same_file(f"{late.dir}/{NAME}", c.sha, "the late copy")
+    total = int(late.expect(RECEIVED_RE).group(1))
+    # The bucket starts full (a tenth of a second, at least 64 KiB), and each
+    # connection may read a little past the tokens (4 KiB) before it waits.
+    floor = (total - max((2 << 20) // 10, 64 << 10) - 8 * 4096) / (2 << 20)
+    t.diag(f"{total} bytes in {elapsed:.2f} s (at least {floor:.2f} s at 2 MiB/s)")
+    require(elapsed >= floor, f"{total} bytes in {elapsed:.2f} s: faster than the limit")
+
+
 @t.test("every peer leaves at end of stdin with exit code 0")
 def _():
     for p in [c.seeder, *c.down]:

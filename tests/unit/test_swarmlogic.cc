@@ -12,74 +12,73 @@
 namespace {
 
 struct Counts {
-  std::vector<uint8_t> state, requested;
+  std::vector<uint8_t> state, requested, wanted;
   std::vector<uint16_t> avail;
-  explicit Counts(uint32_t n) : state(n, 0), requested(n, 0), avail(n, 1) {}
+  explicit Counts(uint32_t n) : state(n, 0), requested(n, 0), wanted(n, 0), avail(n, 1) {}
   PickerView view() {
     PickerView v;
     v.pieces = static_cast<uint32_t>(state.size());
     v.state = &state;
     v.requested = &requested;
+    v.wanted = &wanted;
     v.avail = &avail;
     return v;
   }
 };
 
-std::vector<uint32_t> members(const std::vector<uint8_t>& set) {
-  std::vector<uint32_t> out;
-  for (uint32_t i = 0; i < set.size(); i++) {
-    if (set[i]) out.push_back(i);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("picker: rarest piece the source has, from the cursor on", "[picker]") {
   Counts k(8);
-  std::vector<uint8_t> has(8, 1), mine(8, 0), want;
+  std::vector<uint8_t> has(8, 1), mine(8, 0);
+  std::vector<uint32_t> want;
   k.avail = {3, 3, 2, 3, 1, 3, 1, 3};
   uint32_t cursor = 5;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 6);  // first of the rarest after 5
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) ==
+        6);  // first of the rarest after 5
   CHECK(cursor == 7);
-  CHECK(members(want) == std::vector<uint32_t>{4, 6});  // the other one as rare may come instead
+  CHECK(want == std::vector<uint32_t>{4});  // the other one as rare may come instead
   mine[6] = 1;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 4);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 4);
   CHECK(want.empty());  // no other piece as rare: no want set
 }
 
 TEST_CASE("picker: only pieces the source has, that we miss and nobody fetches", "[picker]") {
   Counts k(6);
-  std::vector<uint8_t> has = {1, 1, 1, 1, 0, 1}, mine(6, 0), want;
+  std::vector<uint8_t> has = {1, 1, 1, 1, 0, 1}, mine(6, 0);
+  std::vector<uint32_t> want;
   k.state[0] = 2;      // had
   k.state[1] = 1;      // being verified
   k.requested[2] = 1;  // another source is sending it
   mine[3] = 1;         // this source owes it already
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 5);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 5);
   CHECK(want.empty());
 }
 
-TEST_CASE("picker: the endgame asks for a piece one other source is fetching, not two",
+TEST_CASE("picker: the endgame asks an idle source for a piece one other is fetching, not two",
           "[picker]") {
   Counts k(3);
-  std::vector<uint8_t> has(3, 1), mine(3, 0), want;
+  std::vector<uint8_t> has(3, 1), mine(3, 0);
+  std::vector<uint32_t> want;
   k.requested = {2, 1, 2};
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == 1);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 1);
   CHECK(want.empty());  // never a want set in the endgame
+  CHECK(picker_pick(k.view(), has, mine, false, &cursor, &want) == -1);  // a busy source: none
   k.requested[1] = 2;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == -1);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == -1);
 }
 
 TEST_CASE("picker: nothing to pick from an empty or short list", "[picker]") {
   Counts k(0);
-  std::vector<uint8_t> has, mine, want;
+  std::vector<uint8_t> has, mine;
+  std::vector<uint32_t> want;
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, &cursor, &want) == -1);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == -1);
   Counts k2(4);
   std::vector<uint8_t> short_has(2, 1), mine4(4, 0);
-  CHECK(picker_pick(k2.view(), short_has, mine4, &cursor, &want) == -1);
+  CHECK(picker_pick(k2.view(), short_has, mine4, true, &cursor, &want) == -1);
 }
 
 TEST_CASE("serve_choose_piece: the least sent of the want set, the asked piece on ties",
@@ -174,4 +173,26 @@ TEST_CASE("rate_parse: bytes per second with K or M", "[rate]") {
   }
   CHECK(rate_parse("1048576M", &v, &why) == 0);  // 1 TiB/s, the most
   CHECK(rate_parse("1048577M", &v, &why) == -1);
+}
+
+TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to their request",
+          "[picker]") {
+  Counts k(40);
+  std::vector<uint8_t> has(40, 1), mine(40, 0);
+  std::vector<uint32_t> want;
+  uint32_t cursor = 10;
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 10);
+  REQUIRE(want.size() == kWantSetMax);
+  CHECK(want.front() == 11);
+  // Another source asked next skips the pieces of that request's want set.
+  mine[10] = 1;
+  for (uint32_t j : want)
+    k.wanted[j]++;
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 19);
+  // A source that has only pieces held by a want set gets one only in the endgame.
+  std::vector<uint8_t> only(40, 0);
+  only[12] = 1;
+  CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == -1);
+  CHECK(picker_pick(k.view(), only, mine, true, &cursor, &want) == 12);
+  CHECK(want.empty());
 }
