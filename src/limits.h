@@ -51,12 +51,15 @@ constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops readin
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
 
 // Swarming downloads.
-constexpr size_t kDefaultSources = 32;       // --sources default: sources fetched from at once
-constexpr size_t kMaxSources = 64;           // ... and at most
-constexpr size_t kMinSourcePipeline = 2;     // piece requests in flight per source, at least
-constexpr size_t kMaxSourcePipeline = 16;    // ... and at most, however fast and far it is
-constexpr uint64_t kRateWindowMs = 200;      // a source's rate is measured over windows this long
+constexpr size_t kDefaultSources = 32;     // --sources default: sources fetched from at once
+constexpr size_t kMaxSources = 64;         // ... and at most
+constexpr size_t kMinSourcePipeline = 2;   // piece requests in flight per source, at least
+constexpr size_t kMaxSourcePipeline = 16;  // ... and at most, however fast and far it is
+constexpr uint64_t kRateWindowMs = 200;    // a source's rate is measured over windows this long
+constexpr double kPipelineSlackMs = 10;  // added to a source's round trip when sizing its pipeline
 constexpr size_t kMaxPendingEvents = 65536;  // have events kept before a source's piece list
+constexpr uint64_t kUselessSourceMs = 2000;  // a source with nothing we need this long gives
+                                             // up its slot to an untried one (when all are taken)
 constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk, at least
 constexpr size_t kPendingBytes = 8 << 20;    // ... or as many as make this many bytes
 constexpr size_t kPiecePool = 32;            // piece buffers kept for reuse

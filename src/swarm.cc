@@ -80,6 +80,8 @@ struct SwarmConn {
   double rate = 0;                       // bytes per second received, smoothed
   uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
   bool gate_wait = false;                // reading stopped until download tokens are there
+  uint64_t connected_ms = 0;             // loop time it connected
+  uint64_t useful_ms = 0;                // ... and last had a piece we needed
   std::string line;                      // a header line being read
   char* body = nullptr;                  // piece bytes being read
   uint32_t body_index = 0, body_len = 0, body_got = 0;
@@ -489,13 +491,15 @@ static void conn_send(SwarmConn* c, std::string data) {
   }
 }
 
-// Requests to keep in flight at a source: enough to cover its round trip at
-// its rate, plus some so that its next answer is always queued behind the one
-// being sent.
+// Requests to keep in flight at a source: what it sends at its rate during
+// its round trip plus kPipelineSlackMs (the time our loop or its threadpool
+// may take to ask again), and one more, so that its next answer is always
+// queued behind the one being sent; at least kMinSourcePipeline.
 static size_t conn_depth(const SwarmConn* c) {
-  double bdp = c->rate * static_cast<double>(c->rtt_ns) / 1e9;
-  double pieces = std::ceil(bdp / static_cast<double>(c->sw->m.piece_size));
-  return std::min<size_t>(kMinSourcePipeline + static_cast<size_t>(pieces), kMaxSourcePipeline);
+  double secs = static_cast<double>(c->rtt_ns) / 1e9 + kPipelineSlackMs / 1e3;
+  double pieces = std::ceil(c->rate * secs / static_cast<double>(c->sw->m.piece_size));
+  size_t d = 1 + static_cast<size_t>(pieces);
+  return std::max(kMinSourcePipeline, std::min(d, kMaxSourcePipeline));
 }
 
 // Measures what a source sends, over windows of kRateWindowMs.
@@ -773,6 +777,7 @@ static void conn_body_progress(SwarmConn* c) {
   c->body = nullptr;
   c->sw->received += c->body_len;
   contribution(c->sw, c->src.addr)->bytes += c->body_len;
+  c->useful_ms = uv_now(c->sw->loop);
   piece_received(c, c->body_index, data, c->body_len);
   conn_fill(c);
 }
@@ -847,6 +852,7 @@ static void conn_on_connect(uv_connect_t* req, int status) {
   if (status < 0) return conn_drop(c, std::string("cannot connect: ") + uv_strerror(status));
   c->connected = true;
   Swarm* s = c->sw;
+  c->connected_ms = c->useful_ms = uv_now(s->loop);
   // Every source connected before the manifest is known is asked for it: one
   // that stalls must not hold up the rest (a manifest is small next to a file).
   std::string out;
@@ -864,6 +870,35 @@ static void conn_on_connect(uv_connect_t* req, int status) {
     conn_drop(c, "cannot read from the source");
 }
 
+// Whether a source has had nothing we need, and nothing asked of it, for
+// kUselessSourceMs since it connected: its slot may go to a source not tried yet.
+static bool conn_useless(const SwarmConn* c, uint64_t now) {
+  const Swarm* s = c->sw;
+  if (!c->connected || c->dropped || !c->expect.empty() || c->body != nullptr || !s->ready ||
+      c->has.empty() || now - c->connected_ms < kUselessSourceMs ||
+      now - c->useful_ms < kUselessSourceMs)
+    return false;
+  for (uint32_t i = 0; i < s->pieces; i++) {
+    if (c->has[i] && s->state[i] == PIECE_MISSING) return false;
+  }
+  return true;
+}
+
+// With every slot taken and sources not tried yet, the one useless source that
+// connected first gives up its slot; it goes back to the end of the list, to be
+// tried again when its turn comes (it may have pieces by then).
+static void swarm_replace_useless(Swarm* s) {
+  uint64_t now = uv_now(s->loop);
+  SwarmConn* victim = nullptr;
+  for (SwarmConn* c : s->conns) {
+    if (conn_useless(c, now) && (victim == nullptr || c->connected_ms < victim->connected_ms))
+      victim = c;
+  }
+  if (victim == nullptr) return;
+  s->opt.sources.push_back(victim->src);
+  conn_drop(victim, "");  // its close connects the next source
+}
+
 static void swarm_connect_more(Swarm* s) {
   auto live = [s]() {
     size_t n = 0;
@@ -871,6 +906,8 @@ static void swarm_connect_more(Swarm* s) {
       n += !c->dropped;
     return n;
   };
+  if (!s->ending && live() >= s->opt.max_conns && s->next_source < s->opt.sources.size())
+    swarm_replace_useless(s);
   while (!s->ending && live() < s->opt.max_conns && s->next_source < s->opt.sources.size()) {
     const ProtoSource& src = s->opt.sources[s->next_source++];
     struct sockaddr_in addr;
