@@ -49,6 +49,9 @@ constexpr int kTcpBacklog = 128;
 constexpr size_t kMaxServeConns = 256;         // connections served at once; more are reset
 constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops reading is dropped
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
+constexpr size_t kUploadSlots = 4;             // piece answers sent at once (the rest wait in turn)
+constexpr size_t kNotSentLowat = 128 * 1024;   // unsent bytes a served socket may buffer
+constexpr uint64_t kSlotHoldMs = 2000;  // a slot held this long while others wait is taken back
 
 // Swarming downloads.
 constexpr size_t kDefaultSources = 32;     // --sources default: sources fetched from at once
@@ -56,7 +59,7 @@ constexpr size_t kMaxSources = 64;         // ... and at most
 constexpr size_t kMinSourcePipeline = 2;   // piece requests in flight per source, at least
 constexpr size_t kMaxSourcePipeline = 16;  // ... and at most, however fast and far it is
 constexpr uint64_t kRateWindowMs = 200;    // a source's rate is measured over windows this long
-constexpr double kPipelineSlackMs = 10;  // added to a source's round trip when sizing its pipeline
+constexpr double kPipelineSlackMs = 1;  // added to a source's round trip when sizing its pipeline
 constexpr size_t kMaxPendingEvents = 65536;  // have events kept before a source's piece list
 constexpr uint64_t kUselessSourceMs = 2000;  // a source with nothing we need this long gives
                                              // up its slot to an untried one (when all are taken)

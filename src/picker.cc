@@ -10,6 +10,7 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
   const std::vector<uint8_t>& state = *v.state;
   const std::vector<uint8_t>& requested = *v.requested;
   const std::vector<uint8_t>& wanted = *v.wanted;
+  const std::vector<uint8_t>& own = *v.own_wanted;
   const std::vector<uint16_t>& avail = *v.avail;
   uint32_t start = *cursor % n;
   int best = -1;
@@ -18,7 +19,7 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = (start + k) % n;
       if (state[i] != 0 || !has[i] || mine[i]) continue;
-      if (pass == 0 && (requested[i] > 0 || wanted[i] > 0)) continue;
+      if (pass == 0 && (requested[i] > 0 || wanted[i] > own[i])) continue;
       if (pass == 1 && requested[i] >= 2) continue;
       if (best < 0 || avail[i] < avail[best]) best = static_cast<int>(i);
     }
@@ -28,7 +29,7 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
   if (pass == 1) {  // found by the first pass: not the endgame
     for (uint32_t k = 1; k < n && want->size() < kWantSetMax; k++) {
       uint32_t i = (static_cast<uint32_t>(best) + k) % n;
-      if (state[i] != 0 || !has[i] || mine[i] || requested[i] > 0 || wanted[i] > 0 ||
+      if (state[i] != 0 || !has[i] || mine[i] || requested[i] > 0 || wanted[i] > own[i] ||
           avail[i] != avail[best])
         continue;
       want->push_back(i);

@@ -12,6 +12,8 @@
 #include "serve.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,8 +84,12 @@ struct ServeConn {
   int64_t sf_sent = 0;             // by the last job
   int64_t sf_limit = 0;            // most bytes the next job may send (0: no limit)
   std::string watch;               // the file whose new pieces are pushed as events
-  std::string events;              // event lines waiting for the next answer boundary
-  int sf_err = 0;                  // of the last job: 0, UV_EAGAIN (socket full) or an error
+  bool has_slot = false;           // one of the server's upload slots is this answer's
+  bool slot_waiting = false;       // in the server's slot queue, with slot_req
+  uint64_t slot_ms = 0;            // when the slot was taken
+  WireRequest slot_req;
+  std::string events;  // event lines waiting for the next answer boundary
+  int sf_err = 0;      // of the last job: 0, UV_EAGAIN (socket full) or an error
   char rbuf[16384];
 };
 
@@ -109,9 +115,17 @@ static void serve_on_handle_closed(uv_handle_t* h) {
   serve_maybe_free(c);
 }
 
+static void slot_release(ServeConn* c);
+
 static void serve_close(ServeConn* c) {
   if (c->state == SERVE_CLOSING) return;
   gate_forget(c->srv->upload, c);
+  if (c->has_slot) slot_release(c);
+  if (c->slot_waiting) {
+    std::vector<ServeConn*>& q = c->srv->slot_queue;
+    q.erase(std::find(q.begin(), q.end(), c));
+    c->slot_waiting = false;
+  }
   // A transfer cut short must not look finished: the seed form has no length, so
   // a plain close (FIN) would pass for the end of the file. A reset cannot.
   bool cut_short = c->state == SERVE_STREAMING;
@@ -291,6 +305,7 @@ static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
 
 // An answer is all out: on to pushed events and the next request.
 static void ext_answer_done(ServeConn* c) {
+  if (c->has_slot) slot_release(c);
   c->ext_busy = false;
   c->sf_off = c->sf_end = 0;
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
@@ -546,10 +561,8 @@ static const struct {
     {WIRE_PIECE, ext_piece},
 };
 
-static void ext_handle(ServeConn* c, const std::string& line) {
-  WireRequest r;
-  std::string why;
-  if (wire_decode_request(line.data(), line.size(), &r, &why) != 0) return ext_error(c, why);
+// Runs a decoded request: looks its file up and calls its action's handler.
+static void ext_run(ServeConn* c, const WireRequest& r) {
   XferFile file;
   if (c->srv->lookup(c->srv->ctx, r.file, &file) != 0)
     return ext_error(c, "no such file: " + out_sanitize(r.file));
@@ -560,6 +573,81 @@ static void ext_handle(ServeConn* c, const std::string& line) {
     if (a.action == r.action) return a.handle(c, r, file);
   }
   ext_error(c, "unknown action");
+}
+
+/* ---- upload slots ------------------------------------------------------------ */
+
+// Piece answers are sent kUploadSlots at a time, so that each goes out at a
+// good share of the uplink: a piece reaches its downloader (who can then pass
+// it on) in a fraction of the time it takes when every connection sends at
+// once, and a seeder's last pieces are not stuck in starved streams. A request
+// that finds no free slot waits its turn (ext_busy holds the connection's
+// later requests); its piece is chosen only when it gets one. A slot held
+// longer than kSlotHoldMs while others wait is taken back (the answer goes on
+// without it), so slow or stalled downloaders cannot hold the uplink.
+
+static void slot_wake(XferServer* s);
+
+static void slot_release(ServeConn* c) {
+  c->has_slot = false;
+  c->srv->sending--;
+  slot_wake(c->srv);
+}
+
+static void slot_take(ServeConn* c) {
+  c->has_slot = true;
+  c->slot_ms = uv_now(c->srv->loop);
+  c->srv->sending++;
+}
+
+static void slot_on_timer(uv_timer_t* t) {
+  XferServer* s = static_cast<XferServer*>(t->data);
+  uint64_t now = uv_now(s->loop);
+  std::vector<ServeConn*> stale;
+  for (ServeConn* c : s->conns) {
+    if (c->has_slot && now - c->slot_ms >= kSlotHoldMs) stale.push_back(c);
+  }
+  for (ServeConn* c : stale) {
+    c->has_slot = false;
+    s->sending--;
+  }
+  slot_wake(s);
+}
+
+static void slot_wake(XferServer* s) {
+  if (s->closing) return;  // every connection is being closed
+  while (s->sending < kUploadSlots && !s->slot_queue.empty()) {
+    ServeConn* c = s->slot_queue.front();
+    s->slot_queue.erase(s->slot_queue.begin());
+    c->slot_waiting = false;
+    slot_take(c);
+    WireRequest r = std::move(c->slot_req);
+    ext_run(c, r);
+  }
+  if (!s->slot_timer_open) return;
+  if (s->slot_queue.empty())
+    uv_timer_stop(&s->slot_timer);
+  else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&s->slot_timer)))
+    uv_timer_start(&s->slot_timer, slot_on_timer, kSlotHoldMs, kSlotHoldMs);
+}
+
+static void ext_handle(ServeConn* c, const std::string& line) {
+  WireRequest r;
+  std::string why;
+  if (wire_decode_request(line.data(), line.size(), &r, &why) != 0) return ext_error(c, why);
+  if (r.action == WIRE_PIECE) {
+    XferServer* s = c->srv;
+    if (s->sending >= kUploadSlots) {  // wait for a slot, in turn
+      c->ext_busy = true;
+      c->slot_waiting = true;
+      c->slot_req = std::move(r);
+      s->slot_queue.push_back(c);
+      slot_wake(s);  // arms the timer
+      return;
+    }
+    slot_take(c);
+  }
+  ext_run(c, r);
 }
 
 static void ext_pump_lines(ServeConn* c);
@@ -714,6 +802,13 @@ static void serve_on_connection(uv_stream_t* server, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  // Little unsent data may wait in the socket: a piece counts as sent (and its
+  // upload slot frees) when it has left, not when the kernel has buffered it.
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+    int lowat = static_cast<int>(kNotSentLowat);
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+  }
   uv_timer_start(&c->timer, serve_on_request_timer, kSeedNameWaitMs, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), serve_alloc, serve_on_read) != 0)
     serve_close(c);
@@ -731,6 +826,10 @@ int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, i
   s->listener.data = s;
   s->listening = true;
   s->open = 1;
+  if ((r = uv_timer_init(loop, &s->slot_timer)) != 0) return r;
+  s->slot_timer.data = s;
+  s->slot_timer_open = true;
+  s->open++;
   if ((r = uv_tcp_bind(&s->listener, reinterpret_cast<const struct sockaddr*>(&addr), 0)) != 0)
     return r;
   if ((r = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), kTcpBacklog,
@@ -756,6 +855,13 @@ void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx)) {
     serve_close(c);
   if (s->listening) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), [](uv_handle_t* h) {
+      XferServer* srv = static_cast<XferServer*>(h->data);
+      if (--srv->open == 0 && srv->on_closed != nullptr) srv->on_closed(srv->ctx);
+    });
+  }
+  if (s->slot_timer_open) {
+    s->slot_timer_open = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->slot_timer), [](uv_handle_t* h) {
       XferServer* srv = static_cast<XferServer*>(h->data);
       if (--srv->open == 0 && srv->on_closed != nullptr) srv->on_closed(srv->ctx);
     });

@@ -61,6 +61,12 @@ struct XferServer {
   // Pieces sent per file (by path), for choosing from want sets; bounded by the
   // files served and their piece counts.
   std::unordered_map<std::string, std::vector<uint32_t>> sent;
+  // Upload slots: at most kUploadSlots piece answers are sent at once; other
+  // piece requests wait in turn (their piece is chosen when a slot frees).
+  size_t sending = 0;
+  std::vector<ServeConn*> slot_queue;
+  uv_timer_t slot_timer;  // revokes slots held too long while others wait
+  bool slot_timer_open = false;
   uint64_t bytes_sent = 0;   // piece and seed-form file bytes, all connections
   uint64_t pieces_sent = 0;  // whole pieces
   bool closing = false;

@@ -74,16 +74,21 @@ struct SwarmConn {
   std::vector<uint8_t> has;              // the source's pieces
   std::string pending_have;              // a have answer that came before the manifest
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
-  bool watched = false;                  // the source pushes have events
-  size_t inflight = 0;                   // piece requests not yet answered
-  uint64_t rtt_ns = 0;                   // the quickest answer to a have or manifest
-  double rate = 0;                       // bytes per second received, smoothed
-  uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
-  bool gate_wait = false;                // reading stopped until download tokens are there
-  uint64_t connected_ms = 0;             // loop time it connected
-  uint64_t useful_ms = 0;                // ... and last had a piece we needed
-  std::string line;                      // a header line being read
-  char* body = nullptr;                  // piece bytes being read
+  std::vector<uint8_t> own_wanted;       // the part of Swarm::wanted that is this source's
+  uint32_t cursor = 0;                   // where its next pick looks first
+  bool cursor_set = false;
+  bool watched = false;                // the source pushes have events
+  bool complete = false;               // it has every piece
+  uint32_t nhas = 0;                   // pieces it has
+  size_t inflight = 0;                 // piece requests not yet answered
+  uint64_t rtt_ns = 0;                 // the quickest answer to a have or manifest
+  double rate = 0;                     // bytes per second received, smoothed
+  uint64_t win_ns = 0, win_bytes = 0;  // the window being measured
+  bool gate_wait = false;              // reading stopped until download tokens are there
+  uint64_t connected_ms = 0;           // loop time it connected
+  uint64_t useful_ms = 0;              // ... and last had a piece we needed
+  std::string line;                    // a header line being read
+  char* body = nullptr;                // piece bytes being read
   uint32_t body_index = 0, body_len = 0, body_got = 0;
   char scratch[65536];
 };
@@ -116,7 +121,7 @@ struct Swarm {
   // Pieces received and not yet on disk, at most: a limit in bytes once the
   // piece size is known, so that small pieces still make long runs to write.
   size_t max_pending = 0;
-  uint32_t cursor = 0;    // where pick_piece looks first
+  uint32_t cursor = 0;    // a random piece: where each source's cursor starts
   bool starting = false;  // no report from inside swarm_start
   bool ending = false;
   bool finished = false;
@@ -468,9 +473,22 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   v.state = &s->state;
   v.requested = &s->requested;
   v.wanted = &s->wanted;
+  if (c->own_wanted.size() != s->pieces) c->own_wanted.assign(s->pieces, 0);
+  v.own_wanted = &c->own_wanted;
   v.avail = &s->avail;
-  // A second request for a piece goes only to a source with nothing else to do.
-  return picker_pick(v, c->has, mine, c->inflight == 0, &s->cursor, want);
+  // The endgame: every missing piece is asked of someone already. Only then,
+  // and only for a source with nothing else to do, is a piece asked twice: in
+  // a swarm whose uplinks are the limit, a second copy costs someone's uplink.
+  bool endgame = c->inflight == 0;
+  for (uint32_t i = 0; endgame && i < s->pieces; i++)
+    endgame = s->state[i] != PIECE_MISSING || s->requested[i] > 0;
+  // Each source has its own cursor, so that each is asked for a run of pieces
+  // in file order (written together) even when several are asked at once.
+  if (!c->cursor_set) {
+    c->cursor = s->cursor;
+    c->cursor_set = true;
+  }
+  return picker_pick(v, c->has, mine, endgame, &c->cursor, want);
 }
 
 struct WriteReq {
@@ -521,9 +539,11 @@ static void conn_rtt(SwarmConn* c, const Expect& e) {
 }
 
 // A request is answered or dropped: the pieces of its want set are free again.
-static void expect_release(Swarm* s, const Expect& e) {
-  for (uint32_t j : e.want)
-    s->wanted[j]--;
+static void expect_release(SwarmConn* c, const Expect& e) {
+  for (uint32_t j : e.want) {
+    c->sw->wanted[j]--;
+    c->own_wanted[j]--;
+  }
 }
 
 static void conn_fill(SwarmConn* c) {
@@ -545,6 +565,10 @@ static void conn_fill(SwarmConn* c) {
   while (c->inflight < depth) {
     int i = pick_piece(s, c, mine, &want);
     if (i < 0) break;
+    // Want sets go to complete sources only: a seeder serves many downloaders
+    // at once and should give each a different piece; a partial source's want
+    // set would hold back pieces that other sources could send meanwhile.
+    if (!c->complete) want.clear();
     mine[i] = 1;
     s->requested[i]++;
     c->inflight++;
@@ -558,6 +582,7 @@ static void conn_fill(SwarmConn* c) {
       for (uint32_t j : want) {
         set[j] = 1;
         s->wanted[j]++;
+        c->own_wanted[j]++;
       }
       r.want = wire_bitfield_hex(set, s->pieces);
     }
@@ -606,7 +631,7 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
   gate_forget(s->opt.download, c);
   for (const Expect& e : c->expect) {
     if (e.kind == EXPECT_PIECE) s->requested[e.index]--;
-    expect_release(s, e);
+    expect_release(c, e);
   }
   c->expect.clear();
   if (c->body != nullptr) s->requested[c->body_index]--;  // a piece cut off mid-way
@@ -658,6 +683,8 @@ static void conn_apply_have(SwarmConn* c, const std::string& hex) {
     if (!has[i] && before) s->avail[i]--;
   }
   c->has = has;
+  c->nhas = static_cast<uint32_t>(std::count(has.begin(), has.end(), 1));
+  c->complete = c->nhas == s->pieces;
 }
 
 static void swarm_adopt_manifest(Swarm* s, const Manifest& m);
@@ -676,6 +703,7 @@ static void conn_on_event(SwarmConn* c, uint32_t i) {
   if (c->has[i]) return;
   c->has[i] = 1;
   s->avail[i]++;
+  if (++c->nhas == s->pieces) c->complete = true;
   conn_fill(c);
 }
 
@@ -699,7 +727,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
   Expect e = std::move(c->expect.front());
   c->expect.pop_front();
-  expect_release(s, e);  // answered: its want set is settled
+  expect_release(c, e);  // answered: its want set is settled
   if (e.kind == EXPECT_MANIFEST) {
     conn_rtt(c, e);
     if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
@@ -728,6 +756,8 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     s->requested[i]--;
     if (i < c->has.size() && c->has[i]) {
       c->has[i] = 0;
+      c->nhas--;
+      c->complete = false;
       s->avail[i]--;
     }
     conn_fill(c);

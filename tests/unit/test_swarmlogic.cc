@@ -12,15 +12,17 @@
 namespace {
 
 struct Counts {
-  std::vector<uint8_t> state, requested, wanted;
+  std::vector<uint8_t> state, requested, wanted, own;
   std::vector<uint16_t> avail;
-  explicit Counts(uint32_t n) : state(n, 0), requested(n, 0), wanted(n, 0), avail(n, 1) {}
+  explicit Counts(uint32_t n)
+      : state(n, 0), requested(n, 0), wanted(n, 0), own(n, 0), avail(n, 1) {}
   PickerView view() {
     PickerView v;
     v.pieces = static_cast<uint32_t>(state.size());
     v.state = &state;
     v.requested = &requested;
     v.wanted = &wanted;
+    v.own_wanted = &own;
     v.avail = &avail;
     return v;
   }
@@ -189,7 +191,12 @@ TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to the
   for (uint32_t j : want)
     k.wanted[j]++;
   CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 19);
-  // A source that has only pieces held by a want set gets one only in the endgame.
+  // The source whose want set it is goes on in order (its own sets hold nothing back).
+  k.own = k.wanted;
+  uint32_t again = 11;
+  CHECK(picker_pick(k.view(), has, mine, true, &again, &want) == 11);
+  k.own.assign(40, 0);
+  // A source that has only pieces held by another's want set gets one only in the endgame.
   std::vector<uint8_t> only(40, 0);
   only[12] = 1;
   CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == -1);
