@@ -70,7 +70,9 @@ constexpr size_t kMaxWrites = 2;             // piece writes in flight (the rest
 constexpr size_t kMaxWritePieces = 16;       // consecutive pieces written with one pwritev
 constexpr size_t kDirectAlign = 4096;        // O_DIRECT writes: buffer, offset and length multiples
 constexpr uint64_t kSourceRefreshMs = 500;   // ask the tracker for new sources this often
-constexpr uint64_t kHaveRefreshMs = 1000;    // ask an idle source again what it has
+constexpr uint64_t kSourceRefreshFirstMs = 150;    // ... first: downloaders started together
+                                                   // have announced themselves by then
+constexpr uint64_t kHaveRefreshMs = 1000;          // ask an idle source again what it has
 constexpr uint64_t kHaveRefreshWatchedMs = 10000;  // ... when it pushes have events
 constexpr size_t kMaxAnswerLine = 8 << 20;         // an answer line (a manifest of a huge file)
 

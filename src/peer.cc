@@ -505,7 +505,7 @@ static void get_start(Peer* p) {
   }
   progress_start(p);
   if (p->refresh_open)
-    uv_timer_start(&p->refresh, on_refresh_timer, kSourceRefreshMs, kSourceRefreshMs);
+    uv_timer_start(&p->refresh, on_refresh_timer, kSourceRefreshFirstMs, kSourceRefreshMs);
 }
 
 // Parses a 1-based choice among n peers; 0 when the text is not one.

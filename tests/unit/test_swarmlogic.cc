@@ -179,25 +179,28 @@ TEST_CASE("rate_parse: bytes per second with K or M", "[rate]") {
 
 TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to their request",
           "[picker]") {
-  Counts k(40);
-  std::vector<uint8_t> has(40, 1), mine(40, 0);
+  const uint32_t n = static_cast<uint32_t>(kWantSetMax) + 40;
+  Counts k(n);
+  std::vector<uint8_t> has(n, 1), mine(n, 0);
   std::vector<uint32_t> want;
   uint32_t cursor = 10;
   CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 10);
   REQUIRE(want.size() == kWantSetMax);
   CHECK(want.front() == 11);
+  CHECK(want.back() == 10 + kWantSetMax);
   // Another source asked next skips the pieces of that request's want set.
   mine[10] = 1;
   for (uint32_t j : want)
     k.wanted[j]++;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 19);
+  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) ==
+        static_cast<int>(11 + kWantSetMax));
   // The source whose want set it is goes on in order (its own sets hold nothing back).
   k.own = k.wanted;
   uint32_t again = 11;
   CHECK(picker_pick(k.view(), has, mine, true, &again, &want) == 11);
-  k.own.assign(40, 0);
+  k.own.assign(n, 0);
   // A source that has only pieces held by another's want set gets one only in the endgame.
-  std::vector<uint8_t> only(40, 0);
+  std::vector<uint8_t> only(n, 0);
   only[12] = 1;
   CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == -1);
   CHECK(picker_pick(k.view(), only, mine, true, &cursor, &want) == 12);
