@@ -15,11 +15,18 @@
 #              peer a, each with a idle and while a hashes a 1 GiB `share`
 #   instr      instructions per request in the tracker's datagram handler
 #              (get_peers, join), counted by callgrind: exact, so one run each
-#   all        every subcommand
+#   all        every subcommand (swarm-net not included)
+#   swarm-net [FLAGS]  tt's swarm on shaped links in network namespaces (root
+#              only): runs scripts/swarm-net.sh with FLAGS (its own flags, see
+#              `scripts/swarm-net.sh --help`); it must be the first subcommand,
+#              and --runs N, --keep, --baseline PATH given before it are passed on
 #   --quick    smaller and faster: BIG 256 MiB, SWARM 128 MiB, 1 run, iperf3 2 s,
 #              2 s load runs, 200k registrations, a 256 MiB share
 #   --runs N   runs per figure (default 3; each figure is the median, with min and max)
 #   --keep     keep the work directory (consoles, logs) and print where it is
+#   --baseline PATH  transfer: also run the BIG downloads with another tt binary
+#              (its own tracker and seeders), in the same rounds, and print the
+#              ratios of today's medians to its (e.g. a build of the last release)
 # Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS,
 # BENCH_LOAD_SECS, BENCH_MEM_PEERS, BENCH_SHARE_MIB, BENCH_SMALL_MIB; and
 # BENCH_PIN=same|split|none says where the tracker runs against ttload.
@@ -41,6 +48,7 @@ root=$(pwd)
 subcommands=(transfer tracker memory share instr)
 quick=0
 runs=""
+baseline="${BENCH_BASELINE:-}"
 keep=0
 todo=()
 while [ $# -gt 0 ]; do
@@ -49,8 +57,20 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --runs=*) runs="${1#--runs=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --baseline) baseline="$2"; shift ;;
+    --baseline=*) baseline="${1#--baseline=}" ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) todo+=("${subcommands[@]}") ;;
+    swarm-net)
+      # Its own script and flags; it builds tt itself (scripts/build.sh) unless --tt is given.
+      [ ${#todo[@]} -eq 0 ] || { echo "bench: swarm-net must be the first subcommand" >&2; exit 2; }
+      [ "$quick" = 0 ] || { echo "bench: --quick does not apply to swarm-net (see its --n, --size-mib)" >&2; exit 2; }
+      shift
+      fwd=()
+      [ -z "$runs" ] || fwd+=(--runs "$runs")
+      [ "$keep" = 0 ] || fwd+=(--keep)
+      [ -z "$baseline" ] || fwd+=(--baseline "$baseline")
+      TT_SWARM_NET_CMD="scripts/bench.sh swarm-net" exec bash scripts/swarm-net.sh ${fwd[@]+"${fwd[@]}"} "$@" ;;
     -*) echo "bench: unknown flag $1 (try --help)" >&2; exit 2 ;;
     *)
       if [[ " ${subcommands[*]} " == *" $1 "* ]]; then todo+=("$1")
@@ -409,17 +429,33 @@ bench_transfer() {
     mkdir -p "$work/s$i" && ln "$big" "$work/s$i/big"
     seed "s$i" "$work/s$i" big
   done
+  local steps=(socat one four) cur_tport=$tport base_tport=""
+  if [ -n "$baseline" ]; then
+    # The baseline binary gets a tracker and four seeders of its own, so that
+    # each binary downloads from its own kind of server.
+    TT=$baseline start_tracker base-tracker
+    base_tport=$tport; tport=$cur_tport
+    log "baseline $baseline: tracker on 127.0.0.1:$base_tport; seeders b1..b4"
+    for i in 1 2 3 4; do
+      mkdir -p "$work/b$i" && ln "$big" "$work/b$i/big"
+      TT=$baseline tport=$base_tport seed "b$i" "$work/b$i" big
+    done
+    steps+=(one_base four_base)
+  fi
   for r in $(seq "$runs"); do
     log "round $r of $runs: $bigmib MiB"
-    for step in $(rotate "$r" socat one four); do
+    for step in $(rotate "$r" "${steps[@]}"); do
       case $step in
         socat) socat_once socat "$big" ;;
         one) get_once one "one$r" big "$big" " --sources 1" ;;
         four) get_once four "four$r" big "$big" " --sources 4" ;;
+        one_base) TT=$baseline tport=$base_tport get_once one_base "bone$r" big "$big" " --sources 1" ;;
+        four_base) TT=$baseline tport=$base_tport get_once four_base "bfour$r" big "$big" " --sources 4" ;;
       esac
     done
   done
   for i in 1 2 3 4; do stop_peer "s$i"; done
+  if [ -n "$baseline" ]; then for i in 1 2 3 4; do stop_peer "b$i"; done; fi
 
   # -- SWARM: one peer alone, then eight at once, from one seeder
   log "seeder w hashes and shares swarm ($swmib MiB)"
@@ -440,6 +476,12 @@ bench_transfer() {
   record "socat -b 131072, file -> TCP -> file" "$bigmib MiB" "${V[socat]:-}" "${F[socat]:-0}"
   record "tt get --sources 1 (1 of 4 seeders)" "$bigmib MiB" "${V[one]:-}" "${F[one]:-0}"
   record "tt get --sources 4 (4 seeders)" "$bigmib MiB" "${V[four]:-}" "${F[four]:-0}"
+  if [ -n "$baseline" ]; then
+    record "baseline tt get --sources 1" "$bigmib MiB" "${V[one_base]:-}" "${F[one_base]:-0}"
+    record "baseline tt get --sources 4" "$bigmib MiB" "${V[four_base]:-}" "${F[four_base]:-0}"
+    ratios+=("tt 1 source / baseline 1 source:  $(ratio "$(median_of "${V[one]:-}")" "$(median_of "${V[one_base]:-}")")   (issue 11: within 10%)")
+    ratios+=("tt 4 sources / baseline 4 sources: $(ratio "$(median_of "${V[four]:-}")" "$(median_of "${V[four_base]:-}")")   (issue 11: within 10%)")
+  fi
   record "tt get, 1 seeder" "$swmib MiB" "${V[solo]:-}" "${F[solo]:-0}"
   record "tt 8 peers get at once, 1 seeder (sum)" "8x$swmib MiB" "${V[eight]:-}" "${F[eight]:-0}"
 
