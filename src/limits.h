@@ -52,6 +52,7 @@ constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close af
 constexpr size_t kUploadSlots = 4;             // piece answers sent at once (the rest wait in turn)
 constexpr size_t kNotSentLowat = 128 * 1024;   // unsent bytes a served socket may buffer
 constexpr uint64_t kSlotHoldMs = 2000;  // a slot held this long while others wait is taken back
+constexpr uint64_t kCrowdMs = 1000;  // want sets count while another asked for the file this lately
 
 // Swarming downloads.
 constexpr size_t kDefaultSources = 32;     // --sources default: sources fetched from at once

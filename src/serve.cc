@@ -88,8 +88,10 @@ struct ServeConn {
   bool slot_waiting = false;       // in the server's slot queue, with slot_req
   uint64_t slot_ms = 0;            // when the slot was taken
   WireRequest slot_req;
-  std::string events;  // event lines waiting for the next answer boundary
-  int sf_err = 0;      // of the last job: 0, UV_EAGAIN (socket full) or an error
+  std::string piece_path;  // the file of its last piece request
+  uint64_t piece_ms = 0;   // ... and when
+  std::string events;      // event lines waiting for the next answer boundary
+  int sf_err = 0;          // of the last job: 0, UV_EAGAIN (socket full) or an error
   char rbuf[16384];
 };
 
@@ -521,6 +523,16 @@ static void ext_have(ServeConn* c, const WireRequest& r, const XferFile& file) {
   ext_send(c);
 }
 
+// Whether another connection asked for a piece of the same file lately.
+static bool serve_crowded(const ServeConn* c, const std::string& path) {
+  uint64_t now = uv_now(c->srv->loop);
+  for (const ServeConn* o : c->srv->conns) {
+    if (o != c && o->piece_ms + kCrowdMs >= now && o->piece_ms > 0 && o->piece_path == path)
+      return true;
+  }
+  return false;
+}
+
 static void ext_piece(ServeConn* c, const WireRequest& r, const XferFile& file) {
   const Manifest& m = *file.manifest;
   size_t count = manifest_piece_count(m);
@@ -535,9 +547,16 @@ static void ext_piece(ServeConn* c, const WireRequest& r, const XferFile& file) 
       return ext_error(
           c, "field 'want' must be a bitfield of " + std::to_string(count) + " pieces in hex");
     want[i] = 1;
-    int j = serve_choose_piece(want, file.have, sent, i);
-    if (j >= 0) i = static_cast<uint32_t>(j);
+    // Only while others fetch this file too: a downloader alone gets the
+    // piece it asked for (its pieces then come in file order, and written
+    // together), whatever this server sent before.
+    if (serve_crowded(c, file.path)) {
+      int j = serve_choose_piece(want, file.have, sent, i);
+      if (j >= 0) i = static_cast<uint32_t>(j);
+    }
   }
+  c->piece_path = file.path;
+  c->piece_ms = uv_now(c->srv->loop);
   if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
     return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
   if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(r.file));
