@@ -78,7 +78,6 @@ struct SwarmConn {
   uint32_t cursor = 0;                   // where its next pick looks first
   bool cursor_set = false;
   bool watched = false;                // the source pushes have events
-  bool complete = false;               // it has every piece
   uint32_t nhas = 0;                   // pieces it has
   size_t inflight = 0;                 // piece requests not yet answered
   uint64_t rtt_ns = 0;                 // the quickest answer to a have or manifest
@@ -568,7 +567,7 @@ static void conn_fill(SwarmConn* c) {
     // Want sets go to complete sources only: a seeder serves many downloaders
     // at once and should give each a different piece; a partial source's want
     // set would hold back pieces that other sources could send meanwhile.
-    if (!c->complete) want.clear();
+    if (c->nhas < s->pieces) want.clear();
     mine[i] = 1;
     s->requested[i]++;
     c->inflight++;
@@ -684,7 +683,6 @@ static void conn_apply_have(SwarmConn* c, const std::string& hex) {
   }
   c->has = has;
   c->nhas = static_cast<uint32_t>(std::count(has.begin(), has.end(), 1));
-  c->complete = c->nhas == s->pieces;
 }
 
 static void swarm_adopt_manifest(Swarm* s, const Manifest& m);
@@ -703,7 +701,7 @@ static void conn_on_event(SwarmConn* c, uint32_t i) {
   if (c->has[i]) return;
   c->has[i] = 1;
   s->avail[i]++;
-  if (++c->nhas == s->pieces) c->complete = true;
+  c->nhas++;
   conn_fill(c);
 }
 
@@ -757,7 +755,6 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     if (i < c->has.size() && c->has[i]) {
       c->has[i] = 0;
       c->nhas--;
-      c->complete = false;
       s->avail[i]--;
     }
     conn_fill(c);
