@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "limits.h"
@@ -141,6 +142,12 @@ static void fetch_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   Fetch* f = static_cast<Fetch*>(h->data);
   buf->base = f->buf;
   buf->len = kXferChunk;
+  // Under a download limit a read takes no more than the tokens there are.
+  if (gate_limited(f->download)) {
+    uint64_t room =
+        std::max<uint64_t>(std::min<uint64_t>(gate_available(f->download), kRateChunk), 4096);
+    if (buf->len > room) buf->len = static_cast<size_t>(room);
+  }
 }
 
 static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
@@ -169,6 +176,7 @@ static void fetch_on_written(uv_fs_t* req) {
   if (gate_limited(f->download) && gate_available(f->download) == 0) {
     // Over the download limit: the next read waits for its tokens.
     f->gate_wait = true;
+    uv_timer_stop(&f->timer);  // waiting for our own tokens is not the source stalling
     gate_wait(f->download, kRateChunk, fetch_on_gate, f);
     return;
   }
@@ -180,6 +188,7 @@ static void fetch_on_gate(void* ctx) {
   Fetch* f = static_cast<Fetch*>(ctx);
   f->gate_wait = false;
   if (f->failed) return;
+  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
     fetch_fail(f, UV_EIO, "lost the connection to the source");
 }

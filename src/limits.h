@@ -62,6 +62,7 @@ constexpr size_t kMaxSourcePipeline = 16;  // ... and at most, however fast and 
 constexpr uint64_t kRateWindowMs = 200;    // a source's rate is measured over windows this long
 constexpr double kPipelineSlackMs = 1;  // added to a source's round trip when sizing its pipeline
 constexpr size_t kMaxPendingEvents = 65536;  // have events kept before a source's piece list
+constexpr uint64_t kWantHoldMs = 1000;  // a want set keeps its pieces from other sources this long
 constexpr uint64_t kUselessSourceMs = 2000;  // a source with nothing we need this long gives
                                              // up its slot to an untried one (when all are taken)
 constexpr size_t kMaxPiecesPending = 8;      // pieces received but not yet on disk, at least

@@ -15,11 +15,13 @@ constexpr size_t kWantSetMax = 64;
 
 struct PickerView {
   uint32_t pieces = 0;
-  const std::vector<uint8_t>* state;       // 0: missing (not had, not being verified)
-  const std::vector<uint8_t>* requested;   // sources asked for each piece now
-  const std::vector<uint8_t>* wanted;      // requests out whose want sets hold each piece
-  const std::vector<uint8_t>* own_wanted;  // ... of those, this source's
-  const std::vector<uint16_t>* avail;      // connected sources that have each piece
+  const std::vector<uint8_t>* state;          // 0: missing (not had, not being verified)
+  const std::vector<uint8_t>* requested;      // sources asked for each piece now
+  const std::vector<uint16_t>* wanted;        // requests out whose want sets hold each piece
+  const std::vector<uint16_t>* own_wanted;    // ... of those, this source's
+  const std::vector<uint64_t>* wanted_until;  // until when (ms) a want set holds each piece
+  uint64_t now_ms = 0;
+  const std::vector<uint16_t>* avail;  // connected sources that have each piece
 };
 
 // The rarest missing piece `has` holds that nobody is fetching and that is
@@ -29,8 +31,9 @@ struct PickerView {
 // downloaders that start at different cursors have pieces to trade.
 // *want gets up to kWantSetMax other pieces as rare, that the source could
 // send instead (the first after the one picked). Pieces in another source's
-// want set still out are left to that request, like requested ones: that
-// source may be sending them. This source's own want sets do not hold its
+// want set still out are left to that request, like requested ones, for a
+// while (wanted_until): that source may be sending them, but one that holds
+// its answers cannot hold them for long. This source's own want sets do not hold its
 // next requests back, so that one source alone is still asked in file order. In the endgame (no
 // such piece), and only when `endgame` allows it (the caller's source is idle), one piece that
 // exactly one other source is fetching (no want set), so a slow source cannot hold up the end while

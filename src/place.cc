@@ -22,10 +22,10 @@ static void place_on_linked(uv_fs_t* req) {
   std::string err;
   if (r == 0) {
     unlink(p->tmp_path.c_str());  // one metadata call: the file lives on under its name
-  } else if (r == UV_EEXIST) {
-    err = p->name + " appeared in the directory meanwhile; it was not overwritten";
   } else {
-    err = std::string("cannot move the download into place: ") + uv_strerror(r);
+    chmod(p->tmp_path.c_str(), 0600);  // left for the caller: private again, as it was
+    err = r == UV_EEXIST ? p->name + " appeared in the directory meanwhile; it was not overwritten"
+                         : std::string("cannot move the download into place: ") + uv_strerror(r);
   }
   PlaceCb cb = p->cb;
   void* ctx = p->ctx;

@@ -86,7 +86,7 @@ struct ServeConn {
   std::string watch;               // the file whose new pieces are pushed as events
   bool has_slot = false;           // one of the server's upload slots is this answer's
   bool slot_waiting = false;       // in the server's slot queue, with slot_req
-  uint64_t slot_ms = 0;            // when the slot was taken
+  uint64_t slot_ms = 0;            // when the slot was taken or its answer last moved
   WireRequest slot_req;
   std::string piece_path;  // the file of its last piece request
   uint64_t piece_ms = 0;   // ... and when
@@ -121,17 +121,18 @@ static void slot_release(ServeConn* c);
 
 static void serve_close(ServeConn* c) {
   if (c->state == SERVE_CLOSING) return;
-  gate_forget(c->srv->upload, c);
-  if (c->has_slot) slot_release(c);
-  if (c->slot_waiting) {
-    std::vector<ServeConn*>& q = c->srv->slot_queue;
-    q.erase(std::find(q.begin(), q.end(), c));
-    c->slot_waiting = false;
-  }
   // A transfer cut short must not look finished: the seed form has no length, so
   // a plain close (FIN) would pass for the end of the file. A reset cannot.
   bool cut_short = c->state == SERVE_STREAMING;
   c->state = SERVE_CLOSING;
+  XferServer* s = c->srv;
+  gate_forget(s->upload, c);
+  if (c->slot_waiting) {
+    s->slot_queue.erase(std::find(s->slot_queue.begin(), s->slot_queue.end(), c));
+    c->slot_waiting = false;
+    if (s->slot_queue.empty() && s->slot_timer_open) uv_timer_stop(&s->slot_timer);
+  }
+  if (c->has_slot) slot_release(c);  // may start another connection's answer
   if (!cut_short || uv_tcp_close_reset(&c->tcp, serve_on_handle_closed) != 0)
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), serve_on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), serve_on_handle_closed);
@@ -362,6 +363,7 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
   if (c->sf_sent > 0) {
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
     s->bytes_sent += static_cast<uint64_t>(c->sf_sent);
+    c->slot_ms = uv_now(s->loop);  // its answer moves: it keeps its slot
   }
   if (c->sf_limit > c->sf_sent)  // tokens taken for bytes the socket did not take
     gate_refund(s->upload, static_cast<uint64_t>(c->sf_limit - c->sf_sent));
@@ -601,9 +603,9 @@ static void ext_run(ServeConn* c, const WireRequest& r) {
 // it on) in a fraction of the time it takes when every connection sends at
 // once, and a seeder's last pieces are not stuck in starved streams. A request
 // that finds no free slot waits its turn (ext_busy holds the connection's
-// later requests); its piece is chosen only when it gets one. A slot held
-// longer than kSlotHoldMs while others wait is taken back (the answer goes on
-// without it), so slow or stalled downloaders cannot hold the uplink.
+// later requests); its piece is chosen only when it gets one. A slot whose
+// answer has not moved for kSlotHoldMs while others wait is taken back (the
+// answer goes on without it), so stalled downloaders cannot hold the uplink.
 
 static void slot_wake(XferServer* s);
 

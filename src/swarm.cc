@@ -74,7 +74,7 @@ struct SwarmConn {
   std::vector<uint8_t> has;              // the source's pieces
   std::string pending_have;              // a have answer that came before the manifest
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
-  std::vector<uint8_t> own_wanted;       // the part of Swarm::wanted that is this source's
+  std::vector<uint16_t> own_wanted;      // the part of Swarm::wanted that is this source's
   uint32_t cursor = 0;                   // where its next pick looks first
   bool cursor_set = false;
   bool watched = false;                // the source pushes have events
@@ -101,11 +101,12 @@ struct Swarm {
   bool have_manifest = false;
   bool ready = false;  // resume check done: pieces may be requested
   uv_file fd = -1;
-  std::vector<uint8_t> state;      // PieceState per piece
-  std::vector<uint8_t> had;        // 1 when on disk (what swarm_have shows)
-  std::vector<uint8_t> requested;  // sources asked for each piece now
-  std::vector<uint8_t> wanted;     // requests out whose want sets hold each piece
-  std::vector<uint16_t> avail;     // sources that have each piece
+  std::vector<uint8_t> state;          // PieceState per piece
+  std::vector<uint8_t> had;            // 1 when on disk (what swarm_have shows)
+  std::vector<uint8_t> requested;      // sources asked for each piece now
+  std::vector<uint16_t> wanted;        // requests out whose want sets hold each piece
+  std::vector<uint64_t> wanted_until;  // ... until when (loop ms, kWantHoldMs after the last)
+  std::vector<uint16_t> avail;         // sources that have each piece
   uint32_t pieces = 0, nhad = 0, resumed = 0;
   uint64_t received = 0;
   std::vector<SwarmConn*> conns;
@@ -474,6 +475,8 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   v.wanted = &s->wanted;
   if (c->own_wanted.size() != s->pieces) c->own_wanted.assign(s->pieces, 0);
   v.own_wanted = &c->own_wanted;
+  v.wanted_until = &s->wanted_until;
+  v.now_ms = uv_now(s->loop);
   v.avail = &s->avail;
   // The endgame: every missing piece is asked of someone already. Only then,
   // and only for a source with nothing else to do, is a piece asked twice: in
@@ -582,6 +585,7 @@ static void conn_fill(SwarmConn* c) {
         set[j] = 1;
         s->wanted[j]++;
         c->own_wanted[j]++;
+        s->wanted_until[j] = uv_now(s->loop) + kWantHoldMs;
       }
       r.want = wire_bitfield_hex(set, s->pieces);
     }
@@ -590,7 +594,10 @@ static void conn_fill(SwarmConn* c) {
     want.clear();
   }
   if (!out.empty()) conn_send(c, std::move(out));
-  if (!c->dropped) conn_arm_timer(c);
+  // The stall limit starts with the first request out, not again with every
+  // fill (another source's piece must not keep a silent one alive).
+  if (!c->dropped && (!out.empty() || !uv_is_active(reinterpret_cast<uv_handle_t*>(&c->timer))))
+    conn_arm_timer(c);
 }
 
 // Asks what the source has, and to be told of every piece it gets from now on.
@@ -723,6 +730,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     return conn_drop(c, why);  // the decoder says what: "sent an answer that ..."
   if (a.kind == WIRE_EVENT_HAVE) return conn_on_event(c, a.index);
   if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
+  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);  // an answer (an event is not)
   Expect e = std::move(c->expect.front());
   c->expect.pop_front();
   expect_release(c, e);  // answered: its want set is settled
@@ -762,7 +770,8 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   }
   // The source may have sent another piece of the want set instead.
   uint32_t got = a.index;
-  if (a.kind != WIRE_ANS_PIECE || got >= s->pieces ||
+  bool offered = got == i || std::find(e.want.begin(), e.want.end(), got) != e.want.end();
+  if (a.kind != WIRE_ANS_PIECE || !offered || got >= s->pieces ||
       a.length != manifest_piece_length(s->m, got)) {
     e.want.clear();           // released above
     c->expect.push_front(e);  // still owed: conn_drop gives it back
@@ -797,8 +806,12 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   }
 }
 
-// Piece bytes arrived; a whole piece goes to be verified, and the source is asked for more.
+// Piece bytes arrived: the source is not stalled, and the download moves (a
+// slow or rate-limited one too, between whole pieces); a whole piece goes to
+// be verified, and the source is asked for more.
 static void conn_body_progress(SwarmConn* c) {
+  uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
+  c->sw->last_progress = uv_now(c->sw->loop);
   if (c->body_got < c->body_len) return;
   char* data = c->body;
   c->body = nullptr;
@@ -841,7 +854,9 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf);
 static void conn_on_gate(void* ctx) {
   SwarmConn* c = static_cast<SwarmConn*>(ctx);
   c->gate_wait = false;
-  if (!c->dropped) uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
+  if (c->dropped) return;
+  conn_arm_timer(c);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
 }
 
 static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
@@ -854,7 +869,6 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   Swarm* s = c->sw;
-  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
   conn_measure(c, static_cast<uint64_t>(nread));
   if (gate_limited(s->opt.download)) {
     // Limited: past the tokens, this connection reads nothing until its turn.
@@ -862,6 +876,7 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
     if (gate_available(s->opt.download) == 0) {
       uv_read_stop(st);
       c->gate_wait = true;
+      uv_timer_stop(&c->timer);  // waiting for our own tokens is not the source stalling
       gate_wait(s->opt.download, kRateChunk, conn_on_gate, c);
     }
   }
@@ -976,7 +991,10 @@ struct ResumeJob {
 
 static void swarm_set_ready(Swarm* s) {
   s->ready = true;
-  for (SwarmConn* c : s->conns) {
+  // A copy: applying a source's list may drop it, and a drop connects another.
+  std::vector<SwarmConn*> conns = s->conns;
+  for (SwarmConn* c : conns) {
+    if (c->dropped) continue;
     if (!c->pending_have.empty()) {
       std::string hex;
       hex.swap(c->pending_have);
@@ -1005,6 +1023,7 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->had.assign(s->pieces, 0);
   s->requested.assign(s->pieces, 0);
   s->wanted.assign(s->pieces, 0);
+  s->wanted_until.assign(s->pieces, 0);
   s->avail.assign(s->pieces, 0);
   struct stat st;
   bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;

@@ -12,10 +12,12 @@
 namespace {
 
 struct Counts {
-  std::vector<uint8_t> state, requested, wanted, own;
+  std::vector<uint8_t> state, requested;
+  std::vector<uint16_t> wanted, own;
+  std::vector<uint64_t> until;
   std::vector<uint16_t> avail;
   explicit Counts(uint32_t n)
-      : state(n, 0), requested(n, 0), wanted(n, 0), own(n, 0), avail(n, 1) {}
+      : state(n, 0), requested(n, 0), wanted(n, 0), own(n, 0), until(n, UINT64_MAX), avail(n, 1) {}
   PickerView view() {
     PickerView v;
     v.pieces = static_cast<uint32_t>(state.size());
@@ -23,6 +25,8 @@ struct Counts {
     v.requested = &requested;
     v.wanted = &wanted;
     v.own_wanted = &own;
+    v.wanted_until = &until;
+    v.now_ms = 1000;
     v.avail = &avail;
     return v;
   }
@@ -205,4 +209,8 @@ TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to the
   CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == -1);
   CHECK(picker_pick(k.view(), only, mine, true, &cursor, &want) == 12);
   CHECK(want.empty());
+  // ... unless the want set has held it for its time: a source that holds its
+  // answers cannot keep the piece from the others.
+  k.until[12] = 999;
+  CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == 12);
 }
