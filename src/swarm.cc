@@ -593,10 +593,12 @@ static void conn_fill(SwarmConn* c) {
     c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now, std::move(want)});
     want.clear();
   }
-  if (!out.empty()) conn_send(c, std::move(out));
-  // The stall limit starts with the first request out, not again with every
-  // fill (another source's piece must not keep a silent one alive).
-  if (!c->dropped && (!out.empty() || !uv_is_active(reinterpret_cast<uv_handle_t*>(&c->timer))))
+  bool asked = !out.empty();
+  if (asked) conn_send(c, std::move(out));
+  // The stall limit starts again when requests go out, not with every fill
+  // (another source's piece must not keep a silent one alive).
+  if (!c->dropped && (asked || (c->expect.empty() && c->body == nullptr) ||
+                      !uv_is_active(reinterpret_cast<uv_handle_t*>(&c->timer))))
     conn_arm_timer(c);
 }
 
@@ -660,7 +662,7 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
 static void conn_on_timer(uv_timer_t* t) {
   SwarmConn* c = static_cast<SwarmConn*>(t->data);
   Swarm* s = c->sw;
-  if (!c->expect.empty()) return conn_drop(c, "sent nothing for too long");
+  if (!c->expect.empty() || c->body != nullptr) return conn_drop(c, "sent nothing for too long");
   if (uv_now(s->loop) - s->last_progress > s->opt.stall_ms) {
     swarm_end(s, UV_ETIMEDOUT, "no source has the missing pieces");
     return;
@@ -673,7 +675,8 @@ static void conn_on_timer(uv_timer_t* t) {
 
 static void conn_arm_timer(SwarmConn* c) {
   uint64_t idle = c->watched ? kHaveRefreshWatchedMs : kHaveRefreshMs;
-  uv_timer_start(&c->timer, conn_on_timer, c->expect.empty() ? idle : c->sw->opt.stall_ms, 0);
+  bool owed = !c->expect.empty() || c->body != nullptr;
+  uv_timer_start(&c->timer, conn_on_timer, owed ? c->sw->opt.stall_ms : idle, 0);
 }
 
 static void conn_apply_have(SwarmConn* c, const std::string& hex) {
@@ -730,9 +733,9 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
     return conn_drop(c, why);  // the decoder says what: "sent an answer that ..."
   if (a.kind == WIRE_EVENT_HAVE) return conn_on_event(c, a.index);
   if (c->expect.empty()) return conn_drop(c, "sent an answer nobody asked for");
-  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);  // an answer (an event is not)
   Expect e = std::move(c->expect.front());
   c->expect.pop_front();
+  conn_arm_timer(c);     // an answer (an event is not): the stall limit, or the idle refresh
   expect_release(c, e);  // answered: its want set is settled
   if (e.kind == EXPECT_MANIFEST) {
     conn_rtt(c, e);
@@ -784,6 +787,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   c->body_index = got;
   c->body_len = static_cast<uint32_t>(a.length);
   c->body_got = 0;
+  conn_arm_timer(c);  // the piece's bytes are owed now
 }
 
 static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
