@@ -42,7 +42,7 @@ def _():
     c.content = Content(os.urandom(4 << 20))
     d = tempdir("seeder")
     write_bytes(f"{d}/{NAME}", c.content.data)
-    c.seeder = start_peer(tt, "seeder", c.tracker.port, d, extra=["--max-upload-rate", "512K"])
+    c.seeder = start_peer(tt, "seeder", c.tracker.port, d)
     t.watch(c.seeder)
     c.seeder.send(f"share {NAME}")
     c.seeder.expect_line(f"Peer seeder shared a new files: {NAME}", timeout=60)
