@@ -51,7 +51,8 @@ constexpr uint64_t kServeStallMs = 60 * 1000;  // a downloader that stops readin
 constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close after the last byte
 constexpr size_t kUploadSlots = 4;             // piece answers sent at once (the rest wait in turn)
 constexpr size_t kNotSentLowat = 128 * 1024;   // unsent bytes a served socket may buffer
-constexpr uint64_t kSlotHoldMs = 2000;  // a slot held this long while others wait is taken back
+constexpr uint64_t kSlotHoldMs =
+    2000;  // a slot whose answer has not moved this long, while others wait, is taken back
 constexpr uint64_t kCrowdMs = 1000;  // want sets count while another asked for the file this lately
 
 // Swarming downloads.

@@ -191,7 +191,6 @@ static void serve_on_write(uv_write_t* req, int status) {
     serve_close(c);
     return;
   }
-  c->srv->bytes_sent += c->len[c->send_i ^ 1];
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   serve_pump(c);
 }
@@ -362,7 +361,6 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
   XferServer* s = c->srv;
   if (c->sf_sent > 0) {
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
-    s->bytes_sent += static_cast<uint64_t>(c->sf_sent);
     c->slot_ms = uv_now(s->loop);  // its answer moves: it keeps its slot
   }
   if (c->sf_limit > c->sf_sent)  // tokens taken for bytes the socket did not take
@@ -380,7 +378,6 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
     ext_sendfile(c);
     return;
   }
-  s->pieces_sent++;
   ext_answer_done(c);
 }
 

@@ -67,8 +67,6 @@ struct XferServer {
   std::vector<ServeConn*> slot_queue;
   uv_timer_t slot_timer;  // revokes slots held too long while others wait
   bool slot_timer_open = false;
-  uint64_t bytes_sent = 0;   // piece and seed-form file bytes, all connections
-  uint64_t pieces_sent = 0;  // whole pieces
   bool closing = false;
   int open = 0;  // the listener plus live connections
   void (*on_closed)(void* ctx) = nullptr;

@@ -76,18 +76,17 @@ struct SwarmConn {
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
   std::vector<uint16_t> own_wanted;      // the part of Swarm::wanted that is this source's
   uint32_t cursor = 0;                   // where its next pick looks first
-  bool cursor_set = false;
-  bool watched = false;                // the source pushes have events
-  uint32_t nhas = 0;                   // pieces it has
-  size_t inflight = 0;                 // piece requests not yet answered
-  uint64_t rtt_ns = 0;                 // the quickest answer to a have or manifest
-  double rate = 0;                     // bytes per second received, smoothed
-  uint64_t win_ns = 0, win_bytes = 0;  // the window being measured
-  bool gate_wait = false;              // reading stopped until download tokens are there
-  uint64_t connected_ms = 0;           // loop time it connected
-  uint64_t useful_ms = 0;              // ... and last had a piece we needed
-  std::string line;                    // a header line being read
-  char* body = nullptr;                // piece bytes being read
+  bool watched = false;                  // the source pushes have events
+  uint32_t nhas = 0;                     // pieces it has
+  size_t inflight = 0;                   // piece requests not yet answered
+  uint64_t rtt_ns = 0;                   // the quickest answer to a have or manifest
+  double rate = 0;                       // bytes per second received, smoothed
+  uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
+  bool gate_wait = false;                // reading stopped until download tokens are there
+  uint64_t connected_ms = 0;             // loop time it connected
+  uint64_t useful_ms = 0;                // ... and last had a piece we needed
+  std::string line;                      // a header line being read
+  char* body = nullptr;                  // piece bytes being read
   uint32_t body_index = 0, body_len = 0, body_got = 0;
   char scratch[65536];
 };
@@ -484,12 +483,9 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   bool endgame = c->inflight == 0;
   for (uint32_t i = 0; endgame && i < s->pieces; i++)
     endgame = s->state[i] != PIECE_MISSING || s->requested[i] > 0;
-  // Each source has its own cursor, so that each is asked for a run of pieces
-  // in file order (written together) even when several are asked at once.
-  if (!c->cursor_set) {
-    c->cursor = s->cursor;
-    c->cursor_set = true;
-  }
+  // Each source has its own cursor (from the download's random start), so that
+  // each is asked for a run of pieces in file order (written together) even
+  // when several are asked at once.
   return picker_pick(v, c->has, mine, endgame, &c->cursor, want);
 }
 
@@ -962,6 +958,7 @@ static void swarm_connect_more(Swarm* s) {
     SwarmConn* c = new SwarmConn;
     c->sw = s;
     c->id = s->next_conn_id++;
+    c->cursor = s->cursor;
     c->src = src;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
@@ -1022,6 +1019,8 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->have_manifest = true;
   s->pieces = manifest_piece_count(m);
   if (s->pieces > 0) s->cursor = std::uniform_int_distribution<uint32_t>(0, s->pieces - 1)(s->rng);
+  for (SwarmConn* c : s->conns)  // later connections start there too (swarm_connect_more)
+    c->cursor = s->cursor;
   s->max_pending = std::max<size_t>(kMaxPiecesPending, kPendingBytes / m.piece_size);
   s->state.assign(s->pieces, PIECE_MISSING);
   s->had.assign(s->pieces, 0);
