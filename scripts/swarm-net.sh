@@ -343,6 +343,20 @@ start_tracker() {
   done
   log "the tracker did not start:"; sed 's/^/    /' "$2/tracker.out" >&2; return 1
 }
+# record_run BINARY N RUN TMAX TMIN MATRIX TBF0 TBF1: a run that ended well (tt
+# or aria2): its figures (the seeder's uplink bytes from tx0/tx1 of the caller)
+# into the tables, and its log line and matrix on stderr.
+record_run() {
+  local b=$1 n=$2 r=$3 tmax=$4 tmin=$5 m=$6 up agg
+  up=$(calc "(${tx1[seeder]} - ${tx0[seeder]}) / $size" 2)
+  agg=$(calc "$n * $size / $tmax / 1e6" 1)
+  addv T "$b,$n" "$tmax"; addv SLOW "$b,$n" "$tmax"; addv FAST "$b,$n" "$tmin"
+  addv UP "$b,$n" "$up"; addv AGG "$b,$n" "$agg"; addv NOK "$b,$n" 1
+  MATRIX[$b,$n,$r]="$m"$'\n'; RUN_T[$b,$n,$r]=$tmax
+  log "$b N=$n run $r: T_N $tmax s (fastest $tmin s), seeder sent $up x the file, $agg MB/s delivered;" \
+      "seeder's tbf: $(tbf_delta "$7" "$8")"
+  printf '%s\n' "$m" >&2
+}
 # start_peer BIN RUNDIR NAME: `tt peer` NAME in ttsn-NAME, dir RUNDIR/NAME, stdin a
 # FIFO held open here, console stamped into RUNDIR/NAME.out.
 start_peer() {
@@ -548,15 +562,7 @@ tt_run() {
   done
   m=$(matrix_text "$n" "$any" "not reported by this tt")
   if [ $ok = 1 ]; then
-    local up agg
-    up=$(calc "(${tx1[seeder]} - ${tx0[seeder]}) / $size" 2)
-    agg=$(calc "$n * $size / $tmax / 1e6" 1)
-    addv T "$b,$n" "$tmax"; addv SLOW "$b,$n" "$tmax"; addv FAST "$b,$n" "$tmin"
-    addv UP "$b,$n" "$up"; addv AGG "$b,$n" "$agg"; addv NOK "$b,$n" 1
-    MATRIX[$b,$n,$r]="$m"$'\n'; RUN_T[$b,$n,$r]=$tmax
-    log "$b N=$n run $r: T_N $tmax s (fastest $tmin s), seeder sent $up x the file, $agg MB/s delivered;" \
-        "seeder's tbf: $(tbf_delta "$q0" "$q1")"
-    printf '%s\n' "$m" >&2
+    record_run "$b" "$n" "$r" "$tmax" "$tmin" "$m" "$q0" "$q1"
   else
     addv NFAIL "$b,$n" 1
     for id in $(seq -f 'd%g' "$n"); do
@@ -639,15 +645,7 @@ aria2_run() {
   local m
   m=$(matrix_text "$n" 0 "not reported by aria2c")
   if [ $ok = 1 ]; then
-    local up agg
-    up=$(calc "(${tx1[seeder]} - ${tx0[seeder]}) / $size" 2)
-    agg=$(calc "$n * $size / $tmax / 1e6" 1)
-    addv T "aria2,$n" "$tmax"; addv SLOW "aria2,$n" "$tmax"; addv FAST "aria2,$n" "$tmin"
-    addv UP "aria2,$n" "$up"; addv AGG "aria2,$n" "$agg"; addv NOK "aria2,$n" 1
-    MATRIX[aria2,$n,$r]="$m"$'\n'; RUN_T[aria2,$n,$r]=$tmax
-    log "aria2 N=$n run $r: T_N $tmax s (fastest $tmin s), seeder sent $up x the file, $agg MB/s delivered;" \
-        "seeder's tbf: $(tbf_delta "$q0" "$q1")"
-    printf '%s\n' "$m" >&2
+    record_run aria2 "$n" "$r" "$tmax" "$tmin" "$m" "$q0" "$q1"
   else
     addv NFAIL "aria2,$n" 1; log "aria2 N=$n run $r: FAILED (consoles in $rd; --keep keeps them)"
   fi
