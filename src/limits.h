@@ -23,6 +23,13 @@ constexpr int kProbeFreshMs = 1000;         // a holder probed alive this recent
 constexpr int kMaxProbes = 256;             // liveness probes in flight at once
 constexpr int kMaxRefusalLinesPerSec = 50;  // console/log lines about refused requests
 constexpr size_t kMaxPeers = 2000000;       // registered peer ids; more joins are refused
+// Registrations (one peer holding one name): caps that bound the tracker's memory
+// and keep one address from taking the room of everyone else.
+constexpr size_t kMaxRegistrations = 4000000;     // in all
+constexpr size_t kDefaultMaxFilesPerIp = 262144;  // --max-files-per-ip default
+constexpr size_t kMaxFilesPerPeer = 65536;        // names one peer id may hold
+constexpr size_t kMaxContentsListed = 16;         // contents a name's answer lists at most
+constexpr size_t kMinIdPrefix = 8;                // hex digits a content id prefix needs
 // A request to the tracker is sent again after kRetransmitFirstMs, doubling up to
 // kRetransmitMaxMs between tries, and given up after kTrackerAnswerTimeoutMs.
 constexpr int kRetransmitFirstMs = 200;

@@ -93,6 +93,14 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
     out_line("Peer %s shared a new files: %s", p->opt.id.c_str(), op->name.c_str());
     log_line(&p->log, "Peer %s updated shared files: %s", p->opt.id.c_str(),
              python_set(p->shared).c_str());
+    // Names are labels: another content under the same name is not replaced,
+    // and downloaders of the name will be asked which one they want.
+    if (ans->others > 0)
+      out_line(
+          "Note: the tracker has %lld other content%s under the name %s; downloaders of "
+          "the name choose by id (yours: %.12s)",
+          static_cast<long long>(ans->others), ans->others == 1 ? "" : "s", op->name.c_str(),
+          op->manifest.id.c_str());
   }
   delete op;
   cmd_finished(p, ok);
@@ -456,6 +464,7 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
 static void on_refresh_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string&) {
   Peer* p = static_cast<Peer*>(ctx);
   if (status != 0 || p->get.swarm == nullptr || !ans->has_peers) return;
+  if (!ans->cid.empty() && ans->cid != p->get.cid) return;  // another content of the name
   swarm_add_sources(p->get.swarm, ans->sources);
 }
 
@@ -464,7 +473,8 @@ static void on_refresh_timer(uv_timer_t* t) {
   if (p->get.swarm == nullptr || p->stopping || tc_busy(&p->tc)) return;
   ProtoRequest r = make_request(p, "get_peers");
   r.file_name = p->get.name;
-  r.fields |= FLD_FILE_NAME;
+  r.id = p->get.cid;  // the content being downloaded, whatever else the name carries
+  r.fields |= FLD_FILE_NAME | FLD_ID;
   tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, on_refresh_answer, p);
 }
 
@@ -538,6 +548,101 @@ static void get_on_choice(Peer* p, const std::string& line) {
   get_start(p);
 }
 
+// Whether `name` may be downloaded into --dir: absent, or a regular file (whose
+// content is then compared). Returns 0, or -1 after saying why not.
+static int get_check_target(Peer* p, const std::string& name, bool* exists) {
+  struct stat st;
+  std::string target = p->opt.dir + "/" + name;
+  *exists = lstat(target.c_str(), &st) == 0;
+  if (*exists && !S_ISREG(st.st_mode)) {
+    out_line("Error downloading file %s: %s in %s is not a regular file; it was left alone",
+             name.c_str(), name.c_str(), p->opt.dir.c_str());
+    return -1;
+  }
+  return 0;
+}
+
+static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err);
+
+// Asks the tracker for the sources of the name, or of one content id (or id
+// prefix). Returns 0, or -1 after saying why not.
+static int get_ask(Peer* p, const std::string& id) {
+  ProtoRequest r = make_request(p, "get_peers");
+  r.file_name = p->get.name;
+  r.fields |= FLD_FILE_NAME;
+  if (!id.empty()) {
+    r.id = id;
+    r.fields |= FLD_ID;
+  }
+  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_peers, p);
+  if (e != 0) {
+    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+// More than one content fits the name (or the id prefix): list them; on a
+// terminal ask which, piped refuse (a script names the content by its id).
+// Returns false when there is nothing to choose from after all.
+static bool get_offer_contents(Peer* p, const ProtoAnswer* ans) {
+  PeerGet* g = &p->get;
+  g->contents = ans->contents;
+  if (g->contents.empty()) return false;
+  const char* what = g->by_id ? "content id prefix" : "name";
+  out_line("The %s %s matches %lld contents:", what, g->name.c_str(),
+           static_cast<long long>(ans->contents_total));
+  for (size_t i = 0; i < g->contents.size(); i++) {
+    const ProtoContent& c = g->contents[i];
+    char when[32] = "unknown";
+    time_t t = static_cast<time_t>(c.first_seen);
+    struct tm tm;
+    if (c.first_seen > 0 && localtime_r(&t, &tm) != nullptr)
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    out_line("%zu: id %.16s  %lld bytes  %lld holder%s  first seen %s", i + 1, c.cid.c_str(),
+             static_cast<long long>(c.size), static_cast<long long>(c.holders),
+             c.holders == 1 ? "" : "s", when);
+  }
+  if (ans->contents_total > static_cast<int64_t>(g->contents.size()))
+    out_line("(%lld more not listed)", static_cast<long long>(ans->contents_total) -
+                                           static_cast<long long>(g->contents.size()));
+  if (console_is_tty(&p->console) && !p->eof) {
+    p->awaiting_content = true;
+    out_prompt("Desired content: ");
+    return true;
+  }
+  out_line(
+      "Error downloading file %s: the %s matches %lld contents; get one by its id (e.g. get "
+      "%.16s)",
+      g->name.c_str(), what, static_cast<long long>(ans->contents_total),
+      g->contents[0].cid.c_str());
+  get_reset(p);
+  cmd_finished(p, false);
+  return true;
+}
+
+static void get_on_content(Peer* p, const std::string& line) {
+  PeerGet* g = &p->get;
+  std::string s = line;
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.erase(0, 1);
+  size_t k = parse_choice(s, g->contents.size());
+  if (k == 0) {
+    out_line("Please choose a content from 1 to %zu.", g->contents.size());
+    out_prompt("Desired content: ");
+    return;
+  }
+  p->awaiting_content = false;
+  std::string cid = g->contents[k - 1].cid;
+  g->contents.clear();
+  if (get_ask(p, cid) != 0) {
+    get_reset(p);
+    cmd_finished(p, false);
+  }
+}
+
 static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
   if (status == UV_ECANCELED) return;
@@ -552,6 +657,17 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     cmd_finished(p, false);
     return;
   }
+  if (ans->contents_total > 1 && get_offer_contents(p, ans)) return;
+  if (g->by_id && !ans->name.empty()) {
+    // Found by content id: saved under the name the tracker knows it by.
+    g->name = ans->name;
+    if (get_check_target(p, g->name, &g->exists) != 0) {
+      get_reset(p);
+      cmd_finished(p, false);
+      return;
+    }
+  }
+  g->by_id = false;  // (no content has that id: it was a name)
   // An extended tracker lists sources (partial ones too); a seed tracker, peers.
   g->sources = ans->sources;
   if (g->sources.empty()) {
@@ -670,29 +786,20 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
       return CMD_FAILED;
     }
   }
-  struct stat st;
-  std::string target = p->opt.dir + "/" + args[0];
-  bool exists = lstat(target.c_str(), &st) == 0;
-  if (exists && !S_ISREG(st.st_mode)) {
-    out_line("Error downloading file %s: %s in %s is not a regular file; it was left alone",
-             args[0].c_str(), args[0].c_str(), p->opt.dir.c_str());
-    return CMD_FAILED;
-  }
+  // `get ID`: 8 to 64 lowercase hex digits name a content id (or a prefix of
+  // one) when the tracker knows such a content; else they are a name.
+  bool by_id = args[0].size() >= kMinIdPrefix && args[0].size() <= kContentIdHexLen &&
+               args[0].find_first_not_of("0123456789abcdef") == std::string::npos;
+  bool exists = false;
+  if (get_check_target(p, args[0], &exists) != 0) return CMD_FAILED;
   get_reset(p);
   p->get.name = args[0];
   p->get.exists = exists;
+  p->get.by_id = by_id;
   p->get.started_ns = uv_hrtime();
   if (choice > 0) p->get.order = {choice};
   p->get.max_sources = max_sources;
-  ProtoRequest r = make_request(p, "get_peers");
-  r.file_name = args[0];
-  r.fields |= FLD_FILE_NAME;
-  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_peers, p);
-  if (e != 0) {
-    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
-    return CMD_FAILED;
-  }
-  return CMD_ASYNC;
+  return get_ask(p, by_id ? args[0] : std::string()) == 0 ? CMD_ASYNC : CMD_FAILED;
 }
 
 /* ----------------------------------------------------------------------------
@@ -801,6 +908,10 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     get_on_choice(p, line);
     return;
   }
+  if (p->awaiting_content) {
+    get_on_content(p, line);
+    return;
+  }
   p->pending.push_back(line);
   pump(p);
 }
@@ -808,6 +919,13 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
 static void on_console_eof(void* ctx) {
   Peer* p = static_cast<Peer*>(ctx);
   p->eof = true;
+  if (p->awaiting_content) {  // nobody left to choose: a content is never guessed
+    p->awaiting_content = false;
+    out_line("Error downloading file %s: no content was chosen", p->get.name.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
   if (p->awaiting_choice) {  // nobody left to answer: take the first peer
     p->awaiting_choice = false;
     p->get.order.clear();
@@ -989,6 +1107,7 @@ static void peer_stop(Peer* p) {
   if (p->stopping) return;
   p->stopping = true;
   p->awaiting_choice = false;
+  p->awaiting_content = false;
   if (p->get.fetch != nullptr) xfer_fetch_cancel(p->get.fetch);  // its callback frees it
   if (p->get.swarm != nullptr) swarm_cancel(p->get.swarm);       // verified pieces stay
   tc_cancel_all(&p->tc);

@@ -56,9 +56,11 @@ struct PeerGet {
   Swarm* swarm = nullptr;     // or a verified one from many
   bool announced = false;     // the tracker knows we hold verified pieces
   size_t sources_used = 0;
-  int max_sources = 0;      // get ... --sources K; 0: the --sources flag
-  bool exists = false;      // NAME is already in --dir
-  uint64_t started_ns = 0;  // when the current source was asked
+  int max_sources = 0;  // get ... --sources K; 0: the --sources flag
+  bool exists = false;  // NAME is already in --dir
+  bool by_id = false;   // `get ID`: NAME is a content id (or prefix) until the tracker names it
+  std::vector<ProtoContent> contents;  // several contents fit: the choice offered
+  uint64_t started_ns = 0;             // when the current source was asked
 };
 
 struct Peer {
@@ -77,6 +79,7 @@ struct Peer {
   std::deque<std::string> pending;  // console lines waiting their turn
   bool busy = false;                // a command is running
   bool awaiting_choice = false;     // the next line answers "Desired Peer:"
+  bool awaiting_content = false;    // ... or "Desired content:"
   bool eof = false;
   bool joined = false;
   std::string token;   // from an extended tracker's join answer

@@ -434,7 +434,18 @@ static int decode_extensions(const Members& mem, ProtoRequest* req, std::string*
     req->fields |= FLD_SIZE;
   }
   if ((m = mem.v[M_ID]) != nullptr) {
-    if (decode_id(*m, "id", &req->id, err) != 0) return -1;
+    // get_peers may name a content by a prefix of its id (`get ID`); everywhere
+    // else the id is announced, whole.
+    size_t n = m->IsString() ? m->GetStringLength() : 0;
+    bool prefix = req->action == "get_peers" && n >= kMinIdPrefix && n <= kContentIdHexLen;
+    if (prefix ? !is_hex(*m, n) : decode_id(*m, "id", &req->id, err) != 0) {
+      if (prefix)
+        return fail(err,
+                    "field 'id' must be 8 to 64 lowercase hex digits (a content id or its "
+                    "prefix)");
+      return -1;
+    }
+    if (prefix) req->id.assign(m->GetString(), n);
     req->fields |= FLD_ID;
   }
   if ((m = mem.v[M_COMPLETE]) != nullptr) {
@@ -911,9 +922,12 @@ static void put_int(Out* o, int64_t v) {
 }
 
 // The extended form of a reply listing the first k sources.
-static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k,
+static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k, size_t kc,
                             std::string* out) {
-  size_t bound = 192 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size());
+  size_t bound =
+      256 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size() + reply.name.size());
+  for (size_t i = 0; i < kc; i++)
+    bound += 128 + reply.contents[i].cid.size();
   if (reply.kind == ProtoReply::PEERS) {
     for (size_t i = 0; i < k; i++)
       bound += 8 + reply.sources[i].len;  // two commas, "false}"
@@ -945,6 +959,32 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     put_int(&o, reply.size);
     PUT(&o, ",\"id\":");
     put_str(&o, reply.cid);
+  }
+  if (!reply.name.empty()) {
+    PUT(&o, ",\"name\":");
+    put_str(&o, reply.name);
+  }
+  if (reply.others >= 0) {
+    PUT(&o, ",\"others\":");
+    put_int(&o, reply.others);
+  }
+  if (reply.contents_total > 0) {
+    PUT(&o, ",\"contents\":[");
+    for (size_t i = 0; i < kc; i++) {
+      const ProtoContent& c = reply.contents[i];
+      if (i > 0) *o.p++ = ',';
+      PUT(&o, "{\"id\":");
+      put_str(&o, c.cid);
+      PUT(&o, ",\"size\":");
+      put_int(&o, c.size);
+      PUT(&o, ",\"holders\":");
+      put_int(&o, c.holders);
+      PUT(&o, ",\"first_seen\":");
+      put_int(&o, c.first_seen);
+      *o.p++ = '}';
+    }
+    PUT(&o, "],\"contents_total\":");
+    put_int(&o, reply.contents_total);
   }
   if (reply.kind == ProtoReply::PEERS) {
     // "peers" keeps the seed's shape and lists complete sources only.
@@ -1014,14 +1054,17 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
     }
     return;
   }
-  size_t k = reply.sources.size();
-  encode_extended(reply, req, k, out);
-  // Too long: drop sources in proportion to the excess until it fits.
+  size_t k = reply.sources.size(), kc = reply.contents.size();
+  encode_extended(reply, req, k, kc, out);
+  // Too long: drop sources in proportion to the excess until it fits, then
+  // listed contents (contents_total still says how many there are).
   while (out->size() > max_bytes && k > 0) {
     size_t fit = k * max_bytes / out->size();
     k = fit < k ? fit : k - 1;
-    encode_extended(reply, req, k, out);
+    encode_extended(reply, req, k, kc, out);
   }
+  while (out->size() > max_bytes && kc > 0)
+    encode_extended(reply, req, k, --kc, out);
 }
 
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err) {
@@ -1054,6 +1097,32 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
     ans->size = m->value.GetInt64();
   if ((m = d.FindMember("id")) != d.MemberEnd() && is_hex(m->value, kContentIdHexLen))
     ans->cid.assign(m->value.GetString(), m->value.GetStringLength());
+  if ((m = d.FindMember("name")) != d.MemberEnd() && m->value.IsString()) {
+    std::string name(m->value.GetString(), m->value.GetStringLength());
+    std::string why;
+    if (proto_check_name(name, &why) == 0) ans->name = name;  // a name, never a path
+  }
+  if ((m = d.FindMember("others")) != d.MemberEnd() && m->value.IsInt64() &&
+      m->value.GetInt64() >= 0)
+    ans->others = m->value.GetInt64();
+  if ((m = d.FindMember("contents")) != d.MemberEnd() && m->value.IsArray()) {
+    for (const Value& c : m->value.GetArray()) {
+      if (!c.IsObject() || ans->contents.size() >= kMaxContentsListed) continue;
+      Value::ConstMemberIterator id = c.FindMember("id"), sz = c.FindMember("size"),
+                                 h = c.FindMember("holders"), fs = c.FindMember("first_seen");
+      if (id == c.MemberEnd() || !is_hex(id->value, kContentIdHexLen)) continue;
+      ProtoContent pc;
+      pc.cid.assign(id->value.GetString(), id->value.GetStringLength());
+      if (sz != c.MemberEnd() && sz->value.IsInt64()) pc.size = sz->value.GetInt64();
+      if (h != c.MemberEnd() && h->value.IsInt64()) pc.holders = h->value.GetInt64();
+      if (fs != c.MemberEnd() && fs->value.IsInt64()) pc.first_seen = fs->value.GetInt64();
+      ans->contents.push_back(pc);
+    }
+    ans->contents_total = static_cast<int64_t>(ans->contents.size());
+    Value::ConstMemberIterator t = d.FindMember("contents_total");
+    if (t != d.MemberEnd() && t->value.IsInt64() && t->value.GetInt64() > ans->contents_total)
+      ans->contents_total = t->value.GetInt64();
+  }
   if ((m = d.FindMember("sources")) != d.MemberEnd() && m->value.IsArray()) {
     for (const Value& s : m->value.GetArray()) {
       if (!s.IsObject()) continue;

@@ -80,6 +80,15 @@ inline ProtoSourceRef proto_source_ref(const ProtoSourceText& t, int port, bool 
                         complete};
 }
 
+// One of several contents a name or a content id prefix could mean (extended
+// get_peers answers list them for the asker to choose).
+struct ProtoContent {
+  std::string cid;         // 64 hex digits
+  int64_t size = -1;       // as its holders announced
+  int64_t holders = 0;     // holders that announced it
+  int64_t first_seen = 0;  // Unix time, seconds: when the tracker first saw it under the name
+};
+
 // What the tracker answers, before encoding: handlers fill this, and
 // proto_encode_reply writes the seed form or the extended one.
 struct ProtoReply {
@@ -90,6 +99,10 @@ struct ProtoReply {
   std::string token;                    // join, extended
   int64_t size = -1;  // PEERS, extended: the file's size and content id, when known
   std::string cid;
+  std::string name;                    // PEERS found by content id: the name it is shared under
+  std::vector<ProtoContent> contents;  // PEERS: the candidates when more than one content fits
+  int64_t contents_total = 0;          // ... and how many there are (contents may list fewer)
+  int64_t others = -1;  // share_file, extended: other contents under the name (-1: not said)
 };
 
 // A tracker's answer as a peer reads it.
@@ -105,7 +118,11 @@ struct ProtoAnswer {
   std::string token;
   int64_t size = -1;  // get_peers: the file's size and content id, when the tracker knows them
   std::string cid;
-  std::vector<ProtoSource> sources;  // get_peers, extended: complete and partial sources
+  std::vector<ProtoSource> sources;    // get_peers, extended: complete and partial sources
+  std::string name;                    // get_peers by content id: the name it is shared under
+  std::vector<ProtoContent> contents;  // get_peers: several contents fit; choose one
+  int64_t contents_total = 0;
+  int64_t others = -1;  // share_file: other contents the tracker has under the name
 };
 
 // Checks a file name against PROTOCOL §4. Returns 0, or -1 with *why set.

@@ -33,7 +33,8 @@ static uint32_t cid_ref(Registry* reg, const std::string& hex) {
   if (it == reg->cid_ids.end()) {
     uint32_t s = slot_new(&reg->cids, &reg->free_cids);
     it = reg->cid_ids.emplace(hex, s).first;
-    reg->cids[s] = RegCid{&it->first, 0};
+    reg->cids[s].hex = &it->first;
+    reg->cids[s].refs = 0;
   }
   reg->cids[it->second].refs++;
   return it->second + 1;
@@ -45,6 +46,7 @@ static void cid_unref(Registry* reg, uint32_t cid) {
   if (--c.refs > 0) return;
   reg->cid_ids.erase(*c.hex);
   c.hex = nullptr;
+  std::vector<uint32_t>().swap(c.files);
   reg->free_cids.push_back(cid - 1);
 }
 
@@ -53,23 +55,89 @@ static const std::string& cid_hex(const Registry* reg, uint32_t cid) {
   return cid == 0 ? kNone : *reg->cids[cid - 1].hex;
 }
 
+// The content `cid` of file slot `fs`, or null.
+static RegContent* content_of(Registry* reg, uint32_t fs, uint32_t cid) {
+  for (RegContent& c : reg->files[fs].contents)
+    if (c.cid == cid) return &c;
+  return nullptr;
+}
+
+// Where peer `ps` holds file `fs`: its content and its place there, or false.
+static bool holder_of(Registry* reg, uint32_t fs, uint32_t ps, size_t* ci, size_t* hi) {
+  std::vector<RegContent>& cs = reg->files[fs].contents;
+  for (size_t i = 0; i < cs.size(); i++) {
+    for (size_t j = 0; j < cs[i].holders.size(); j++) {
+      if (cs[i].holders[j].peer != ps) continue;
+      *ci = i;
+      *hi = j;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Adds holder `h` to content `cid` of file `fs` (which it did not hold).
+static void content_add(Registry* reg, uint32_t fs, uint32_t cid, const RegHolder& h, int64_t now) {
+  RegContent* c = content_of(reg, fs, cid);
+  if (c == nullptr) {
+    reg->files[fs].contents.emplace_back();
+    c = &reg->files[fs].contents.back();
+    c->cid = cid;
+    c->first_seen = now;
+    if (cid != 0) reg->cids[cid - 1].files.push_back(fs);
+  }
+  c->holders.push_back(h);
+}
+
+// Removes holder hi of content ci of file fs, and the content once it has none.
+// Returns the content id slot it held (its reference is the caller's).
+static uint32_t content_remove(Registry* reg, uint32_t fs, size_t ci, size_t hi) {
+  std::vector<RegContent>& cs = reg->files[fs].contents;
+  RegContent& c = cs[ci];
+  uint32_t cid = c.cid;
+  c.holders.erase(c.holders.begin() + static_cast<ptrdiff_t>(hi));
+  if (!c.holders.empty()) return cid;
+  if (cid != 0) {
+    std::vector<uint32_t>& fl = reg->cids[cid - 1].files;
+    fl.erase(std::find(fl.begin(), fl.end(), fs));
+  }
+  cs.erase(cs.begin() + static_cast<ptrdiff_t>(ci));
+  return cid;
+}
+
+static void ip_files_sub(Registry* reg, uint32_t ip, size_t n) {
+  if (n == 0) return;
+  auto it = reg->ip_files.find(ip);
+  if (it == reg->ip_files.end()) return;
+  it->second -= static_cast<uint32_t>(n < it->second ? n : it->second);
+  if (it->second == 0) reg->ip_files.erase(it);
+  reg->registrations -= n < reg->registrations ? n : reg->registrations;
+}
+
+// Whether peer slot `ps` may hold `more` more names.
+static bool room_for(const Registry* reg, uint32_t ps, size_t more) {
+  if (more == 0) return true;
+  const RegPeer& p = reg->peers[ps];
+  auto it = reg->ip_files.find(p.ip);
+  size_t at_ip = it == reg->ip_files.end() ? 0 : it->second;
+  return p.files.size() + more <= kMaxFilesPerPeer && at_ip + more <= reg->max_files_per_ip &&
+         reg->registrations + more <= kMaxRegistrations;
+}
+
 // Drops every file of the peer in slot `ps`.
 static void drop_files(Registry* reg, uint32_t ps) {
   RegPeer& peer = reg->peers[ps];
   for (uint32_t fs : peer.files) {
+    size_t ci, hi;
+    if (holder_of(reg, fs, ps, &ci, &hi)) cid_unref(reg, content_remove(reg, fs, ci, hi));
     RegFile& f = reg->files[fs];
-    for (size_t i = 0; i < f.holders.size(); i++) {
-      if (f.holders[i].peer != ps) continue;
-      cid_unref(reg, f.holders[i].cid);
-      f.holders.erase(f.holders.begin() + static_cast<ptrdiff_t>(i));
-      break;
-    }
-    if (!f.holders.empty()) continue;
+    if (!f.contents.empty()) continue;
     reg->file_ids.erase(*f.name);
     f.name = nullptr;
-    std::vector<RegHolder>().swap(f.holders);
+    std::vector<RegContent>().swap(f.contents);
     reg->free_files.push_back(fs);
   }
+  ip_files_sub(reg, peer.ip, peer.files.size());
   std::vector<uint32_t>().swap(peer.files);
 }
 
@@ -81,47 +149,71 @@ bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now) {
   return now - p.last_seen <= reg->ttl_ms;
 }
 
+// A peer's files are kept sorted by slot: whether it holds one is a binary search.
+static bool peer_holds(const RegPeer& p, uint32_t fs) {
+  return std::binary_search(p.files.begin(), p.files.end(), fs);
+}
+
 static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool complete,
-                    int64_t size, const std::string& cid) {
+                    int64_t size, const std::string& cid, int64_t now) {
   auto fit = reg->file_ids.find(file);
-  if (fit == reg->file_ids.end()) {
-    uint32_t fs = slot_new(&reg->files, &reg->free_files);
-    fit = reg->file_ids.emplace(file, fs).first;
-    reg->files[fs].name = &fit->first;
-  }
-  uint32_t fs = fit->second;
   RegPeer& peer = reg->peers[ps];
-  std::vector<RegHolder>& hs = reg->files[fs].holders;
-  if (std::find(peer.files.begin(), peer.files.end(), fs) == peer.files.end()) {
-    peer.files.push_back(fs);
-    RegHolder h;
-    h.peer = ps;
-    h.cid = cid_ref(reg, cid) & 0x7fffffffu;
-    h.complete = complete ? 1 : 0;
-    h.size = size;
-    hs.push_back(h);
+  if (fit == reg->file_ids.end() || !peer_holds(peer, fit->second)) {
+    if (!room_for(reg, ps, 1)) return REG_FULL;
+    if (fit == reg->file_ids.end()) {
+      uint32_t fs = slot_new(&reg->files, &reg->free_files);
+      fit = reg->file_ids.emplace(file, fs).first;
+      reg->files[fs].name = &fit->first;
+    }
+    uint32_t fs = fit->second;
+    peer.files.insert(std::lower_bound(peer.files.begin(), peer.files.end(), fs), fs);
+    reg->ip_files[peer.ip]++;
+    reg->registrations++;
+    RegHolder h{ps, complete ? 1u : 0u, size};
+    content_add(reg, fs, cid_ref(reg, cid), h, now);
     return REG_OK;
   }
-  for (RegHolder& h : hs) {
-    if (h.peer != ps) continue;
-    bool new_cid = !cid.empty() && cid != cid_hex(reg, h.cid);
-    bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
-    if (complete) h.complete = 1;
-    if (size >= 0) h.size = size;
-    if (new_cid) {
-      cid_unref(reg, h.cid);
-      h.cid = cid_ref(reg, cid) & 0x7fffffffu;
-    }
-    return changed ? REG_OK : REG_UNCHANGED;
+  uint32_t fs = fit->second;
+  size_t ci, hi;
+  if (!holder_of(reg, fs, ps, &ci, &hi)) return REG_UNCHANGED;
+  RegContent& c = reg->files[fs].contents[ci];
+  RegHolder& h = c.holders[hi];
+  bool new_cid = !cid.empty() && cid != cid_hex(reg, c.cid);
+  bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
+  if (complete) h.complete = 1;
+  if (size >= 0) h.size = size;
+  if (new_cid) {
+    RegHolder moved = h;
+    cid_unref(reg, content_remove(reg, fs, ci, hi));
+    content_add(reg, fs, cid_ref(reg, cid), moved, now);
   }
-  return REG_UNCHANGED;
+  return changed ? REG_OK : REG_UNCHANGED;
 }
 
 int reg_add_file(Registry* reg, const std::string& id, const std::string& file, bool complete,
-                 int64_t size, const std::string& cid) {
+                 int64_t size, const std::string& cid, int64_t now) {
   uint32_t ps = find_slot(reg->peer_ids, id);
   if (ps == kRegNone) return REG_ENOPEER;
-  return add_file(reg, ps, file, complete, size, cid);
+  return add_file(reg, ps, file, complete, size, cid, now);
+}
+
+// Whether a join of peer slot `ps` (kRegNone: a new peer) from ip:tcp_port
+// listing `files` stays within the caps (a holder at another address starts anew).
+static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, int tcp_port,
+                      const std::vector<std::string>& files) {
+  size_t held = 0, more = 0;
+  bool same = ps != kRegNone && reg->peers[ps].ip == ip && reg->peers[ps].tcp_port == tcp_port;
+  for (const std::string& f : files) {
+    auto it = reg->file_ids.find(f);
+    if (same && it != reg->file_ids.end() && peer_holds(reg->peers[ps], it->second)) continue;
+    more++;
+  }
+  if (same) held = reg->peers[ps].files.size();
+  auto it = reg->ip_files.find(ip);
+  size_t at_ip = it == reg->ip_files.end() ? 0 : it->second;
+  if (ps != kRegNone && !same && reg->peers[ps].ip == ip) at_ip -= reg->peers[ps].files.size();
+  return held + more <= kMaxFilesPerPeer && at_ip + more <= reg->max_files_per_ip &&
+         reg->registrations + more <= kMaxRegistrations;
 }
 
 int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, int tcp_port,
@@ -130,6 +222,9 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
   if (proto_ip_parse(ip_text.c_str(), &ip) != 0) return REG_EINVAL;
   uint32_t ps = find_slot(reg->peer_ids, id);
   bool changed = false;
+  bool moved = ps != kRegNone && (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port);
+  if (moved && reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
+  if (!files.empty() && !join_fits(reg, ps, ip, tcp_port, files)) return REG_FULL;
   if (ps == kRegNone) {
     ps = slot_new(&reg->peers, &reg->free_peers);
     RegPeer& p = reg->peers[ps];
@@ -137,8 +232,7 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     p.ip = ip;
     p.tcp_port = static_cast<uint16_t>(tcp_port);
     changed = true;
-  } else if (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port) {
-    if (reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
+  } else if (moved) {
     drop_files(reg, ps);
     reg->peers[ps].ip = ip;
     reg->peers[ps].tcp_port = static_cast<uint16_t>(tcp_port);
@@ -163,7 +257,7 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
   p.extended = extended;
   p.last_seen = now;
   for (const std::string& f : files) {
-    if (add_file(reg, ps, f, true, -1, "") == REG_OK) changed = true;
+    if (add_file(reg, ps, f, true, -1, "", now) == REG_OK) changed = true;
   }
   return changed ? REG_OK : REG_UNCHANGED;
 }
@@ -211,49 +305,183 @@ uint32_t reg_slot(const Registry* reg, const std::string& id) {
 }
 
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
-  reg_sources_slot(reg, file, find_slot(reg->peer_ids, exclude_id), want, now, out, info);
+                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info,
+                 const std::string& id) {
+  reg_sources_slot(reg, file, find_slot(reg->peer_ids, exclude_id), want, now, out, info, id);
+}
+
+// The size a content's holders announced: a complete holder's, else the first's.
+static int64_t content_size(const RegContent& c) {
+  for (const RegHolder& h : c.holders)
+    if (h.complete) return h.size;
+  return c.holders.empty() ? -1 : c.holders[0].size;
+}
+
+static bool content_complete(const RegContent& c) {
+  for (const RegHolder& h : c.holders)
+    if (h.complete) return true;
+  return false;
+}
+
+static void list_content(const Registry* reg, const RegContent& c, uint32_t holders,
+                         RegFileInfo* info) {
+  info->contents.push_back(
+      RegContentInfo{cid_hex(reg, c.cid), content_size(c), holders, c.first_seen});
+}
+
+// Most held first, then first announced first; at most kMaxContentsListed kept.
+static void rank_contents(RegFileInfo* info) {
+  info->contents_total = info->contents.size();
+  std::stable_sort(info->contents.begin(), info->contents.end(),
+                   [](const RegContentInfo& a, const RegContentInfo& b) {
+                     if (a.holders != b.holders) return a.holders > b.holders;
+                     return a.first_seen < b.first_seen;
+                   });
+  if (info->contents.size() > kMaxContentsListed) info->contents.resize(kMaxContentsListed);
+}
+
+// The content slots (cid + 1) whose hex starts with `prefix`: up to `max` of them.
+static std::vector<uint32_t> cids_with_prefix(const Registry* reg, const std::string& prefix,
+                                              size_t max) {
+  std::vector<uint32_t> found;
+  auto it = reg->cid_ids.lower_bound(prefix);
+  for (; it != reg->cid_ids.end() && found.size() < max; ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    found.push_back(it->second + 1);
+  }
+  return found;
+}
+
+// Picks up to `want` live holders from `groups` (holder lists, in order) into
+// `out`. Few holders: all of them, in order. Many: random positions, so the work
+// is bounded by `want` however many holders there are.
+static void pick_sources(Registry* reg, const std::vector<const std::vector<RegHolder>*>& groups,
+                         uint32_t exclude, size_t want, int64_t now,
+                         std::vector<ProtoSourceRef>* out) {
+  size_t total = 0;
+  for (const std::vector<RegHolder>* g : groups)
+    total += g->size();
+  auto take = [&](const RegHolder& x) {
+    if (x.peer == exclude) return;
+    // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
+    const RegPeer& p = reg->peers[x.peer];
+    if (!reg_is_alive(reg, p, now)) return;
+    const char* text = p.long_text ? p.long_text.get() : p.text;
+    out->push_back(ProtoSourceRef{text, p.text_len, p.source_len, p.tcp_port, x.complete != 0});
+  };
+  if (total <= 2 * want + 16) {
+    for (const std::vector<RegHolder>* g : groups)
+      for (const RegHolder& x : *g)
+        take(x);
+    if (out->size() > want) {
+      // More sources than wanted: a uniform random selection (partial Fisher-Yates).
+      for (size_t i = 0; i < want; i++) {
+        std::uniform_int_distribution<size_t> pick(i, out->size() - 1);
+        std::swap((*out)[i], (*out)[pick(reg->rng)]);
+      }
+      out->resize(want);
+    }
+    return;
+  }
+  // Random positions without repeats; a few tries more than wanted make up for
+  // dead and excluded holders.
+  std::vector<size_t>& seen = reg->pick_scratch;
+  seen.clear();
+  std::uniform_int_distribution<size_t> pick(0, total - 1);
+  for (size_t tries = 0; out->size() < want && tries < 4 * want + 16; tries++) {
+    size_t k = pick(reg->rng);
+    if (std::find(seen.begin(), seen.end(), k) != seen.end()) continue;
+    seen.push_back(k);
+    for (const std::vector<RegHolder>* g : groups) {
+      if (k < g->size()) {
+        take((*g)[k]);
+        break;
+      }
+      k -= g->size();
+    }
+  }
 }
 
 void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
-                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info) {
+                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info,
+                      const std::string& id) {
   out->clear();
-  uint32_t fs = find_slot(reg->file_ids, file);
-  uint32_t file_cid = 0;
-  int64_t file_size = -1;
-  if (fs != kRegNone) {
-    const std::vector<RegHolder>& hs = reg->files[fs].holders;
-    bool have = false;
-    for (const RegHolder& x : hs) {
-      if (x.cid == 0) continue;
-      if (!have || x.complete) {
-        file_cid = x.cid;
-        file_size = x.size;
-        have = true;
+  RegFileInfo scratch;
+  if (info == nullptr) info = &scratch;
+  *info = RegFileInfo();
+  std::vector<const std::vector<RegHolder>*> groups;
+  uint32_t chosen = 0;  // the content answered for (cid + 1), 0: none with an id
+  const RegContent* chosen_c = nullptr;
+  if (id.size() >= kMinIdPrefix) {
+    std::vector<uint32_t> found = cids_with_prefix(reg, id, 64);
+    if (found.size() > 1) {  // ambiguous: the candidates, and no sources
+      for (uint32_t cid : found) {
+        const RegCid& c = reg->cids[cid - 1];
+        const RegContent* first = content_of(reg, c.files[0], cid);
+        list_content(reg, *first, c.refs, info);
       }
-      if (x.complete) break;
+      rank_contents(info);
+      if (found.size() == 64) info->contents_total = 64;  // "64 or more"
+      return;
     }
-    for (const RegHolder& x : hs) {
-      if (x.peer == exclude || (x.cid != 0 && x.cid != file_cid)) continue;
-      // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
-      const RegPeer& p = reg->peers[x.peer];
-      if (!reg_is_alive(reg, p, now)) continue;
-      const char* text = p.long_text ? p.long_text.get() : p.text;
-      out->push_back(ProtoSourceRef{text, p.text_len, p.source_len, p.tcp_port, x.complete != 0});
+    if (found.size() == 1) {
+      chosen = found[0];
+      // Holders under every name; the name given, if it is one of them, else
+      // the one most of them use.
+      uint32_t named = find_slot(reg->file_ids, file), best_fs = kRegNone;
+      for (uint32_t fs : reg->cids[chosen - 1].files) {
+        const RegContent* rc = content_of(reg, fs, chosen);
+        groups.push_back(&rc->holders);
+        if (best_fs == named && named != kRegNone) continue;
+        if (chosen_c == nullptr || fs == named || rc->holders.size() > chosen_c->holders.size()) {
+          chosen_c = rc;
+          best_fs = fs;
+        }
+      }
+      info->name = *reg->files[best_fs].name;
     }
   }
-  if (info != nullptr) {
-    info->size = file_cid != 0 ? file_size : -1;
-    info->cid = cid_hex(reg, file_cid);
-  }
-  if (out->size() > want) {
-    // More sources than wanted: a uniform random selection (partial Fisher-Yates).
-    for (size_t i = 0; i < want; i++) {
-      std::uniform_int_distribution<size_t> pick(i, out->size() - 1);
-      std::swap((*out)[i], (*out)[pick(reg->rng)]);
+  if (chosen == 0) {
+    uint32_t fs = find_slot(reg->file_ids, file);
+    if (fs != kRegNone) {
+      const std::vector<RegContent>& cs = reg->files[fs].contents;
+      const RegContent* unknown = nullptr;  // holders that announced no id
+      size_t known = 0;
+      for (const RegContent& c : cs) {
+        if (c.cid == 0) {
+          unknown = &c;
+          continue;
+        }
+        known++;
+        if (chosen_c == nullptr || (!content_complete(*chosen_c) && content_complete(c)))
+          chosen_c = &c;
+      }
+      if (known > 1) {
+        for (const RegContent& c : cs)
+          if (c.cid != 0) list_content(reg, c, static_cast<uint32_t>(c.holders.size()), info);
+        rank_contents(info);
+      }
+      if (chosen_c != nullptr) {
+        chosen = chosen_c->cid;
+        groups.push_back(&chosen_c->holders);
+      }
+      if (unknown != nullptr) groups.push_back(&unknown->holders);
     }
-    out->resize(want);
   }
+  if (chosen_c != nullptr && chosen != 0) {
+    info->size = content_size(*chosen_c);
+    info->cid = cid_hex(reg, chosen);
+  }
+  pick_sources(reg, groups, exclude, want, now, out);
+}
+
+size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid) {
+  uint32_t fs = find_slot(reg->file_ids, file);
+  if (fs == kRegNone) return 0;
+  size_t n = 0;
+  for (const RegContent& c : reg->files[fs].contents)
+    if (c.cid != 0 && cid_hex(reg, c.cid) != cid) n++;
+  return n;
 }
 
 std::vector<std::string> reg_expire(Registry* reg, int64_t now) {
@@ -284,5 +512,6 @@ std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& 
   if (p == nullptr) return names;
   for (uint32_t fs : p->files)
     names.push_back(*reg->files[fs].name);
+  std::sort(names.begin(), names.end());
   return names;
 }

@@ -6,18 +6,25 @@
 // Compact on purpose (issue 5: at most 150 bytes per registration at 1M): every
 // peer id, file name and content id is stored once, in the key of its index
 // map, and everything else refers to it by slot number. A registration (one
-// peer holding one file) costs one 16-byte RegHolder in the file's list and one
-// 4-byte slot number in the peer's list; get_peers walks the file's list and
-// reads each holder's peer slot directly, with no lookup per source.
+// peer holding one file) costs one 16-byte RegHolder in its content's list and
+// one 4-byte slot number in the peer's sorted list; get_peers reads holders of
+// one content at random positions (at most a few times numwant of them) and
+// each holder's peer slot directly, with no lookup per source.
+//
+// Names are labels, content ids are identities: a name keeps every content id
+// shared under it (RegFile::contents), each with its own holders, and a content
+// id knows the names it is held under (RegCid::files).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "limits.h"
 #include "proto.h"
 
 constexpr uint32_t kRegNone = UINT32_MAX;
@@ -41,33 +48,54 @@ struct alignas(64) RegPeer {
   uint16_t udp_port = 0;         // the source port of its join: requests for the id come from here
   bool extended = false;         // joined with "v":1: proves ownership with a token, heartbeats
   unsigned char token[16] = {};  // the token its join answer gave (set by the tracker)
-  std::vector<uint32_t> files;   // file slots, registration order, no duplicates
+  std::vector<uint32_t> files;   // file slots, sorted (no duplicates)
   std::unique_ptr<char[]> long_text;
 };
 static_assert(sizeof(RegPeer) == 192, "RegPeer: two lines to list it, one more for the rest");
 
 // One peer's copy of a file: 16 bytes.
 struct RegHolder {
-  uint32_t peer;          // slot in Registry::peers
-  uint32_t cid : 31;      // slot in Registry::cids + 1; 0: no content id announced
-  uint32_t complete : 1;  // 0: a downloader serving the pieces it has verified
-  int64_t size;           // as announced; -1 when not (seed peers)
+  uint32_t peer;      // slot in Registry::peers
+  uint32_t complete;  // 0: a downloader serving the pieces it has verified
+  int64_t size;       // as announced; -1 when not (seed peers)
+};
+
+// One content under a name: the holders that announced that content id.
+// Names are labels, content ids are identities: a name may carry several.
+struct RegContent {
+  uint32_t cid = 0;                // slot in Registry::cids + 1; 0: holders that announced no id
+  int64_t first_seen = 0;          // ms: when it was first announced under this name
+  std::vector<RegHolder> holders;  // registration order
 };
 
 struct RegFile {
   const std::string* name = nullptr;  // the key in Registry::file_ids; null: a free slot
-  std::vector<RegHolder> holders;     // registration order, one entry per peer
+  std::vector<RegContent> contents;   // in the order they were first announced
 };
 
 struct RegCid {
   const std::string* hex = nullptr;  // the key in Registry::cid_ids
-  uint32_t refs = 0;                 // holders that announced it
+  uint32_t refs = 0;                 // holders that announced it, under any name
+  std::vector<uint32_t> files;       // the names (file slots) it is held under
+};
+
+// One content a name (or a content id prefix) could mean, for the asker to choose.
+struct RegContentInfo {
+  std::string cid;
+  int64_t size = -1;
+  uint32_t holders = 0;
+  int64_t first_seen = 0;  // ms, the registry's clock
 };
 
 // What get_peers tells about a file besides its sources.
 struct RegFileInfo {
   int64_t size = -1;
   std::string cid;
+  std::string name;  // found by content id: the name most of its holders use
+  // More than one content fits the request: the candidates, most held first (at
+  // most kMaxContentsListed), and how many there are.
+  std::vector<RegContentInfo> contents;
+  size_t contents_total = 0;
 };
 
 struct Registry {
@@ -79,10 +107,15 @@ struct Registry {
   std::unordered_map<std::string, uint32_t> file_ids;  // name -> slot
   std::vector<RegCid> cids;
   std::vector<uint32_t> free_cids;
-  std::unordered_map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot
-  int64_t ttl_ms = 90 * 1000;                         // a peer unseen this long is gone
-  std::mt19937_64 rng{0x7474};                        // for random selections of sources
-  ProtoSourceText text_scratch;                       // reg_join's, reused
+  std::map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot; ordered for prefixes
+  int64_t ttl_ms = 90 * 1000;               // a peer unseen this long is gone
+  std::mt19937_64 rng{0x7474};              // for random selections of sources
+  ProtoSourceText text_scratch;             // reg_join's, reused
+  // Registrations (a peer holding a name): in all, and per IPv4 address.
+  size_t registrations = 0;
+  size_t max_files_per_ip = kDefaultMaxFilesPerIp;
+  std::unordered_map<uint32_t, uint32_t> ip_files;
+  std::vector<size_t> pick_scratch;  // reg_sources_slot's, reused
 };
 
 enum RegStatus {
@@ -91,20 +124,23 @@ enum RegStatus {
   REG_ENOPEER = -1,   // no such peer
   REG_CONFLICT = -2,  // the id is held from another address by a peer not known to be dead
   REG_EINVAL = -3,    // not an IPv4 address
+  REG_FULL = -4,      // a cap on registrations (per peer, per address, in all) is reached
 };
 
 // Registers (or refreshes) a peer and every file it lists. The same address
 // (ip and tcp_port) is the same process: files are added, and the UDP port it
 // now speaks from is recorded. Another address for a
 // known id is REG_CONFLICT while the holder may be alive; a holder unseen for
-// ttl_ms is replaced, its files forgotten.
+// ttl_ms is replaced, its files forgotten. REG_FULL, changing nothing, when the
+// new files would pass a cap (kMaxFilesPerPeer, max_files_per_ip, kMaxRegistrations).
 int reg_join(Registry* reg, const std::string& id, const std::string& ip, int tcp_port,
              int udp_port, const std::vector<std::string>& files, bool extended, int64_t now);
 // Registers a copy of `file` at peer `id`. Announcing it again changes nothing,
 // except that a partial copy may become complete and a size or content id may
-// be learnt.
+// be learnt (a new id moves the copy to that content). REG_FULL at a cap.
 int reg_add_file(Registry* reg, const std::string& id, const std::string& file,
-                 bool complete = true, int64_t size = -1, const std::string& cid = "");
+                 bool complete = true, int64_t size = -1, const std::string& cid = "",
+                 int64_t now = 0);
 int reg_leave(Registry* reg, const std::string& id);
 RegPeer* reg_find(Registry* reg, const std::string& id);
 const RegPeer* reg_find(const Registry* reg, const std::string& id);
@@ -114,17 +150,28 @@ void reg_touch(Registry* reg, const std::string& id, int64_t now);
 // request was handled: still id's unless the handler moved or removed it).
 void reg_touch_hint(Registry* reg, uint32_t hint, const std::string& id, int64_t now);
 bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now);
-// Up to `want` live peers that have `file`, other than `exclude_id`: all of them
-// in registration order when they fit, else a random selection. The file's
-// content id is the one its first complete holder announced (else the first
-// holder's); holders that announced another id are left out, since their bytes
-// would fail verification. *info (optional) gets that id and size. The ids
-// in `out` point into the registry: valid until it next changes.
+// Up to `want` live holders of one content, other than `exclude_id`: all of
+// them in registration order when few, else a random selection (the work is
+// bounded by `want`, not by the number of holders).
+//
+// Which content: with `id` (a content id or a prefix of 8 or more hex digits)
+// that matches one content, that one, under every name (info->name: the name
+// most of its holders use); a prefix that matches several lists them in
+// info->contents and selects nobody; one that matches none falls back to the
+// name. By name: its one content with holders that announced no id (seed
+// peers, whose bytes are unknown). A name that carries several contents answers
+// with the first announced that has a complete holder (what seed requests get)
+// and lists them all in info->contents. The ids in `out` point into the
+// registry: valid until it next changes.
 void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr);
+                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr,
+                 const std::string& id = "");
 // The same, leaving out the peer in slot `exclude` (kRegNone: nobody).
 void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
-                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr);
+                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr,
+                      const std::string& id = "");
+// How many contents other than `cid` the name `file` carries.
+size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid);
 // The slot of peer `id` in reg->peers, or kRegNone.
 uint32_t reg_slot(const Registry* reg, const std::string& id);
 // Removes the peers unseen for ttl_ms; returns their ids.
@@ -134,4 +181,5 @@ std::vector<std::string> reg_expire(Registry* reg, int64_t now);
 size_t reg_peer_count(const Registry* reg);
 size_t reg_file_count(const Registry* reg);
 bool reg_has_file(const Registry* reg, const std::string& file);
+// The names peer `id` holds, sorted.
 std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& id);

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "hex.h"
 #include "manifest.h"
@@ -127,12 +128,21 @@ static int heartbeat_interval_s(const Tracker* t) {
   return t->opt.peer_ttl_s / 3 > 1 ? t->opt.peer_ttl_s / 3 : 1;
 }
 
+// A refusal for a registration past a cap (reg_join/reg_add_file said REG_FULL).
+static int reply_full(Tracker* t, Call* c) {
+  return reply_error(c, "too many files registered (at most " + std::to_string(kMaxFilesPerPeer) +
+                            " per peer, " + std::to_string(t->reg.max_files_per_ip) +
+                            " per address, " + std::to_string(kMaxRegistrations) +
+                            " in all); nothing was changed");
+}
+
 static int act_join(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
   if (reg_peer_count(&t->reg) >= kMaxPeers && reg_find(&t->reg, req.peer_id) == nullptr)
     return reply_error(c, "the tracker is full; try again later");
   int r =
       reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
+  if (r == REG_FULL) return reply_full(t, c);
   if (r == REG_CONFLICT) {
     const RegPeer* h = reg_find(&t->reg, req.peer_id);
     auto alive = t->probed_alive.find(req.peer_id);
@@ -160,7 +170,12 @@ static int act_join(Tracker* t, Call* c) {
 static int act_share_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
   const ProtoRequest& r = c->req;
-  reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id);
+  if (reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id, t->now) == REG_FULL)
+    return reply_full(t, c);
+  // The sharer learns when the name already carries other content: downloaders
+  // of the name will be asked to choose.
+  if (r.extended && !r.id.empty())
+    c->reply.others = static_cast<int64_t>(reg_other_contents(&t->reg, r.file, r.id));
   SAY(t, "Peer %s updated files: %s", id, c->req.file.c_str());
   log_line(&t->log, "Peer %s shared file: %s, status: success", id, c->req.file.c_str());
   return TRACKER_ANSWER;
@@ -172,10 +187,19 @@ static int act_get_peers(Tracker* t, Call* c) {
   if (req.fields & FLD_NUMWANT)
     want = static_cast<size_t>(req.numwant < kMaxNumwant ? req.numwant : kMaxNumwant);
   c->reply.kind = ProtoReply::PEERS;
-  RegFileInfo info;
-  reg_sources_slot(&t->reg, req.file_name, c->self, want, t->now, &c->reply.sources, &info);
+  RegFileInfo& info = t->info;
+  reg_sources_slot(&t->reg, req.file_name, c->self, want, t->now, &c->reply.sources, &info, req.id);
   c->reply.size = info.size;
   c->reply.cid = info.cid;
+  if (req.extended) {
+    c->reply.name = info.name;
+    // Several contents fit: the asker chooses (first_seen in Unix seconds).
+    int64_t wall = static_cast<int64_t>(time(nullptr));
+    for (const RegContentInfo& k : info.contents)
+      c->reply.contents.push_back(
+          ProtoContent{k.cid, k.size, k.holders, wall - (t->now - k.first_seen) / 1000});
+    c->reply.contents_total = static_cast<int64_t>(info.contents_total);
+  }
   log_line(&t->log, "Peer %s wants peers' names with file: %s, status: %s", req.peer_id.c_str(),
            req.file_name.c_str(), c->reply.sources.empty() ? "fail" : "success");
   return TRACKER_ANSWER;
@@ -183,7 +207,9 @@ static int act_get_peers(Tracker* t, Call* c) {
 
 static int act_got_the_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
-  reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id);
+  if (reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id,
+                   t->now) == REG_FULL)
+    return reply_full(t, c);
   SAY(t, "Peer %s downloaded the file file: %s", id, c->req.file_name.c_str());
   log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
            c->req.file_name.c_str());
@@ -311,6 +337,10 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   reply.token.clear();
   reply.size = -1;
   reply.cid.clear();
+  reply.name.clear();
+  reply.contents.clear();
+  reply.contents_total = 0;
+  reply.others = -1;
   uint32_t self = (req.fields & FLD_PEER_ID) ? reg_slot(&t->reg, req.peer_id) : kRegNone;
   Call c{req, ip, ip_n, port, self, false, reply, std::string()};
   const TrackerAction* act = nullptr;

@@ -55,6 +55,7 @@ struct Tracker {
   int refusals_hidden = 0;
   ProtoRequest req;    // reused for every datagram
   ProtoReply reply;    // reused for every answer
+  RegFileInfo info;    // get_peers', reused
   std::string answer;  // the encoded answer, reused
 };
 
