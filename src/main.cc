@@ -118,11 +118,15 @@ static const Flag kTrackerFlags[] = {
     {"--peer-ttl", "SECONDS",
      "forget a peer silent this long (default 90; heartbeats every third of it)", FLAG_INT,
      &g_tracker.peer_ttl_s, 2, 86400},
+    {"--max-files-per-ip", "N",
+     "names registered from one IP address, all its peer ids together (default 262144)", FLAG_INT,
+     &g_tracker.max_files_per_ip, 1, static_cast<int>(kMaxRegistrations)},
 };
 
 static void tracker_usage(FILE* out) {
   fprintf(out,
           "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
+          "                  [--max-files-per-ip N]\n"
           "Runs the tracker: it knows which peer has which file.\n");
   print_flags(out, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0]);
   fprintf(out, "Console commands: logs request, all-logs, file_logs NAME, help, exit.\n");

@@ -362,6 +362,7 @@ static void pick_sources(Registry* reg, const std::vector<const std::vector<RegH
   for (const std::vector<RegHolder>* g : groups)
     total += g->size();
   auto take = [&](const RegHolder& x) {
+    reg->holders_read++;
     if (x.peer == exclude) return;
     // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
     const RegPeer& p = reg->peers[x.peer];

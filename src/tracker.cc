@@ -697,6 +697,7 @@ static int tracker_start(Tracker* t) {
   uv_prepare_start(&t->prepare, on_prepare);
   tracker_init_key(t);
   t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
+  t->reg.max_files_per_ip = static_cast<size_t>(t->opt.max_files_per_ip);
   uv_timer_init(t->loop, &t->sweep);
   t->sweep.data = t;
   t->sweep_open = true;

@@ -25,6 +25,7 @@ struct TrackerOptions {
   int port = kDefaultTrackerPort;
   std::string log_path = ".tracker.log";
   int peer_ttl_s = kDefaultPeerTtlS;
+  int max_files_per_ip = static_cast<int>(kDefaultMaxFilesPerIp);
 };
 
 struct Probe;

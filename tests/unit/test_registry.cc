@@ -211,3 +211,154 @@ TEST_CASE("registry: a source's answer text is kept whole, short in the record o
   CHECK(texts(5000) == std::set<std::pair<std::string, uint16_t>>{{s2.text, s2.source_len},
                                                                   {l2.text, l2.source_len}});
 }
+
+/* ---- names are labels, content ids are identities (issue 12) --------------- */
+
+TEST_CASE("registry: a name keeps every content shared under it", "[registry]") {
+  Registry reg;
+  std::string a(64, 'a'), b(64, 'b');
+  join(reg, "squatter", 1001);
+  join(reg, "publisher", 1002);
+  join(reg, "mirror", 1003);
+  CHECK(reg_add_file(&reg, "squatter", "m", true, 10, a, 100) == REG_OK);
+  CHECK(reg_add_file(&reg, "publisher", "m", true, 20, b, 200) == REG_OK);
+  CHECK(reg_add_file(&reg, "mirror", "m", true, 20, b, 300) == REG_OK);
+  CHECK(reg_other_contents(&reg, "m", b) == 1);
+  CHECK(reg_other_contents(&reg, "m", a) == 1);
+  RegFileInfo info;
+  std::vector<ProtoSourceRef> out;
+  // By name: the first announced content answers (what seed requests get), and
+  // both are listed, most held first.
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.cid == a);
+  CHECK(out.size() == 1);
+  REQUIRE(info.contents.size() == 2);
+  CHECK(info.contents_total == 2);
+  CHECK(info.contents[0].cid == b);
+  CHECK(info.contents[0].holders == 2);
+  CHECK(info.contents[0].size == 20);
+  CHECK(info.contents[0].first_seen == 200);
+  CHECK(info.contents[1].cid == a);
+  // By id or by prefix: that content only, named.
+  for (const std::string& key : {b, b.substr(0, 8)}) {
+    reg_sources(&reg, "whatever", "", 10, 0, &out, &info, key);
+    CHECK(info.cid == b);
+    CHECK(info.size == 20);
+    CHECK(info.name == "m");
+    CHECK(info.contents.empty());
+    CHECK(out.size() == 2);
+  }
+  // A prefix shorter than 8 digits is no id; an unknown one falls back to the name.
+  reg_sources(&reg, "m", "", 10, 0, &out, &info, "bbbb");
+  CHECK(info.cid == a);
+  reg_sources(&reg, "m", "", 10, 0, &out, &info, std::string(64, 'c'));
+  CHECK(info.cid == a);
+  // The squatter leaves: one content, no list.
+  reg_leave(&reg, "squatter");
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.cid == b);
+  CHECK(info.contents.empty());
+  CHECK(out.size() == 2);
+}
+
+TEST_CASE("registry: a prefix of several contents lists them and selects nobody", "[registry]") {
+  Registry reg;
+  join(reg, "1", 1001);
+  std::string x = "deadbeef" + std::string(56, '0'), y = "deadbeef" + std::string(56, '1');
+  reg_add_file(&reg, "1", "x", true, 1, x, 5);
+  reg_add_file(&reg, "1", "y", true, 2, y, 6);
+  RegFileInfo info;
+  std::vector<ProtoSourceRef> out;
+  reg_sources(&reg, "x", "", 10, 0, &out, &info, "deadbeef");
+  CHECK(out.empty());
+  CHECK(info.cid.empty());
+  REQUIRE(info.contents.size() == 2);
+  CHECK(info.contents[0].cid == x);  // equally held: first seen first
+  CHECK(info.contents[1].cid == y);
+  reg_sources(&reg, "x", "", 10, 0, &out, &info, "deadbeef1");
+  CHECK(info.cid == y);
+  CHECK(info.name == "y");
+}
+
+TEST_CASE("registry: a copy that announces another id moves to that content", "[registry]") {
+  Registry reg;
+  std::string a(64, 'a'), b(64, 'b');
+  join(reg, "1", 1001, {"m"});  // a seed-style join: no id
+  join(reg, "2", 1002);
+  reg_add_file(&reg, "2", "m", true, 5, a, 1);
+  RegFileInfo info;
+  std::vector<ProtoSourceRef> out;
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.cid == a);
+  CHECK(out.size() == 2);  // holders with no id are listed with any content
+  CHECK(reg_add_file(&reg, "1", "m", true, 6, b, 2) == REG_OK);
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.contents.size() == 2);
+  CHECK(out.size() == 1);
+  CHECK(reg_add_file(&reg, "1", "m", true, 5, a, 3) == REG_OK);
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.contents.empty());
+  CHECK(out.size() == 2);
+  CHECK(reg.cid_ids.size() == 1);
+}
+
+TEST_CASE("registry: get_peers reads a bounded number of holders", "[registry]") {
+  Registry reg;
+  for (int i = 0; i < 20000; i++)
+    join(reg, std::to_string(i).c_str(), 1000 + i % 60000, {"popular"});
+  std::vector<ProtoSourceRef> out;
+  reg.holders_read = 0;
+  reg_sources(&reg, "popular", "", 50, 0, &out);
+  CHECK(out.size() == 50);
+  CHECK(reg.holders_read <= 4 * 50 + 16);
+  std::set<std::string> distinct;
+  for (const ProtoSourceRef& s : out)
+    distinct.insert(std::string(s.text, s.len));
+  CHECK(distinct.size() == 50);
+  // Few holders: all of them, in order, as before.
+  join(reg, "solo", 999, {"rare"});
+  CHECK(ports(reg, "rare") == std::vector<int>{999});
+}
+
+TEST_CASE("registry: caps on registrations per peer and per address", "[registry]") {
+  Registry reg;
+  reg.max_files_per_ip = 100;
+  join(reg, "1", 1001, {}, 0, "10.0.0.1");
+  join(reg, "2", 1002, {}, 0, "10.0.0.1");
+  join(reg, "3", 1003, {}, 0, "10.0.0.2");
+  for (int i = 0; i < 60; i++)
+    CHECK(reg_add_file(&reg, "1", "f" + std::to_string(i)) == REG_OK);
+  for (int i = 0; i < 40; i++)
+    CHECK(reg_add_file(&reg, "2", "g" + std::to_string(i)) == REG_OK);
+  // The address holds 100: one more is refused, and changes nothing.
+  CHECK(reg_add_file(&reg, "2", "one-more") == REG_FULL);
+  CHECK(!reg_has_file(&reg, "one-more"));
+  CHECK(join(reg, "2", 1002, {"x", "y"}, 0, "10.0.0.1") == REG_FULL);
+  CHECK(!reg_has_file(&reg, "x"));
+  CHECK(reg_find(&reg, "2")->files.size() == 40);
+  // Repeating what is held is no new registration.
+  CHECK(reg_add_file(&reg, "2", "g1") == REG_UNCHANGED);
+  CHECK(join(reg, "2", 1002, {"g1", "g2"}, 0, "10.0.0.1") == REG_UNCHANGED);
+  // Another address is not affected.
+  CHECK(reg_add_file(&reg, "3", "f1") == REG_OK);
+  // Leaving gives the room back.
+  reg_leave(&reg, "1");
+  CHECK(reg_add_file(&reg, "2", "one-more") == REG_OK);
+  CHECK(reg.registrations == 42);
+}
+
+TEST_CASE("registry: one peer holds at most kMaxFilesPerPeer names", "[registry]") {
+  Registry reg;
+  join(reg, "1", 1001);
+  std::vector<std::string> batch;
+  for (size_t i = 0; i < kMaxFilesPerPeer; i++) {
+    batch.push_back("n" + std::to_string(i));
+    if (batch.size() == kMaxJoinFiles) {
+      CHECK(join(reg, "1", 1001, batch) == REG_OK);
+      batch.clear();
+    }
+  }
+  CHECK(reg_find(&reg, "1")->files.size() == kMaxFilesPerPeer);
+  CHECK(reg_add_file(&reg, "1", "too-many") == REG_FULL);
+  CHECK(reg_add_file(&reg, "1", "n7") == REG_UNCHANGED);
+}

@@ -378,3 +378,70 @@ TEST_CASE("tracker: an answer never reads sources listed for an earlier request"
         std::string::npos);
   delete t;
 }
+
+TEST_CASE("tracker: a name with several contents: others on share, contents on get_peers",
+          "[tracker]") {
+  Tracker* t = keyed_tracker();
+  std::string a(64, 'a'), b(64, 'b');
+  std::string t1 = xjoin(t, "1", 1001, 4001);
+  std::string t2 = xjoin(t, "2", 1002, 4002);
+  auto share = [&](const char* id, const std::string& tok, int udp, const std::string& cid) {
+    return parse(send(t,
+                      std::string(R"({"action":"share_file","v":1,"peer_id":")") + id +
+                          R"(","token":")" + tok + R"(","file":"m.bin","size":7,"id":")" + cid +
+                          "\"}",
+                      "127.0.0.1", udp));
+  };
+  CHECK(share("1", t1, 4001, a)["others"] == 0);
+  CHECK(share("2", t2, 4002, b)["others"] == 1);
+  rapidjson::Document d = parse(send(
+      t, R"({"action":"get_peers","v":1,"peer_id":"x","file_name":"m.bin"})", "127.0.0.1", 4009));
+  REQUIRE(d["contents"].Size() == 2);
+  CHECK(d["contents_total"] == 2);
+  CHECK(d["contents"][0]["holders"] == 1);
+  // By a prefix of b: b's holder, and the name.
+  d = parse(send(
+      t, R"({"action":"get_peers","v":1,"peer_id":"x","file_name":"bbbbbbbb","id":"bbbbbbbb"})",
+      "127.0.0.1", 4009));
+  CHECK(d["id"] == rapidjson::StringRef(b.c_str()));
+  CHECK(d["name"] == "m.bin");
+  REQUIRE(d["sources"].Size() == 1);
+  CHECK(d["sources"][0]["peer_id"] == "2");
+  // A short or non-hex prefix is refused; share_file needs the whole id.
+  CHECK_THAT(send(t, R"({"action":"get_peers","v":1,"peer_id":"x","file_name":"m","id":"bbbb"})"),
+             Catch::Contains("must be 64 lowercase hex digits"));
+  CHECK_THAT(
+      send(t, R"({"action":"get_peers","v":1,"peer_id":"x","file_name":"m","id":"BBBBBBBB"})"),
+      Catch::Contains("8 to 64 lowercase hex digits"));
+  CHECK_THAT(send(t,
+                  std::string(R"({"action":"share_file","v":1,"peer_id":"1","token":")") + t1 +
+                      R"(","file":"n","id":"aaaaaaaa"})",
+                  "127.0.0.1", 4001),
+             Catch::Contains("must be 64 lowercase hex digits"));
+  delete t;
+}
+
+TEST_CASE("tracker: registrations past the per-address cap are refused and change nothing",
+          "[tracker]") {
+  Tracker* t = keyed_tracker();
+  t->reg.max_files_per_ip = 3;                 // --max-files-per-ip 3
+  std::string t1 = xjoin(t, "1", 1001, 4001);  // holds "f"
+  auto share = [&](const std::string& name) {
+    return send(t,
+                std::string(R"({"action":"share_file","v":1,"peer_id":"1","token":")") + t1 +
+                    R"(","file":")" + name + "\"}",
+                "127.0.0.1", 4001);
+  };
+  CHECK_THAT(share("g"), Catch::Contains("\"ok\""));
+  CHECK_THAT(share("h"), Catch::Contains("\"ok\""));
+  CHECK_THAT(share("i"), Catch::Contains("too many files registered (at most 65536 per peer, 3 "
+                                         "per address, 4000000 in all); nothing was changed"));
+  CHECK(!reg_has_file(&t->reg, "i"));
+  CHECK_THAT(share("g"), Catch::Contains("\"ok\""));  // held already: no new registration
+  // A join from another address is not affected.
+  CHECK_THAT(
+      send(t, R"({"action":"join","peer_id":"9","files":["i"],"tcp_port":9})", "127.0.0.2", 5000),
+      Catch::Contains("\"ok\""));
+  CHECK(reg_has_file(&t->reg, "i"));
+  delete t;
+}
