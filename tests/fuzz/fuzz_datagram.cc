@@ -15,6 +15,8 @@
 //   - the request decoder's fast reader and RapidJSON agree (proto.cc): same
 //     result, same error text, same fields;
 // and on every answer:
+//   - the peer's answer reader reads it, and what it keeps (listed contents,
+//     a name) is bounded and valid (the input itself is read as an answer too);
 //   - an answer to a request without "v" (including one that is not JSON at
 //     all) is at most kSeedAnswerMax bytes: the seed peer reads with recv(1024);
 //   - a non-empty answer is a JSON object in valid UTF-8;
@@ -108,6 +110,16 @@ static void check_fast_parse(const std::string& req) {
     fail("the fast request reader and RapidJSON disagree", req, errs);
 }
 
+// What a peer takes from an answer stays within what it prints and uses.
+static void check_decoded_answer(const std::string& req, const ProtoAnswer& a) {
+  if (a.contents.size() > kMaxContentsListed) fail("more contents than listed at most", req, "");
+  for (const ProtoContent& c : a.contents)
+    if (c.cid.size() != kContentIdHexLen) fail("a listed content id is not 64 digits", req, "");
+  std::string why;
+  if (!a.name.empty() && proto_check_name(a.name, &why) != 0)
+    fail("an answer's name is not a valid name", req, "");
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   if (len > kMaxDatagram) return 0;  // the UDP path never delivers more
   Tracker* t = tracker();
@@ -150,5 +162,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
            req, t->answer);
   }
   check_answer(req, t->answer);
+  // The peer's side: the input itself and the tracker's answer, read as a
+  // tracker's answer (a hostile tracker can send anything).
+  ProtoAnswer ans;
+  std::string err;
+  proto_decode_answer(req.data(), req.size(), &ans, &err);
+  check_decoded_answer(req, ans);
+  if (!t->answer.empty()) {
+    if (proto_decode_answer(t->answer.data(), t->answer.size(), &ans, &err) != 0)
+      fail("the peer cannot read the tracker's answer", req, t->answer);
+    check_decoded_answer(req, ans);
+  }
   return 0;
 }
