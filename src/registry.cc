@@ -409,8 +409,13 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
   out->clear();
   RegFileInfo scratch;
   if (info == nullptr) info = &scratch;
-  *info = RegFileInfo();
-  std::vector<const std::vector<RegHolder>*> groups;
+  info->size = -1;
+  info->cid.clear();
+  info->name.clear();
+  info->contents.clear();
+  info->contents_total = 0;
+  std::vector<const std::vector<RegHolder>*>& groups = reg->group_scratch;  // reused
+  groups.clear();
   uint32_t chosen = 0;  // the content answered for (cid + 1), 0: none with an id
   const RegContent* chosen_c = nullptr;
   if (id.size() >= kMinIdPrefix) {

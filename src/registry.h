@@ -116,7 +116,8 @@ struct Registry {
   size_t max_files_per_ip = kDefaultMaxFilesPerIp;
   std::unordered_map<uint32_t, uint32_t> ip_files;
   std::vector<size_t> pick_scratch;  // reg_sources_slot's, reused
-  uint64_t holders_read = 0;         // holders get_peers answers have looked at (for tests)
+  std::vector<const std::vector<RegHolder>*> group_scratch;
+  uint64_t holders_read = 0;  // holders get_peers answers have looked at (for tests)
 };
 
 enum RegStatus {
