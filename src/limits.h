@@ -29,6 +29,9 @@ constexpr size_t kMaxRegistrations = 4000000;     // in all
 constexpr size_t kDefaultMaxFilesPerIp = 262144;  // --max-files-per-ip default
 constexpr size_t kMaxFilesPerPeer = 65536;        // names one peer id may hold
 constexpr size_t kMaxContentsListed = 16;         // contents a name's answer lists at most
+constexpr size_t kDefaultMaxContentsPerIp = 4;    // --max-contents-per-ip: contents one address
+                                                  // may introduce under one name
+constexpr size_t kMaxContentNamesRead = 256;      // names read for a get_peers by content id
 constexpr size_t kMinIdPrefix = 8;                // hex digits a content id prefix needs
 // A request to the tracker is sent again after kRetransmitFirstMs, doubling up to
 // kRetransmitMaxMs between tries, and given up after kTrackerAnswerTimeoutMs.

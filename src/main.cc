@@ -121,12 +121,15 @@ static const Flag kTrackerFlags[] = {
     {"--max-files-per-ip", "N",
      "names registered from one IP address, all its peer ids together (default 262144)", FLAG_INT,
      &g_tracker.max_files_per_ip, 1, static_cast<int>(kMaxRegistrations)},
+    {"--max-contents-per-ip", "N",
+     "contents one IP address may introduce under one name (default 4)", FLAG_INT,
+     &g_tracker.max_contents_per_ip, 1, 65536},
 };
 
 static void tracker_usage(FILE* out) {
   fprintf(out,
           "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
-          "                  [--max-files-per-ip N]\n"
+          "                  [--max-files-per-ip N] [--max-contents-per-ip N]\n"
           "Runs the tracker: it knows which peer has which file.\n");
   print_flags(out, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0]);
   fprintf(out, "Console commands: logs request, all-logs, file_logs NAME, help, exit.\n");

@@ -76,6 +76,20 @@ static bool holder_of(Registry* reg, uint32_t fs, uint32_t ps, size_t* ci, size_
   return false;
 }
 
+// Whether an address may add content `cid` (hex) to file `fs`: it is there
+// already, or the address introduced fewer than max_contents_per_ip of the
+// name's contents. (A squatter cannot bury a name under contents of its own.)
+static bool content_room(const Registry* reg, uint32_t fs, uint32_t ip, const std::string& cid) {
+  if (cid.empty()) return true;
+  auto it = reg->cid_ids.find(cid);
+  size_t mine = 0;
+  for (const RegContent& c : reg->files[fs].contents) {
+    if (it != reg->cid_ids.end() && c.cid == it->second + 1) return true;
+    if (c.cid != 0 && c.ip == ip) mine++;
+  }
+  return mine < reg->max_contents_per_ip;
+}
+
 // Adds holder `h` to content `cid` of file `fs` (which it did not hold).
 static void content_add(Registry* reg, uint32_t fs, uint32_t cid, const RegHolder& h, int64_t now) {
   RegContent* c = content_of(reg, fs, cid);
@@ -83,6 +97,7 @@ static void content_add(Registry* reg, uint32_t fs, uint32_t cid, const RegHolde
     reg->files[fs].contents.emplace_back();
     c = &reg->files[fs].contents.back();
     c->cid = cid;
+    c->ip = reg->peers[h.peer].ip;
     c->first_seen = now;
     if (cid != 0) reg->cids[cid - 1].files.push_back(fs);
   }
@@ -160,6 +175,8 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   RegPeer& peer = reg->peers[ps];
   if (fit == reg->file_ids.end() || !peer_holds(peer, fit->second)) {
     if (!room_for(reg, ps, 1)) return REG_FULL;
+    if (fit != reg->file_ids.end() && !content_room(reg, fit->second, peer.ip, cid))
+      return REG_CROWDED;
     if (fit == reg->file_ids.end()) {
       uint32_t fs = slot_new(&reg->files, &reg->free_files);
       fit = reg->file_ids.emplace(file, fs).first;
@@ -179,6 +196,7 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   RegContent& c = reg->files[fs].contents[ci];
   RegHolder& h = c.holders[hi];
   bool new_cid = !cid.empty() && cid != cid_hex(reg, c.cid);
+  if (new_cid && !content_room(reg, fs, peer.ip, cid)) return REG_CROWDED;
   bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
   if (complete) h.complete = 1;
   if (size >= 0) h.size = size;
@@ -312,14 +330,17 @@ void reg_sources(Registry* reg, const std::string& file, const std::string& excl
 
 // The size a content's holders announced: a complete holder's, else the first's.
 static int64_t content_size(const RegContent& c) {
-  for (const RegHolder& h : c.holders)
-    if (h.complete) return h.size;
+  size_t n = c.holders.size() < 64 ? c.holders.size() : 64;  // (all holders agree, or lie)
+  for (size_t i = 0; i < n; i++)
+    if (c.holders[i].complete) return c.holders[i].size;
   return c.holders.empty() ? -1 : c.holders[0].size;
 }
 
+// Whether a content has a complete holder among its first 64.
 static bool content_complete(const RegContent& c) {
-  for (const RegHolder& h : c.holders)
-    if (h.complete) return true;
+  size_t n = c.holders.size() < 64 ? c.holders.size() : 64;
+  for (size_t i = 0; i < n; i++)
+    if (c.holders[i].complete) return true;
   return false;
 }
 
@@ -332,12 +353,15 @@ static void list_content(const Registry* reg, const RegContent& c, uint32_t hold
 // Most held first, then first announced first; at most kMaxContentsListed kept.
 static void rank_contents(RegFileInfo* info) {
   info->contents_total = info->contents.size();
-  std::stable_sort(info->contents.begin(), info->contents.end(),
-                   [](const RegContentInfo& a, const RegContentInfo& b) {
-                     if (a.holders != b.holders) return a.holders > b.holders;
-                     return a.first_seen < b.first_seen;
-                   });
-  if (info->contents.size() > kMaxContentsListed) info->contents.resize(kMaxContentsListed);
+  size_t keep =
+      info->contents.size() < kMaxContentsListed ? info->contents.size() : kMaxContentsListed;
+  std::partial_sort(info->contents.begin(), info->contents.begin() + static_cast<ptrdiff_t>(keep),
+                    info->contents.end(), [](const RegContentInfo& a, const RegContentInfo& b) {
+                      if (a.holders != b.holders) return a.holders > b.holders;
+                      if (a.first_seen != b.first_seen) return a.first_seen < b.first_seen;
+                      return a.cid < b.cid;
+                    });
+  info->contents.resize(keep);
 }
 
 // The content slots (cid + 1) whose hex starts with `prefix`: up to `max` of them.
@@ -435,14 +459,23 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
       // Holders under every name; the name given, if it is one of them, else
       // the one most of them use.
       uint32_t named = find_slot(reg->file_ids, file), best_fs = kRegNone;
-      for (uint32_t fs : reg->cids[chosen - 1].files) {
-        const RegContent* rc = content_of(reg, fs, chosen);
+      if (named != kRegNone && content_of(reg, named, chosen) == nullptr) named = kRegNone;
+      const std::vector<uint32_t>& names = reg->cids[chosen - 1].files;
+      size_t n = names.size() < kMaxContentNamesRead ? names.size() : kMaxContentNamesRead;
+      for (size_t i = 0; i < n; i++) {
+        const RegContent* rc = content_of(reg, names[i], chosen);
         groups.push_back(&rc->holders);
-        if (best_fs == named && named != kRegNone) continue;
-        if (chosen_c == nullptr || fs == named || rc->holders.size() > chosen_c->holders.size()) {
+        if (chosen_c == nullptr || rc->holders.size() > chosen_c->holders.size()) {
           chosen_c = rc;
-          best_fs = fs;
+          best_fs = names[i];
         }
+      }
+      if (named != kRegNone) {  // the name asked for wins (read even past the bound)
+        if (std::find(names.begin(), names.begin() + static_cast<ptrdiff_t>(n), named) ==
+            names.begin() + static_cast<ptrdiff_t>(n))
+          groups.push_back(&content_of(reg, named, chosen)->holders);
+        chosen_c = content_of(reg, named, chosen);
+        best_fs = named;
       }
       info->name = *reg->files[best_fs].name;
     }

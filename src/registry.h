@@ -64,6 +64,7 @@ struct RegHolder {
 // Names are labels, content ids are identities: a name may carry several.
 struct RegContent {
   uint32_t cid = 0;                // slot in Registry::cids + 1; 0: holders that announced no id
+  uint32_t ip = 0;                 // the address that first announced it under this name
   int64_t first_seen = 0;          // ms: when it was first announced under this name
   std::vector<RegHolder> holders;  // registration order
 };
@@ -114,6 +115,7 @@ struct Registry {
   // Registrations (a peer holding a name): in all, and per IPv4 address.
   size_t registrations = 0;
   size_t max_files_per_ip = kDefaultMaxFilesPerIp;
+  size_t max_contents_per_ip = kDefaultMaxContentsPerIp;  // new contents per name and address
   std::unordered_map<uint32_t, uint32_t> ip_files;
   std::vector<size_t> pick_scratch;  // reg_sources_slot's, reused
   std::vector<const std::vector<RegHolder>*> group_scratch;
@@ -127,6 +129,7 @@ enum RegStatus {
   REG_CONFLICT = -2,  // the id is held from another address by a peer not known to be dead
   REG_EINVAL = -3,    // not an IPv4 address
   REG_FULL = -4,      // a cap on registrations (per peer, per address, in all) is reached
+  REG_CROWDED = -5,   // the address has introduced max_contents_per_ip contents under the name
 };
 
 // Registers (or refreshes) a peer and every file it lists. The same address

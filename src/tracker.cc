@@ -167,11 +167,20 @@ static int act_join(Tracker* t, Call* c) {
   return TRACKER_ANSWER;
 }
 
+// A refusal for one content too many under a name from one address (REG_CROWDED).
+static int reply_crowded(Tracker* t, Call* c, const std::string& name) {
+  return reply_error(c, "this address already shares " +
+                            std::to_string(t->reg.max_contents_per_ip) +
+                            " other contents under the name " + out_sanitize(name, 80) +
+                            "; share this one under another name");
+}
+
 static int act_share_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
   const ProtoRequest& r = c->req;
-  if (reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id, t->now) == REG_FULL)
-    return reply_full(t, c);
+  int rr = reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id, t->now);
+  if (rr == REG_FULL) return reply_full(t, c);
+  if (rr == REG_CROWDED) return reply_crowded(t, c, r.file);
   // The sharer learns when the name already carries other content: downloaders
   // of the name will be asked to choose.
   if (r.extended && !r.id.empty())
@@ -207,9 +216,10 @@ static int act_get_peers(Tracker* t, Call* c) {
 
 static int act_got_the_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
-  if (reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id,
-                   t->now) == REG_FULL)
-    return reply_full(t, c);
+  int rr =
+      reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id, t->now);
+  if (rr == REG_FULL) return reply_full(t, c);
+  if (rr == REG_CROWDED) return reply_crowded(t, c, c->req.file_name);
   SAY(t, "Peer %s downloaded the file file: %s", id, c->req.file_name.c_str());
   log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
            c->req.file_name.c_str());
@@ -698,6 +708,7 @@ static int tracker_start(Tracker* t) {
   tracker_init_key(t);
   t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
   t->reg.max_files_per_ip = static_cast<size_t>(t->opt.max_files_per_ip);
+  t->reg.max_contents_per_ip = static_cast<size_t>(t->opt.max_contents_per_ip);
   uv_timer_init(t->loop, &t->sweep);
   t->sweep.data = t;
   t->sweep_open = true;

@@ -26,6 +26,7 @@ struct TrackerOptions {
   std::string log_path = ".tracker.log";
   int peer_ttl_s = kDefaultPeerTtlS;
   int max_files_per_ip = static_cast<int>(kDefaultMaxFilesPerIp);
+  int max_contents_per_ip = static_cast<int>(kDefaultMaxContentsPerIp);
 };
 
 struct Probe;

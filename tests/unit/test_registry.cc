@@ -362,3 +362,29 @@ TEST_CASE("registry: one peer holds at most kMaxFilesPerPeer names", "[registry]
   CHECK(reg_add_file(&reg, "1", "too-many") == REG_FULL);
   CHECK(reg_add_file(&reg, "1", "n7") == REG_UNCHANGED);
 }
+
+TEST_CASE("registry: one address introduces at most max_contents_per_ip contents per name",
+          "[registry]") {
+  Registry reg;
+  reg.max_contents_per_ip = 2;
+  join(reg, "s1", 1001, {}, 0, "10.0.0.1");
+  join(reg, "s2", 1002, {}, 0, "10.0.0.1");
+  join(reg, "s3", 1003, {}, 0, "10.0.0.1");
+  join(reg, "pub", 1004, {}, 0, "10.0.0.2");
+  auto cid = [](char c) { return std::string(64, c); };
+  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('1')) == REG_OK);
+  CHECK(reg_add_file(&reg, "s2", "m", true, 1, cid('2')) == REG_OK);
+  // A third content from the same address is refused, and changes nothing...
+  CHECK(reg_add_file(&reg, "s3", "m", true, 1, cid('3')) == REG_CROWDED);
+  CHECK(reg_find(&reg, "s3")->files.empty());
+  CHECK(reg.cid_ids.count(cid('3')) == 0);
+  // ... as is moving a copy to a third content; joining a content already there is not.
+  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('3')) == REG_CROWDED);
+  CHECK(reg_add_file(&reg, "s3", "m", true, 1, cid('1')) == REG_OK);
+  // Another address is not affected.
+  CHECK(reg_add_file(&reg, "pub", "m", true, 1, cid('9')) == REG_OK);
+  RegFileInfo info;
+  std::vector<ProtoSourceRef> out;
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.contents_total == 3);
+}
