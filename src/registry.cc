@@ -27,7 +27,7 @@ static uint32_t find_slot(const std::unordered_map<std::string, uint32_t>& ids,
 }
 
 // The slot of content id `hex` with one more reference (0: none).
-static uint32_t cid_ref(Registry* reg, const std::string& hex) {
+static uint32_t cid_ref(Registry* reg, const std::string& hex, int64_t size) {
   if (hex.empty()) return 0;
   auto it = reg->cid_ids.find(hex);
   if (it == reg->cid_ids.end()) {
@@ -35,9 +35,20 @@ static uint32_t cid_ref(Registry* reg, const std::string& hex) {
     it = reg->cid_ids.emplace(hex, s).first;
     reg->cids[s].hex = &it->first;
     reg->cids[s].refs = 0;
+    reg->cids[s].size = -1;
   }
-  reg->cids[it->second].refs++;
+  RegCid& c = reg->cids[it->second];
+  c.refs++;
+  if (c.size < 0) c.size = size;
   return it->second + 1;
+}
+
+// Whether announcing content `hex` with `size` contradicts its first announcement.
+static bool size_contradicts(const Registry* reg, const std::string& hex, int64_t size) {
+  if (hex.empty() || size < 0) return false;
+  auto it = reg->cid_ids.find(hex);
+  return it != reg->cid_ids.end() && reg->cids[it->second].size >= 0 &&
+         reg->cids[it->second].size != size;
 }
 
 static void cid_unref(Registry* reg, uint32_t cid) {
@@ -171,6 +182,7 @@ static bool peer_holds(const RegPeer& p, uint32_t fs) {
 
 static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool complete,
                     int64_t size, const std::string& cid, int64_t now) {
+  if (size_contradicts(reg, cid, size)) return REG_MISMATCH;
   auto fit = reg->file_ids.find(file);
   RegPeer& peer = reg->peers[ps];
   if (fit == reg->file_ids.end() || !peer_holds(peer, fit->second)) {
@@ -187,7 +199,7 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
     reg->ip_files[peer.ip]++;
     reg->registrations++;
     RegHolder h{ps, complete ? 1u : 0u, size};
-    content_add(reg, fs, cid_ref(reg, cid), h, now);
+    content_add(reg, fs, cid_ref(reg, cid, size), h, now);
     return REG_OK;
   }
   uint32_t fs = fit->second;
@@ -203,7 +215,7 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   if (new_cid) {
     RegHolder moved = h;
     cid_unref(reg, content_remove(reg, fs, ci, hi));
-    content_add(reg, fs, cid_ref(reg, cid), moved, now);
+    content_add(reg, fs, cid_ref(reg, cid, moved.size), moved, now);
   }
   return changed ? REG_OK : REG_UNCHANGED;
 }
@@ -329,7 +341,8 @@ void reg_sources(Registry* reg, const std::string& file, const std::string& excl
 }
 
 // The size a content's holders announced: a complete holder's, else the first's.
-static int64_t content_size(const RegContent& c) {
+static int64_t content_size(const Registry* reg, const RegContent& c) {
+  if (c.cid != 0 && reg->cids[c.cid - 1].size >= 0) return reg->cids[c.cid - 1].size;
   size_t n = c.holders.size() < 64 ? c.holders.size() : 64;  // (all holders agree, or lie)
   for (size_t i = 0; i < n; i++)
     if (c.holders[i].complete) return c.holders[i].size;
@@ -347,7 +360,7 @@ static bool content_complete(const RegContent& c) {
 static void list_content(const Registry* reg, const RegContent& c, uint32_t holders,
                          RegFileInfo* info) {
   info->contents.push_back(
-      RegContentInfo{cid_hex(reg, c.cid), content_size(c), holders, c.first_seen});
+      RegContentInfo{cid_hex(reg, c.cid), content_size(reg, c), holders, c.first_seen});
 }
 
 // Most held first, then first announced first; at most kMaxContentsListed kept.
@@ -508,7 +521,7 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
     }
   }
   if (chosen_c != nullptr && chosen != 0) {
-    info->size = content_size(*chosen_c);
+    info->size = content_size(reg, *chosen_c);
     info->cid = cid_hex(reg, chosen);
   }
   pick_sources(reg, groups, exclude, want, now, out);

@@ -78,6 +78,7 @@ struct RegCid {
   const std::string* hex = nullptr;  // the key in Registry::cid_ids
   uint32_t refs = 0;                 // holders that announced it, under any name
   std::vector<uint32_t> files;       // the names (file slots) it is held under
+  int64_t size = -1;                 // the size its first announcement gave (an id has one size)
 };
 
 // One content a name (or a content id prefix) could mean, for the asker to choose.
@@ -130,6 +131,7 @@ enum RegStatus {
   REG_EINVAL = -3,    // not an IPv4 address
   REG_FULL = -4,      // a cap on registrations (per peer, per address, in all) is reached
   REG_CROWDED = -5,   // the address has introduced max_contents_per_ip contents under the name
+  REG_MISMATCH = -6,  // a size other than the one the content id was announced with
 };
 
 // Registers (or refreshes) a peer and every file it lists. The same address

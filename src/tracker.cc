@@ -175,12 +175,20 @@ static int reply_crowded(Tracker* t, Call* c, const std::string& name) {
                             "; share this one under another name");
 }
 
+// A refusal for a size that contradicts the content id's (REG_MISMATCH): an id
+// has one size, the one it was first announced with.
+static int reply_mismatch(Call* c, const std::string& cid, int64_t size) {
+  return reply_error(c, "content id " + cid.substr(0, 16) + "... is not " + std::to_string(size) +
+                            " bytes (its size was announced before); nothing was changed");
+}
+
 static int act_share_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
   const ProtoRequest& r = c->req;
   int rr = reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id, t->now);
   if (rr == REG_FULL) return reply_full(t, c);
   if (rr == REG_CROWDED) return reply_crowded(t, c, r.file);
+  if (rr == REG_MISMATCH) return reply_mismatch(c, r.id, r.size);
   // The sharer learns when the name already carries other content: downloaders
   // of the name will be asked to choose.
   if (r.extended && !r.id.empty())
@@ -220,6 +228,7 @@ static int act_got_the_file(Tracker* t, Call* c) {
       reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id, t->now);
   if (rr == REG_FULL) return reply_full(t, c);
   if (rr == REG_CROWDED) return reply_crowded(t, c, c->req.file_name);
+  if (rr == REG_MISMATCH) return reply_mismatch(c, c->req.id, c->req.size);
   SAY(t, "Peer %s downloaded the file file: %s", id, c->req.file_name.c_str());
   log_line(&t->log, "Peer %s downloaded the file file: %s, status: success", id,
            c->req.file_name.c_str());

@@ -19,7 +19,7 @@ first does not own it.
 import os
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, require,
+from harness import (HOST, PEER_PROMPT, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, require,
                      same_file, start_peer, start_tracker, temp_files, tempdir, tt_path,
                      write_bytes)
 
@@ -134,6 +134,7 @@ def _():
     d = tempdir("dl94")
     p = start_peer(tt, 94, c.tracker.port, d, use_pty=True)
     t.watch(p)
+    p.expect_raw(PEER_PROMPT)
     p.send(f"get {NAME}")
     p.expect_line(f"The name {NAME} matches 2 contents:")
     number = None

@@ -154,7 +154,7 @@ TEST_CASE("registry: slots are reused and content ids are counted", "[registry]"
     CHECK(info.cid == cid2);
     CHECK(info.size == 20);
     // A new content id for the same copy replaces the old one.
-    CHECK(reg_add_file(&reg, "2", "b", true, 20, cid1) == REG_OK);
+    CHECK(reg_add_file(&reg, "2", "b", true, 10, cid1) == REG_OK);
     CHECK(reg.cid_ids.size() == 1);
     CHECK(reg_peer_files(&reg, "2") == std::vector<std::string>{"a", "b"});
     CHECK(reg_leave(&reg, "1") == REG_OK);
@@ -387,4 +387,27 @@ TEST_CASE("registry: one address introduces at most max_contents_per_ip contents
   std::vector<ProtoSourceRef> out;
   reg_sources(&reg, "m", "", 10, 0, &out, &info);
   CHECK(info.contents_total == 3);
+}
+
+TEST_CASE("registry: a content id has the size it was first announced with", "[registry]") {
+  Registry reg;
+  std::string a(64, 'a');
+  join(reg, "pub", 1001);
+  join(reg, "liar", 1002);
+  CHECK(reg_add_file(&reg, "pub", "m", true, 1000, a) == REG_OK);
+  // Another size for the same id is refused, under any name, and changes nothing.
+  CHECK(reg_add_file(&reg, "liar", "m", true, 5, a) == REG_MISMATCH);
+  CHECK(reg_add_file(&reg, "liar", "other", true, 5, a) == REG_MISMATCH);
+  CHECK(reg_find(&reg, "liar")->files.empty());
+  CHECK(reg_add_file(&reg, "liar", "m", false, -1, a) == REG_OK);  // no size: no contradiction
+  RegFileInfo info;
+  std::vector<ProtoSourceRef> out;
+  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(info.size == 1000);
+  // Once every holder is gone the id is forgotten, size and all.
+  reg_leave(&reg, "pub");
+  reg_leave(&reg, "liar");
+  CHECK(reg.cid_ids.empty());
+  join(reg, "again", 1003);
+  CHECK(reg_add_file(&reg, "again", "m", true, 5, a) == REG_OK);
 }
