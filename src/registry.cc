@@ -117,11 +117,28 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   return REG_UNCHANGED;
 }
 
+// Moves the per-IP counts of the peer in slot ps by its ids and files.
+static void ip_count(Registry* reg, uint32_t ps, int sign) {
+  const RegPeer& p = reg->peers[ps];
+  RegIpCount& c = reg->per_ip[p.ip];
+  c.ids = sign > 0 ? c.ids + 1 : c.ids - 1;
+  c.files = sign > 0 ? c.files + p.files.size() : c.files - p.files.size();
+  if (c.ids == 0 && c.files == 0) reg->per_ip.erase(p.ip);
+}
+
 int reg_add_file(Registry* reg, const std::string& id, const std::string& file, bool complete,
                  int64_t size, const std::string& cid) {
   uint32_t ps = find_slot(reg->peer_ids, id);
   if (ps == kRegNone) return REG_ENOPEER;
-  return add_file(reg, ps, file, complete, size, cid);
+  size_t before = reg->peers[ps].files.size();
+  int r = add_file(reg, ps, file, complete, size, cid);
+  reg->per_ip[reg->peers[ps].ip].files += reg->peers[ps].files.size() - before;
+  return r;
+}
+
+RegIpCount reg_ip_count(const Registry* reg, uint32_t ip) {
+  auto it = reg->per_ip.find(ip);
+  return it == reg->per_ip.end() ? RegIpCount() : it->second;
 }
 
 int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, int tcp_port,
@@ -130,6 +147,7 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
   if (proto_ip_parse(ip_text.c_str(), &ip) != 0) return REG_EINVAL;
   uint32_t ps = find_slot(reg->peer_ids, id);
   bool changed = false;
+  bool known = false;  // the same address: counted already
   if (ps == kRegNone) {
     ps = slot_new(&reg->peers, &reg->free_peers);
     RegPeer& p = reg->peers[ps];
@@ -139,12 +157,16 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     changed = true;
   } else if (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port) {
     if (reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
+    ip_count(reg, ps, -1);
     drop_files(reg, ps);
     reg->peers[ps].ip = ip;
     reg->peers[ps].tcp_port = static_cast<uint16_t>(tcp_port);
     changed = true;
+  } else {
+    known = true;
   }
   RegPeer& p = reg->peers[ps];
+  size_t before = p.files.size();
   if (changed) {
     ProtoSourceText& t = reg->text_scratch;
     proto_source_text(id, p.ip, p.tcp_port, &t);
@@ -165,6 +187,10 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
   for (const std::string& f : files) {
     if (add_file(reg, ps, f, true, -1, "") == REG_OK) changed = true;
   }
+  if (known)
+    reg->per_ip[p.ip].files += p.files.size() - before;
+  else
+    ip_count(reg, ps, +1);
   return changed ? REG_OK : REG_UNCHANGED;
 }
 
@@ -172,6 +198,7 @@ int reg_leave(Registry* reg, const std::string& id) {
   auto it = reg->peer_ids.find(id);
   if (it == reg->peer_ids.end()) return REG_ENOPEER;
   uint32_t ps = it->second;
+  ip_count(reg, ps, -1);
   drop_files(reg, ps);
   reg->peers[ps] = RegPeer();
   reg->peer_ids.erase(it);

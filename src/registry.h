@@ -70,6 +70,13 @@ struct RegFileInfo {
   std::string cid;
 };
 
+// What one IP holds: peer ids and registrations (id x file), for the
+// tracker's per-address caps.
+struct RegIpCount {
+  uint32_t ids = 0;
+  uint64_t files = 0;
+};
+
 struct Registry {
   std::vector<RegPeer> peers;  // slots; the free ones are listed in free_peers
   std::vector<uint32_t> free_peers;
@@ -83,6 +90,7 @@ struct Registry {
   int64_t ttl_ms = 90 * 1000;                         // a peer unseen this long is gone
   std::mt19937_64 rng{0x7474};                        // for random selections of sources
   ProtoSourceText text_scratch;                       // reg_join's, reused
+  std::unordered_map<uint32_t, RegIpCount> per_ip;    // IPv4 (network order) -> what it holds
 };
 
 enum RegStatus {
@@ -129,6 +137,9 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
 uint32_t reg_slot(const Registry* reg, const std::string& id);
 // Removes the peers unseen for ttl_ms; returns their ids.
 std::vector<std::string> reg_expire(Registry* reg, int64_t now);
+
+// What `ip` (network byte order) holds now.
+RegIpCount reg_ip_count(const Registry* reg, uint32_t ip);
 
 // Counts and views, for the tracker's console and for tests.
 size_t reg_peer_count(const Registry* reg);
