@@ -677,29 +677,34 @@ static void probe_start(Tracker* t, const std::string& id) {
 // peer waits for a free probe rather than being skipped (issue 12, item 8:
 // with 256 probes at once and one pass per period, peers were left unprobed
 // until their ttl ran out).
-static void on_sweep(uv_timer_t* timer) {
-  Tracker* t = static_cast<Tracker*>(timer->data);
-  t->now = static_cast<int64_t>(uv_now(t->loop));
-  uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
-  if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) {
-    uv_timer_start(&t->sweep, on_sweep, 10, 0);  // probes busy: the sweep waits where it is
-    return;
-  }
+int tracker_sweep(Tracker* t, std::vector<std::string>* start) {
+  int period = heartbeat_interval_s(t) * 1000 / 3;
+  if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) return 10;  // waits where it is
   size_t cursor = t->sweep_cursor;
   std::vector<std::string> due;
   bool done = tracker_sweep_step(t, kSweepSlotsPerStep, &due);
   size_t i = 0;
   for (; i < due.size(); i++) {
     if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) break;
-    if (tracker_probe_begin(t, due[i])) probe_start(t, due[i]);
+    if (tracker_probe_begin(t, due[i])) start->push_back(due[i]);
   }
   if (i < due.size()) {
-    // Out of probes: this step is read again once some finish (expiry is idempotent).
+    // Out of probes: this step is read again once some finish (expiry is
+    // idempotent, and the ids booked now are not booked twice).
     t->sweep_cursor = cursor;
-    uv_timer_start(&t->sweep, on_sweep, 10, 0);
-    return;
+    return 10;
   }
-  uv_timer_start(&t->sweep, on_sweep, done ? period : 1, 0);
+  return done ? period : 1;
+}
+
+static void on_sweep(uv_timer_t* timer) {
+  Tracker* t = static_cast<Tracker*>(timer->data);
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  std::vector<std::string> start;
+  int next = tracker_sweep(t, &start);
+  for (const std::string& id : start)
+    probe_start(t, id);
+  uv_timer_start(&t->sweep, on_sweep, static_cast<uint64_t>(next), 0);
 }
 
 /* ----------------------------------------------------------------------------

@@ -121,6 +121,11 @@ void tracker_probe_result(Tracker* t, const std::string& id, ProbeVerdict verdic
 // each) and listing in *due (optional) the seed peers whose port should be
 // probed. Returns true when the step reached the end of the table.
 bool tracker_sweep_step(Tracker* t, size_t max_slots, std::vector<std::string>* due);
+// What the sweep timer runs: a step, and the probes of the seed peers it found
+// due, booked as far as kMaxProbes allows (their ids in *start, to be started).
+// When probes run out the sweep stays where it is, so no due peer is skipped.
+// Returns the delay in ms before the next call.
+int tracker_sweep(Tracker* t, std::vector<std::string>* start);
 // Removes every peer past its ttl (the whole table, step by step).
 void tracker_expire(Tracker* t);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.

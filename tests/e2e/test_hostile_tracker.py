@@ -11,6 +11,7 @@
 (5) a peer id with a C1 control (CSI, NEL) is refused and never printed raw.
 (6) a join from a tt peer's IP with its TCP port but no token does not take
     its id: the sender is refused and cannot `leave` for it.
+(8) 1000 live seed-form peers (listeners up, accepting) stay listed past their ttl.
 Every flood is bounded in count and time; no timing is asserted (the
 bystander's latency is reported as a diagnostic).
 """
@@ -304,6 +305,58 @@ def _():
     require("Peer victim left" not in c.tracker.output(), "the victim was made to leave")
     require(v.alive(), "the victim exited")
     s.close()
+
+
+# ---------------------------------------------------------------- (8)
+
+
+@t.test("(8) 1000 live seed-form peers at --peer-ttl 9 (a sweep every second): none is "
+        "delisted in 13 s (the sweep never starves the last slots of its probes)")
+def _():
+    import selectors
+    import threading
+    # With --peer-ttl 9 a seed peer is due for a probe 3 s after the last one,
+    # exactly three sweeps later, as at the default 90 (30 s, sweeps every 10 s).
+    t8 = start_tracker(tt, extra=["--peer-ttl", "9"], name="tracker8")
+    t.watch(t8)
+    sel = selectors.DefaultSelector()
+    listeners = []
+    for _ in range(1000):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind((HOST, 0))
+        ls.listen(128)
+        ls.setblocking(False)
+        sel.register(ls, selectors.EVENT_READ)
+        listeners.append(ls)
+    stop = threading.Event()
+
+    def accept_loop():  # accept and close every probe's connection
+        while not stop.is_set():
+            for key, _ in sel.select(timeout=0.1):
+                try:
+                    conn, _ = key.fileobj.accept()
+                    conn.close()
+                except OSError:
+                    pass
+
+    th = threading.Thread(target=accept_loop, daemon=True)
+    th.start()
+    try:
+        s = udp_from(HOST)
+        for i, ls in enumerate(listeners):
+            a = ask_from(s, t8.port, {"action": "join", "peer_id": f"live{i}", "files": ["lv"],
+                                      "tcp_port": ls.getsockname()[1]})
+            eq(a, {"status": "ok"}, f"join live{i}")
+        time.sleep(13)
+        gone = [line for line in t8.lines() if "removed" in line]
+        t.diag(f"{len(gone)} of 1000 removed")
+        require(not gone, f"{len(gone)} live peers removed, e.g. {gone[:2]!r}")
+        s.close()
+    finally:
+        stop.set()
+        th.join()
+        for ls in listeners:
+            ls.close()
 
 
 t.done()
