@@ -28,7 +28,9 @@ constexpr size_t kMaxPeers = 2000000;       // registered peer ids; more joins a
 constexpr int kRetransmitFirstMs = 200;
 constexpr int kRetransmitMaxMs = 1000;
 constexpr int kTrackerAnswerTimeoutMs = 8000;
-constexpr int kLeaveTimeoutMs = 1500;          // shorter wait for the answer to leave on exit
+constexpr int kLeaveTimeoutMs = 1500;  // shorter wait for the answer to leave on exit
+
+// One hostile sender (issue 12; docs/protocol.md "### Tracker").
 constexpr int kDefaultMaxIdsPerIp = 10000;     // --max-ids-per-ip default: peer ids one IP holds
 constexpr int kDefaultMaxFilesPerIp = 100000;  // --max-files-per-ip default: registrations
                                                // (peer id x file) one IP holds
