@@ -627,7 +627,7 @@ rss_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 # bytes per registration to V[KEY.bpr] and the RSS (MB) to V[KEY.rss].
 mem_once() {
   local key=$1 n=$2 e0 e1 h1 regs out="$work/fill-$1.out" bpr
-  start_tracker "tracker-mem" --peer-ttl 3600 --max-files-per-ip 4000000
+  start_tracker "tracker-mem" --peer-ttl 3600 --max-ids-per-ip 2000000 --max-files-per-ip 4000000
   e0=$(rss_kb "$tpid" VmRSS)
   if "$TTLOAD" fill --server "127.0.0.1:$tport" --peers "$n" --files-per-peer 10 --files "$n" \
        > "$out" 2> "$work/fill-$key.err"; then

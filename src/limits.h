@@ -40,6 +40,16 @@ constexpr int kRetransmitMaxMs = 1000;
 constexpr int kTrackerAnswerTimeoutMs = 8000;
 constexpr int kLeaveTimeoutMs = 1500;  // shorter wait for the answer to leave on exit
 
+// One hostile sender (issue 12; docs/protocol.md "### Tracker").
+constexpr int kDefaultMaxIdsPerIp = 10000;    // --max-ids-per-ip default: peer ids one IP holds
+constexpr size_t kMaxProbeWaiters = 8;        // joins waiting for one probe, one per sender address
+constexpr size_t kMaxWaitingBytes = 1 << 20;  // datagrams waiting for probes, all together
+constexpr int kMaxProbesPerSender = 16;       // probes in flight for the joins of one IP
+constexpr int kProbeRetryMs = 1000;  // a probe that timed out is repeated at least this much later;
+                                     // the second timeout in a row removes the holder
+constexpr size_t kSweepSlotsPerStep = 16384;  // registry slots one sweep step looks at
+constexpr int kDefaultLogMaxMiB = 64;  // --log-max-size default: the log then moves to <log>.1
+
 // Content identity (PROTOCOL §3).
 constexpr uint32_t kMinPieceSize = 256 * 1024;
 constexpr uint32_t kMaxPieceSize = 16 * 1024 * 1024;

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -17,7 +18,21 @@ int log_open(Log* log, const std::string& path) {
   log->path = path;
   log->fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
   if (log->fd < 0) return -errno;
+  struct stat st;
+  log->size = fstat(log->fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
   return 0;
+}
+
+// The file is full: it becomes <path>.1 and a new one is started. When the
+// new one cannot be opened the lines go on into the old (renamed) file.
+static void log_rotate(Log* log) {
+  std::string old = log->path + ".1";
+  if (rename(log->path.c_str(), old.c_str()) != 0) return;
+  int fd = open(log->path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+  if (fd < 0) return;
+  close(log->fd);
+  log->fd = fd;
+  log->size = 0;
 }
 
 void log_close(Log* log) {
@@ -148,6 +163,10 @@ void log_line(Log* log, const char* fmt, ...) {
 
 void log_flush(Log* log) {
   if (log->fd < 0 || log->buf.empty()) return;
+  if (log->max_bytes > 0 && log->size > 0 &&
+      log->size + static_cast<int64_t>(log->buf.size()) > log->max_bytes)
+    log_rotate(log);
+  log->size += static_cast<int64_t>(log->buf.size());
   const char* p = log->buf.data();
   size_t left = log->buf.size();
   while (left > 0) {
@@ -181,6 +200,15 @@ int log_print_matching(const std::string& path, bool (*match)(const std::string&
   fclose(f);
   fflush(out);
   return printed;
+}
+
+int log_print_rotated(const std::string& path, bool (*match)(const std::string& line, void* ctx),
+                      void* ctx, FILE* out) {
+  int old = log_print_matching(path + ".1", match, ctx, out);
+  if (old < 0 && old != -ENOENT) return old;
+  int cur = log_print_matching(path, match, ctx, out);
+  if (cur < 0) return cur;
+  return (old > 0 ? old : 0) + cur;
 }
 
 static bool g_out_deferred = false;

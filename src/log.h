@@ -19,6 +19,10 @@ struct Log {
   long stamp_sec = -1;     // the second `stamp` shows
   char stamp[32] = {};
   std::string buf;  // lines not yet written (formatted in place), reused
+  // Rotation (0: none): a write that would take the file past max_bytes first
+  // renames it to <path>.1 (replacing the one before) and starts a new one.
+  int64_t max_bytes = 0;
+  int64_t size = 0;  // the file's size, as written
 };
 
 int log_open(Log* log, const std::string& path);  // 0 or -errno
@@ -35,6 +39,9 @@ std::string log_timestamp(int64_t epoch_ms);
 // lines printed, or -errno when the file cannot be read.
 int log_print_matching(const std::string& path, bool (*match)(const std::string& line, void* ctx),
                        void* ctx, FILE* out);
+// The same for a rotated log: <path>.1 (when there is one), then path.
+int log_print_rotated(const std::string& path, bool (*match)(const std::string& line, void* ctx),
+                      void* ctx, FILE* out);
 
 // Console output: one line on stdout, flushed so piped readers see it at once.
 void out_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -118,19 +118,25 @@ static const Flag kTrackerFlags[] = {
     {"--peer-ttl", "SECONDS",
      "forget a peer silent this long (default 90; heartbeats every third of it)", FLAG_INT,
      &g_tracker.peer_ttl_s, 2, 86400},
+    {"--max-ids-per-ip", "N", "peer ids one IP may hold (default 10000)", FLAG_INT,
+     &g_tracker.max_ids_per_ip, 1, static_cast<int>(kMaxPeers)},
     {"--max-files-per-ip", "N",
      "names registered from one IP address, all its peer ids together (default 262144)", FLAG_INT,
      &g_tracker.max_files_per_ip, 1, static_cast<int>(kMaxRegistrations)},
     {"--max-contents-per-ip", "N",
      "contents one IP address may introduce under one name (default 4)", FLAG_INT,
      &g_tracker.max_contents_per_ip, 1, 65536},
+    {"--log-max-size", "MIB", "rotate the log to PATH.1 at this size (default 64)", FLAG_INT,
+     &g_tracker.log_max_mib, 1, 1048576},
 };
 
 static void tracker_usage(FILE* out) {
-  fprintf(out,
-          "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
-          "                  [--max-files-per-ip N] [--max-contents-per-ip N]\n"
-          "Runs the tracker: it knows which peer has which file.\n");
+  fprintf(
+      out,
+      "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
+      "                  [--max-ids-per-ip N] [--max-files-per-ip N] [--max-contents-per-ip N]\n"
+      "                  [--log-max-size MIB]\n"
+      "Runs the tracker: it knows which peer has which file.\n");
   print_flags(out, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0]);
   fprintf(out, "Console commands: logs request, all-logs, file_logs NAME, help, exit.\n");
 }

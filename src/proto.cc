@@ -230,12 +230,16 @@ static int decode_peer_id(const Value& v, std::string* out, std::string* err) {
     out->assign(s, n);
     return 0;
   }
+  if (!proto_utf8_valid(s, n)) return fail(err, "field 'peer_id' is not valid UTF-8");
+  // C0 controls, DEL, and the C1 controls U+0080..U+009F (C2 80..C2 9F): an id
+  // is printed on the console and in the log, where CSI (U+009B) or NEL (U+0085)
+  // would clear the screen or forge a log line.
   for (size_t i = 0; i < n; i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f)
+    if (c < 0x20 || c == 0x7f ||
+        (c == 0xc2 && i + 1 < n && static_cast<unsigned char>(s[i + 1]) < 0xa0))
       return fail(err, "field 'peer_id' may not contain control characters");
   }
-  if (!proto_utf8_valid(s, n)) return fail(err, "field 'peer_id' is not valid UTF-8");
   out->assign(s, n);
   return 0;
 }

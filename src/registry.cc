@@ -133,10 +133,10 @@ static uint32_t content_remove(Registry* reg, uint32_t fs, size_t ci, size_t hi)
 
 static void ip_files_sub(Registry* reg, uint32_t ip, size_t n) {
   if (n == 0) return;
-  auto it = reg->ip_files.find(ip);
-  if (it == reg->ip_files.end()) return;
-  it->second -= static_cast<uint32_t>(n < it->second ? n : it->second);
-  if (it->second == 0) reg->ip_files.erase(it);
+  auto it = reg->per_ip.find(ip);
+  if (it == reg->per_ip.end()) return;
+  it->second.files -= n < it->second.files ? n : it->second.files;
+  if (it->second.files == 0 && it->second.ids == 0) reg->per_ip.erase(it);
   reg->registrations -= n < reg->registrations ? n : reg->registrations;
 }
 
@@ -144,8 +144,7 @@ static void ip_files_sub(Registry* reg, uint32_t ip, size_t n) {
 static bool room_for(const Registry* reg, uint32_t ps, size_t more) {
   if (more == 0) return true;
   const RegPeer& p = reg->peers[ps];
-  auto it = reg->ip_files.find(p.ip);
-  size_t at_ip = it == reg->ip_files.end() ? 0 : it->second;
+  size_t at_ip = reg_ip_count(reg, p.ip).files;
   return p.files.size() + more <= kMaxFilesPerPeer && at_ip + more <= reg->max_files_per_ip &&
          reg->registrations + more <= kMaxRegistrations;
 }
@@ -196,7 +195,7 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
     }
     uint32_t fs = fit->second;
     peer.files.insert(std::lower_bound(peer.files.begin(), peer.files.end(), fs), fs);
-    reg->ip_files[peer.ip]++;
+    reg->per_ip[peer.ip].files++;
     reg->registrations++;
     RegHolder h{ps, complete ? 1u : 0u, size};
     content_add(reg, fs, cid_ref(reg, cid, size), h, now);
@@ -227,6 +226,18 @@ int reg_add_file(Registry* reg, const std::string& id, const std::string& file, 
   return add_file(reg, ps, file, complete, size, cid, now);
 }
 
+RegIpCount reg_ip_count(const Registry* reg, uint32_t ip) {
+  auto it = reg->per_ip.find(ip);
+  return it == reg->per_ip.end() ? RegIpCount() : it->second;
+}
+
+// One peer id more (+1) or less (-1) at `ip`.
+static void ip_ids_add(Registry* reg, uint32_t ip, int delta) {
+  RegIpCount& c = reg->per_ip[ip];
+  c.ids = delta > 0 ? c.ids + 1 : (c.ids > 0 ? c.ids - 1 : 0);
+  if (c.ids == 0 && c.files == 0) reg->per_ip.erase(ip);
+}
+
 // Whether a join of peer slot `ps` (kRegNone: a new peer) from ip:tcp_port
 // listing `files` stays within the caps (a holder at another address starts anew).
 static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, int tcp_port,
@@ -239,8 +250,7 @@ static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, int tcp_por
     more++;
   }
   if (same) held = reg->peers[ps].files.size();
-  auto it = reg->ip_files.find(ip);
-  size_t at_ip = it == reg->ip_files.end() ? 0 : it->second;
+  size_t at_ip = reg_ip_count(reg, ip).files;
   if (ps != kRegNone && !same && reg->peers[ps].ip == ip) at_ip -= reg->peers[ps].files.size();
   return held + more <= kMaxFilesPerPeer && at_ip + more <= reg->max_files_per_ip &&
          reg->registrations + more <= kMaxRegistrations;
@@ -261,9 +271,12 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     p.id = &reg->peer_ids.emplace(id, ps).first->first;
     p.ip = ip;
     p.tcp_port = static_cast<uint16_t>(tcp_port);
+    ip_ids_add(reg, ip, +1);
     changed = true;
   } else if (moved) {
     drop_files(reg, ps);
+    ip_ids_add(reg, reg->peers[ps].ip, -1);
+    ip_ids_add(reg, ip, +1);
     reg->peers[ps].ip = ip;
     reg->peers[ps].tcp_port = static_cast<uint16_t>(tcp_port);
     changed = true;
@@ -297,6 +310,7 @@ int reg_leave(Registry* reg, const std::string& id) {
   if (it == reg->peer_ids.end()) return REG_ENOPEER;
   uint32_t ps = it->second;
   drop_files(reg, ps);
+  ip_ids_add(reg, reg->peers[ps].ip, -1);
   reg->peers[ps] = RegPeer();
   reg->peer_ids.erase(it);
   reg->free_peers.push_back(ps);

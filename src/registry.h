@@ -100,6 +100,13 @@ struct RegFileInfo {
   size_t contents_total = 0;
 };
 
+// What one IP holds: peer ids and registrations (id x file), for the
+// tracker's per-address caps.
+struct RegIpCount {
+  uint32_t ids = 0;
+  uint64_t files = 0;
+};
+
 struct Registry {
   std::vector<RegPeer> peers;  // slots; the free ones are listed in free_peers
   std::vector<uint32_t> free_peers;
@@ -117,8 +124,8 @@ struct Registry {
   size_t registrations = 0;
   size_t max_files_per_ip = kDefaultMaxFilesPerIp;
   size_t max_contents_per_ip = kDefaultMaxContentsPerIp;  // new contents per name and address
-  std::unordered_map<uint32_t, uint32_t> ip_files;
-  std::vector<size_t> pick_scratch;  // reg_sources_slot's, reused
+  std::unordered_map<uint32_t, RegIpCount> per_ip;        // IPv4 (network order) -> what it holds
+  std::vector<size_t> pick_scratch;                       // reg_sources_slot's, reused
   std::vector<const std::vector<RegHolder>*> group_scratch;
   uint64_t holders_read = 0;  // holders get_peers answers have looked at (for tests)
 };
@@ -183,6 +190,9 @@ size_t reg_other_contents(const Registry* reg, const std::string& file, const st
 uint32_t reg_slot(const Registry* reg, const std::string& id);
 // Removes the peers unseen for ttl_ms; returns their ids.
 std::vector<std::string> reg_expire(Registry* reg, int64_t now);
+
+// What `ip` (network byte order) holds now.
+RegIpCount reg_ip_count(const Registry* reg, uint32_t ip);
 
 // Counts and views, for the tracker's console and for tests.
 size_t reg_peer_count(const Registry* reg);

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -124,40 +125,66 @@ static int reply_error(Call* c, const std::string& message) {
   return TRACKER_ANSWER;
 }
 
+static void remove_peer(Tracker* t, const std::string& id);
+
 static int heartbeat_interval_s(const Tracker* t) {
   return t->opt.peer_ttl_s / 3 > 1 ? t->opt.peer_ttl_s / 3 : 1;
 }
 
 // A refusal for a registration past a cap (reg_join/reg_add_file said REG_FULL).
 static int reply_full(Tracker* t, Call* c) {
-  return reply_error(c, "too many files registered (at most " + std::to_string(kMaxFilesPerPeer) +
-                            " per peer, " + std::to_string(t->reg.max_files_per_ip) +
-                            " per address, " + std::to_string(kMaxRegistrations) +
-                            " in all); nothing was changed");
+  char ip[16];
+  proto_ip_format(c->ip_n, ip);
+  return reply_error(c, std::string("too many files registered from ") + ip + " (at most " +
+                            std::to_string(t->reg.max_files_per_ip) + " per address, " +
+                            std::to_string(kMaxFilesPerPeer) + " per peer id, " +
+                            std::to_string(kMaxRegistrations) + " in all); nothing was changed");
+}
+
+// Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
+static bool token_matches(const std::string& hex, const RegPeer& p);
+
+// The id is held by a peer that may be alive: refused when a probe found it
+// alive a moment ago, else the join waits for a probe.
+static int join_held(Tracker* t, Call* c, const RegPeer* h) {
+  const ProtoRequest& req = c->req;
+  auto alive = t->probed_alive.find(req.peer_id);
+  if (alive == t->probed_alive.end() || t->now - alive->second > kProbeFreshMs) {
+    c->probe_id = req.peer_id;  // is the holder still there? the answer waits for a probe
+    return TRACKER_PROBE;
+  }
+  char ip[16];
+  proto_ip_format(h->ip, ip);
+  return reply_error(c, "peer id " + out_sanitize(req.peer_id, 40) + " is held by a live peer at " +
+                            ip + ":" + std::to_string(h->tcp_port) + "; choose another id");
 }
 
 static int act_join(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
-  if (reg_peer_count(&t->reg) >= kMaxPeers && reg_find(&t->reg, req.peer_id) == nullptr)
+  const RegPeer* h = c->self == kRegNone ? nullptr : &t->reg.peers[c->self];
+  if (h == nullptr && reg_peer_count(&t->reg) >= kMaxPeers)
     return reply_error(c, "the tracker is full; try again later");
+  // The same IP and TCP port: the same process for a seed holder (it has
+  // nothing else to show), but a tt holder's id moves only with its token, from
+  // the very socket that joined, or after a probe finds it gone (issue 12).
+  if (h != nullptr && h->extended && h->ip == c->ip_n && h->tcp_port == req.tcp_port &&
+      h->udp_port != c->port && !((req.fields & FLD_TOKEN) && token_matches(req.token, *h)) &&
+      reg_is_alive(&t->reg, *h, t->now))
+    return join_held(t, c, h);
+  if ((h == nullptr || h->ip != c->ip_n) &&
+      reg_ip_count(&t->reg, c->ip_n).ids >= static_cast<uint32_t>(t->opt.max_ids_per_ip)) {
+    char ip[16];
+    proto_ip_format(c->ip_n, ip);
+    return reply_error(c, std::string("too many peer ids from ") + ip + " (the limit is " +
+                              std::to_string(t->opt.max_ids_per_ip) + "); try again later");
+  }
   int r =
       reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
   if (r == REG_FULL) return reply_full(t, c);
-  if (r == REG_CONFLICT) {
-    const RegPeer* h = reg_find(&t->reg, req.peer_id);
-    auto alive = t->probed_alive.find(req.peer_id);
-    if (alive == t->probed_alive.end() || t->now - alive->second > kProbeFreshMs) {
-      c->probe_id = req.peer_id;  // is the holder still there? the answer waits for a probe
-      return TRACKER_PROBE;
-    }
-    char ip[16];
-    proto_ip_format(h->ip, ip);
-    return reply_error(c, "peer id " + out_sanitize(req.peer_id, 40) +
-                              " is held by a live peer at " + ip + ":" +
-                              std::to_string(h->tcp_port) + "; choose another id");
-  }
+  if (r == REG_CONFLICT) return join_held(t, c, reg_find(&t->reg, req.peer_id));
   RegPeer* p = reg_find(&t->reg, req.peer_id);
   if (p != nullptr) token_bytes(t, req.peer_id, c->ip, req.tcp_port, p->token);
+  t->probe_missed.erase(req.peer_id);
   SAY(t, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   log_line(&t->log, "Peer %s joined on TCP port %d", req.peer_id.c_str(), req.tcp_port);
   if (req.extended) {
@@ -240,8 +267,7 @@ static int act_heartbeat(Tracker*, Call*) {
 }  // authorization touched it
 
 static int act_leave(Tracker* t, Call* c) {
-  reg_leave(&t->reg, c->req.peer_id);
-  t->probed_alive.erase(c->req.peer_id);
+  remove_peer(t, c->req.peer_id);
   SAY(t, "Peer %s left the network.", c->req.peer_id.c_str());
   log_line(&t->log, "Peer %s left the network.", c->req.peer_id.c_str());
   return TRACKER_ANSWER;
@@ -279,7 +305,6 @@ static void log_refusal(Tracker* t, const char* ip, int port, const std::string&
   log_line(&t->log, "Error handling request from %s:%d: %s", ip, port, reason.c_str());
 }
 
-// Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
 static bool token_matches(const std::string& hex, const RegPeer& p) {
   if (hex.size() != kTokenHexLen) return false;
   const char* h = hex.data();
@@ -317,6 +342,96 @@ static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string*
 
 static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint32_t ip_n, int port,
                   std::string* probe_id);
+
+/* ----------------------------------------------------------------------------
+ * Probes, as rules: who may start one, who may wait for one (issue 12)
+ * ------------------------------------------------------------------------- */
+
+static uint64_t probe_target(const RegPeer& h) {
+  return static_cast<uint64_t>(h.ip) << 16 | h.tcp_port;
+}
+
+// Books a probe of id's holder for `sender` (0: the sweep), within the limits:
+// kMaxProbes in all, one per target address, kMaxProbesPerSender per IP.
+static int probe_book(Tracker* t, const std::string& id, uint32_t sender, std::string* why) {
+  const RegPeer* h = reg_find(&t->reg, id);
+  if (h == nullptr) {
+    *why = "Peer not found";
+    return -1;
+  }
+  uint64_t target = probe_target(*h);
+  if (t->waiting.size() >= static_cast<size_t>(kMaxProbes) || t->probe_targets.count(target) != 0) {
+    *why = "checking whether the holder of peer id " + out_sanitize(id, 40) +
+           " is alive; try again in a moment";
+    return -1;
+  }
+  if (sender != 0 && t->probe_senders[sender] >= kMaxProbesPerSender) {
+    *why = "too many liveness checks asked for from this address; try again in a moment";
+    return -1;
+  }
+  ProbeWait& w = t->waiting[id];
+  w.target = target;
+  w.sender = sender;
+  t->probe_targets[target]++;
+  if (sender != 0) t->probe_senders[sender]++;
+  return 0;
+}
+
+// Ends the bookkeeping of id's probe; its waiters go to *waiters (optional).
+static void probe_unbook(Tracker* t, const std::string& id, std::vector<Waiter>* waiters) {
+  auto it = t->waiting.find(id);
+  if (it == t->waiting.end()) return;
+  ProbeWait& w = it->second;
+  for (const Waiter& x : w.waiters)
+    t->waiting_bytes -= x.datagram.size();
+  if (--t->probe_targets[w.target] == 0) t->probe_targets.erase(w.target);
+  if (w.sender != 0 && --t->probe_senders[w.sender] == 0) t->probe_senders.erase(w.sender);
+  if (waiters != nullptr) waiters->swap(w.waiters);
+  t->waiting.erase(it);
+}
+
+bool tracker_probe_begin(Tracker* t, const std::string& id) {
+  std::string why;
+  return t->waiting.count(id) == 0 && probe_book(t, id, 0, &why) == 0;
+}
+
+// A join that needs a probe of id's holder: it waits for a probe that runs
+// (once per sender address, a few per probe, kMaxWaitingBytes in all), or a new
+// one is booked (TRACKER_PROBE). Else TRACKER_ANSWER with *why to answer at once.
+static int probe_wait(Tracker* t, const std::string& id, const char* data, size_t len,
+                      uint32_t ip_n, int port, std::string* why) {
+  Waiter w;
+  memset(&w.from, 0, sizeof w.from);
+  w.from.sin_family = AF_INET;
+  w.from.sin_addr.s_addr = ip_n;
+  w.from.sin_port = htons(static_cast<uint16_t>(port));
+  auto it = t->waiting.find(id);
+  int r = TRACKER_WAIT;
+  if (it != t->waiting.end()) {
+    for (const Waiter& x : it->second.waiters) {
+      // A retransmission: the join already waiting gets the answer.
+      if (x.from.sin_addr.s_addr == ip_n && x.from.sin_port == w.from.sin_port) return TRACKER_WAIT;
+    }
+    if (it->second.waiters.size() >= kMaxProbeWaiters ||
+        t->waiting_bytes + len > kMaxWaitingBytes) {
+      *why = "checking whether the holder of peer id " + out_sanitize(id, 40) +
+             " is alive; try again in a moment";
+      return TRACKER_ANSWER;
+    }
+  } else {
+    if (t->waiting_bytes + len > kMaxWaitingBytes) {
+      *why = "checking whether the holders of other peer ids are alive; try again in a moment";
+      return TRACKER_ANSWER;
+    }
+    if (probe_book(t, id, ip_n, why) != 0) return TRACKER_ANSWER;
+    it = t->waiting.find(id);
+    r = TRACKER_PROBE;
+  }
+  w.datagram.assign(data, len);
+  t->waiting_bytes += len;
+  it->second.waiters.push_back(std::move(w));
+  return r;
+}
 
 int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
                    std::string* probe_id) {
@@ -396,8 +511,12 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
     reply_error(&c, err);
   }
   if (r == TRACKER_PROBE) {
-    if (probe_id != nullptr) *probe_id = c.probe_id;
-    return r;
+    std::string why;
+    r = probe_wait(t, c.probe_id, data, len, ip_n, port, &why);
+    if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
+    if (r != TRACKER_ANSWER) return r;
+    log_refusal(t, ip, port, why);
+    reply_error(&c, why);
   }
   // Only a proven owner gets a long answer; anyone else gets at most 1024 bytes,
   // so a forged source address cannot turn the tracker into an amplifier.
@@ -406,22 +525,76 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   return TRACKER_ANSWER;
 }
 
-void tracker_expire(Tracker* t) {
-  for (const std::string& id : reg_expire(&t->reg, t->now)) {
-    t->probed_alive.erase(id);
+static void remove_peer(Tracker* t, const std::string& id) {
+  reg_leave(&t->reg, id);
+  t->probed_alive.erase(id);
+  t->probe_missed.erase(id);
+}
+
+bool tracker_sweep_step(Tracker* t, size_t max_slots, std::vector<std::string>* due) {
+  int64_t interval_ms = static_cast<int64_t>(heartbeat_interval_s(t)) * 1000;
+  std::vector<std::string> gone;
+  size_t end = t->reg.peers.size();
+  size_t i = t->sweep_cursor < end ? t->sweep_cursor : end;
+  for (size_t n = 0; i < end && n < max_slots; i++, n++) {
+    const RegPeer& p = t->reg.peers[i];
+    if (p.id == nullptr) continue;
+    if (!reg_is_alive(&t->reg, p, t->now)) {
+      gone.push_back(*p.id);
+    } else if (due != nullptr && !p.extended && t->now - p.last_seen >= interval_ms) {
+      // A seed peer (no heartbeats) is checked once per interval; after a probe
+      // timed out, the next comes kProbeRetryMs later at the soonest.
+      auto m = t->probe_missed.find(*p.id);
+      if (m == t->probe_missed.end() || t->now - m->second >= kProbeRetryMs) due->push_back(*p.id);
+    }
+  }
+  t->sweep_cursor = i < end ? i : 0;
+  for (const std::string& id : gone) {
+    remove_peer(t, id);
     SAY(t, "Peer %s timed out and was removed.", id.c_str());
     log_line(&t->log, "Peer %s timed out and was removed.", id.c_str());
   }
+  return i >= end;
+}
+
+void tracker_expire(Tracker* t) {
+  t->sweep_cursor = 0;
+  while (!tracker_sweep_step(t, kSweepSlotsPerStep, nullptr)) {
+  }
+}
+
+void tracker_probe_result(Tracker* t, const std::string& id, ProbeVerdict verdict,
+                          std::vector<Waiter>* waiters) {
+  probe_unbook(t, id, waiters);
+  const RegPeer* h = reg_find(&t->reg, id);
+  if (h == nullptr) return;
+  if (verdict == PROBE_ALIVE) {
+    // A seed peer lives on its probes; a tt peer proves itself with heartbeats
+    // (a probe that finds a port open does not keep a dead tt peer's id alive).
+    if (!h->extended) reg_touch(&t->reg, id, t->now);
+    t->probed_alive[id] = t->now;
+    t->probe_missed.erase(id);
+    return;
+  }
+  if (verdict == PROBE_TIMEOUT) {
+    // One slow probe is not a death (issue 12, item 8: a busy listener or a busy
+    // loop); the second timeout in a row, kProbeRetryMs or more later, is.
+    auto m = t->probe_missed.find(id);
+    if (m == t->probe_missed.end() || t->now - m->second > t->reg.ttl_ms) {
+      t->probe_missed[id] = t->now;
+      return;
+    }
+    if (t->now - m->second < kProbeRetryMs) return;
+  }
+  SAY(t, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(), h->tcp_port);
+  log_line(&t->log, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(),
+           h->tcp_port);
+  remove_peer(t, id);
 }
 
 /* ----------------------------------------------------------------------------
  * Liveness probes: a TCP connect to the peer's port, closed at once
  * ------------------------------------------------------------------------- */
-
-struct Waiter {
-  std::string datagram;
-  struct sockaddr_in from;
-};
 
 struct Probe {
   Tracker* t;
@@ -431,18 +604,28 @@ struct Probe {
   uv_timer_t timer;
   int open_handles = 0;
   bool finished = false;
-  std::vector<Waiter> waiters;  // joins that wait for the verdict
 };
 
 static void send_answer(Tracker* t, const struct sockaddr_in* to);
 static void flush_output(Tracker* t);
+static void probe_start(Tracker* t, const std::string& id);
+
+// Handles one datagram and does what the result says: answer, start a probe, or wait.
+static void dispatch(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from) {
+  std::string probe_id;
+  int r = tracker_handle_from(t, data, len, from, &probe_id);
+  if (r == TRACKER_PROBE)
+    probe_start(t, probe_id);
+  else if (r == TRACKER_ANSWER)
+    send_answer(t, from);
+}
 
 static void probe_on_closed(uv_handle_t* h) {
   Probe* p = static_cast<Probe*>(h->data);
   if (--p->open_handles == 0) delete p;
 }
 
-static void probe_finish(Probe* p, bool alive) {
+static void probe_finish(Probe* p, ProbeVerdict verdict) {
   if (p->finished) return;
   p->finished = true;
   Tracker* t = p->t;
@@ -451,51 +634,36 @@ static void probe_finish(Probe* p, bool alive) {
   uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), probe_on_closed);
   if (t->stopping) return;
   t->now = static_cast<int64_t>(uv_now(t->loop));
-  tracker_probe_result(t, p->id, alive);
+  std::vector<Waiter> waiters;
+  tracker_probe_result(t, p->id, verdict, &waiters);
   // The joins that waited are handled again, now that the holder is known.
-  for (const Waiter& w : p->waiters) {
-    std::string again;
-    if (tracker_handle_from(t, w.datagram.data(), w.datagram.size(), &w.from, &again) ==
-        TRACKER_ANSWER)
-      send_answer(t, &w.from);
-  }
+  for (const Waiter& w : waiters)
+    dispatch(t, w.datagram.data(), w.datagram.size(), &w.from);
   flush_output(t);  // their log and console lines before their answers, as in a batch
   udpserve_flush(&t->udp);
 }
 
 static void probe_on_connect(uv_connect_t* req, int status) {
   Probe* p = static_cast<Probe*>(req->data);
-  probe_finish(p, status == 0);
+  if (status == UV_ECANCELED) return;  // closed: probe_finish ran
+  probe_finish(p, status == 0              ? PROBE_ALIVE
+                  : status == UV_ETIMEDOUT ? PROBE_TIMEOUT
+                                           : PROBE_REFUSED);
 }
 
 static void probe_on_timeout(uv_timer_t* timer) {
-  probe_finish(static_cast<Probe*>(timer->data), false);
+  probe_finish(static_cast<Probe*>(timer->data), PROBE_TIMEOUT);
 }
 
-void tracker_probe_result(Tracker* t, const std::string& id, bool alive) {
+// Starts the probe of id's holder booked by probe_wait or tracker_probe_begin:
+// a connect to the address the holder's own join came from (its source IP and
+// the tcp_port it named), nothing else.
+static void probe_start(Tracker* t, const std::string& id) {
   const RegPeer* h = reg_find(&t->reg, id);
-  if (h == nullptr) return;
-  if (alive) {
-    reg_touch(&t->reg, id, t->now);
-    t->probed_alive[id] = t->now;
+  if (h == nullptr || t->probes.count(id) != 0) {
+    tracker_probe_result(t, id, PROBE_REFUSED);  // (no holder: nothing to remove)
     return;
   }
-  SAY(t, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(), h->tcp_port);
-  log_line(&t->log, "Peer %s does not answer on TCP port %d and was removed.", id.c_str(),
-           h->tcp_port);
-  reg_leave(&t->reg, id);
-  t->probed_alive.erase(id);
-}
-
-// Starts (or joins) a probe of id's holder; `waiter` may be null.
-static void probe_start(Tracker* t, const std::string& id, const Waiter* waiter) {
-  auto it = t->probes.find(id);
-  if (it != t->probes.end()) {
-    if (waiter != nullptr) it->second->waiters.push_back(*waiter);
-    return;
-  }
-  const RegPeer* h = reg_find(&t->reg, id);
-  if (h == nullptr || t->probes.size() >= static_cast<size_t>(kMaxProbes)) return;
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
@@ -504,7 +672,6 @@ static void probe_start(Tracker* t, const std::string& id, const Waiter* waiter)
   Probe* p = new Probe;
   p->t = t;
   p->id = id;
-  if (waiter != nullptr) p->waiters.push_back(*waiter);
   uv_tcp_init(t->loop, &p->tcp);
   uv_timer_init(t->loop, &p->timer);
   p->tcp.data = p;
@@ -512,25 +679,50 @@ static void probe_start(Tracker* t, const std::string& id, const Waiter* waiter)
   p->req.data = p;
   p->open_handles = 2;
   t->probes[id] = p;
+  // The timeout runs from now, not from the start of a long loop pass (issue 12, item 8).
+  uv_update_time(t->loop);
   uv_timer_start(&p->timer, probe_on_timeout, kProbeTimeoutMs, 0);
-  if (uv_tcp_connect(&p->req, &p->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
-                     probe_on_connect) != 0)
-    probe_finish(p, false);
+  int r = uv_tcp_connect(&p->req, &p->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                         probe_on_connect);
+  if (r != 0) probe_finish(p, r == UV_ECONNREFUSED ? PROBE_REFUSED : PROBE_TIMEOUT);
 }
 
-// Every sweep: forget the silent, and check that seed peers (which never send
-// heartbeats) still listen, so they stay listed while alive and vanish when dead.
+// The sweep, a step at a time: forget the silent, and check that seed peers
+// (which never send heartbeats) still listen, so they stay listed while alive
+// and vanish when dead. A step reads at most kSweepSlotsPerStep slots, so a
+// full table never holds the loop long; the next step follows at once until
+// the table is done, then the next pass after a third of an interval. A seed
+// peer waits for a free probe rather than being skipped (issue 12, item 8:
+// with 256 probes at once and one pass per period, peers were left unprobed
+// until their ttl ran out).
+int tracker_sweep(Tracker* t, std::vector<std::string>* start) {
+  int period = heartbeat_interval_s(t) * 1000 / 3;
+  if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) return 10;  // waits where it is
+  size_t cursor = t->sweep_cursor;
+  std::vector<std::string> due;
+  bool done = tracker_sweep_step(t, kSweepSlotsPerStep, &due);
+  size_t i = 0;
+  for (; i < due.size(); i++) {
+    if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) break;
+    if (tracker_probe_begin(t, due[i])) start->push_back(due[i]);
+  }
+  if (i < due.size()) {
+    // Out of probes: this step is read again once some finish (expiry is
+    // idempotent, and the ids booked now are not booked twice).
+    t->sweep_cursor = cursor;
+    return 10;
+  }
+  return done ? period : 1;
+}
+
 static void on_sweep(uv_timer_t* timer) {
   Tracker* t = static_cast<Tracker*>(timer->data);
   t->now = static_cast<int64_t>(uv_now(t->loop));
-  tracker_expire(t);
-  int64_t interval_ms = static_cast<int64_t>(heartbeat_interval_s(t)) * 1000;
-  std::vector<std::string> due;
-  for (const RegPeer& p : t->reg.peers) {
-    if (p.id != nullptr && !p.extended && t->now - p.last_seen >= interval_ms) due.push_back(*p.id);
-  }
-  for (const std::string& id : due)
-    probe_start(t, id, nullptr);
+  std::vector<std::string> start;
+  int next = tracker_sweep(t, &start);
+  for (const std::string& id : start)
+    probe_start(t, id);
+  uv_timer_start(&t->sweep, on_sweep, static_cast<uint64_t>(next), 0);
 }
 
 /* ----------------------------------------------------------------------------
@@ -567,13 +759,7 @@ static void on_datagram(void* ctx, const char* data, size_t len, const struct so
     return;
   }
   t->now = static_cast<int64_t>(uv_now(t->loop));
-  std::string probe_id;
-  if (tracker_handle_from(t, data, len, sin, &probe_id) == TRACKER_PROBE) {
-    Waiter w{std::string(data, len), *sin};
-    probe_start(t, probe_id, &w);
-    return;
-  }
-  send_answer(t, sin);
+  dispatch(t, data, len, sin);
 }
 
 /* ----------------------------------------------------------------------------
@@ -591,23 +777,68 @@ static bool line_is_about(const std::string& line, void* ctx) {
   return line.find("file: " + *name + ", status: ") != std::string::npos;
 }
 
-static void print_log_error(Tracker* t, int r) {
-  out_line("Error: cannot read %s: %s", t->log.path.c_str(), uv_strerror(r));
+// A console command that prints from the log. The file may be large (up to
+// --log-max-size twice, with <log>.1): it is read and printed on a libuv
+// worker thread, so datagrams keep being answered meanwhile; console lines
+// typed in the meantime wait for it (issue 12, item 4).
+struct LogPrint {
+  uv_work_t work;
+  Tracker* t;
+  bool (*match)(const std::string& line, void* ctx);
+  std::string name;  // file_logs: the file name
+  bool say_missing;  // file_logs: "File name does not exist." when nothing matched
+  int result = 0;    // lines printed, or -errno
+};
+
+static void on_console_line(void* ctx, const std::string& line, bool too_long);
+
+static void log_print_work(uv_work_t* w) {
+  LogPrint* job = static_cast<LogPrint*>(w->data);
+  job->result = log_print_rotated(job->t->log.path, job->match, &job->name, stdout);
+}
+
+static void log_print_done(uv_work_t* w, int) {
+  LogPrint* job = static_cast<LogPrint*>(w->data);
+  Tracker* t = job->t;
+  if (job->result < 0)
+    out_line("Error: cannot read %s: %s", t->log.path.c_str(), uv_strerror(job->result));
+  if (job->result == 0 && job->say_missing) out_line("File name does not exist.");
+  out_flush();
+  t->printing = nullptr;
+  delete job;
+  // The lines typed meanwhile, in order, until one starts another print.
+  while (!t->stopping && t->printing == nullptr && !t->console_queue.empty()) {
+    std::string line = t->console_queue.front();
+    t->console_queue.erase(t->console_queue.begin());
+    on_console_line(t, line, false);
+  }
+}
+
+static void log_print_start(Tracker* t, bool (*match)(const std::string&, void*),
+                            const std::string& name, bool say_missing) {
+  log_flush(&t->log);
+  out_flush();
+  LogPrint* job = new LogPrint;
+  job->work.data = job;
+  job->t = t;
+  job->match = match;
+  job->name = name;
+  job->say_missing = say_missing;
+  t->printing = job;
+  if (uv_queue_work(t->loop, &job->work, log_print_work, log_print_done) != 0) {
+    log_print_work(&job->work);  // no thread pool: read it here
+    log_print_done(&job->work, 0);
+  }
 }
 
 static void cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
-  log_flush(&t->log);
-  int r = log_print_matching(t->log.path, nullptr, nullptr, stdout);
-  if (r < 0) print_log_error(t, r);
+  log_print_start(t, nullptr, std::string(), false);
 }
 
 static void cmd_all_logs(void* owner, const std::vector<std::string>&) {
-  Tracker* t = static_cast<Tracker*>(owner);
-  log_flush(&t->log);
-  int r = log_print_matching(t->log.path, line_is_shared, nullptr, stdout);
-  if (r < 0) print_log_error(t, r);
+  log_print_start(static_cast<Tracker*>(owner), line_is_shared, std::string(), false);
 }
 
 static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
@@ -616,10 +847,7 @@ static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
-  log_flush(&t->log);
-  int r = log_print_matching(t->log.path, line_is_about, &name, stdout);
-  if (r < 0) print_log_error(t, r);
-  if (r == 0) out_line("File name does not exist.");
+  log_print_start(t, line_is_about, name, true);
 }
 
 static void cmd_help(void* owner, const std::vector<std::string>&);
@@ -643,6 +871,11 @@ static void cmd_help(void*, const std::vector<std::string>&) {
 static void on_console_line(void* ctx, const std::string& line, bool too_long) {
   Tracker* t = static_cast<Tracker*>(ctx);
   if (t->stopping) return;
+  if (t->printing != nullptr) {
+    // After the print that runs; a flood of typed lines is bounded by the console's own line limit.
+    if (!too_long && t->console_queue.size() < 256) t->console_queue.push_back(line);
+    return;
+  }
   if (too_long) {
     out_line("Error: console line too long");
     return;
@@ -676,7 +909,7 @@ static void tracker_stop(Tracker* t) {
   if (t->sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->sweep), nullptr);
   std::unordered_map<std::string, Probe*> probes = t->probes;
   for (auto& kv : probes)
-    probe_finish(kv.second, false);
+    probe_finish(kv.second, PROBE_REFUSED);
   app_signals_close(&t->signals);
   console_close(&t->console, nullptr);
 }
@@ -702,6 +935,7 @@ static int tracker_start(Tracker* t) {
     return r;
   }
   int port = udpserve_port(&t->udp);
+  t->log.max_bytes = static_cast<int64_t>(t->opt.log_max_mib) << 20;
   if ((r = log_open(&t->log, t->opt.log_path)) != 0) {
     fprintf(stderr, "tt tracker: cannot open log %s: %s\n", t->opt.log_path.c_str(),
             uv_strerror(r));
@@ -723,7 +957,7 @@ static int tracker_start(Tracker* t) {
   t->sweep_open = true;
   // Sweeping a few times per interval keeps expiry within about ttl + interval/3.
   uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
-  uv_timer_start(&t->sweep, on_sweep, period, period);
+  uv_timer_start(&t->sweep, on_sweep, period, 0);  // each step sets the next
   if ((r = app_signals_start(&t->signals, t->loop, on_signal, t)) != 0) return r;
   out_line("Tracker started at %s:%d", t->opt.host.c_str(), port);
   log_line(&t->log, "Tracker started at %s:%d", t->opt.host.c_str(), port);

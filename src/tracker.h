@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "app.h"
 #include "console.h"
@@ -25,11 +26,27 @@ struct TrackerOptions {
   int port = kDefaultTrackerPort;
   std::string log_path = ".tracker.log";
   int peer_ttl_s = kDefaultPeerTtlS;
+  int max_ids_per_ip = kDefaultMaxIdsPerIp;
   int max_files_per_ip = static_cast<int>(kDefaultMaxFilesPerIp);
   int max_contents_per_ip = static_cast<int>(kDefaultMaxContentsPerIp);
+  int log_max_mib = kDefaultLogMaxMiB;
 };
 
 struct Probe;
+struct LogPrint;
+
+// A join that waits for the verdict of a liveness probe.
+struct Waiter {
+  std::string datagram;
+  struct sockaddr_in from;
+};
+
+// A probe in flight, as the tracker's rules see it (the handles are in Probe).
+struct ProbeWait {
+  uint64_t target = 0;  // the holder's ip << 16 | tcp_port: what is connected to
+  uint32_t sender = 0;  // the IP whose join asked for it (0: the sweep)
+  std::vector<Waiter> waiters;
+};
 
 struct Tracker {
   uv_loop_t* loop = nullptr;
@@ -52,7 +69,15 @@ struct Tracker {
   bool hmac_ready = false;
   std::unordered_map<std::string, Probe*> probes;         // by the id whose holder is probed
   std::unordered_map<std::string, int64_t> probed_alive;  // id -> when a probe last found it alive
-  int64_t refusal_second = -1;                            // rate limit for refusal lines
+  std::unordered_map<std::string, ProbeWait> waiting;     // probes in flight, by id
+  std::unordered_map<uint64_t, int> probe_targets;        // ProbeWait::target -> probes in flight
+  std::unordered_map<uint32_t, int> probe_senders;        // ProbeWait::sender -> probes in flight
+  size_t waiting_bytes = 0;                               // datagrams in ProbeWait::waiters
+  std::unordered_map<std::string, int64_t> probe_missed;  // id -> when a probe of it timed out
+  size_t sweep_cursor = 0;                                // the next registry slot the sweep reads
+  LogPrint* printing = nullptr;            // a console command reading the log off the loop
+  std::vector<std::string> console_queue;  // console lines typed meanwhile
+  int64_t refusal_second = -1;             // rate limit for refusal lines
   int refusal_lines = 0;
   int refusals_hidden = 0;
   ProtoRequest req;    // reused for every datagram
@@ -63,13 +88,21 @@ struct Tracker {
 
 enum TrackerResult {
   TRACKER_ANSWER = 0,  // t->answer holds the answer (possibly empty: none)
-  TRACKER_PROBE = 1,   // a join waits for a liveness probe of t->probe_target's holder
+  TRACKER_PROBE = 1,   // a join waits for a new liveness probe of *probe_id's holder: start it
+  TRACKER_WAIT = 2,    // a join waits for a probe already started: nothing to send yet
+};
+
+enum ProbeVerdict {
+  PROBE_ALIVE = 0,    // the holder's TCP port accepted the connection
+  PROBE_REFUSED = 1,  // refused (nothing listens there): the holder is gone
+  PROBE_TIMEOUT = 2,  // no answer in time: gone only if the previous probe timed out too
 };
 
 // Sets a random token key (tests may call it to get a tracker without a loop).
 void tracker_init_key(Tracker* t);
 // Handles one datagram from ip:port. No sockets: used by the UDP callback and by
-// tests. TRACKER_PROBE leaves in *probe_id the id whose holder must be checked.
+// tests. TRACKER_PROBE leaves in *probe_id the id whose holder must be checked;
+// the datagram then waits in t->waiting (as it does for TRACKER_WAIT).
 int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
                    std::string* probe_id = nullptr);
 // The same for a datagram from a socket address (what the UDP callback calls).
@@ -78,9 +111,24 @@ int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct s
 // The token the tracker hands the peer `id` joined from ip:tcp_port.
 std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
                           int tcp_port);
-// What the probe found: a dead holder is removed, a live one keeps its id.
-void tracker_probe_result(Tracker* t, const std::string& id, bool alive);
-// Removes peers past their ttl, printing and logging each.
+// Begins the bookkeeping of a probe of id's holder that no join asked for (the
+// sweep's): false when one runs already or the limits say not now.
+bool tracker_probe_begin(Tracker* t, const std::string& id);
+// What the probe of id's holder found: a dead holder is removed, a live one
+// keeps its id. The joins that waited for it are moved to *waiters (optional).
+void tracker_probe_result(Tracker* t, const std::string& id, ProbeVerdict verdict,
+                          std::vector<Waiter>* waiters = nullptr);
+// One step of the sweep: looks at up to max_slots registry slots from where the
+// last step stopped, removing the peers past their ttl (printing and logging
+// each) and listing in *due (optional) the seed peers whose port should be
+// probed. Returns true when the step reached the end of the table.
+bool tracker_sweep_step(Tracker* t, size_t max_slots, std::vector<std::string>* due);
+// What the sweep timer runs: a step, and the probes of the seed peers it found
+// due, booked as far as kMaxProbes allows (their ids in *start, to be started).
+// When probes run out the sweep stays where it is, so no due peer is skipped.
+// Returns the delay in ms before the next call.
+int tracker_sweep(Tracker* t, std::vector<std::string>* start);
+// Removes every peer past its ttl (the whole table, step by step).
 void tracker_expire(Tracker* t);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.
 int tracker_main(const TrackerOptions& opt);

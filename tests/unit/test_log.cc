@@ -128,3 +128,36 @@ TEST_CASE("log: bytes that never start a UTF-8 character are escaped", "[log]") 
   CHECK(out_sanitize("\xff\xbf\xbf\xbf") == "\\xff\\xbf\\xbf\\xbf");
   CHECK(out_sanitize("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");  // U+10FFFF stays
 }
+
+TEST_CASE("log: past max_bytes the file moves to <path>.1 and a new one starts", "[log]") {
+  Log log;
+  std::string path = open_temp_log(&log);
+  log.max_bytes = 1000;
+  for (int i = 0; i < 100; i++)
+    log_line(&log, "line %d of a log that must not grow without bound", i);
+  log_close(&log);
+  struct stat cur, old;
+  REQUIRE(stat(path.c_str(), &cur) == 0);
+  REQUIRE(stat((path + ".1").c_str(), &old) == 0);
+  CHECK(cur.st_size <= 1000);
+  CHECK(old.st_size <= 1000);
+  CHECK(old.st_size > 900);  // filled before it moved
+  // The newest lines are in the file, the ones just before them in <path>.1, in order.
+  std::vector<std::string> now = printed(path);
+  REQUIRE(!now.empty());
+  CHECK(now.back().find("line 99 of") != std::string::npos);
+  FILE* out = tmpfile();
+  int n = log_print_rotated(path, nullptr, nullptr, out);
+  CHECK(n == static_cast<int>(printed(path + ".1").size() + now.size()));
+  fclose(out);
+  // A log opened on a file already past the limit moves it with its first write.
+  Log again;
+  REQUIRE(log_open(&again, path) == 0);
+  again.max_bytes = static_cast<int64_t>(cur.st_size);
+  log_line(&again, "one more");
+  log_close(&again);
+  CHECK(printed(path).size() == 1);
+  CHECK(printed(path + ".1") == now);
+  unlink(path.c_str());
+  unlink((path + ".1").c_str());
+}
