@@ -42,7 +42,9 @@ constexpr size_t kMaxNameBytes = 255;
 constexpr size_t kXferChunk = 256 * 1024;  // one read from disk or the socket
 constexpr int kSeedNameWaitMs = 2000;      // wait this long for the rest of a split seed request
 constexpr size_t kMaxSeedRequest = kMaxNameBytes + 2;  // a name plus an optional "\r\n"
-constexpr size_t kMaxExtendedLine = 4096;              // an extended request line
+// An extended request line: room for a want set of a 1 TiB file (65,536 pieces
+// of 16 MiB: 16,384 hex digits) with its name and fields.
+constexpr size_t kMaxExtendedLine = 20480;
 constexpr size_t kMaxExtendedBuffered = 65536;  // pipelined requests read ahead of their answers
 constexpr int kDefaultStallTimeoutS = 30;       // --timeout default
 constexpr int kTcpBacklog = 128;
@@ -54,6 +56,10 @@ constexpr size_t kNotSentLowat = 128 * 1024;   // unsent bytes a served socket m
 constexpr uint64_t kSlotHoldMs =
     2000;  // a slot whose answer has not moved this long, while others wait, is taken back
 constexpr uint64_t kCrowdMs = 1000;  // want sets count while another asked for the file this lately
+constexpr size_t kDefaultMaxConnsPerIp = 64;   // --max-conns-per-ip default: one address's share
+constexpr uint64_t kServeIdleMs = 15 * 1000;   // no request (or pushed event) this long: closed
+                                               // (a watching tt downloader asks every 10 s)
+constexpr uint64_t kServeIdleScarceMs = 3000;  // ... while more than 3/4 of the table is taken
 
 // Swarming downloads.
 constexpr size_t kDefaultSources = 32;     // --sources default: sources fetched from at once
