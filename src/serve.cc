@@ -713,7 +713,8 @@ static void slot_wake(XferServer* s) {
 }
 
 static void ext_handle(ServeConn* c, const std::string& line) {
-  c->idle = false;
+  c->idle = false;  // a request in flight: the stall limit, not the idle time
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   WireRequest r;
   std::string why;
   if (wire_decode_request(line.data(), line.size(), &r, &why) != 0) return ext_error(c, why);
