@@ -86,7 +86,8 @@ struct ServeConn {
   std::string watch;               // the file whose new pieces are pushed as events
   bool has_slot = false;           // one of the server's upload slots is this answer's
   bool slot_waiting = false;       // in the server's slot queue, with slot_req
-  uint64_t slot_ms = 0;            // when the slot was taken or its answer last moved
+  uint64_t slot_ms = 0;            // when the slot was taken or its answer last moved enough
+  uint64_t slot_moved = 0;         // piece bytes its answer sent since slot_ms
   WireRequest slot_req;
   std::string piece_path;             // the file of its last piece request
   uint64_t piece_ms = 0;              // ... and when
@@ -416,7 +417,7 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
   XferServer* s = c->srv;
   if (c->sf_sent > 0) {
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
-    c->slot_ms = uv_now(s->loop);  // its answer moves: it keeps its slot
+    c->slot_moved += static_cast<uint64_t>(c->sf_sent);  // counted at the slot timer
   }
   if (c->sf_limit > c->sf_sent)  // tokens taken for bytes the socket did not take
     gate_refund(s->upload, static_cast<uint64_t>(c->sf_limit - c->sf_sent));
@@ -664,8 +665,23 @@ static void ext_run(ServeConn* c, const WireRequest& r) {
 // once, and a seeder's last pieces are not stuck in starved streams. A request
 // that finds no free slot waits its turn (ext_busy holds the connection's
 // later requests); its piece is chosen only when it gets one. A slot whose
-// answer has not moved for kSlotHoldMs while others wait is taken back (the
-// answer goes on without it), so stalled downloaders cannot hold the uplink.
+// answer has moved less than kSlotMinBytes in kSlotHoldMs while others wait is
+// taken back (the answer goes on without it), so that neither stalled
+// downloaders nor ones reading a trickle can hold the uplink. A freed slot goes
+// to the first waiter of the address holding fewest slots (serve_pick_waiter).
+
+size_t serve_pick_waiter(const std::vector<uint32_t>& waiting,
+                         const std::vector<uint32_t>& holding) {
+  size_t best = 0, best_held = SIZE_MAX;
+  for (size_t k = 0; k < waiting.size(); k++) {
+    size_t held = static_cast<size_t>(std::count(holding.begin(), holding.end(), waiting[k]));
+    if (held < best_held) {
+      best = k;
+      best_held = held;
+    }
+  }
+  return best;
+}
 
 static void slot_wake(XferServer* s);
 
@@ -678,6 +694,7 @@ static void slot_release(ServeConn* c) {
 static void slot_take(ServeConn* c) {
   c->has_slot = true;
   c->slot_ms = uv_now(c->srv->loop);
+  c->slot_moved = 0;
   c->srv->sending++;
 }
 
@@ -686,7 +703,13 @@ static void slot_on_timer(uv_timer_t* t) {
   uint64_t now = uv_now(s->loop);
   std::vector<ServeConn*> stale;
   for (ServeConn* c : s->conns) {
-    if (c->has_slot && now - c->slot_ms >= kSlotHoldMs) stale.push_back(c);
+    if (!c->has_slot || now - c->slot_ms < kSlotHoldMs) continue;
+    if (c->slot_moved < kSlotMinBytes) {
+      stale.push_back(c);
+    } else {  // it moved enough: it keeps its slot for another window
+      c->slot_ms = now;
+      c->slot_moved = 0;
+    }
   }
   for (ServeConn* c : stale) {
     c->has_slot = false;
@@ -698,8 +721,14 @@ static void slot_on_timer(uv_timer_t* t) {
 static void slot_wake(XferServer* s) {
   if (s->closing) return;  // every connection is being closed
   while (s->sending < kUploadSlots && !s->slot_queue.empty()) {
-    ServeConn* c = s->slot_queue.front();
-    s->slot_queue.erase(s->slot_queue.begin());
+    std::vector<uint32_t> waiting, holding;
+    for (const ServeConn* w : s->slot_queue)
+      waiting.push_back(w->ip);
+    for (const ServeConn* h : s->conns)
+      if (h->has_slot) holding.push_back(h->ip);
+    size_t k = serve_pick_waiter(waiting, holding);
+    ServeConn* c = s->slot_queue[k];
+    s->slot_queue.erase(s->slot_queue.begin() + static_cast<std::ptrdiff_t>(k));
     c->slot_waiting = false;
     slot_take(c);
     WireRequest r = std::move(c->slot_req);

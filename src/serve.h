@@ -67,6 +67,13 @@ struct ServeSlot {
 int serve_pick_victim(const std::vector<ServeSlot>& slots, uint32_t ip, size_t max_per_ip,
                       size_t max_conns, bool* refuse);
 
+// Which waiter (by index in `waiting`, their addresses in queue order) a freed
+// upload slot goes to: the first of the address holding fewest slots now
+// (`holding`: the addresses of the answers holding one), so one address
+// queueing many requests does not make others wait behind all of them.
+size_t serve_pick_waiter(const std::vector<uint32_t>& waiting,
+                         const std::vector<uint32_t>& holding);
+
 struct ServeConn;
 
 struct XferServer {

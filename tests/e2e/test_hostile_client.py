@@ -17,6 +17,11 @@
     40 s; they were kept 60 s after the answer, or for ever).
 (d) request lines: a line over the limit gets an error answer and the close;
     a long line under it is answered.
+(e) upload slots: four connections that pipeline requests for 1 MiB pieces
+    and read the answers at a trickle (at most 40 KiB/s, moving all the time)
+    do not hold the peer's four upload slots: a real tt download of another
+    file from the peer (--timeout 20) still completes (it got no slot for
+    25 s or more).
 """
 
 import json
@@ -90,7 +95,7 @@ def read_to_close(s, timeout=10.0):
     return out
 
 
-@t.test("tracker; peer idle serving one file (for (c)); seeder sharing three files", fatal=True)
+@t.test("tracker; peer idle serving one file (for (c)); seeder sharing five files", fatal=True)
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
@@ -135,11 +140,14 @@ def _():
     c.secret = b"SECRET!!" + os.urandom(256 << 10)
     write_bytes(f"{c.secret_dir}/secret.bin", c.secret)
     c.hold_sha = write_random(f"{c.dir}/hold.bin", 2 << 20)
+    c.trick_sha = write_random(f"{c.dir}/trick.bin", 1 << 20)
+    with open(f"{c.dir}/big.bin", "wb") as f:  # sparse: 1 MiB pieces, hashed in seconds
+        f.truncate(520 << 20)
     for name in ("link.bin", "swap.bin"):
         write_bytes(f"{c.dir}/{name}", os.urandom(512 << 10))
     c.seeder = start_peer(tt, "s", c.tracker.port, c.dir)
     t.watch(c.seeder)
-    for name in ("hold.bin", "link.bin", "swap.bin"):
+    for name in ("hold.bin", "link.bin", "swap.bin", "trick.bin", "big.bin"):
         c.seeder.send(f"share {name}")
         c.seeder.expect_line(f"Peer s shared a new files: {name}", timeout=60)
 
@@ -228,6 +236,46 @@ def _():
     t.diag(f"{left[0]} of 256 still held")
     close_all(socks)
     p.stop()
+
+
+@t.test("(e) four connections reading piece answers at a trickle do not hold the upload slots: "
+        "a tt download from the peer completes")
+def _():
+    stop = threading.Event()
+    socks = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(10)
+        s.connect((HOST, c.seeder.port))
+        reqs = b"".join((json.dumps({"action": "piece", "file": "big.bin", "index": i}) +
+                         "\n").encode() for i in range(8))
+        s.sendall(reqs)
+        socks.append(s)
+
+    def trickle(s):  # 8 KiB every 0.2 s, for at most 60 s
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if not s.recv(8192):
+                    return
+            except OSError:
+                return
+            stop.wait(0.2)
+
+    for s in socks:
+        threading.Thread(target=trickle, args=(s,), daemon=True).start()
+    try:
+        time.sleep(1.0)  # the trickles hold the slots by now
+        down = start_peer(tt, "e", c.tracker.port, extra=["--timeout", "20"])
+        t.watch(down)
+        down.send("get trick.bin")
+        down.expect_line("Downloaded file trick.bin successfully.", timeout=40)
+        same_file(f"{down.dir}/trick.bin", c.trick_sha, "the downloaded copy")
+        down.stop()
+    finally:
+        stop.set()
+        close_all(socks)
 
 
 @t.test("(d) a request line over the limit: an error answer, then the close; one under it is "

@@ -85,3 +85,12 @@ TEST_CASE("xfer: a full table makes room from the address holding the most", "[x
   CHECK(serve_pick_victim(slots, 3, 64, 4, &refuse) == -1);
   CHECK(refuse);
 }
+
+TEST_CASE("xfer: a freed upload slot goes to the address holding fewest", "[xfer]") {
+  // Address 5 holds every slot and queued first: address 8's request goes next.
+  CHECK(serve_pick_waiter({5, 5, 8, 5}, {5, 5, 5, 5}) == 2);
+  // One address only: in turn.
+  CHECK(serve_pick_waiter({5, 5, 5}, {5, 5}) == 0);
+  // Address 8 holds one, 9 none.
+  CHECK(serve_pick_waiter({8, 9, 8}, {8}) == 1);
+}
