@@ -3,8 +3,10 @@
 // (request lines answered from a table of actions, see wire.h), with have
 // events pushed to watching downloaders, the least-sent piece chosen from a
 // downloader's want set, and the upload rate limit. Each connection owns a
-// uv_tcp_t and a uv_timer_t (and a uv_poll_t while sending pieces). Used by
-// peer.cc.
+// uv_tcp_t and a uv_timer_t (and a uv_poll_t while sending pieces). One client
+// address holds at most max_per_ip connections, idle ones are closed, and only
+// the file that was shared under a name (its device and inode) is opened for
+// it. Used by peer.cc.
 #pragma once
 
 #include <uv.h>

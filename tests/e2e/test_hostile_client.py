@@ -224,7 +224,10 @@ def _():
     p.send("share full.bin")
     p.expect_line("Peer full shared a new files: full.bin", timeout=60)
     socks = [hold_conn(p.port, "full.bin") for _ in range(256)]
-    require(sum(is_open(s) for s in socks) >= 250, "the table did not fill")
+    # (past 192, idle ones may go after 3 s already: at least that many are held)
+    held = sum(is_open(s) for s in socks)
+    t.diag(f"{held} of 256 held")
+    require(held > 192, f"the table did not fill: {held} held")
     x = ExtConn(p.port)
     answer, _ = x.ask({"action": "have", "file": "full.bin"})
     eq(answer.get("status"), "ok", "a new connection with the table full: status")
