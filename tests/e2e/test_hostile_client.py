@@ -31,9 +31,8 @@ import threading
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtConn, Tap, eq, require, same_file, seed_download,
-                     start_peer, start_tracker, tempdir, tt_path, wait_for, write_bytes,
-                     write_random)
+from harness import (HOST, ExtConn, Tap, eq, require, run, same_file, seed_download, start_peer,
+                     start_tracker, tempdir, tt_path, wait_for, write_bytes, write_random)
 
 tt = tt_path()
 t = Tap()
@@ -239,6 +238,15 @@ def _():
     t.diag(f"{left[0]} of 256 still held")
     close_all(socks)
     p.stop()
+
+
+@t.test("(b) --max-conns-per-ip outside 1..256 is refused with a clear line (exit 2)")
+def _():
+    for bad in ("0", "257", "x"):
+        r = run([tt, "peer", "--id", "bad", "--max-conns-per-ip", bad])
+        eq(r.returncode, 2, f"--max-conns-per-ip {bad}: exit code")
+        line = f"tt peer: --max-conns-per-ip must be an integer from 1 to 256, not '{bad}'"
+        require(line in r.stderr, f"--max-conns-per-ip {bad}: stderr {r.stderr[:200]!r}")
 
 
 @t.test("(e) four connections reading piece answers at a trickle do not hold the upload slots: "
