@@ -62,7 +62,9 @@ constexpr size_t kMaxNameBytes = 255;
 constexpr size_t kXferChunk = 256 * 1024;  // one read from disk or the socket
 constexpr int kSeedNameWaitMs = 2000;      // wait this long for the rest of a split seed request
 constexpr size_t kMaxSeedRequest = kMaxNameBytes + 2;  // a name plus an optional "\r\n"
-constexpr size_t kMaxExtendedLine = 4096;              // an extended request line
+// An extended request line: room for a want set of a 1 TiB file (65,536 pieces
+// of 16 MiB: 16,384 hex digits) with its name and fields.
+constexpr size_t kMaxExtendedLine = 20480;
 constexpr size_t kMaxExtendedBuffered = 65536;  // pipelined requests read ahead of their answers
 constexpr int kDefaultStallTimeoutS = 30;       // --timeout default
 constexpr int kTcpBacklog = 128;
@@ -72,8 +74,14 @@ constexpr uint64_t kServeLingerMs = 5 * 1000;  // wait for the client's close af
 constexpr size_t kUploadSlots = 4;             // piece answers sent at once (the rest wait in turn)
 constexpr size_t kNotSentLowat = 128 * 1024;   // unsent bytes a served socket may buffer
 constexpr uint64_t kSlotHoldMs =
-    2000;  // a slot whose answer has not moved this long, while others wait, is taken back
+    2000;  // a slot whose answer moves under kSlotMinBytes in this long, while others wait, is lost
 constexpr uint64_t kCrowdMs = 1000;  // want sets count while another asked for the file this lately
+constexpr size_t kDefaultMaxConnsPerIp = 64;    // --max-conns-per-ip default: one address's share
+constexpr uint64_t kServeIdleMs = 15 * 1000;    // no request (or pushed event) this long: closed
+                                                // (a watching tt downloader asks every 10 s)
+constexpr uint64_t kServeIdleScarceMs = 3000;   // ... while more than 3/4 of the table is taken
+constexpr uint64_t kSlotMinBytes = 128 * 1024;  // a slot's answer moving less than this in
+                                                // kSlotHoldMs, while others wait, loses its slot
 
 // Swarming downloads.
 constexpr size_t kDefaultSources = 32;     // --sources default: sources fetched from at once

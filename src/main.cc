@@ -172,6 +172,9 @@ static const Flag kPeerFlags[] = {
     {"--max-download-rate", "RATE",
      "bytes per second downloaded, K or M suffix (default 0: no limit)", FLAG_RATE,
      &g_peer.max_download_rate, 0, 0},
+    {"--max-conns-per-ip", "N",
+     "connections served at once to one address (default 64; 256 in all)", FLAG_INT,
+     &g_peer.max_conns_per_ip, 1, static_cast<int>(kMaxServeConns)},
 };
 
 static void peer_usage(FILE* out) {
@@ -179,6 +182,7 @@ static void peer_usage(FILE* out) {
           "usage: tt peer --id ID [--tracker HOST:PORT] [--dir DIR] [--host IP] [--port PORT]\n"
           "               [--log PATH] [--sources K] [--timeout SECONDS]\n"
           "               [--max-upload-rate RATE] [--max-download-rate RATE]\n"
+          "               [--max-conns-per-ip N]\n"
           "Runs a peer: shares files and downloads them from other peers.\n");
   print_flags(out, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0]);
   fprintf(out,

@@ -64,7 +64,20 @@ struct ShareOp {
   std::string name, path;
   uv_fs_t req;
   Manifest manifest;
+  uint64_t dev = 0, ino = 0;  // the file opened under path: only it is served
+  bool follow = false;        // path is a symbolic link
 };
+
+// Records which file a downloaded pf->path is now (created by this peer, never
+// a symbolic link), so that nothing put in its place later is served.
+static void peer_file_pin(PeerFile* pf) {
+  struct stat st;
+  bool ok = lstat(pf->path.c_str(), &st) == 0;
+  pf->dev = ok ? static_cast<uint64_t>(st.st_dev) : 0;
+  pf->ino = ok ? static_cast<uint64_t>(st.st_ino) : 0;
+  pf->follow = false;
+  pf->refusal_said = false;
+}
 
 static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   ShareOp* op = static_cast<ShareOp*>(ctx);
@@ -86,6 +99,10 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
     f.manifest.name = op->name;
     f.hashed = true;
     f.have.clear();
+    f.dev = op->dev;
+    f.ino = op->ino;
+    f.follow = op->follow;
+    f.refusal_said = false;
     bool known = false;
     for (const std::string& s : p->shared)
       known = known || s == op->name;
@@ -115,6 +132,15 @@ static void share_on_hashed(void* ctx, int status, const Manifest* m, const std:
   }
   if (status != 0) {
     out_line("Error: %s", err.c_str());
+    delete op;
+    cmd_finished(p, false);
+    return;
+  }
+  // What was hashed must be what was opened: a file swapped in meanwhile is not shared.
+  struct stat st;
+  if (stat(op->path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_dev) != op->dev ||
+      static_cast<uint64_t>(st.st_ino) != op->ino) {
+    out_line("Error: %s changed while it was being hashed; share it again", op->path.c_str());
     delete op;
     cmd_finished(p, false);
     return;
@@ -152,8 +178,13 @@ static void share_on_open(uv_fs_t* req) {
     problem = std::string("cannot read ") + path + ": " + uv_strerror(fd);
   } else {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       problem = std::string(path) + " is not a regular file";
+    } else {
+      op->dev = static_cast<uint64_t>(st.st_dev);
+      op->ino = static_cast<uint64_t>(st.st_ino);
+      op->follow = lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+    }
     close(fd);
   }
   if (fd < 0 || !problem.empty()) {
@@ -305,6 +336,7 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   const char* name = p->get.name.c_str();
   PeerFile& pf = p->files[p->get.name];
   pf.path = p->opt.dir + "/" + p->get.name;
+  peer_file_pin(&pf);
   pf.have.clear();
   pf.manifest = m;
   pf.manifest.name = p->get.name;
@@ -372,6 +404,7 @@ static void get_swarm_ready(void* ctx, Swarm* s) {
   const Manifest& m = swarm_manifest(s);
   PeerFile& pf = p->files[p->get.name];
   pf.path = swarm_part_path(s);
+  peer_file_pin(&pf);
   pf.manifest = m;
   pf.hashed = true;
   pf.have = swarm_have(s);
@@ -948,7 +981,24 @@ static int lookup_served(void* ctx, const std::string& name, XferFile* out) {
   out->path = it->second.path;
   out->manifest = it->second.hashed ? &it->second.manifest : nullptr;
   out->have = it->second.have.empty() ? nullptr : &it->second.have;
+  out->dev = it->second.dev;
+  out->ino = it->second.ino;
+  out->follow = it->second.follow;
   return 0;
+}
+
+// A request named a file whose path now holds something else: said once per share.
+static void on_refused_served(void* ctx, const std::string& name, const std::string& why) {
+  Peer* p = static_cast<Peer*>(ctx);
+  auto it = p->files.find(name);
+  if (it == p->files.end() || it->second.refusal_said) return;
+  it->second.refusal_said = true;
+  out_line(
+      "Refused to serve %s: %s, not the file that was shared; share it again to serve what is "
+      "there now",
+      name.c_str(), why.c_str());
+  log_line(&p->log, "Refused to serve %s: %s, not the file that was shared", name.c_str(),
+           why.c_str());
 }
 
 /* ----------------------------------------------------------------------------
@@ -1161,6 +1211,8 @@ static int peer_start(Peer* p) {
   gate_init(&p->upload, p->loop, p->opt.max_upload_rate);
   gate_init(&p->download, p->loop, p->opt.max_download_rate);
   p->srv.upload = &p->upload;
+  p->srv.max_per_ip = static_cast<size_t>(p->opt.max_conns_per_ip);
+  p->srv.on_refused = on_refused_served;
   r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
   if (r != 0) {
     fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port,

@@ -34,6 +34,7 @@ struct PeerOptions {
   int sources = static_cast<int>(kDefaultSources);  // sources fetched from at once
   uint64_t max_upload_rate = 0;                     // bytes per second; 0: no limit
   uint64_t max_download_rate = 0;
+  int max_conns_per_ip = static_cast<int>(kDefaultMaxConnsPerIp);  // served at once per address
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
@@ -42,6 +43,10 @@ struct PeerFile {
   bool hashed = false;  // manifest is valid
   Manifest manifest;
   std::vector<uint8_t> have;  // one byte per piece, 1 when verified; empty when complete
+  // Which file path was when it was recorded: nothing else is served under it.
+  uint64_t dev = 0, ino = 0;
+  bool follow = false;        // path was a symbolic link then
+  bool refusal_said = false;  // the user was told it changed (once per share)
 };
 
 // The download the current `get` command is running.

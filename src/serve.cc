@@ -86,12 +86,24 @@ struct ServeConn {
   std::string watch;               // the file whose new pieces are pushed as events
   bool has_slot = false;           // one of the server's upload slots is this answer's
   bool slot_waiting = false;       // in the server's slot queue, with slot_req
-  uint64_t slot_ms = 0;            // when the slot was taken or its answer last moved
+  uint64_t slot_ms = 0;            // when the slot was taken or its answer last moved enough
+  uint64_t slot_moved = 0;         // piece bytes its answer sent since slot_ms
   WireRequest slot_req;
-  std::string piece_path;  // the file of its last piece request
-  uint64_t piece_ms = 0;   // ... and when
-  std::string events;      // event lines waiting for the next answer boundary
-  int sf_err = 0;          // of the last job: 0, UV_EAGAIN (socket full) or an error
+  std::string piece_path;             // the file of its last piece request
+  uint64_t piece_ms = 0;              // ... and when
+  std::string events;                 // event lines waiting for the next answer boundary
+  bool events_out = false;            // the answer being sent is pushed events only
+  bool last_answer = false;           // close once the answer being sent is out
+  int sf_err = 0;                     // of the last job: 0, UV_EAGAIN (socket full) or an error
+  uint64_t ext_dev = 0, ext_ino = 0;  // the file c->fd is open on, as checked
+  // The connection table: the client's address, and whether (since when) no
+  // request is in flight. Pushed events restart the idle time, not partial lines.
+  uint32_t ip = 0;
+  bool counted = false;  // in srv->live and srv->per_ip
+  bool idle = true;
+  uint64_t idle_ms = 0;
+  XferFile seed_file;  // seed form: what was asked for (checked when opened)
+  std::string seed_name;
   char rbuf[16384];
 };
 
@@ -126,6 +138,12 @@ static void serve_close(ServeConn* c) {
   bool cut_short = c->state == SERVE_STREAMING;
   c->state = SERVE_CLOSING;
   XferServer* s = c->srv;
+  if (c->counted) {
+    c->counted = false;
+    s->live--;
+    auto it = s->per_ip.find(c->ip);
+    if (it != s->per_ip.end() && --it->second == 0) s->per_ip.erase(it);
+  }
   gate_forget(s->upload, c);
   if (c->slot_waiting) {
     s->slot_queue.erase(std::find(s->slot_queue.begin(), s->slot_queue.end(), c));
@@ -239,6 +257,8 @@ static void serve_pump(ServeConn* c) {
     // Everything is out: send FIN and wait for the client to close, so that no
     // unread byte of ours turns the close into a reset that loses data.
     c->state = SERVE_DRAINING;
+    c->idle = true;
+    c->idle_ms = uv_now(c->srv->loop);
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, reinterpret_cast<uv_stream_t*>(&c->tcp), serve_on_shutdown) !=
         0) {
@@ -247,6 +267,35 @@ static void serve_pump(ServeConn* c) {
     }
     uv_timer_start(&c->timer, serve_on_timer, kServeLingerMs, 0);
   }
+}
+
+// Whether fd, just opened from f.path, is still the file that was shared.
+// Otherwise *why says what f.path is now.
+static bool serve_same_file(int fd, const XferFile& f, std::string* why) {
+  struct stat st;
+  if (fd == UV_ELOOP) {
+    *why = f.path + " is now a symbolic link";
+    return false;
+  }
+  if (fd < 0 || fstat(fd, &st) != 0) return false;  // gone, or unreadable: nothing to say
+  if (!S_ISREG(st.st_mode)) {
+    *why = f.path + " is now not a regular file";
+    return false;
+  }
+  if (f.ino != 0 && (st.st_dev != f.dev || st.st_ino != f.ino)) {
+    *why = f.path + " is now another file (a new inode)";
+    return false;
+  }
+  return true;
+}
+
+static int serve_open_flags(const XferFile& f) {
+  // O_NONBLOCK: a FIFO put in place of a shared file must not pin a thread.
+  return O_RDONLY | O_NONBLOCK | O_CLOEXEC | (f.follow ? 0 : O_NOFOLLOW);
+}
+
+static void serve_refused(XferServer* s, const std::string& name, const std::string& why) {
+  if (!why.empty() && s->on_refused != nullptr) s->on_refused(s->ctx, name, why);
 }
 
 static void serve_on_open(uv_fs_t* req) {
@@ -259,9 +308,10 @@ static void serve_on_open(uv_fs_t* req) {
     serve_maybe_free(c);
     return;
   }
-  struct stat st;
-  if (r < 0 || fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  std::string why;
+  if (!serve_same_file(r >= 0 ? c->fd : static_cast<int>(r), c->seed_file, &why)) {
     serve_close(c);  // seed form has no error answer: the client sees no data
+    serve_refused(c->srv, c->seed_name, why);
     return;
   }
   c->state = SERVE_STREAMING;
@@ -310,6 +360,12 @@ static void ext_answer_done(ServeConn* c) {
   if (c->has_slot) slot_release(c);
   c->ext_busy = false;
   c->sf_off = c->sf_end = 0;
+  if (c->last_answer) {
+    serve_close(c);
+    return;
+  }
+  if (c->events_out) c->idle_ms = uv_now(c->srv->loop);  // pushed events: the idle time restarts
+  c->events_out = false;
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   if (!c->in_pump) ext_pump(c);  // otherwise the pump's loop goes on
 }
@@ -361,7 +417,7 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
   XferServer* s = c->srv;
   if (c->sf_sent > 0) {
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
-    c->slot_ms = uv_now(s->loop);  // its answer moves: it keeps its slot
+    c->slot_moved += static_cast<uint64_t>(c->sf_sent);  // counted at the slot timer
   }
   if (c->sf_limit > c->sf_sent)  // tokens taken for bytes the socket did not take
     gate_refund(s->upload, static_cast<uint64_t>(c->sf_limit - c->sf_sent));
@@ -477,15 +533,17 @@ static int ext_open_wfd(ServeConn* c) {
 }
 
 // Opens (or keeps) the file a piece comes from. A plain open: it is one metadata
-// call, O_NONBLOCK keeps a FIFO from blocking it, and the file must be regular.
-static int ext_open(ServeConn* c, const std::string& path) {
-  if (c->fd >= 0 && c->ext_path == path) return 0;
+// call, O_NONBLOCK keeps a FIFO from blocking it, and it must be the file that
+// was shared (*why says otherwise).
+static int ext_open(ServeConn* c, const XferFile& f, std::string* why) {
+  if (c->fd >= 0 && c->ext_path == f.path && c->ext_dev == f.dev && c->ext_ino == f.ino) return 0;
   if (c->fd >= 0) close(c->fd);
-  c->fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  c->ext_path = path;
-  struct stat st;
-  if (c->fd >= 0 && (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-    close(c->fd);
+  c->fd = open(f.path.c_str(), serve_open_flags(f));
+  c->ext_path = f.path;
+  c->ext_dev = f.dev;
+  c->ext_ino = f.ino;
+  if (!serve_same_file(c->fd >= 0 ? c->fd : -errno, f, why)) {
+    if (c->fd >= 0) close(c->fd);
     c->fd = -1;
   }
   return c->fd >= 0 ? 0 : -1;
@@ -558,7 +616,13 @@ static void ext_piece(ServeConn* c, const WireRequest& r, const XferFile& file) 
   c->piece_ms = uv_now(c->srv->loop);
   if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
     return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
-  if (ext_open(c, file.path) != 0) return ext_error(c, "cannot open " + out_sanitize(r.file));
+  std::string why;
+  if (ext_open(c, file, &why) != 0) {
+    if (why.empty()) return ext_error(c, "cannot open " + out_sanitize(r.file));
+    serve_refused(c->srv, r.file, why);
+    return ext_error(c, "refused: " + out_sanitize(r.file) +
+                            " has changed since it was shared (not served until shared again)");
+  }
   if (ext_open_wfd(c) != 0) return ext_error(c, "cannot send piece " + std::to_string(i));
   sent[i]++;
   uint32_t len = manifest_piece_length(m, i);
@@ -601,8 +665,23 @@ static void ext_run(ServeConn* c, const WireRequest& r) {
 // once, and a seeder's last pieces are not stuck in starved streams. A request
 // that finds no free slot waits its turn (ext_busy holds the connection's
 // later requests); its piece is chosen only when it gets one. A slot whose
-// answer has not moved for kSlotHoldMs while others wait is taken back (the
-// answer goes on without it), so stalled downloaders cannot hold the uplink.
+// answer has moved less than kSlotMinBytes in kSlotHoldMs while others wait is
+// taken back (the answer goes on without it), so that neither stalled
+// downloaders nor ones reading a trickle can hold the uplink. A freed slot goes
+// to the first waiter of the address holding fewest slots (serve_pick_waiter).
+
+size_t serve_pick_waiter(const std::vector<uint32_t>& waiting,
+                         const std::vector<uint32_t>& holding) {
+  size_t best = 0, best_held = SIZE_MAX;
+  for (size_t k = 0; k < waiting.size(); k++) {
+    size_t held = static_cast<size_t>(std::count(holding.begin(), holding.end(), waiting[k]));
+    if (held < best_held) {
+      best = k;
+      best_held = held;
+    }
+  }
+  return best;
+}
 
 static void slot_wake(XferServer* s);
 
@@ -615,6 +694,7 @@ static void slot_release(ServeConn* c) {
 static void slot_take(ServeConn* c) {
   c->has_slot = true;
   c->slot_ms = uv_now(c->srv->loop);
+  c->slot_moved = 0;
   c->srv->sending++;
 }
 
@@ -623,7 +703,13 @@ static void slot_on_timer(uv_timer_t* t) {
   uint64_t now = uv_now(s->loop);
   std::vector<ServeConn*> stale;
   for (ServeConn* c : s->conns) {
-    if (c->has_slot && now - c->slot_ms >= kSlotHoldMs) stale.push_back(c);
+    if (!c->has_slot || now - c->slot_ms < kSlotHoldMs) continue;
+    if (c->slot_moved < kSlotMinBytes) {
+      stale.push_back(c);
+    } else {  // it moved enough: it keeps its slot for another window
+      c->slot_ms = now;
+      c->slot_moved = 0;
+    }
   }
   for (ServeConn* c : stale) {
     c->has_slot = false;
@@ -635,8 +721,14 @@ static void slot_on_timer(uv_timer_t* t) {
 static void slot_wake(XferServer* s) {
   if (s->closing) return;  // every connection is being closed
   while (s->sending < kUploadSlots && !s->slot_queue.empty()) {
-    ServeConn* c = s->slot_queue.front();
-    s->slot_queue.erase(s->slot_queue.begin());
+    std::vector<uint32_t> waiting, holding;
+    for (const ServeConn* w : s->slot_queue)
+      waiting.push_back(w->ip);
+    for (const ServeConn* h : s->conns)
+      if (h->has_slot) holding.push_back(h->ip);
+    size_t k = serve_pick_waiter(waiting, holding);
+    ServeConn* c = s->slot_queue[k];
+    s->slot_queue.erase(s->slot_queue.begin() + static_cast<std::ptrdiff_t>(k));
     c->slot_waiting = false;
     slot_take(c);
     WireRequest r = std::move(c->slot_req);
@@ -650,6 +742,8 @@ static void slot_wake(XferServer* s) {
 }
 
 static void ext_handle(ServeConn* c, const std::string& line) {
+  c->idle = false;  // a request in flight: the stall limit, not the idle time
+  uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   WireRequest r;
   std::string why;
   if (wire_decode_request(line.data(), line.size(), &r, &why) != 0) return ext_error(c, why);
@@ -670,6 +764,12 @@ static void ext_handle(ServeConn* c, const std::string& line) {
 
 static void ext_pump_lines(ServeConn* c);
 
+// How long a connection with no request in flight is kept: shorter while the
+// table is more than 3/4 full.
+static uint64_t serve_idle_limit(const XferServer* s) {
+  return s->live > kMaxServeConns / 4 * 3 ? kServeIdleScarceMs : kServeIdleMs;
+}
+
 static void ext_pump(ServeConn* c) {
   if (c->in_pump) return;
   c->in_pump = true;
@@ -685,19 +785,31 @@ static void ext_pump_lines(ServeConn* c) {
       c->ext_head.swap(c->events);
       c->events.clear();
       c->sf_off = c->sf_end = 0;
+      c->events_out = true;
       ext_send(c);
       continue;
     }
     size_t nl = c->request.find('\n');
+    if ((nl == std::string::npos ? c->request.size() : nl) > kMaxExtendedLine) {
+      c->last_answer = true;  // the stream cannot be resynchronised: say why, then close
+      ext_error(c, "request line longer than " + std::to_string(kMaxExtendedLine) + " bytes");
+      return;
+    }
     if (nl == std::string::npos) {
       if (c->peer_eof) {
         serve_close(c);  // the client has said all it will, and had all its answers
         return;
       }
-      if (c->request.size() > kMaxExtendedLine) {
-        serve_close(c);
-        return;
+      XferServer* s = c->srv;
+      uint64_t now = uv_now(s->loop);
+      if (!c->idle) {
+        c->idle = true;
+        c->idle_ms = now;
       }
+      // Idle: closed when the idle time runs out (partial lines do not restart it).
+      uint64_t limit = serve_idle_limit(s);
+      uint64_t spent = now - c->idle_ms;
+      uv_timer_start(&c->timer, serve_on_timer, spent < limit ? limit - spent : 1, 0);
       // Room again for requests: read on (reading stops while too much is waiting).
       uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), serve_alloc, serve_on_read);
       return;
@@ -732,11 +844,13 @@ static bool serve_try_request(ServeConn* c, bool complete) {
   XferFile file;
   // The seed form sends whole files only: a partial copy is not served this way.
   if (named && c->srv->lookup(c->srv->ctx, name, &file) == 0 && file.have == nullptr) {
-    const std::string& path = file.path;
     c->state = SERVE_OPENING;
+    c->idle = false;
+    c->seed_file = file;
+    c->seed_file.manifest = nullptr;  // valid only during the lookup
+    c->seed_name = name;
     c->fs_req.data = c;
-    // O_NONBLOCK: a FIFO put in place of a shared file must not pin a thread.
-    if (uv_fs_open(c->srv->loop, &c->fs_req, path.c_str(), O_RDONLY | O_NONBLOCK, 0,
+    if (uv_fs_open(c->srv->loop, &c->fs_req, file.path.c_str(), serve_open_flags(file), 0,
                    serve_on_open) != 0) {
       serve_close(c);
       return true;
@@ -746,6 +860,7 @@ static bool serve_try_request(ServeConn* c, bool complete) {
   }
   if (kind == XREQ_EXTENDED) {
     c->state = SERVE_EXTENDED;
+    c->idle = false;  // the first request line is there
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
     ext_pump(c);
     return true;
@@ -802,6 +917,65 @@ static void serve_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   serve_try_request(c, false);
 }
 
+int serve_pick_victim(const std::vector<ServeSlot>& slots, uint32_t ip, size_t max_per_ip,
+                      size_t max_conns, bool* refuse) {
+  std::unordered_map<uint32_t, size_t> held;
+  for (const ServeSlot& o : slots)
+    held[o.ip]++;
+  bool ip_full = held[ip] >= max_per_ip;
+  *refuse = false;
+  if (!ip_full && slots.size() < max_conns) return -1;
+  int best = -1;
+  for (size_t k = 0; k < slots.size(); k++) {
+    const ServeSlot& o = slots[k];
+    if (!o.idle || (ip_full && o.ip != ip)) continue;
+    if (best >= 0) {
+      const ServeSlot& b = slots[static_cast<size_t>(best)];
+      size_t ho = held[o.ip], hb = held[b.ip];
+      if (ho < hb || (ho == hb && o.since >= b.since)) continue;
+    }
+    best = static_cast<int>(k);
+  }
+  *refuse = best < 0;
+  return best;
+}
+
+// Room for the new connection c. While the table is more than 3/4 full, idle
+// connections past the scarce idle time go first; then, if c's address holds
+// its share or the table is full, one idle connection is closed for it (see
+// serve_pick_victim). False: none could be, and c is turned away.
+static bool serve_make_room(XferServer* s, ServeConn* c) {
+  if (serve_idle_limit(s) == kServeIdleScarceMs) {
+    uint64_t now = uv_now(s->loop);
+    std::vector<ServeConn*> stale;
+    for (ServeConn* o : s->conns) {
+      if (o->counted && o->idle && o->state == SERVE_EXTENDED &&
+          now - o->idle_ms >= kServeIdleScarceMs)
+        stale.push_back(o);
+    }
+    for (ServeConn* o : stale)
+      serve_close(o);
+  }
+  auto per = s->per_ip.find(c->ip);
+  if (s->live < kMaxServeConns && (per == s->per_ip.end() || per->second < s->max_per_ip))
+    return true;
+  std::vector<ServeSlot> slots;
+  std::vector<ServeConn*> owners;
+  for (ServeConn* o : s->conns) {
+    if (!o->counted) continue;  // closing
+    ServeSlot sl;
+    sl.ip = o->ip;
+    sl.idle = o->idle;
+    sl.since = o->idle_ms;
+    slots.push_back(sl);
+    owners.push_back(o);
+  }
+  bool refuse = false;
+  int k = serve_pick_victim(slots, c->ip, s->max_per_ip, kMaxServeConns, &refuse);
+  if (k >= 0) serve_close(owners[static_cast<size_t>(k)]);
+  return !refuse;
+}
+
 static void serve_on_connection(uv_stream_t* server, int status) {
   XferServer* s = static_cast<XferServer*>(server->data);
   if (status < 0 || s->closing) return;
@@ -814,11 +988,23 @@ static void serve_on_connection(uv_stream_t* server, int status) {
   c->open_handles = 2;
   s->conns.insert(c);
   s->open++;
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
-      s->conns.size() > kMaxServeConns) {
-    serve_close(c);  // too many at once: this one is turned away, the others go on
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    serve_close(c);
     return;
   }
+  struct sockaddr_storage peer;
+  int plen = sizeof peer;
+  if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&peer), &plen) == 0 &&
+      peer.ss_family == AF_INET)
+    c->ip = reinterpret_cast<struct sockaddr_in*>(&peer)->sin_addr.s_addr;
+  c->idle_ms = uv_now(s->loop);
+  if (!serve_make_room(s, c)) {
+    serve_close(c);  // its address holds its share, all busy: this one is turned away
+    return;
+  }
+  c->counted = true;
+  s->live++;
+  s->per_ip[c->ip]++;
   uv_tcp_nodelay(&c->tcp, 1);
   // Little unsent data may wait in the socket: a piece counts as sent (and its
   // upload slot frees) when it has left, not when the kernel has buffered it.

@@ -3,8 +3,10 @@
 // (request lines answered from a table of actions, see wire.h), with have
 // events pushed to watching downloaders, the least-sent piece chosen from a
 // downloader's want set, and the upload rate limit. Each connection owns a
-// uv_tcp_t and a uv_timer_t (and a uv_poll_t while sending pieces). Used by
-// peer.cc.
+// uv_tcp_t and a uv_timer_t (and a uv_poll_t while sending pieces). One client
+// address holds at most max_per_ip connections, idle ones are closed, and only
+// the file that was shared under a name (its device and inode) is opened for
+// it. Used by peer.cc.
 #pragma once
 
 #include <uv.h>
@@ -15,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "limits.h"
 #include "manifest.h"
 #include "ratelimit.h"
 
@@ -35,6 +38,11 @@ struct XferFile {
   std::string path;
   const Manifest* manifest = nullptr;          // null while the file is being hashed
   const std::vector<uint8_t>* have = nullptr;  // one byte per piece (1: verified); null: complete
+  // Which file was shared under the name: path is opened again only while it is
+  // still that file (same device and inode); ino 0: not recorded, not checked.
+  // follow: the path was a symbolic link when it was shared (else O_NOFOLLOW).
+  uint64_t dev = 0, ino = 0;
+  bool follow = false;
 };
 
 // Maps a requested name to what to serve; 0 when this peer serves it.
@@ -47,6 +55,27 @@ typedef int (*XferLookup)(void* ctx, const std::string& name, XferFile* out);
 int serve_choose_piece(const std::vector<uint8_t>& want, const std::vector<uint8_t>* have,
                        const std::vector<uint32_t>& sent, uint32_t asked);
 
+// A served connection as the connection table sees it.
+struct ServeSlot {
+  uint32_t ip = 0;     // the client's address
+  bool idle = false;   // no request in flight
+  uint64_t since = 0;  // idle since (ms)
+};
+// Which connection to close so that a new one from `ip` can be served: the
+// oldest idle one of `ip` when that address already holds max_per_ip, else
+// (the table holds max_conns) the oldest idle one of the address holding the
+// most. -1: no room is needed, or none can be made (the new one is turned away;
+// *refuse says which).
+int serve_pick_victim(const std::vector<ServeSlot>& slots, uint32_t ip, size_t max_per_ip,
+                      size_t max_conns, bool* refuse);
+
+// Which waiter (by index in `waiting`, their addresses in queue order) a freed
+// upload slot goes to: the first of the address holding fewest slots now
+// (`holding`: the addresses of the answers holding one), so one address
+// queueing many requests does not make others wait behind all of them.
+size_t serve_pick_waiter(const std::vector<uint32_t>& waiting,
+                         const std::vector<uint32_t>& holding);
+
 struct ServeConn;
 
 struct XferServer {
@@ -58,6 +87,12 @@ struct XferServer {
   void* ctx = nullptr;
   RateGate* upload = nullptr;  // piece bytes out wait their turn here (null: no limit)
   std::unordered_set<ServeConn*> conns;
+  size_t max_per_ip = kDefaultMaxConnsPerIp;    // --max-conns-per-ip
+  size_t live = 0;                              // connections not closing
+  std::unordered_map<uint32_t, size_t> per_ip;  // ... of each client address
+  // A request named a file whose path is no longer the file that was shared:
+  // `why` says what it is now (the caller tells the user, once).
+  void (*on_refused)(void* ctx, const std::string& name, const std::string& why) = nullptr;
   // Pieces sent per file (by path), for choosing from want sets; bounded by the
   // files served and their piece counts.
   std::unordered_map<std::string, std::vector<uint32_t>> sent;
