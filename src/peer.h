@@ -34,6 +34,8 @@ struct PeerOptions {
   int sources = static_cast<int>(kDefaultSources);  // sources fetched from at once
   uint64_t max_upload_rate = 0;                     // bytes per second; 0: no limit
   uint64_t max_download_rate = 0;
+  uint64_t min_rate = kDefaultMinRate;                   // bytes per second; 0: no floor
+  uint64_t max_unverified_size = kDefaultMaxUnverified;  // bytes; 0: no limit
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
