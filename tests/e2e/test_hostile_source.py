@@ -5,7 +5,8 @@ piece), link unverified bytes without saying so, or hang on a trickle.
 
 (a) manifests: a source that announces 100 bytes for the id of a 2 MiB
     manifest is dropped (`sent a manifest for 2097157 bytes; the tracker
-    announced 100`) before any piece is asked for; a manifest of 65,537 pieces
+    announced 100`) before any piece is asked for, and so is one for an empty
+    file (which would be linked at once); a manifest of 65,537 pieces
     (more than tt accepts) is dropped likewise. Nothing under the name, no part
     file.
 (b) seed form, no id and no size: a source that floods 3 MiB stops at
@@ -92,6 +93,26 @@ def _():
     eq(part_files(p.dir), [], "part files")
     eq(temp_files(p.dir), [], "temp files")
     c.p101 = p
+
+
+@t.test("(a) an empty manifest (size 0, no pieces) for a file announced at 100 bytes is dropped; "
+        "no empty file is linked")
+def _():
+    name = "empty.bin"
+    canonical = '{"piece_size":262144,"pieces":[],"size":0}'
+    cid = hashlib.sha256(canonical.encode()).hexdigest()
+    content = Content(os.urandom(100))
+    manifest = {"name": name, "size": 0, "piece_size": 262144, "pieces": []}
+    liar = ExtSource(c.tracker.port, "liar-empty", name, content, manifest=manifest,
+                     announce={"size": 100, "id": cid})
+    p = peer(111)
+    p.send(f"get {name}")
+    p.expect_line(f"Dropped peer at {HOST}:{liar.port}: sent a manifest for 0 bytes; "
+                  f"the tracker announced 100", timeout=30)
+    error_line(p, name)
+    absent(p.dir, name)
+    eq(part_files(p.dir), [], "part files")
+    c.p111 = p
 
 
 @t.test("(a) a manifest of 65,537 pieces (its id announced with it) is dropped")
@@ -307,7 +328,7 @@ def _():
 
 @t.test("the peers leave at end of stdin")
 def _():
-    for k in ("p101", "p102", "p103", "p104", "p105", "p106", "p107", "p108", "p109", "p110"):
+    for k in ("p101", "p111", "p102", "p103", "p104", "p105", "p106", "p107", "p108", "p109", "p110"):
         p = getattr(c, k, None)
         if p is None:
             continue
