@@ -176,6 +176,7 @@ static void fetch_on_written(uv_fs_t* req) {
   if (gate_limited(f->download) && gate_available(f->download) == 0) {
     // Over the download limit: the next read waits for its tokens.
     f->gate_wait = true;
+    f->floor_ms = 0;           // the rate floor measures the source, not our limit
     uv_timer_stop(&f->timer);  // waiting for our own tokens is not the source stalling
     gate_wait(f->download, kRateChunk, fetch_on_gate, f);
     return;
@@ -206,11 +207,61 @@ static void fetch_write_chunk(Fetch* f) {
   f->fs_busy = true;
 }
 
+// The rate floor: less than min_rate bytes per second over a whole stall_ms
+// window (a drip never trips the stall timer). Returns true when it failed the fetch.
+static bool fetch_below_floor(Fetch* f, uint64_t bytes) {
+  if (f->min_rate == 0) return false;
+  uint64_t now = uv_now(f->loop);
+  if (f->floor_ms == 0) {
+    f->floor_ms = now;
+    f->floor_bytes = 0;
+  }
+  f->floor_bytes += bytes;
+  uint64_t span = now - f->floor_ms;
+  if (span < f->stall_ms) return false;
+  if (f->floor_bytes * 1000 < f->min_rate * span) {
+    fetch_fail(f, UV_ETIMEDOUT,
+               "the source sent " + std::to_string(f->floor_bytes) + " bytes in " +
+                   std::to_string(span / 1000) + " s, below the --min-rate of " +
+                   std::to_string(f->min_rate) + " bytes/s");
+    return true;
+  }
+  f->floor_ms = now;
+  f->floor_bytes = 0;
+  return false;
+}
+
+// The most bytes the source may send: the announced size, or without one the
+// --max-unverified-size limit (0: none).
+static bool fetch_over_size(Fetch* f, uint64_t more) {
+  uint64_t total = f->received + more;
+  if (f->expect_size >= 0) {
+    if (total <= static_cast<uint64_t>(f->expect_size)) return false;
+    fetch_fail(f, UV_EFBIG,
+               "the source sent more than the " + std::to_string(f->expect_size) +
+                   " bytes the tracker announced");
+    return true;
+  }
+  if (f->max_unverified == 0 || total <= f->max_unverified) return false;
+  fetch_fail(f, UV_EFBIG,
+             "the source sent more than " + std::to_string(f->max_unverified) +
+                 " bytes, the --max-unverified-size limit for a file the tracker gave no size "
+                 "for (raise it to fetch a larger file)");
+  return true;
+}
+
 static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Fetch* f = static_cast<Fetch*>(s->data);
   if (nread == 0 || f->failed) return;
   if (nread == UV_EOF) {
     uv_read_stop(s);
+    if (f->expect_size >= 0 && f->received != static_cast<uint64_t>(f->expect_size) &&
+        f->received > 0) {
+      fetch_fail(f, UV_EPROTO,
+                 "the source sent " + std::to_string(f->received) + " of the " +
+                     std::to_string(f->expect_size) + " bytes the tracker announced");
+      return;
+    }
     fetch_finish_file(f);
     return;
   }
@@ -220,6 +271,8 @@ static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         std::string("connection to the source failed: ") + uv_strerror(static_cast<int>(nread)));
     return;
   }
+  if (fetch_over_size(f, static_cast<uint64_t>(nread))) return;
+  if (fetch_below_floor(f, static_cast<uint64_t>(nread))) return;
   // One chunk at a time: stop reading until it is on disk.
   uv_read_stop(s);
   (void)buf;  // it is f->buf
@@ -294,6 +347,10 @@ int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
   if (lstat(f->final_path.c_str(), &st) == 0) {
     *err = name + " already exists in " + dir + "; it was not overwritten";
     return UV_EEXIST;
+  }
+  if (f->expect_size > 0) {
+    int r = place_check_space(dir, static_cast<uint64_t>(f->expect_size), err);
+    if (r != 0) return r;
   }
   std::string tmpl = dir + "/.tt-dl-XXXXXX";
   f->fs_req.data = f;

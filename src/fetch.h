@@ -41,7 +41,16 @@ struct Fetch {
   int status = 0;
   std::string error;
   std::string expect_id;  // the content id to check the download against; empty: none known
-  Manifest manifest;      // of the complete download
+  // Set before xfer_fetch_start. The size the tracker announced (-1: none): the
+  // source may send exactly that many bytes, and the directory must have room
+  // for them before the download starts. With no size, max_unverified bytes at
+  // most (0: no limit). A source that sends less than min_rate bytes per second
+  // over stall_ms is given up (0: never).
+  int64_t expect_size = -1;
+  uint64_t max_unverified = 0;
+  uint64_t min_rate = 0;
+  uint64_t floor_ms = 0, floor_bytes = 0;  // the rate floor's window: start (loop ms), bytes
+  Manifest manifest;                       // of the complete download
   FetchDoneCb done = nullptr;
   void* ctx = nullptr;
   RateGate* download = nullptr;  // set before xfer_fetch_start: reads wait their turn here
@@ -49,8 +58,8 @@ struct Fetch {
 };
 
 // Downloads `name` from ip:port (seed form) into dir. Refuses to start when
-// dir/name exists. Returns 0 (done runs later) or a negative error with *err set
-// (done never runs).
+// dir/name exists, or when the announced size does not fit (UV_ENOSPC). Returns 0 (done runs later)
+// or a negative error with *err set (done never runs).
 int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
                      const std::string& name, const std::string& dir, uint64_t stall_ms,
                      FetchDoneCb done, void* ctx, std::string* err);

@@ -106,6 +106,9 @@ constexpr uint64_t kSourceRefreshFirstMs = 150;    // ... first: downloaders sta
 constexpr uint64_t kHaveRefreshMs = 1000;          // ask an idle source again what it has
 constexpr uint64_t kHaveRefreshWatchedMs = 10000;  // ... when it pushes have events
 constexpr size_t kMaxAnswerLine = 8 << 20;         // an answer line (a manifest of a huge file)
+constexpr uint64_t kMaxManifestPieces = 65536;     // pieces a manifest may list (1 TiB at 16 MiB)
+constexpr uint64_t kDefaultMaxUnverified = 4ull << 30;  // --max-unverified-size default
+constexpr uint64_t kDefaultMinRate = 1024;  // --min-rate default: bytes/s over --timeout
 
 // Rate limits (--max-upload-rate, --max-download-rate).
 constexpr uint64_t kRateMinBurst = 64 * 1024;                // tokens a bucket may save, at least

@@ -16,7 +16,7 @@
 #include "tracker.h"
 #include "tt_version.h"
 
-enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE };
+enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE, FLAG_SIZE };  // SIZE: bytes, K or M
 
 struct Flag {
   const char* name;  // "--port"
@@ -83,9 +83,11 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
       *static_cast<std::string*>(f->dest) = value;
       continue;
     }
-    if (f->kind == FLAG_RATE) {
+    if (f->kind == FLAG_RATE || f->kind == FLAG_SIZE) {
       std::string why;
       if (rate_parse(value, static_cast<uint64_t*>(f->dest), &why) != 0) {
+        if (f->kind == FLAG_SIZE && why.compare(0, 8, "expected") == 0)
+          why = "expected bytes, with an optional K or M suffix (e.g. 512M; 0: no limit)";
         fprintf(stderr, "tt %s: bad %s '%s': %s\n", cmd, f->name, value.c_str(), why.c_str());
         usage(stderr);
         return 2;
@@ -175,6 +177,12 @@ static const Flag kPeerFlags[] = {
     {"--max-conns-per-ip", "N",
      "connections served at once to one address (default 64; 256 in all)", FLAG_INT,
      &g_peer.max_conns_per_ip, 1, static_cast<int>(kMaxServeConns)},
+    {"--min-rate", "RATE",
+     "drop a source sending under RATE bytes/s for --timeout (default 1K; 0: never)", FLAG_RATE,
+     &g_peer.min_rate, 0, 0},
+    {"--max-unverified-size", "SIZE",
+     "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
+     &g_peer.max_unverified_size, 0, 0},
 };
 
 static void peer_usage(FILE* out) {
@@ -182,7 +190,7 @@ static void peer_usage(FILE* out) {
           "usage: tt peer --id ID [--tracker HOST:PORT] [--dir DIR] [--host IP] [--port PORT]\n"
           "               [--log PATH] [--sources K] [--timeout SECONDS]\n"
           "               [--max-upload-rate RATE] [--max-download-rate RATE]\n"
-          "               [--max-conns-per-ip N]\n"
+          "               [--min-rate RATE] [--max-unverified-size SIZE] [--max-conns-per-ip N]\n"
           "Runs a peer: shares files and downloads them from other peers.\n");
   print_flags(out, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0]);
   fprintf(out,

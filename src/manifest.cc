@@ -25,7 +25,9 @@ uint32_t manifest_piece_size(uint64_t size) {
 }
 
 uint32_t manifest_piece_count(const Manifest& m) {
-  return static_cast<uint32_t>((m.size + m.piece_size - 1) / m.piece_size);
+  if (m.piece_size == 0) return 0;
+  uint64_t n = m.size / m.piece_size + (m.size % m.piece_size != 0);
+  return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
 }
 
 uint32_t manifest_piece_length(const Manifest& m, uint32_t index) {
@@ -177,8 +179,8 @@ int manifest_decode(const char* data, size_t len, Manifest* m, std::string* err)
     return fail(err, "manifest has no pieces list");
   // Counted in 64 bits: a size near 2^64 must not wrap to a few pieces.
   uint64_t count = m->size / m->piece_size + (m->size % m->piece_size != 0);
-  if (count > UINT32_MAX || it->value.Size() != count)
-    return fail(err, "manifest piece count does not match its size");
+  if (count > kMaxManifestPieces) return fail(err, "manifest lists more pieces than tt accepts");
+  if (it->value.Size() != count) return fail(err, "manifest piece count does not match its size");
   for (const rapidjson::Value& p : it->value.GetArray()) {
     if (!p.IsString() || p.GetStringLength() != 64)
       return fail(err, "manifest piece hash is not 64 hex digits");
@@ -191,6 +193,20 @@ int manifest_decode(const char* data, size_t len, Manifest* m, std::string* err)
     m->pieces.push_back(h);
   }
   manifest_set_id(m);
+  return 0;
+}
+
+int manifest_check(const Manifest& m, const std::string& cid, int64_t announced_size,
+                   std::string* err) {
+  if (m.id != cid) {
+    *err = "sent a manifest that does not match the content id";
+    return -1;
+  }
+  if (announced_size >= 0 && m.size != static_cast<uint64_t>(announced_size)) {
+    *err = "sent a manifest for " + std::to_string(m.size) + " bytes; the tracker announced " +
+           std::to_string(announced_size);
+    return -1;
+  }
   return 0;
 }
 

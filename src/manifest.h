@@ -24,6 +24,7 @@ struct Manifest {
 // The piece size for a file of `size` bytes: a power of two from 256 KiB up,
 // large enough that a file has at most 1024 pieces.
 uint32_t manifest_piece_size(uint64_t size);
+// Counted in 64 bits and clamped: a size near 2^64 never wraps to a few pieces.
 uint32_t manifest_piece_count(const Manifest& m);
 uint32_t manifest_piece_length(const Manifest& m, uint32_t index);
 // {"piece_size":N,"pieces":["hex",...],"size":N}: sorted keys, no blanks.
@@ -39,7 +40,13 @@ int manifest_hash_file(const std::string& path, Manifest* m, std::string* err);
 // The wire form: {"name":..,"size":..,"piece_size":..,"pieces":[..]}.
 void manifest_encode(const Manifest& m, std::string* out);
 // Decodes and checks the wire form; the id is computed, not trusted. 0 or -1 with *err.
+// Refuses piece sizes out of range, a piece count that does not follow from the
+// size, and more than kMaxManifestPieces pieces.
 int manifest_decode(const char* data, size_t len, Manifest* m, std::string* err);
+// Checks a decoded manifest against what the tracker announced: the content id
+// and, when announced (>= 0), the size. 0, or -1 with a one-line *err.
+int manifest_check(const Manifest& m, const std::string& cid, int64_t announced_size,
+                   std::string* err);
 
 // Hashing off the loop thread. done runs on the loop with status 0 or a
 // negative errno; the HashJob is freed after it returns.

@@ -342,6 +342,9 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   pf.manifest.name = p->get.name;
   pf.hashed = true;
   out_line("Downloaded file %s successfully.", name);
+  if (fetched && p->get.cid.empty())
+    out_line("Warning: %s is unverified: the tracker announced no content id to check it against",
+             name);
   if (fetched) {
     double secs = seconds_since(p->get.started_ns);
     out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
@@ -373,6 +376,9 @@ static void get_try_next(Peer* p) {
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
     g->fetch = new Fetch;
     g->fetch->expect_id = g->cid;
+    g->fetch->expect_size = g->size;
+    g->fetch->max_unverified = p->opt.max_unverified_size;
+    g->fetch->min_rate = p->opt.min_rate;
     g->fetch->download = &p->download;
     std::string err;
     int r =
@@ -388,7 +394,7 @@ static void get_try_next(Peer* p) {
     out_line("Error downloading file %s: %s", g->name.c_str(), err.c_str());
     log_line(&p->log, "Error downloading file %s from %s:%d", g->name.c_str(), src.ip.c_str(),
              src.port);
-    if (r == UV_EEXIST) break;  // no other source can help
+    if (r == UV_EEXIST || r == UV_ENOSPC) break;  // no other source can help
     g->attempt++;
   }
   get_reset(p);
@@ -513,6 +519,14 @@ static void on_refresh_timer(uv_timer_t* t) {
 
 static void get_start(Peer* p) {
   PeerGet* g = &p->get;
+  std::string space_err;  // a size known: it must fit before anything is fetched
+  if (g->size > 0 &&
+      swarm_check_space(p->opt.dir, g->cid, static_cast<uint64_t>(g->size), &space_err) != 0) {
+    out_line("Error downloading file %s: %s", g->name.c_str(), space_err.c_str());
+    get_reset(p);
+    cmd_finished(p, false);
+    return;
+  }
   if (g->cid.empty()) {  // no content id known: the seed form, one source after another
     get_try_next(p);
     return;
@@ -521,6 +535,8 @@ static void get_start(Peer* p) {
   o.name = g->name;
   o.dir = p->opt.dir;
   o.cid = g->cid;
+  o.size = g->size;
+  o.min_rate = p->opt.min_rate;
   // Complete sources first; partial ones join in as they have what is missing.
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i : g->order) {

@@ -35,6 +35,8 @@ struct PeerOptions {
   uint64_t max_upload_rate = 0;                     // bytes per second; 0: no limit
   uint64_t max_download_rate = 0;
   int max_conns_per_ip = static_cast<int>(kDefaultMaxConnsPerIp);  // served at once per address
+  uint64_t min_rate = kDefaultMinRate;                             // bytes per second; 0: no floor
+  uint64_t max_unverified_size = kDefaultMaxUnverified;            // bytes; 0: no limit
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.

@@ -1,12 +1,105 @@
 // The piece picker. See picker.h.
 #include "picker.h"
 
+void picker_index_reset(PickerIndex* x, uint32_t pieces) {
+  x->free.clear();
+  x->single.clear();
+  x->slot.assign(pieces, -1);
+  x->nfree = 0;
+}
+
+void picker_index_update(PickerIndex* x, uint32_t i, bool missing, uint8_t requested,
+                         uint16_t avail) {
+  if (i >= x->slot.size()) return;
+  int32_t want = -1;
+  if (missing && requested == 0) want = avail;
+  if (missing && requested == 1) want = -2;
+  int32_t had = x->slot[i];
+  if (had == want) return;
+  if (had >= 0) {
+    x->free[static_cast<size_t>(had)].erase(i);
+    x->nfree--;
+  } else if (had == -2) {
+    x->single.erase(i);
+  }
+  if (want >= 0) {
+    if (x->free.size() <= static_cast<size_t>(want)) x->free.resize(static_cast<size_t>(want) + 1);
+    x->free[static_cast<size_t>(want)].insert(i);
+    x->nfree++;
+  } else if (want == -2) {
+    x->single.insert(i);
+  }
+  x->slot[i] = want;
+}
+
+// The first piece of `set` from `start` on (wrapping) that ok() accepts; -1 when none.
+template <typename Ok>
+static int first_from(const std::set<uint32_t>& set, uint32_t start, Ok ok) {
+  for (auto it = set.lower_bound(start); it != set.end(); ++it) {
+    if (ok(*it)) return static_cast<int>(*it);
+  }
+  for (auto it = set.begin(); it != set.end() && *it < start; ++it) {
+    if (ok(*it)) return static_cast<int>(*it);
+  }
+  return -1;
+}
+
+// picker_pick over the index: the lowest free list with a piece for this
+// source, the first from the cursor in it. Costs the pieces skipped (ones the
+// source lacks, owes already, or that want sets hold), not the file's length.
+static int pick_indexed(const PickerView& v, const std::vector<uint8_t>& has,
+                        const std::vector<uint8_t>& mine, bool endgame, uint32_t start,
+                        std::vector<uint32_t>* want) {
+  const PickerIndex& x = *v.index;
+  const std::vector<uint16_t>& wanted = *v.wanted;
+  const std::vector<uint16_t>& own = *v.own_wanted;
+  const std::vector<uint64_t>& until = *v.wanted_until;
+  auto held = [&](uint32_t i) { return wanted[i] > own[i] && v.now_ms < until[i]; };
+  auto fresh = [&](uint32_t i) { return has[i] && !mine[i] && !held(i); };
+  for (size_t a = 1; a < x.free.size(); a++) {
+    int best = first_from(x.free[a], start, fresh);
+    if (best < 0) continue;
+    const std::set<uint32_t>& tier = x.free[a];
+    uint32_t b = static_cast<uint32_t>(best);
+    for (auto it = tier.upper_bound(b); it != tier.end() && want->size() < kWantSetMax; ++it) {
+      if (fresh(*it)) want->push_back(*it);
+    }
+    for (auto it = tier.begin(); it != tier.end() && *it < b && want->size() < kWantSetMax; ++it) {
+      if (fresh(*it)) want->push_back(*it);
+    }
+    return best;
+  }
+  if (!endgame) return -1;
+  // The endgame: a piece held by a want set, or one exactly one source fetches.
+  uint32_t n = v.pieces;
+  const std::vector<uint16_t>& avail = *v.avail;
+  auto mine_ok = [&](uint32_t i) { return has[i] && !mine[i]; };
+  int best = -1;
+  for (size_t a = 1; a < x.free.size() && best < 0; a++)
+    best = first_from(x.free[a], start, mine_ok);
+  auto before = [&](uint32_t i, int than) {
+    uint32_t t = static_cast<uint32_t>(than);
+    if (avail[i] != avail[t]) return avail[i] < avail[t];
+    return (i + n - start) % n < (t + n - start) % n;
+  };
+  for (uint32_t i : x.single) {
+    if (mine_ok(i) && (best < 0 || before(i, best))) best = static_cast<int>(i);
+  }
+  return best;
+}
+
 int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
                 const std::vector<uint8_t>& mine, bool endgame, uint32_t* cursor,
                 std::vector<uint32_t>* want) {
   want->clear();
   uint32_t n = v.pieces;
   if (n == 0 || has.size() < n || mine.size() < n) return -1;
+  uint32_t start = *cursor % n;
+  if (v.index != nullptr) {
+    int got = pick_indexed(v, has, mine, endgame, start, want);
+    if (got >= 0) *cursor = (static_cast<uint32_t>(got) + 1) % n;
+    return got;
+  }
   const std::vector<uint8_t>& state = *v.state;
   const std::vector<uint8_t>& requested = *v.requested;
   const std::vector<uint16_t>& wanted = *v.wanted;
@@ -14,7 +107,6 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
   const std::vector<uint64_t>& until = *v.wanted_until;
   auto held = [&](uint32_t i) { return wanted[i] > own[i] && v.now_ms < until[i]; };
   const std::vector<uint16_t>& avail = *v.avail;
-  uint32_t start = *cursor % n;
   int best = -1;
   int pass = 0;
   for (; pass < (endgame ? 2 : 1) && best < 0; pass++) {

@@ -2,9 +2,12 @@
 #include "place.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "app.h"
 
@@ -31,6 +34,38 @@ static void place_on_linked(uv_fs_t* req) {
   void* ctx = p->ctx;
   delete p;
   cb(ctx, r, err);
+}
+
+// Bytes as a person reads them, with the exact count: "3.0 GiB (3221225472 bytes)".
+static std::string place_bytes(uint64_t n) {
+  static const char* kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(n);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < sizeof kUnits / sizeof kUnits[0]) {
+    v /= 1024;
+    u++;
+  }
+  char buf[96];
+  if (u == 0)
+    snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  else
+    snprintf(buf, sizeof buf, "%.1f %s (%llu bytes)", v, kUnits[u],
+             static_cast<unsigned long long>(n));
+  return buf;
+}
+
+int place_check_space(const std::string& dir, uint64_t need, std::string* err) {
+  struct statvfs vfs;
+  if (statvfs(dir.c_str(), &vfs) != 0) {
+    int e = errno;
+    *err = "cannot check the free space in " + dir + ": " + strerror(e);
+    return uv_translate_sys_error(e);
+  }
+  uint64_t have = static_cast<uint64_t>(vfs.f_bavail) * static_cast<uint64_t>(vfs.f_frsize);
+  if (need <= have) return 0;
+  *err = "not enough free space in " + dir + ": need " + place_bytes(need) + ", have " +
+         place_bytes(have);
+  return UV_ENOSPC;
 }
 
 int place_download(uv_loop_t* loop, const std::string& tmp_path, const std::string& final_path,

@@ -15,6 +15,12 @@
 // (for a person: "NAME appeared in the directory meanwhile; ...").
 typedef void (*PlaceCb)(void* ctx, int status, const std::string& err);
 
+// Before a download starts: whether dir has room for `need` more bytes (what
+// the file still needs beyond what is already allocated for it). 0, or
+// UV_ENOSPC with *err "not enough free space in DIR: need X, have Y", or
+// another negative error when dir cannot be asked. Blocking: one statvfs.
+int place_check_space(const std::string& dir, uint64_t need, std::string* err);
+
 // Returns 0 (cb runs later, once) or a negative error (cb never runs).
 int place_download(uv_loop_t* loop, const std::string& tmp_path, const std::string& final_path,
                    const std::string& name, PlaceCb cb, void* ctx);

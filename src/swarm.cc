@@ -75,6 +75,7 @@ struct SwarmConn {
   std::string pending_have;              // a have answer that came before the manifest
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
   std::vector<uint16_t> own_wanted;      // the part of Swarm::wanted that is this source's
+  std::vector<uint8_t> mine;             // while picking: the pieces it owes us already
   uint32_t cursor = 0;                   // where its next pick looks first
   bool watched = false;                  // the source pushes have events
   uint32_t nhas = 0;                     // pieces it has
@@ -83,6 +84,9 @@ struct SwarmConn {
   double rate = 0;                       // bytes per second received, smoothed
   uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
   bool gate_wait = false;                // reading stopped until download tokens are there
+  uint64_t floor_ms = 0;                 // the rate floor's window began (loop ms; 0: none)
+  uint64_t floor_bytes = 0;              // ... bytes since
+  uint64_t floor_waits = 0;              // ... and Swarm::gate_waits then
   uint64_t connected_ms = 0;             // loop time it connected
   uint64_t useful_ms = 0;                // ... and last had a piece we needed
   std::string line;                      // a header line being read
@@ -106,6 +110,7 @@ struct Swarm {
   std::vector<uint16_t> wanted;        // requests out whose want sets hold each piece
   std::vector<uint64_t> wanted_until;  // ... until when (loop ms, kWantHoldMs after the last)
   std::vector<uint16_t> avail;         // sources that have each piece
+  PickerIndex pick;                    // the pieces to choose from, by the counts above
   uint32_t pieces = 0, nhad = 0, resumed = 0;
   uint64_t received = 0;
   std::vector<SwarmConn*> conns;
@@ -125,6 +130,7 @@ struct Swarm {
   bool ending = false;
   bool finished = false;
   uint64_t last_progress = 0;  // ms: the last piece that arrived
+  uint64_t gate_waits = 0;     // times a connection waited for download tokens
   int status = 0;
   std::string err;
   std::mt19937 rng{std::random_device{}()};
@@ -150,6 +156,21 @@ static void swarm_end(Swarm* s, int status, const std::string& err);
 
 std::string swarm_part_name(const std::string& cid) {
   return ".tt-part-" + cid.substr(0, 16);
+}
+
+int swarm_check_space(const std::string& dir, const std::string& cid, uint64_t size,
+                      std::string* err) {
+  struct stat st;
+  uint64_t allocated = 0;
+  if (!cid.empty() && stat((dir + "/" + swarm_part_name(cid)).c_str(), &st) == 0 &&
+      S_ISREG(st.st_mode))
+    allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+  return place_check_space(dir, size - std::min(allocated, size), err);
+}
+
+// Piece i's state, requests or availability changed: the picker's index follows.
+static void piece_touch(Swarm* s, uint32_t i) {
+  picker_index_update(&s->pick, i, s->state[i] == PIECE_MISSING, s->requested[i], s->avail[i]);
 }
 
 /* ---- finishing ------------------------------------------------------------ */
@@ -333,6 +354,7 @@ static void on_pieces_written(uv_work_t* w, int) {
   if (err != 0) {
     for (PieceJob* j : ps) {
       s->state[j->index] = PIECE_MISSING;
+      piece_touch(s, j->index);
       piece_job_free(j);
     }
     writer_failed(s, err);
@@ -344,6 +366,7 @@ static void on_pieces_written(uv_work_t* w, int) {
     uint32_t i = j->index;
     piece_job_free(j);
     s->state[i] = PIECE_HAD;
+    piece_touch(s, i);
     s->had[i] = 1;
     s->nhad++;
     if (!s->ending && s->cb.on_piece != nullptr) s->cb.on_piece(s->cb.ctx, s, i);
@@ -395,6 +418,7 @@ static void writer_next(Swarm* s) {
       for (PieceJob* q : wj->pieces) {
         s->pending--;
         s->state[q->index] = PIECE_MISSING;
+        piece_touch(s, q->index);
         piece_job_free(q);
       }
       delete wj;
@@ -413,6 +437,7 @@ static void on_piece_hashed(uv_work_t* w, int) {
   if (s->ending || !j->ok) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
+    piece_touch(s, i);
     int conn_id = j->conn_id;
     piece_job_free(j);
     if (s->ending) {
@@ -432,12 +457,14 @@ static void on_piece_hashed(uv_work_t* w, int) {
 static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   Swarm* s = c->sw;
   s->requested[i]--;
+  piece_touch(s, i);
   s->last_progress = uv_now(s->loop);  // answers about what sources have are not progress
   if (s->state[i] != PIECE_MISSING) {  // an endgame duplicate, or one being checked
     buf_put(s, data);
     return;
   }
   s->state[i] = PIECE_VERIFYING;
+  piece_touch(s, i);
   PieceJob* j = new PieceJob;
   j->sw = s;
   j->conn_id = c->id;
@@ -458,6 +485,7 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   if (r != 0) {
     s->pending--;
     s->state[i] = PIECE_MISSING;
+    piece_touch(s, i);
     piece_job_free(j);
   }
 }
@@ -477,12 +505,11 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   v.wanted_until = &s->wanted_until;
   v.now_ms = uv_now(s->loop);
   v.avail = &s->avail;
+  v.index = &s->pick;
   // The endgame: every missing piece is asked of someone already. Only then,
   // and only for a source with nothing else to do, is a piece asked twice: in
   // a swarm whose uplinks are the limit, a second copy costs someone's uplink.
-  bool endgame = c->inflight == 0;
-  for (uint32_t i = 0; endgame && i < s->pieces; i++)
-    endgame = s->state[i] != PIECE_MISSING || s->requested[i] > 0;
+  bool endgame = c->inflight == 0 && s->pick.nfree == 0;
   // Each source has its own cursor (from the download's random start), so that
   // each is asked for a run of pieces in file order (written together) even
   // when several are asked at once.
@@ -550,7 +577,10 @@ static void conn_fill(SwarmConn* c) {
   // Pieces still to be hashed or written bound what may be fetched: memory stays
   // bounded when the disk or the hashing is slower than the network.
   if (s->pending >= static_cast<int>(s->max_pending)) return;
-  std::vector<uint8_t> mine(s->pieces, 0);  // what this source owes us already
+  // What this source owes us already: marked for the picks, cleared after them
+  // (a fill costs the requests out, not the file's length).
+  std::vector<uint8_t>& mine = c->mine;
+  if (mine.size() != s->pieces) mine.assign(s->pieces, 0);
   for (const Expect& e : c->expect) {
     if (e.kind == EXPECT_PIECE) mine[e.index] = 1;
   }
@@ -569,6 +599,7 @@ static void conn_fill(SwarmConn* c) {
     if (c->nhas < s->pieces) want.clear();
     mine[i] = 1;
     s->requested[i]++;
+    piece_touch(s, static_cast<uint32_t>(i));
     c->inflight++;
     WireRequest r;
     r.action = WIRE_PIECE;
@@ -589,6 +620,9 @@ static void conn_fill(SwarmConn* c) {
     c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now, std::move(want)});
     want.clear();
   }
+  for (const Expect& e : c->expect)
+    mine[e.index] = 0;
+  if (c->body != nullptr) mine[c->body_index] = 0;
   bool asked = !out.empty();
   if (asked) conn_send(c, std::move(out));
   // The stall limit starts again when requests go out, not with every fill
@@ -634,13 +668,22 @@ static void conn_drop(SwarmConn* c, const std::string& why) {
   Swarm* s = c->sw;
   gate_forget(s->opt.download, c);
   for (const Expect& e : c->expect) {
-    if (e.kind == EXPECT_PIECE) s->requested[e.index]--;
+    if (e.kind == EXPECT_PIECE) {
+      s->requested[e.index]--;
+      piece_touch(s, e.index);
+    }
     expect_release(c, e);
   }
   c->expect.clear();
-  if (c->body != nullptr) s->requested[c->body_index]--;  // a piece cut off mid-way
+  if (c->body != nullptr) {  // a piece cut off mid-way
+    s->requested[c->body_index]--;
+    piece_touch(s, c->body_index);
+  }
   for (uint32_t i = 0; i < c->has.size(); i++) {
-    if (c->has[i]) s->avail[i]--;
+    if (c->has[i]) {
+      s->avail[i]--;
+      piece_touch(s, i);
+    }
   }
   if (!why.empty() && s->cb.on_drop != nullptr) s->cb.on_drop(s->cb.ctx, c->src, why);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), conn_on_closed);
@@ -670,8 +713,13 @@ static void conn_on_timer(uv_timer_t* t) {
 }
 
 static void conn_arm_timer(SwarmConn* c) {
+  if (c->gate_wait) {  // waiting for our own tokens is not the source stalling
+    uv_timer_stop(&c->timer);
+    return;
+  }
   uint64_t idle = c->watched ? kHaveRefreshWatchedMs : kHaveRefreshMs;
   bool owed = !c->expect.empty() || c->body != nullptr;
+  if (!owed) c->floor_ms = 0;  // nothing asked: no rate to hold the source to
   uv_timer_start(&c->timer, conn_on_timer, owed ? c->sw->opt.stall_ms : idle, 0);
 }
 
@@ -684,8 +732,9 @@ static void conn_apply_have(SwarmConn* c, const std::string& hex) {
   }
   for (uint32_t i = 0; i < s->pieces; i++) {
     bool before = i < c->has.size() && c->has[i];
-    if (has[i] && !before) s->avail[i]++;
-    if (!has[i] && before) s->avail[i]--;
+    if (has[i] == before) continue;
+    s->avail[i] = static_cast<uint16_t>(s->avail[i] + (has[i] ? 1 : -1));
+    piece_touch(s, i);
   }
   c->has = has;
   c->nhas = static_cast<uint32_t>(std::count(has.begin(), has.end(), 1));
@@ -707,6 +756,7 @@ static void conn_on_event(SwarmConn* c, uint32_t i) {
   if (c->has[i]) return;
   c->has[i] = 1;
   s->avail[i]++;
+  piece_touch(s, i);
   c->nhas++;
   conn_fill(c);
 }
@@ -736,8 +786,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   if (e.kind == EXPECT_MANIFEST) {
     conn_rtt(c, e);
     if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
-    if (a.manifest.id != s->opt.cid)
-      return conn_drop(c, "sent a manifest that does not match the content id");
+    if (manifest_check(a.manifest, s->opt.cid, s->opt.size, &why) != 0) return conn_drop(c, why);
     if (!s->have_manifest) swarm_adopt_manifest(s, a.manifest);
     return;
   }
@@ -764,6 +813,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
       c->nhas--;
       s->avail[i]--;
     }
+    piece_touch(s, i);
     conn_fill(c);
     return;
   }
@@ -779,6 +829,8 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   }
   s->requested[i]--;
   s->requested[got]++;
+  piece_touch(s, i);
+  piece_touch(s, got);
   c->body = buf_get(s);
   c->body_index = got;
   c->body_len = static_cast<uint32_t>(a.length);
@@ -810,7 +862,7 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 // slow or rate-limited one too, between whole pieces); a whole piece goes to
 // be verified, and the source is asked for more.
 static void conn_body_progress(SwarmConn* c) {
-  uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
+  if (!c->gate_wait) uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
   c->sw->last_progress = uv_now(c->sw->loop);
   if (c->body_got < c->body_len) return;
   char* data = c->body;
@@ -859,6 +911,33 @@ static void conn_on_gate(void* ctx) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
 }
 
+// The rate floor: a source that owes us answers and sends less than min_rate
+// bytes per second over a whole stall_ms window (a drip: one byte a second
+// never trips the stall timer) is dropped. A window in which our own download
+// limit made a connection wait starts again: it measures us, not the source.
+static bool conn_below_floor(SwarmConn* c, uint64_t bytes) {
+  Swarm* s = c->sw;
+  if (s->opt.min_rate == 0) return false;
+  uint64_t now = uv_now(s->loop);
+  if (c->floor_ms == 0 || c->floor_waits != s->gate_waits) {
+    c->floor_ms = now;
+    c->floor_bytes = 0;
+    c->floor_waits = s->gate_waits;
+  }
+  c->floor_bytes += bytes;
+  uint64_t span = now - c->floor_ms;
+  if (span < s->opt.stall_ms) return false;
+  if (c->floor_bytes * 1000 < s->opt.min_rate * span) {
+    conn_drop(c, "sent " + std::to_string(c->floor_bytes) + " bytes in " +
+                     std::to_string(span / 1000) + " s, below the --min-rate of " +
+                     std::to_string(s->opt.min_rate) + " bytes/s");
+    return true;
+  }
+  c->floor_ms = now;
+  c->floor_bytes = 0;
+  return false;
+}
+
 static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   SwarmConn* c = static_cast<SwarmConn*>(st->data);
   if (nread == 0 || c->dropped) return;
@@ -870,12 +949,17 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   }
   Swarm* s = c->sw;
   conn_measure(c, static_cast<uint64_t>(nread));
+  if (c->expect.empty() && c->body == nullptr)
+    c->floor_ms = 0;  // pushed events only: nothing is owed
+  else if (conn_below_floor(c, static_cast<uint64_t>(nread)))
+    return;
   if (gate_limited(s->opt.download)) {
     // Limited: past the tokens, this connection reads nothing until its turn.
     gate_spend(s->opt.download, static_cast<uint64_t>(nread));
     if (gate_available(s->opt.download) == 0) {
       uv_read_stop(st);
       c->gate_wait = true;
+      s->gate_waits++;
       uv_timer_stop(&c->timer);  // waiting for our own tokens is not the source stalling
       gate_wait(s->opt.download, kRateChunk, conn_on_gate, c);
     }
@@ -1028,8 +1112,19 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   s->wanted.assign(s->pieces, 0);
   s->wanted_until.assign(s->pieces, 0);
   s->avail.assign(s->pieces, 0);
+  picker_index_reset(&s->pick, s->pieces);
+  for (uint32_t i = 0; i < s->pieces; i++)
+    piece_touch(s, i);
   struct stat st;
   bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+  // The whole file must fit before the first piece is asked for (a part file
+  // being resumed has some of it already): failing midway helps nobody.
+  std::string why;
+  int space = swarm_check_space(s->opt.dir, s->opt.cid, m.size, &why);
+  if (space != 0) {
+    swarm_end(s, space, why);
+    return;
+  }
   s->fd = open(s->part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (s->fd < 0) {
     int e = errno;
@@ -1068,6 +1163,7 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
         for (uint32_t i = 0; i < sw->pieces; i++) {
           if (!job->good[i]) continue;
           sw->state[i] = PIECE_HAD;
+          piece_touch(sw, i);
           sw->had[i] = 1;
           sw->nhad++;
         }

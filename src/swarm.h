@@ -21,10 +21,15 @@
 struct SwarmOptions {
   std::string name;
   std::string dir;
-  std::string cid;  // the content id the tracker announced
+  std::string cid;    // the content id the tracker announced
+  int64_t size = -1;  // ... and the size (-1: none): a manifest must say the same
   std::vector<ProtoSource> sources;
   size_t max_conns = 4;
   uint64_t stall_ms = 30000;
+  // A source that owes us pieces and sends less than min_rate bytes per second
+  // over stall_ms is dropped (0: never). Windows in which our own download
+  // limit held reads back are not counted.
+  uint64_t min_rate = 0;
   RateGate* download = nullptr;  // bytes in wait their turn here (null: no limit)
 };
 
@@ -73,3 +78,8 @@ size_t swarm_active_sources(const Swarm* s);
 const std::vector<SwarmContribution>& swarm_contributions(const Swarm* s);
 // The part file for a content id in dir.
 std::string swarm_part_name(const std::string& cid);
+// Whether dir has room for a download of `size` bytes (less what a part file of
+// cid, when there is one, holds already). 0, or a negative error (UV_ENOSPC)
+// with *err "not enough free space in DIR: need X, have Y".
+int swarm_check_space(const std::string& dir, const std::string& cid, uint64_t size,
+                      std::string* err);

@@ -625,11 +625,15 @@ class SeedServer:
     empty       close without sending anything
     half_close  send the first half, close
     half_stall  send the first half, then hold the connection open until close()
+    flood       send the whole file, then `extra` bytes of zeros, close
+    drip        send the file one byte every `drip` seconds (for 60 s at most)
     """
 
-    def __init__(self, files=None, mode="full"):
+    def __init__(self, files=None, mode="full", extra=0, drip=0.1):
         self.files = dict(files or {})
         self.mode = mode
+        self.extra = extra
+        self.drip = drip
         self.requests = []
         self.half_sent = threading.Event()
         self._stop = threading.Event()
@@ -660,6 +664,19 @@ class SeedServer:
                 conn.sendall(half)
                 self.half_sent.set()
                 self._stop.wait(120)
+            elif self.mode == "flood":
+                conn.sendall(content)
+                zeros = bytes(1 << 16)
+                left = self.extra
+                while left > 0 and not self._stop.is_set():
+                    conn.sendall(zeros[:min(left, len(zeros))])
+                    left -= min(left, len(zeros))
+            elif self.mode == "drip":
+                end = time.monotonic() + 60
+                for i in range(len(content)):
+                    if time.monotonic() > end or self._stop.wait(self.drip):
+                        break
+                    conn.sendall(content[i:i + 1])
         except OSError:
             pass
         finally:
@@ -1156,15 +1173,18 @@ class ExtServer:
     seed_form serve a bare-name (seed-form) request with the whole file, when
               it holds every piece; otherwise such a request is just closed
     mid_pause seconds to pause in the middle of each piece's bytes
+    drip      seconds between the bytes of each piece (a drip: one piece's
+              bytes for 60 s at most, then the connection is closed)
 
     Records: accepted (connections so far), requests [(conn, action, index)],
     sent [(conn, index)] for each piece sent whole, with the conn number
     (1, 2, ...) of the connection."""
 
     def __init__(self, files, have=None, corrupt=(), gate=None, delay=0.0, manifest=None,
-                 garbage=False, seed_form=False, mid_pause=0.0):
+                 garbage=False, seed_form=False, mid_pause=0.0, drip=0.0):
         self.files = dict(files)
         self.mid_pause = mid_pause
+        self.drip = drip
         self.have = None if have is None else set(have)
         self.corrupt = corrupt if corrupt == "all" else set(corrupt)
         self.delay = delay
@@ -1300,7 +1320,14 @@ class ExtServer:
         if self.corrupt == "all" or index in self.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         head = json.dumps({"status": "ok", "index": index, "length": len(data)}) + "\n"
-        if self.mid_pause:
+        if self.drip:
+            conn.sendall(head.encode())
+            end = time.monotonic() + 60
+            for k in range(len(data)):
+                if time.monotonic() > end or self._stop.wait(self.drip):
+                    return False
+                conn.sendall(data[k:k + 1])
+        elif self.mid_pause:
             half = len(data) // 2
             conn.sendall(head.encode() + data[:half])
             if self._stop.wait(self.mid_pause):
@@ -1337,6 +1364,28 @@ class ExtSource:
                 f"join of {peer_id}: {answer!r}")
         fields = {"file": name, "size": content.size, "id": content.id, "complete": complete}
         fields.update(announce or {})
+        answer, _ = self.client.request("share_file", **fields)
+        require(isinstance(answer, dict) and answer.get("status") == "ok",
+                f"share_file of {peer_id}: {answer!r}")
+
+
+class SeedFormSource:
+    """A SeedServer (seed form only: it cannot send a manifest) registered at the
+    tracker by an ExtClient with share_file, so that the tracker announces the
+    `size` and `cid` given (None: not sent). .server, .port, .client."""
+
+    def __init__(self, tracker_port, peer_id, name, data, size=None, cid=None, **server_opts):
+        self.server = SeedServer({name: data}, **server_opts)
+        self.port = self.server.port
+        self.client = ExtClient(tracker_port, peer_id, tcp_port=self.port)
+        answer, _ = self.client.join([])
+        require(isinstance(answer, dict) and answer.get("status") == "ok",
+                f"join of {peer_id}: {answer!r}")
+        fields = {"file": name}
+        if size is not None:
+            fields["size"] = size
+        if cid is not None:
+            fields["id"] = cid
         answer, _ = self.client.request("share_file", **fields)
         require(isinstance(answer, dict) and answer.get("status") == "ok",
                 f"share_file of {peer_id}: {answer!r}")

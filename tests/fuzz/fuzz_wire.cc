@@ -9,7 +9,11 @@
 //     decodes to the same values, and encodes to the same bytes again;
 //   - a bitfield that parses has one 0/1 entry per piece, and wire_bitfield_hex
 //     gives back its text exactly (the parser takes lowercase digits only);
-//   - any set of pieces survives wire_bitfield_hex then wire_bitfield_parse.
+//   - any set of pieces survives wire_bitfield_hex then wire_bitfield_parse;
+//   - a decoded manifest lists at most kMaxManifestPieces pieces, exactly
+//     manifest_piece_count of them, whose lengths add up to its size; it passes
+//     manifest_check against its own id and size (or no size), and fails it,
+//     with a reason, against any other size or id.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "limits.h"
+#include "manifest.h"
 #include "proto.h"
 #include "wire.h"
 
@@ -106,6 +112,32 @@ static bool same_answer(const WireAnswer& a, const WireAnswer& b) {
   return false;
 }
 
+static void check_manifest(const Manifest& m, const std::string& in) {
+  uint64_t n = m.pieces.size();
+  if (n > kMaxManifestPieces) fail("a decoded manifest lists too many pieces", in, "", "");
+  if (n != manifest_piece_count(m)) fail("a manifest's pieces do not follow its size", in, "", "");
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t len = manifest_piece_length(m, i);
+    if (len == 0 || len > m.piece_size) fail("a manifest piece has a bad length", in, "", "");
+    total += len;
+  }
+  if (total != m.size) fail("a manifest's piece lengths do not add up to its size", in, "", "");
+  std::string err;
+  if (manifest_check(m, m.id, -1, &err) != 0 ||
+      manifest_check(m, m.id, static_cast<int64_t>(m.size), &err) != 0)
+    fail("a manifest fails the check against its own id and size", in, err, "");
+  int64_t other = m.size == 0 ? 1 : static_cast<int64_t>(m.size - 1);
+  err.clear();
+  if (manifest_check(m, m.id, other, &err) == 0 || err.empty())
+    fail("a manifest passes the check against another size", in, err, "");
+  std::string wrong = m.id;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  err.clear();
+  if (manifest_check(m, wrong, static_cast<int64_t>(m.size), &err) == 0 || err.empty())
+    fail("a manifest passes the check against another id", in, err, "");
+}
+
 static void check_answer(const std::string& in) {
   WireAnswer a;
   std::string why;
@@ -114,6 +146,7 @@ static void check_answer(const std::string& in) {
     return;
   }
   if (a.kind > WIRE_EVENT_HAVE) fail("a decoded answer has an unknown kind", in, "", "");
+  if (a.kind == WIRE_ANS_MANIFEST) check_manifest(a.manifest, in);
   std::string enc;
   encode_answer(a, &enc);
   std::string line = one_line(enc, in);

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <string>
 
+#include "limits.h"
 #include "manifest.h"
+#include "place.h"
 
 TEST_CASE("manifest: piece sizes are powers of two that keep at most 1024 pieces", "[manifest]") {
   CHECK(manifest_piece_size(0) == 256 * 1024);
@@ -99,4 +101,69 @@ TEST_CASE("manifest: a malformed manifest is refused", "[manifest]") {
     INFO(b);
     CHECK(manifest_decode(b, strlen(b), &m, &err) == -1);
   }
+}
+
+// A manifest of `count` pieces (all hashes alike) for a file of `size` bytes.
+static std::string manifest_json(uint64_t size, uint32_t piece_size, uint64_t count) {
+  std::string j = "{\"size\":" + std::to_string(size) +
+                  ",\"piece_size\":" + std::to_string(piece_size) + ",\"pieces\":[";
+  for (uint64_t i = 0; i < count; i++)
+    j += (i > 0 ? ",\"" : "\"") + std::string(64, 'a') + "\"";
+  return j + "]}";
+}
+
+TEST_CASE("manifest: more pieces than kMaxManifestPieces are refused, however consistent",
+          "[manifest]") {
+  Manifest m;
+  std::string err;
+  const uint32_t ps = 262144;
+  std::string ok = manifest_json(kMaxManifestPieces * ps, ps, kMaxManifestPieces);
+  CHECK(manifest_decode(ok.data(), ok.size(), &m, &err) == 0);
+  CHECK(manifest_piece_count(m) == kMaxManifestPieces);
+  // One more piece (a size that needs it, and its hash): the picker, the part
+  // file's bookkeeping and every request's want set grow with the count.
+  std::string big = manifest_json(kMaxManifestPieces * ps + 1, ps, kMaxManifestPieces + 1);
+  CHECK(manifest_decode(big.data(), big.size(), &m, &err) == -1);
+  CHECK(err == "manifest lists more pieces than tt accepts");
+}
+
+TEST_CASE("manifest: the piece count never wraps, whatever the size", "[manifest]") {
+  Manifest m;
+  m.piece_size = 262144;
+  m.size = UINT64_MAX;
+  CHECK(manifest_piece_count(m) == UINT32_MAX);  // clamped, not (2^64 - 1 + ps - 1) / ps == 0
+  m.size = 0;
+  CHECK(manifest_piece_count(m) == 0);
+  m.piece_size = 0;
+  m.size = 5;
+  CHECK(manifest_piece_count(m) == 0);
+}
+
+TEST_CASE("manifest: checked against the content id and the size the tracker announced",
+          "[manifest]") {
+  Manifest m;
+  std::string err;
+  std::string j = manifest_json(300000, 262144, 2);
+  REQUIRE(manifest_decode(j.data(), j.size(), &m, &err) == 0);
+  CHECK(manifest_check(m, m.id, 300000, &err) == 0);
+  CHECK(manifest_check(m, m.id, -1, &err) == 0);  // no size announced: the id alone
+  CHECK(manifest_check(m, std::string(64, '0'), 300000, &err) == -1);
+  CHECK(err == "sent a manifest that does not match the content id");
+  // A source that announced 100 bytes may not send the manifest of a bigger file.
+  CHECK(manifest_check(m, m.id, 100, &err) == -1);
+  CHECK(err == "sent a manifest for 300000 bytes; the tracker announced 100");
+  // Nor of an empty one (an empty file would be linked at once).
+  std::string empty = manifest_json(0, 262144, 0);
+  REQUIRE(manifest_decode(empty.data(), empty.size(), &m, &err) == 0);
+  CHECK(manifest_check(m, m.id, 100, &err) == -1);
+}
+
+TEST_CASE("place_check_space: a size that does not fit fails at once, with the figures",
+          "[manifest]") {
+  std::string err;
+  CHECK(place_check_space("/tmp", 1, &err) == 0);
+  CHECK(place_check_space("/tmp", UINT64_MAX / 2, &err) == UV_ENOSPC);
+  CHECK(err.find(
+            "not enough free space in /tmp: need 8.0 EiB (9223372036854775807 bytes), have ") == 0);
+  CHECK(place_check_space("/nonexistent-tt-dir", 1, &err) == UV_ENOENT);
 }

@@ -2,7 +2,10 @@
 // from a want set (serve_choose_piece), the token bucket and rate parsing
 // (ratelimit.h), with time passed in.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <random>
 #include <vector>
 
 #include "picker.h"
@@ -213,4 +216,90 @@ TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to the
   // answers cannot keep the piece from the others.
   k.until[12] = 999;
   CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == 12);
+}
+
+namespace {
+
+// Counts with the picker's index kept up to date, as the downloader keeps it.
+struct Indexed : Counts {
+  PickerIndex index;
+  explicit Indexed(uint32_t n) : Counts(n) {
+    picker_index_reset(&index, n);
+    for (uint32_t i = 0; i < n; i++)
+      touch(i);
+  }
+  void touch(uint32_t i) { picker_index_update(&index, i, state[i] == 0, requested[i], avail[i]); }
+  PickerView indexed() {
+    PickerView v = view();
+    v.index = &index;
+    return v;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("picker: the index picks exactly what the walk over every piece picks", "[picker]") {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; round++) {
+    const uint32_t n = 1 + rng() % 300;
+    Indexed k(n);
+    std::vector<uint8_t> has(n), mine(n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+      k.state[i] = rng() % 5 == 0 ? static_cast<uint8_t>(1 + rng() % 2) : 0;
+      k.requested[i] = rng() % 4 == 0 ? static_cast<uint8_t>(1 + rng() % 2) : 0;
+      k.avail[i] = static_cast<uint16_t>(1 + rng() % 4);
+      has[i] = rng() % 3 != 0;
+      if (!has[i] && rng() % 2) k.avail[i] = 0;  // nobody else has it either
+      mine[i] = rng() % 10 == 0;
+      if (rng() % 8 == 0) {  // held by another source's want set (for a while, or no longer)
+        k.wanted[i] = 1;
+        k.until[i] = rng() % 2 ? 2000 : 500;
+      }
+      k.touch(i);
+    }
+    uint32_t c1 = rng() % n, c2 = c1;
+    bool endgame = rng() % 2;
+    // A few picks in a row, each marked requested (as a fill does).
+    for (int step = 0; step < 6; step++) {
+      std::vector<uint32_t> w1, w2;
+      int a = picker_pick(k.view(), has, mine, endgame, &c1, &w1);
+      int b = picker_pick(k.indexed(), has, mine, endgame, &c2, &w2);
+      INFO("round " << round << " step " << step << " n " << n);
+      REQUIRE(a == b);
+      REQUIRE(c1 == c2);
+      REQUIRE(w1 == w2);
+      if (a < 0) break;
+      mine[static_cast<uint32_t>(a)] = 1;
+      if (k.requested[static_cast<uint32_t>(a)] < 255) k.requested[static_cast<uint32_t>(a)]++;
+      k.touch(static_cast<uint32_t>(a));
+    }
+  }
+}
+
+// A micro-benchmark, not run by default (no timing assertions):
+//   build/tests/unit/unit_tests "[.bench]"
+// A whole download's picks from one complete source: each pick is requested,
+// then verified (had). The walk over every piece is what the downloader did
+// before the index.
+TEST_CASE("picker: benchmark, a whole download of N pieces from one source", "[.bench]") {
+  for (uint32_t n : {1024u, 16384u, 65536u, 120000u}) {
+    for (int use_index = 0; use_index < 2; use_index++) {
+      Indexed k(n);
+      std::vector<uint8_t> has(n, 1), mine(n, 0);
+      std::vector<uint32_t> want;
+      uint32_t cursor = n / 3;
+      uint32_t picks = use_index ? n : std::min<uint32_t>(n, 4096);  // the walk is slow
+      auto t0 = std::chrono::steady_clock::now();
+      for (uint32_t p = 0; p < picks; p++) {
+        int i = picker_pick(use_index ? k.indexed() : k.view(), has, mine, false, &cursor, &want);
+        REQUIRE(i >= 0);
+        k.state[static_cast<uint32_t>(i)] = 2;
+        k.touch(static_cast<uint32_t>(i));
+      }
+      double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      printf("picker %-5s n=%6u: %8.2f us per pick (%u picks)\n", use_index ? "index" : "walk", n,
+             us / picks, picks);
+    }
+  }
 }
