@@ -1038,9 +1038,47 @@ static void tracker_silent(Peer* p, const std::string& err) {
 
 static void on_heartbeat_timer(uv_timer_t* t);
 
+// The token of this peer id's last join, kept beside the log (.peer_ID.token,
+// mode 0600): a peer restarted on the same --port shows it in its first join,
+// so the tracker gives it its id back at once (without it, the id moves only
+// once the old registration is found dead, and a live listener on that port
+// looks alive). Small and rare: written and read on the loop thread.
+static std::string token_path(const Peer* p) {
+  std::string path = p->opt.log_path;
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".log") == 0)
+    path.resize(path.size() - 4);
+  return path + ".token";
+}
+
+static void token_save(Peer* p) {
+  if (p->token.size() != kTokenHexLen) return;
+  std::string path = token_path(p);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;  // a convenience: without it a restart waits for the old id to expire
+  std::string line = p->token + "\n";
+  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    close(fd);
+    unlink(path.c_str());
+    return;
+  }
+  close(fd);
+}
+
+static void token_load(Peer* p) {
+  int fd = open(token_path(p).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  char buf[kTokenHexLen + 2];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n != static_cast<ssize_t>(kTokenHexLen + 1) || buf[kTokenHexLen] != '\n') return;
+  std::string t(buf, kTokenHexLen);
+  if (t.find_first_not_of("0123456789abcdef") == std::string::npos) p->token = t;
+}
+
 // Takes the token and heartbeat period from a join answer.
 static void adopt_join_answer(Peer* p, const ProtoAnswer* ans) {
   p->token = ans->token;
+  token_save(p);
   p->interval_s = ans->interval;
   if (p->interval_s > 0 && p->heartbeat_open) {
     uint64_t ms = static_cast<uint64_t>(p->interval_s) * 1000;
@@ -1250,6 +1288,7 @@ static int peer_start(Peer* p) {
   uv_timer_init(p->loop, &p->refresh);
   p->refresh.data = p;
   p->refresh_open = true;
+  token_load(p);  // the last run's, if any: it proves the id is ours
   ProtoRequest join = make_request(p, "join");
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;

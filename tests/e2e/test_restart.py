@@ -6,7 +6,13 @@ serves it too). The tracker is SIGKILLed: A and B notice on their heartbeats
 knowing nobody: A's and B's heartbeats get `Peer not found`, they join again
 and re-share f1 with nobody typing anything, and a new peer C downloads f1
 (byte-identical) from the restarted tracker's answer, and f2, which B shared
-itself before the restart."""
+itself before the restart.
+
+A peer restart: with a tracker at --peer-ttl 600, tt peer R is SIGKILLed and
+started again on the same --port (the one it was given). Its first join shows
+the token of its last run (kept in .peer_R.token): the tracker gives it its id
+back at once. Without that file the id stays with the old registration (whose
+port, now the new process's, looks alive): refused."""
 
 import os
 import re
@@ -126,6 +132,41 @@ def _():
     for p in (c.a, c.b, c.c):
         require((HOST, p.port) in got, f"{p.name} missing from {got}")
     require("timed out" not in c.tracker2.output(), "the new tracker timed a peer out")
+
+
+def start_r(port):
+    return start_peer(tt, "r", c.t3.port, c.rdir, extra=["--port", str(port)], wait_join=False,
+                      name="peer-r")
+
+
+@t.test("(peer restart) R, SIGKILLed and started again on its --port, gets its id back at once")
+def _():
+    c.t3 = start_tracker(tt, extra=["--peer-ttl", "600"], name="tracker3")
+    t.watch(c.t3)
+    c.rdir = tempdir("peer-r")
+    r = start_peer(tt, "r", c.t3.port, c.rdir, name="peer-r")
+    t.watch(r)
+    c.rport = r.port
+    token = os.path.join(c.rdir, ".peer_r.token")
+    require(os.path.exists(token), "no .peer_r.token after the join")
+    eq(oct(os.stat(token).st_mode & 0o777), "0o600", "mode of .peer_r.token")
+    r.signal(signal.SIGKILL)
+    r.wait()
+    r2 = start_r(c.rport)
+    t.watch(r2)
+    r2.expect_line(f"Peer r joined the network on TCP port {c.rport}", timeout=10)
+    r2.signal(signal.SIGKILL)
+    r2.wait()
+
+
+@t.test("(peer restart) without its saved token, R on the same port is refused (held by a live peer)")
+def _():
+    os.unlink(os.path.join(c.rdir, ".peer_r.token"))
+    r3 = start_r(c.rport)
+    t.watch(r3)
+    r3.expect(r"^Error: tracker refused to let peer r join: peer id r is held by a live peer at "
+              rf"127\.0\.0\.1:{c.rport}; choose another id$", timeout=15)
+    eq(r3.wait(timeout=10), 1, "exit code")
 
 
 @t.test("A, B and C exit 0 on end of input")
