@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "../request_equal.h"
 #include "limits.h"
@@ -153,7 +154,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   int r = tracker_handle_from(t, req.data(), req.size(), &from, &probe_id);
   if (r == TRACKER_PROBE) {
     // The loop would connect to the holder's TCP port; the input decides.
-    tracker_probe_result(t, probe_id, alive);
+    std::vector<Waiter> waited;  // the loop would handle them again; this input is one of them
+    tracker_probe_result(t, probe_id, alive ? PROBE_ALIVE : PROBE_REFUSED, &waited);
     probe_id.clear();
     r = tracker_handle_from(t, req.data(), req.size(), &from, &probe_id);
     if (r == TRACKER_PROBE)
