@@ -99,7 +99,8 @@ def _():
        "the holder's join")
 
 
-@t.test("(1) 20,000 joins of ~15 KB for its id from one IP (50 sockets): RSS grows < 64 MiB, "
+@t.test("(1) 20,000 joins of ~15 KB for its id from one IP (50 sockets): RSS grows < 64 MiB "
+        "(+256 under ASan), "
         "the surplus is answered at once")
 def _():
     before = rss_kb(c.tracker.pid)
@@ -126,7 +127,10 @@ def _():
     checking = [a for a in answers if b"is alive; try again" in a]
     t.diag(f"sent {sent} in {time.monotonic() - start:.1f} s; RSS {before} kB before, "
            f"peak {peak} kB; {len(answers)} answers, {len(checking)} 'try again'")
-    require(peak - before < 64 * 1024, f"RSS grew by {(peak - before) // 1024} MiB")
+    # Under ASan freed memory waits in its quarantine (256 MiB by default) before
+    # reuse: the bound grows by that much, still far below the unbounded 642 MiB.
+    limit = (64 + (256 if os.environ.get("TT_SANITIZED") else 0)) * 1024
+    require(peak - before < limit, f"RSS grew by {(peak - before) // 1024} MiB")
     require(checking, "no join was told to try again")
     for s in socks:
         s.close()
