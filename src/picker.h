@@ -61,3 +61,20 @@ struct PickerView {
 int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
                 const std::vector<uint8_t>& mine, bool endgame, uint32_t* cursor,
                 std::vector<uint32_t>* want);
+
+// Late sources (limits.h kLateMinMs): how long a source may owe piece answers
+// without finishing one, at `rate` bytes/s (0: not measured yet) with round
+// trip rtt_ms, before its pieces may also be asked of an idle source:
+// max(kLateMinMs, kLateFactor x (piece_size / rate + rtt_ms)).
+uint64_t picker_late_after_ms(double rate, uint32_t piece_size, uint64_t rtt_ms);
+// Whether a source that owes piece answers, and finished its last one (or was
+// asked, owing none) at due_ms, is late at now_ms.
+bool picker_source_late(uint64_t now_ms, uint64_t due_ms, double rate, uint32_t piece_size,
+                        uint64_t rtt_ms);
+// For an idle source: among `late` (pieces that late sources owe), the rarest
+// missing one it has and does not owe, that exactly one source is fetching (so
+// never a third copy); the first from *cursor among the rarest, which then
+// moves past it. -1 when there is none.
+int picker_pick_late(const PickerView& v, const std::vector<uint8_t>& has,
+                     const std::vector<uint8_t>& mine, const std::vector<uint32_t>& late,
+                     uint32_t* cursor);
