@@ -148,18 +148,31 @@ bool picker_source_late(uint64_t now_ms, uint64_t due_ms, double rate, uint32_t 
   return now_ms > due_ms && now_ms - due_ms > picker_late_after_ms(rate, piece_size, rtt_ms);
 }
 
+void picker_late_only(const std::vector<uint8_t>& requested, std::vector<uint32_t>* late) {
+  std::sort(late->begin(), late->end());
+  size_t out = 0;
+  for (size_t k = 0; k < late->size();) {
+    uint32_t i = (*late)[k];
+    size_t run = 1;
+    while (k + run < late->size() && (*late)[k + run] == i)
+      run++;
+    k += run;
+    if (i < requested.size() && requested[i] == run) (*late)[out++] = i;
+  }
+  late->resize(out);
+}
+
 int picker_pick_late(const PickerView& v, const std::vector<uint8_t>& has,
                      const std::vector<uint8_t>& mine, const std::vector<uint32_t>& late,
                      uint32_t* cursor) {
   uint32_t n = v.pieces;
   if (n == 0 || has.size() < n || mine.size() < n) return -1;
   const std::vector<uint8_t>& state = *v.state;
-  const std::vector<uint8_t>& requested = *v.requested;
   const std::vector<uint16_t>& avail = *v.avail;
   uint32_t start = *cursor % n;
   int best = -1;
   for (uint32_t i : late) {
-    if (i >= n || state[i] != 0 || requested[i] != 1 || !has[i] || mine[i]) continue;
+    if (i >= n || state[i] != 0 || !has[i] || mine[i]) continue;
     if (best >= 0) {
       uint32_t b = static_cast<uint32_t>(best);
       if (avail[i] > avail[b]) continue;

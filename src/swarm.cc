@@ -89,6 +89,7 @@ struct SwarmConn {
   uint64_t floor_waits = 0;              // ... and Swarm::gate_waits then
   uint64_t connected_ms = 0;             // loop time it connected
   uint64_t useful_ms = 0;                // ... and last had a piece we needed
+  bool sent_piece_bytes = false;         // its rate measures pieces, not just short answers
   uint64_t due_ms = 0;   // loop ms its oldest owed piece answer is due since: its last piece
                          // answer, or the request when it owed none (picker_source_late)
   std::string line;      // a header line being read
@@ -511,19 +512,24 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 static bool conn_late(const SwarmConn* c, uint64_t now_ms) {
   if (!c->connected || c->dropped || c->gate_wait || (c->inflight == 0 && c->body == nullptr))
     return false;
-  return picker_source_late(now_ms, c->due_ms, c->rate, c->sw->m.piece_size, c->rtt_ns / 1000000);
+  // A rate measured over manifest and have answers alone says nothing of its
+  // piece time (and may be next to nothing): unknown, so the floor applies.
+  double rate = c->sent_piece_bytes ? c->rate : 0;
+  return picker_source_late(now_ms, c->due_ms, rate, c->sw->m.piece_size, c->rtt_ns / 1000000);
 }
 
-// s->late: the pieces late sources owe that only they are fetching.
+// s->late: the pieces that late sources owe and no source that is not late is
+// fetching (picker_late_only).
 static void swarm_late_pieces(Swarm* s, uint64_t now_ms) {
   s->late.clear();
   for (const SwarmConn* c : s->conns) {
     if (!conn_late(c, now_ms)) continue;
     for (const Expect& e : c->expect) {
-      if (e.kind == EXPECT_PIECE && s->requested[e.index] == 1) s->late.push_back(e.index);
+      if (e.kind == EXPECT_PIECE) s->late.push_back(e.index);
     }
-    if (c->body != nullptr && s->requested[c->body_index] == 1) s->late.push_back(c->body_index);
+    if (c->body != nullptr) s->late.push_back(c->body_index);
   }
+  picker_late_only(s->requested, &s->late);
 }
 
 // The picker (picker.h) over this download's counts (PIECE_MISSING is 0).
@@ -906,6 +912,7 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 static void conn_body_progress(SwarmConn* c) {
   if (!c->gate_wait) uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
   c->sw->last_progress = uv_now(c->sw->loop);
+  c->sent_piece_bytes = true;
   if (c->body_got < c->body_len) return;
   char* data = c->body;
   c->body = nullptr;
@@ -1130,7 +1137,7 @@ static void swarm_check_late(uv_timer_t* t) {
       continue;
     bool takes = false;
     for (uint32_t i : s->late)
-      takes = takes || (c->has[i] && s->requested[i] == 1 && s->state[i] == PIECE_MISSING);
+      takes = takes || (c->has[i] && s->state[i] == PIECE_MISSING);
     if (takes) conn_fill(c);
   }
 }

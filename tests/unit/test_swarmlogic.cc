@@ -326,15 +326,26 @@ TEST_CASE("picker: a source is late after several times its own piece time, and 
   CHECK(picker_late_after_ms(1e-12, piece, 0) >= uint64_t{1} << 40);
 }
 
-TEST_CASE("picker: an idle source takes a piece only a late source is fetching, rarest first",
+TEST_CASE("picker: pieces whose every request is at a late source, each once", "[picker]") {
+  std::vector<uint8_t> requested = {0, 1, 2, 2, 1, 3, 1, 0};
+  // One entry per request out at a late source: 1 once; 2 twice (both late);
+  // 3 once of two (a timely source fetches it too); 5 twice of three; 6 once.
+  std::vector<uint32_t> late = {6, 2, 1, 3, 5, 2, 5, 9};
+  picker_late_only(requested, &late);
+  CHECK(late == std::vector<uint32_t>{1, 2, 6});
+  late.clear();
+  picker_late_only(requested, &late);
+  CHECK(late.empty());
+}
+
+TEST_CASE("picker: an idle source takes a piece only late sources are fetching, rarest first",
           "[picker]") {
   Counts k(8);
   std::vector<uint8_t> has = {1, 1, 1, 1, 1, 1, 0, 1}, mine(8, 0);
-  std::vector<uint32_t> late = {1, 2, 3, 5, 6, 7};
+  std::vector<uint32_t> late = {1, 3, 5, 6, 7};
   for (uint32_t i : late)
     k.requested[i] = 1;
-  k.requested[2] = 2;  // one copy asked of another source already: never a third
-  k.state[3] = 1;      // being verified
+  k.state[3] = 1;  // being verified
   k.avail = {2, 3, 3, 3, 3, 3, 2, 3};
   uint32_t cursor = 6;
   // 6 is rarest but this source lacks it; 7, 1, 5 are as rare: the first from the cursor.
@@ -345,9 +356,6 @@ TEST_CASE("picker: an idle source takes a piece only a late source is fetching, 
   k.avail[5] = 2;  // rarer wins over the cursor
   cursor = 0;
   CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == 5);
-  // Pieces no late source owes are not taken this way (0 and 4 are nobody's).
-  late = {0, 4};
-  CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == -1);
   late.clear();
   CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == -1);
 }
