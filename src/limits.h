@@ -113,8 +113,8 @@ constexpr uint64_t kDefaultMinRate = 1024;  // --min-rate default: bytes/s over 
 // max(kLateMinMs, kLateFactor x (its piece time at its measured rate + its round trip)).
 // An idle source that has a piece only late sources are fetching is asked for
 // it too (so one source that is not late at a time per piece, one such request
-// per idle source); the first good copy wins. A slow honest source is late only when it is kLateFactor times
-// slower than itself, and busy sources never take such pieces.
+// per idle source); the first good copy wins. A slow honest source is late only
+// when it is kLateFactor times slower than itself; busy sources never take such pieces.
 constexpr uint64_t kLateMinMs = 2000;
 constexpr double kLateFactor = 4;
 constexpr uint64_t kLateCheckMs = 250;  // how often the downloader looks for late sources
