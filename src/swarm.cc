@@ -25,7 +25,10 @@
 //     on_done once nothing is in flight.
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
 // dropped, and its requests go back to the pool for the others; one that has
-// nothing we need is asked again what it has (conn_on_timer). Under a download
+// nothing we need is asked again what it has (conn_on_timer). A late source
+// (conn_late: no piece answer for several times its own piece time) keeps its
+// requests, but an idle source may be asked for those pieces too
+// (swarm_check_late, pick_piece). Under a download
 // limit, a connection stops reading while the RateGate has no tokens.
 #include "swarm.h"
 
