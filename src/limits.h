@@ -109,6 +109,15 @@ constexpr size_t kMaxAnswerLine = 8 << 20;         // an answer line (a manifest
 constexpr uint64_t kMaxManifestPieces = 65536;     // pieces a manifest may list (1 TiB at 16 MiB)
 constexpr uint64_t kDefaultMaxUnverified = 4ull << 30;  // --max-unverified-size default
 constexpr uint64_t kDefaultMinRate = 1024;  // --min-rate default: bytes/s over --timeout
+// A late source: one that owes piece answers and has finished none for
+// max(kLateMinMs, kLateFactor x (its piece time at its measured rate + its round trip)).
+// An idle source that has a piece only late sources are fetching is asked for
+// it too (so one source that is not late at a time per piece, one such request
+// per idle source); the first good copy wins. A slow honest source is late only
+// when it is kLateFactor times slower than itself; busy sources never take such pieces.
+constexpr uint64_t kLateMinMs = 2000;
+constexpr double kLateFactor = 4;
+constexpr uint64_t kLateCheckMs = 250;  // how often the downloader looks for late sources
 
 // Rate limits (--max-upload-rate, --max-download-rate).
 constexpr uint64_t kRateMinBurst = 64 * 1024;                // tokens a bucket may save, at least

@@ -1,6 +1,10 @@
 // The piece picker. See picker.h.
 #include "picker.h"
 
+#include <algorithm>
+
+#include "limits.h"
+
 void picker_index_reset(PickerIndex* x, uint32_t pieces) {
   x->free.clear();
   x->single.clear();
@@ -129,5 +133,53 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
       want->push_back(i);
     }
   }
+  return best;
+}
+
+uint64_t picker_late_after_ms(double rate, uint32_t piece_size, uint64_t rtt_ms) {
+  double piece_ms = rate > 0 ? static_cast<double>(piece_size) * 1000 / rate : 0;
+  double ms = kLateFactor * (piece_ms + static_cast<double>(rtt_ms));
+  if (!(ms < 1e15)) ms = 1e15;  // an absurdly slow rate: never late (the stall limit acts)
+  return std::max(kLateMinMs, static_cast<uint64_t>(ms));
+}
+
+bool picker_source_late(uint64_t now_ms, uint64_t due_ms, double rate, uint32_t piece_size,
+                        uint64_t rtt_ms) {
+  return now_ms > due_ms && now_ms - due_ms > picker_late_after_ms(rate, piece_size, rtt_ms);
+}
+
+void picker_late_only(const std::vector<uint8_t>& requested, std::vector<uint32_t>* late) {
+  std::sort(late->begin(), late->end());
+  size_t out = 0;
+  for (size_t k = 0; k < late->size();) {
+    uint32_t i = (*late)[k];
+    size_t run = 1;
+    while (k + run < late->size() && (*late)[k + run] == i)
+      run++;
+    k += run;
+    if (i < requested.size() && requested[i] == run) (*late)[out++] = i;
+  }
+  late->resize(out);
+}
+
+int picker_pick_late(const PickerView& v, const std::vector<uint8_t>& has,
+                     const std::vector<uint8_t>& mine, const std::vector<uint32_t>& late,
+                     uint32_t* cursor) {
+  uint32_t n = v.pieces;
+  if (n == 0 || has.size() < n || mine.size() < n) return -1;
+  const std::vector<uint8_t>& state = *v.state;
+  const std::vector<uint16_t>& avail = *v.avail;
+  uint32_t start = *cursor % n;
+  int best = -1;
+  for (uint32_t i : late) {
+    if (i >= n || state[i] != 0 || !has[i] || mine[i]) continue;
+    if (best >= 0) {
+      uint32_t b = static_cast<uint32_t>(best);
+      if (avail[i] > avail[b]) continue;
+      if (avail[i] == avail[b] && (i + n - start) % n >= (b + n - start) % n) continue;
+    }
+    best = static_cast<int>(i);
+  }
+  if (best >= 0) *cursor = (static_cast<uint32_t>(best) + 1) % n;
   return best;
 }

@@ -61,3 +61,25 @@ struct PickerView {
 int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
                 const std::vector<uint8_t>& mine, bool endgame, uint32_t* cursor,
                 std::vector<uint32_t>* want);
+
+// Late sources (limits.h kLateMinMs): how long a source may owe piece answers
+// without finishing one, at `rate` bytes/s (0: not measured yet) with round
+// trip rtt_ms, before its pieces may also be asked of an idle source:
+// max(kLateMinMs, kLateFactor x (piece_size / rate + rtt_ms)).
+uint64_t picker_late_after_ms(double rate, uint32_t piece_size, uint64_t rtt_ms);
+// Whether a source that owes piece answers, and finished its last one (or was
+// asked, owing none) at due_ms, is late at now_ms.
+bool picker_source_late(uint64_t now_ms, uint64_t due_ms, double rate, uint32_t piece_size,
+                        uint64_t rtt_ms);
+// From the pieces late sources owe (one entry per request out at a late
+// source, in any order): those every request out for is at a late source, each
+// once, in order. A piece that a source not late is fetching too is left to it,
+// so a piece is asked of at most one source that is not late at a time (and a
+// black hole that took such a copy is passed over in turn once it is late).
+void picker_late_only(const std::vector<uint8_t>& requested, std::vector<uint32_t>* late);
+// For an idle source: among `late` (from picker_late_only), the rarest missing
+// piece it has and does not owe; the first from *cursor among the rarest, which
+// then moves past it. -1 when there is none.
+int picker_pick_late(const PickerView& v, const std::vector<uint8_t>& has,
+                     const std::vector<uint8_t>& mine, const std::vector<uint32_t>& late,
+                     uint32_t* cursor);

@@ -25,7 +25,10 @@
 //     on_done once nothing is in flight.
 // A source that sends a bad piece, a wrong manifest, or nothing for stall_ms is
 // dropped, and its requests go back to the pool for the others; one that has
-// nothing we need is asked again what it has (conn_on_timer). Under a download
+// nothing we need is asked again what it has (conn_on_timer). A late source
+// (conn_late: no piece answer for several times its own piece time) keeps its
+// requests, but an idle source may be asked for those pieces too
+// (swarm_check_late, pick_piece). Under a download
 // limit, a connection stops reading while the RateGate has no tokens.
 #include "swarm.h"
 
@@ -89,8 +92,11 @@ struct SwarmConn {
   uint64_t floor_waits = 0;              // ... and Swarm::gate_waits then
   uint64_t connected_ms = 0;             // loop time it connected
   uint64_t useful_ms = 0;                // ... and last had a piece we needed
-  std::string line;                      // a header line being read
-  char* body = nullptr;                  // piece bytes being read
+  bool sent_piece_bytes = false;         // its rate measures pieces, not just short answers
+  uint64_t due_ms = 0;   // loop ms its oldest owed piece answer is due since: its last piece
+                         // answer, or the request when it owed none (picker_source_late)
+  std::string line;      // a header line being read
+  char* body = nullptr;  // piece bytes being read
   uint32_t body_index = 0, body_len = 0, body_got = 0;
   char scratch[65536];
 };
@@ -131,6 +137,9 @@ struct Swarm {
   bool finished = false;
   uint64_t last_progress = 0;  // ms: the last piece that arrived
   uint64_t gate_waits = 0;     // times a connection waited for download tokens
+  uv_timer_t late_timer;       // every kLateCheckMs once ready: late sources (swarm_check_late)
+  bool late_timer_open = false;
+  std::vector<uint32_t> late;  // while picking: pieces that late sources owe
   int status = 0;
   std::string err;
   std::mt19937 rng{std::random_device{}()};
@@ -183,7 +192,9 @@ static void swarm_close_fds(Swarm* s) {
 
 // Reports once nothing is in flight: no connection, job or write.
 static void swarm_maybe_report(Swarm* s) {
-  if (s->starting || !s->ending || s->finished || !s->conns.empty() || s->pending > 0) return;
+  if (s->starting || !s->ending || s->finished || !s->conns.empty() || s->pending > 0 ||
+      s->late_timer_open)
+    return;
   s->finished = true;
   swarm_close_fds(s);
   // Counted now, when the last write has landed: every verified piece is kept.
@@ -204,6 +215,12 @@ static void swarm_end(Swarm* s, int status, const std::string& err) {
   std::vector<SwarmConn*> conns = s->conns;
   for (SwarmConn* c : conns)
     conn_drop(c, "");
+  if (s->late_timer_open)
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->late_timer), [](uv_handle_t* h) {
+      Swarm* sw = static_cast<Swarm*>(h->data);
+      sw->late_timer_open = false;
+      swarm_maybe_report(sw);
+    });
   swarm_maybe_report(s);
 }
 
@@ -492,6 +509,32 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
 
 /* ---- choosing pieces ------------------------------------------------------ */
 
+// Whether a source is late (limits.h kLateMinMs): it owes piece answers and has
+// finished none for several times its own piece time. Time spent waiting for
+// our own download tokens is not its lateness.
+static bool conn_late(const SwarmConn* c, uint64_t now_ms) {
+  if (!c->connected || c->dropped || c->gate_wait || (c->inflight == 0 && c->body == nullptr))
+    return false;
+  // A rate measured over manifest and have answers alone says nothing of its
+  // piece time (and may be next to nothing): unknown, so the floor applies.
+  double rate = c->sent_piece_bytes ? c->rate : 0;
+  return picker_source_late(now_ms, c->due_ms, rate, c->sw->m.piece_size, c->rtt_ns / 1000000);
+}
+
+// s->late: the pieces that late sources owe and no source that is not late is
+// fetching (picker_late_only).
+static void swarm_late_pieces(Swarm* s, uint64_t now_ms) {
+  s->late.clear();
+  for (const SwarmConn* c : s->conns) {
+    if (!conn_late(c, now_ms)) continue;
+    for (const Expect& e : c->expect) {
+      if (e.kind == EXPECT_PIECE) s->late.push_back(e.index);
+    }
+    if (c->body != nullptr) s->late.push_back(c->body_index);
+  }
+  picker_late_only(s->requested, &s->late);
+}
+
 // The picker (picker.h) over this download's counts (PIECE_MISSING is 0).
 static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
                       std::vector<uint32_t>* want) {
@@ -513,7 +556,12 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   // Each source has its own cursor (from the download's random start), so that
   // each is asked for a run of pieces in file order (written together) even
   // when several are asked at once.
-  return picker_pick(v, c->has, mine, endgame, &c->cursor, want);
+  int got = picker_pick(v, c->has, mine, endgame, &c->cursor, want);
+  if (got >= 0 || endgame || c->inflight > 0 || c->body != nullptr) return got;
+  // Not the endgame, and this source is idle: a piece a late source owes (one
+  // that accepts requests and never answers holds them no longer than that).
+  swarm_late_pieces(s, v.now_ms);
+  return picker_pick_late(v, c->has, mine, s->late, &c->cursor);
 }
 
 struct WriteReq {
@@ -586,6 +634,7 @@ static void conn_fill(SwarmConn* c) {
   }
   if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
   std::string out;
+  bool owed = c->inflight > 0 || c->body != nullptr;
   size_t depth = conn_depth(c);
   std::vector<uint32_t> want;
   std::vector<uint8_t> set;
@@ -624,6 +673,7 @@ static void conn_fill(SwarmConn* c) {
     mine[e.index] = 0;
   if (c->body != nullptr) mine[c->body_index] = 0;
   bool asked = !out.empty();
+  if (asked && !owed) c->due_ms = uv_now(s->loop);  // its first answer is due from now
   if (asked) conn_send(c, std::move(out));
   // The stall limit starts again when requests go out, not with every fill
   // (another source's piece must not keep a silent one alive).
@@ -807,6 +857,7 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   uint32_t i = e.index;
   if (a.kind == WIRE_ANS_ERROR) {
     // It does not have the piece after all (a partial source that lost it): ask elsewhere.
+    c->due_ms = uv_now(s->loop);
     s->requested[i]--;
     if (i < c->has.size() && c->has[i]) {
       c->has[i] = 0;
@@ -864,12 +915,13 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 static void conn_body_progress(SwarmConn* c) {
   if (!c->gate_wait) uv_timer_start(&c->timer, conn_on_timer, c->sw->opt.stall_ms, 0);
   c->sw->last_progress = uv_now(c->sw->loop);
+  c->sent_piece_bytes = true;
   if (c->body_got < c->body_len) return;
   char* data = c->body;
   c->body = nullptr;
   c->sw->received += c->body_len;
   contribution(c->sw, c->src.addr)->bytes += c->body_len;
-  c->useful_ms = uv_now(c->sw->loop);
+  c->useful_ms = c->due_ms = uv_now(c->sw->loop);  // its next answer is due from now
   piece_received(c, c->body_index, data, c->body_len);
   conn_fill(c);
 }
@@ -1074,8 +1126,33 @@ struct ResumeJob {
   std::vector<uint8_t> good;
 };
 
+// Every kLateCheckMs: an idle source that has a piece a late source owes is
+// asked for it (pick_piece). Only idle ones are filled here: a fill that asks
+// nothing would put off their have refresh.
+static void swarm_check_late(uv_timer_t* t) {
+  Swarm* s = static_cast<Swarm*>(t->data);
+  if (s->ending || !s->ready || s->pending >= static_cast<int>(s->max_pending)) return;
+  swarm_late_pieces(s, uv_now(s->loop));
+  if (s->late.empty()) return;
+  std::vector<SwarmConn*> conns = s->conns;
+  for (SwarmConn* c : conns) {
+    if (s->ending || c->dropped || c->inflight > 0 || c->body != nullptr || c->has.empty())
+      continue;
+    bool takes = false;
+    for (uint32_t i : s->late)
+      takes = takes || (c->has[i] && s->state[i] == PIECE_MISSING);
+    if (takes) conn_fill(c);
+  }
+}
+
 static void swarm_set_ready(Swarm* s) {
   s->ready = true;
+  if (!s->late_timer_open) {
+    uv_timer_init(s->loop, &s->late_timer);
+    s->late_timer.data = s;
+    s->late_timer_open = true;
+    uv_timer_start(&s->late_timer, swarm_check_late, kLateCheckMs, kLateCheckMs);
+  }
   // A copy: applying a source's list may drop it, and a drop connects another.
   std::vector<SwarmConn*> conns = s->conns;
   for (SwarmConn* c : conns) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "limits.h"
 #include "picker.h"
 #include "ratelimit.h"
 #include "serve.h"
@@ -302,4 +303,59 @@ TEST_CASE("picker: benchmark, a whole download of N pieces from one source", "[.
              us / picks, picks);
     }
   }
+}
+
+TEST_CASE("picker: a source is late after several times its own piece time, and 2 s at least",
+          "[picker]") {
+  const uint32_t piece = 256 * 1024;
+  // Nothing measured yet (a source that never sent a piece): the floor.
+  CHECK(picker_late_after_ms(0, piece, 0) == kLateMinMs);
+  CHECK_FALSE(picker_source_late(10000 + kLateMinMs, 10000, 0, piece, 0));
+  CHECK(picker_source_late(10000 + kLateMinMs + 1, 10000, 0, piece, 0));
+  CHECK_FALSE(picker_source_late(5000, 10000, 0, piece, 0));  // due in the future: not late
+  // A fast source: the floor too.
+  CHECK(picker_late_after_ms(100e6, piece, 1) == kLateMinMs);
+  // A slow honest one, 64 KiB/s (4 s a piece) 50 ms away: kLateFactor x 4.05 s.
+  uint64_t slow = picker_late_after_ms(64 * 1024, piece, 50);
+  CHECK(slow == static_cast<uint64_t>(kLateFactor * 4050));
+  CHECK_FALSE(picker_source_late(1000 + 12000, 1000, 64 * 1024, piece, 50));  // 3 pieces' time
+  CHECK(picker_source_late(1000 + slow + 1, 1000, 64 * 1024, piece, 50));
+  // A far one: its round trip counts (kLateFactor x 600 ms).
+  CHECK(picker_late_after_ms(0, piece, 600) == static_cast<uint64_t>(kLateFactor * 600));
+  // A rate next to nothing: never late (the stall limit and --min-rate act).
+  CHECK(picker_late_after_ms(1e-12, piece, 0) >= uint64_t{1} << 40);
+}
+
+TEST_CASE("picker: pieces whose every request is at a late source, each once", "[picker]") {
+  std::vector<uint8_t> requested = {0, 1, 2, 2, 1, 3, 1, 0};
+  // One entry per request out at a late source: 1 once; 2 twice (both late);
+  // 3 once of two (a timely source fetches it too); 5 twice of three; 6 once.
+  std::vector<uint32_t> late = {6, 2, 1, 3, 5, 2, 5, 9};
+  picker_late_only(requested, &late);
+  CHECK(late == std::vector<uint32_t>{1, 2, 6});
+  late.clear();
+  picker_late_only(requested, &late);
+  CHECK(late.empty());
+}
+
+TEST_CASE("picker: an idle source takes a piece only late sources are fetching, rarest first",
+          "[picker]") {
+  Counts k(8);
+  std::vector<uint8_t> has = {1, 1, 1, 1, 1, 1, 0, 1}, mine(8, 0);
+  std::vector<uint32_t> late = {1, 3, 5, 6, 7};
+  for (uint32_t i : late)
+    k.requested[i] = 1;
+  k.state[3] = 1;  // being verified
+  k.avail = {2, 3, 3, 3, 3, 3, 2, 3};
+  uint32_t cursor = 6;
+  // 6 is rarest but this source lacks it; 7, 1, 5 are as rare: the first from the cursor.
+  CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == 7);
+  CHECK(cursor == 0);
+  mine[7] = 1;  // it owes 7 now
+  CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == 1);
+  k.avail[5] = 2;  // rarer wins over the cursor
+  cursor = 0;
+  CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == 5);
+  late.clear();
+  CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == -1);
 }
