@@ -446,6 +446,17 @@ def start_peer(tt, peer_id, tracker_port, d=None, cwd=None, extra=(), use_pty=Fa
     return p
 
 
+def start_sharer(tt, peer_id, tracker_port, name, data, extra=()):
+    """A tt peer in a new temp dir with file NAME (bytes `data`), joined and
+    sharing it. Returns the Proc (the caller watches it)."""
+    d = tempdir(f"sharer{peer_id}")
+    write_bytes(f"{d}/{name}", data)
+    p = start_peer(tt, peer_id, tracker_port, d, extra=extra)
+    p.send(f"share {name}")
+    p.expect_line(f"Peer {peer_id} shared a new files: {name}", timeout=30)
+    return p
+
+
 def read_log(path):
     """The lines of a log file, or [] when it does not exist."""
     try:

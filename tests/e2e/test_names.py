@@ -19,9 +19,9 @@ first does not own it.
 import os
 from types import SimpleNamespace
 
-from harness import (HOST, PEER_PROMPT, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, require,
-                     same_file, start_peer, start_tracker, temp_files, tempdir, tt_path,
-                     write_bytes)
+from harness import (PEER_PROMPT, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, require,
+                     same_file, start_peer, start_sharer, start_tracker, temp_files, tempdir,
+                     tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -30,12 +30,8 @@ NAME = "movie.bin"
 
 
 def sharer(peer_id, name, content):
-    d = tempdir(f"sharer{peer_id}")
-    write_bytes(f"{d}/{name}", content.data)
-    p = start_peer(tt, peer_id, c.tracker.port, d)
+    p = start_sharer(tt, peer_id, c.tracker.port, name, content.data)
     t.watch(p)
-    p.send(f"share {name}")
-    p.expect_line(f"Peer {peer_id} shared a new files: {name}", timeout=30)
     return p
 
 

@@ -22,8 +22,8 @@ import signal
 from types import SimpleNamespace
 
 from harness import (HOST, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, log_messages,
-                     part_files, require, same_file, start_peer, start_tracker, temp_files,
-                     tempdir, tt_path, wait_for, write_bytes)
+                     part_files, require, same_file, start_peer, start_sharer, start_tracker,
+                     temp_files, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -39,12 +39,8 @@ def seed_source(peer_id, name, data):
 
 
 def tt_seeder(peer_id, name, content):
-    d = tempdir(f"seeder{peer_id}")
-    write_bytes(f"{d}/{name}", content.data)
-    p = start_peer(tt, peer_id, c.tracker.port, d)
+    p = start_sharer(tt, peer_id, c.tracker.port, name, content.data)
     t.watch(p)
-    p.send(f"share {name}")
-    p.expect_line(f"Peer {peer_id} shared a new files: {name}", timeout=30)
     return p
 
 
