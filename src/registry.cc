@@ -550,16 +550,6 @@ size_t reg_other_contents(const Registry* reg, const std::string& file, const st
   return n;
 }
 
-std::vector<std::string> reg_expire(Registry* reg, int64_t now) {
-  std::vector<std::string> gone;
-  for (const RegPeer& p : reg->peers) {
-    if (p.id != nullptr && !reg_is_alive(reg, p, now)) gone.push_back(*p.id);
-  }
-  for (const std::string& id : gone)
-    reg_leave(reg, id);
-  return gone;
-}
-
 size_t reg_peer_count(const Registry* reg) {
   return reg->peer_ids.size();
 }

@@ -188,8 +188,6 @@ void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, 
 size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid);
 // The slot of peer `id` in reg->peers, or kRegNone.
 uint32_t reg_slot(const Registry* reg, const std::string& id);
-// Removes the peers unseen for ttl_ms; returns their ids.
-std::vector<std::string> reg_expire(Registry* reg, int64_t now);
 
 // What `ip` (network byte order) holds now.
 RegIpCount reg_ip_count(const Registry* reg, uint32_t ip);
