@@ -90,12 +90,16 @@ static bool holder_of(Registry* reg, uint32_t fs, uint32_t ps, size_t* ci, size_
 // Whether an address may add content `cid` (hex) to file `fs`: it is there
 // already, or the address introduced fewer than max_contents_per_ip of the
 // name's contents. (A squatter cannot bury a name under contents of its own.)
-static bool content_room(const Registry* reg, uint32_t fs, uint32_t ip, const std::string& cid) {
+// `leaving`: the content a holder moves away from (kRegNone: none), not
+// counted when that holder is its last.
+static bool content_room(const Registry* reg, uint32_t fs, uint32_t ip, const std::string& cid,
+                         uint32_t leaving = kRegNone) {
   if (cid.empty()) return true;
   auto it = reg->cid_ids.find(cid);
   size_t mine = 0;
   for (const RegContent& c : reg->files[fs].contents) {
     if (it != reg->cid_ids.end() && c.cid == it->second + 1) return true;
+    if (c.cid == leaving && c.holders.size() == 1) continue;
     if (c.cid != 0 && c.ip == ip) mine++;
   }
   return mine < reg->max_contents_per_ip;
@@ -207,14 +211,15 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   RegContent& c = reg->files[fs].contents[ci];
   RegHolder& h = c.holders[hi];
   bool new_cid = !cid.empty() && cid != cid_hex(reg, c.cid);
-  if (new_cid && !content_room(reg, fs, peer.ip, cid)) return REG_CROWDED;
+  if (new_cid && !content_room(reg, fs, peer.ip, cid, c.cid)) return REG_CROWDED;
   bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
   if (complete) h.complete = 1;
   if (size >= 0) h.size = size;
+  if (size >= 0 && c.cid != 0 && reg->cids[c.cid - 1].size < 0) reg->cids[c.cid - 1].size = size;
   if (new_cid) {
     RegHolder moved = h;
     cid_unref(reg, content_remove(reg, fs, ci, hi));
-    content_add(reg, fs, cid_ref(reg, cid, moved.size), moved, now);
+    content_add(reg, fs, cid_ref(reg, cid, size), moved, now);
   }
   return changed ? REG_OK : REG_UNCHANGED;
 }
@@ -238,20 +243,23 @@ static void ip_ids_add(Registry* reg, uint32_t ip, int delta) {
   if (c.ids == 0 && c.files == 0) reg->per_ip.erase(ip);
 }
 
-// Whether a join of peer slot `ps` (kRegNone: a new peer) from ip:tcp_port
-// listing `files` stays within the caps (a holder at another address starts anew).
-static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, int tcp_port,
+// Whether a join of peer slot `ps` (kRegNone: a new peer) listing `files`
+// stays within the caps. `fresh`: the holder starts anew (another address, or
+// a restarted tt peer), its present names dropped first.
+static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, bool fresh,
                       const std::vector<std::string>& files) {
-  size_t held = 0, more = 0;
-  bool same = ps != kRegNone && reg->peers[ps].ip == ip && reg->peers[ps].tcp_port == tcp_port;
-  for (const std::string& f : files) {
+  bool same = ps != kRegNone && !fresh;
+  std::vector<std::string> names(files);  // a name listed twice is one registration
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  size_t held = same ? reg->peers[ps].files.size() : 0, more = 0;
+  for (const std::string& f : names) {
     auto it = reg->file_ids.find(f);
     if (same && it != reg->file_ids.end() && peer_holds(reg->peers[ps], it->second)) continue;
     more++;
   }
-  if (same) held = reg->peers[ps].files.size();
   size_t at_ip = reg_ip_count(reg, ip).files;
-  if (ps != kRegNone && !same && reg->peers[ps].ip == ip) at_ip -= reg->peers[ps].files.size();
+  if (ps != kRegNone && fresh && reg->peers[ps].ip == ip) at_ip -= reg->peers[ps].files.size();
   return held + more <= kMaxFilesPerPeer && at_ip + more <= reg->max_files_per_ip &&
          reg->registrations + more <= kMaxRegistrations;
 }
@@ -264,7 +272,12 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
   bool changed = false;
   bool moved = ps != kRegNone && (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port);
   if (moved && reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
-  if (!files.empty() && !join_fits(reg, ps, ip, tcp_port, files)) return REG_FULL;
+  // A tt peer speaks from one UDP port all its life: another port at its
+  // address is a new process (a restart that showed the token), which holds
+  // only what it lists now.
+  bool restarted =
+      ps != kRegNone && !moved && reg->peers[ps].extended && reg->peers[ps].udp_port != udp_port;
+  if (!join_fits(reg, ps, ip, moved || restarted, files)) return REG_FULL;
   if (ps == kRegNone) {
     ps = slot_new(&reg->peers, &reg->free_peers);
     RegPeer& p = reg->peers[ps];
@@ -272,6 +285,9 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     p.ip = ip;
     p.tcp_port = static_cast<uint16_t>(tcp_port);
     ip_ids_add(reg, ip, +1);
+    changed = true;
+  } else if (restarted) {
+    drop_files(reg, ps);
     changed = true;
   } else if (moved) {
     drop_files(reg, ps);
@@ -297,7 +313,9 @@ int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, i
     p.source_len = t.source_len;
   }
   p.udp_port = static_cast<uint16_t>(udp_port);
-  p.extended = extended;
+  // Once a peer has shown it speaks the extended form (and holds a token), a
+  // seed-form join for its id does not make it tokenless.
+  p.extended = changed ? extended : (p.extended || extended);
   p.last_seen = now;
   for (const std::string& f : files) {
     if (add_file(reg, ps, f, true, -1, "", now) == REG_OK) changed = true;
@@ -412,9 +430,17 @@ static void pick_sources(Registry* reg, const std::vector<const std::vector<RegH
   size_t total = 0;
   for (const std::vector<RegHolder>* g : groups)
     total += g->size();
+  // Holders under several names (a content found by id) may be one peer twice.
+  std::vector<uint32_t>& taken = reg->taken_scratch;
+  taken.clear();
+  bool several = groups.size() > 1;
   auto take = [&](const RegHolder& x) {
     reg->holders_read++;
     if (x.peer == exclude) return;
+    if (several) {
+      if (std::find(taken.begin(), taken.end(), x.peer) != taken.end()) return;
+      taken.push_back(x.peer);
+    }
     // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
     const RegPeer& p = reg->peers[x.peer];
     if (!reg_is_alive(reg, p, now)) return;

@@ -127,6 +127,7 @@ struct Registry {
   std::unordered_map<uint32_t, RegIpCount> per_ip;        // IPv4 (network order) -> what it holds
   std::vector<size_t> pick_scratch;                       // reg_sources_slot's, reused
   std::vector<const std::vector<RegHolder>*> group_scratch;
+  std::vector<uint32_t> taken_scratch;
   uint64_t holders_read = 0;  // holders get_peers answers have looked at (for tests)
 };
 

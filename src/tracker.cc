@@ -196,7 +196,7 @@ static int act_join(Tracker* t, Call* c) {
 
 // A refusal for one content too many under a name from one address (REG_CROWDED).
 static int reply_crowded(Tracker* t, Call* c, const std::string& name) {
-  return reply_error(c, "this address already shares " +
+  return reply_error(c, "this address already introduced " +
                             std::to_string(t->reg.max_contents_per_ip) +
                             " other contents under the name " + out_sanitize(name, 80) +
                             "; share this one under another name");

@@ -139,7 +139,8 @@ def start_r(port):
                       name="peer-r")
 
 
-@t.test("(peer restart) R, SIGKILLed and started again on its --port, gets its id back at once")
+@t.test("(peer restart) R, SIGKILLed and started again on its --port, gets its id back at once, "
+        "holding only what the new run shares")
 def _():
     c.t3 = start_tracker(tt, extra=["--peer-ttl", "600"], name="tracker3")
     t.watch(c.t3)
@@ -147,6 +148,9 @@ def _():
     r = start_peer(tt, "r", c.t3.port, c.rdir, name="peer-r")
     t.watch(r)
     c.rport = r.port
+    write_bytes(os.path.join(c.rdir, "r.bin"), F2)
+    r.send("share r.bin")
+    r.expect_line("Peer r shared a new files: r.bin", timeout=20)
     token = os.path.join(c.rdir, ".peer_r.token")
     require(os.path.exists(token), "no .peer_r.token after the join")
     eq(oct(os.stat(token).st_mode & 0o777), "0o600", "mode of .peer_r.token")
@@ -155,6 +159,8 @@ def _():
     r2 = start_r(c.rport)
     t.watch(r2)
     r2.expect_line(f"Peer r joined the network on TCP port {c.rport}", timeout=10)
+    # The new process shares nothing yet: the old run's file is not listed for it.
+    eq(peer_list(SeedPeer(c.t3.port, "asker").get_peers("r.bin")), [], "sources of r.bin")
     r2.signal(signal.SIGKILL)
     r2.wait()
 

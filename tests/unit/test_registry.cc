@@ -377,14 +377,47 @@ TEST_CASE("registry: one address introduces at most max_contents_per_ip contents
   CHECK(reg_find(&reg, "s3")->files.empty());
   CHECK(reg.cid_ids.count(cid('3')) == 0);
   // ... as is moving a copy to a third content; joining a content already there is not.
-  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('3')) == REG_CROWDED);
   CHECK(reg_add_file(&reg, "s3", "m", true, 1, cid('1')) == REG_OK);
+  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('3')) == REG_CROWDED);
+  // The last holder of a content moving to another leaves its place free.
+  CHECK(reg_add_file(&reg, "s2", "m", true, 1, cid('4')) == REG_OK);
+  CHECK(reg.cid_ids.count(cid('2')) == 0);
   // Another address is not affected.
   CHECK(reg_add_file(&reg, "pub", "m", true, 1, cid('9')) == REG_OK);
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
   reg_sources(&reg, "m", "", 10, 0, &out, &info);
   CHECK(info.contents_total == 3);
+}
+
+TEST_CASE("registry: a restarted tt peer holds only what its join lists", "[registry]") {
+  Registry reg;
+  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5001, {"old"}, true, 0) == REG_OK);
+  // The same address from the same UDP port (a retransmission): nothing is dropped.
+  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5001, {}, true, 1) == REG_UNCHANGED);
+  CHECK(reg_peer_files(&reg, "r") == std::vector<std::string>{"old"});
+  // Another UDP port: a new process (it showed the token to get here).
+  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5002, {"new"}, true, 2) == REG_OK);
+  CHECK(reg_peer_files(&reg, "r") == std::vector<std::string>{"new"});
+  CHECK(!reg_has_file(&reg, "old"));
+  CHECK(reg.registrations == 1);
+  // A seed-form join for the id does not make it tokenless.
+  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5002, {}, false, 3) == REG_UNCHANGED);
+  CHECK(reg_find(&reg, "r")->extended);
+}
+
+TEST_CASE("registry: a content found by id lists each peer once", "[registry]") {
+  Registry reg;
+  std::string x(64, 'e');
+  join(reg, "1", 1001);
+  join(reg, "2", 1002);
+  for (const char* name : {"a", "b", "c"}) {
+    reg_add_file(&reg, "1", name, true, 5, x);
+    reg_add_file(&reg, "2", name, true, 5, x);
+  }
+  std::vector<ProtoSourceRef> out;
+  reg_sources(&reg, "a", "", 10, 0, &out, nullptr, x);
+  CHECK(out.size() == 2);
 }
 
 TEST_CASE("registry: a content id has the size it was first announced with", "[registry]") {
@@ -408,4 +441,10 @@ TEST_CASE("registry: a content id has the size it was first announced with", "[r
   CHECK(reg.cid_ids.empty());
   join(reg, "again", 1003);
   CHECK(reg_add_file(&reg, "again", "m", true, 5, a) == REG_OK);
+  // First announced without a size: the first size given later binds it.
+  std::string b(64, 'b');
+  join(reg, "quiet", 1004);
+  CHECK(reg_add_file(&reg, "quiet", "q", true, -1, b) == REG_OK);
+  CHECK(reg_add_file(&reg, "quiet", "q", true, 7, b) == REG_OK);
+  CHECK(reg_add_file(&reg, "again", "q", true, 9, b) == REG_MISMATCH);
 }
