@@ -534,6 +534,11 @@ def temp_files(d):
     return sorted(n for n in os.listdir(d) if n.startswith(TEMP_PREFIX))
 
 
+def absent(d, name):
+    """Check that nothing is under `name` in directory `d`."""
+    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
+
+
 def same_file(path, expected_sha, what=None):
     require(os.path.isfile(path), f"{what or path} does not exist")
     got = sha256_file(path)

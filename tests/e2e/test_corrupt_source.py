@@ -24,7 +24,7 @@ import re
 import signal
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtSource, Tap, eq, log_messages, part_files, part_name,
+from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
                      require, same_file, start_peer, start_tracker, temp_files, tempdir, tt_id,
                      tt_path, wait_for, write_bytes)
 
@@ -34,10 +34,6 @@ c = SimpleNamespace()
 
 HASH_DROP = "sent a piece that does not match its hash"
 RECEIVED_RE = r"^Received .* \((\d+) bytes\) in [0-9.]+ s \(.*/s\) from (.*)$"
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 def received_from(p):

@@ -37,19 +37,15 @@ import time
 from types import SimpleNamespace
 
 import harness
-from harness import (HOST, Content, ExtSource, SeedFormSource, SeedPeer, Tap, eq, part_files,
-                     require, same_file, start_peer, start_tracker, temp_files, tempdir, tt_path,
-                     wait_for, write_bytes)
+from harness import (Content, ExtSource, HOST, SeedFormSource, SeedPeer, Tap, absent, eq,
+                     part_files, require, same_file, start_peer, start_tracker, temp_files, tempdir,
+                     tt_path, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
 c = SimpleNamespace()
 
 MIN_RATE_DROP = "below the --min-rate of 1024 bytes/s"
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 def piece_requests(server):

@@ -14,9 +14,9 @@ import socket
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, log_messages, require, sha256, sha256_file,
-                     start_peer, start_tracker, temp_files, tempdir, tt_path, wait_for,
-                     udp_ask_json, write_bytes)
+from harness import (HOST, SeedPeer, Tap, absent, eq, log_messages, require, sha256, sha256_file,
+                     start_peer, start_tracker, temp_files, tempdir, tt_path, udp_ask_json,
+                     wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -41,10 +41,6 @@ def download_error(p, name):
 def readable(reason):
     require(reason.strip() and reason.isprintable() and "\ufffd" not in reason,
             f"unreadable reason {reason!r}")
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 @t.test("tracker starts", fatal=True)

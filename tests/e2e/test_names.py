@@ -19,9 +19,9 @@ first does not own it.
 import os
 from types import SimpleNamespace
 
-from harness import (PEER_PROMPT, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, require,
-                     same_file, start_peer, start_sharer, start_tracker, temp_files, tempdir,
-                     tt_path)
+from harness import (Content, ExtClient, PEER_PROMPT, SeedPeer, Tap, absent, eq, ext_get_peers,
+                     require, same_file, start_peer, start_sharer, start_tracker, temp_files,
+                     tempdir, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -33,10 +33,6 @@ def sharer(peer_id, name, content):
     p = start_sharer(tt, peer_id, c.tracker.port, name, content.data)
     t.watch(p)
     return p
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 @t.test("tracker starts", fatal=True)

@@ -23,7 +23,7 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtSource, Tap, eq, log_messages, part_files, part_name,
+from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
                      require, same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
 
 tt = tt_path()
@@ -32,10 +32,6 @@ c = SimpleNamespace()
 
 GATE = 12
 SLACK_PIECES = 4
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 def start_gated(tag, name):

@@ -21,9 +21,9 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtClient, SeedPeer, Tap, eq, ext_get_peers, log_messages,
-                     part_files, require, same_file, start_peer, start_sharer, start_tracker,
-                     temp_files, tt_path, wait_for)
+from harness import (Content, ExtClient, HOST, SeedPeer, Tap, absent, eq, ext_get_peers,
+                     log_messages, part_files, require, same_file, start_peer, start_sharer,
+                     start_tracker, temp_files, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -50,10 +50,6 @@ def number_of(name, port):
     ports = [s.get("port") for s in sources]
     require(port in ports, f"port {port} not among the sources {sources}")
     return ports.index(port) + 1
-
-
-def absent(d, name):
-    require(not os.path.exists(os.path.join(d, name)), f"{name} exists in {d}")
 
 
 @t.test("tracker starts (--peer-ttl 600)", fatal=True)
