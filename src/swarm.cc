@@ -557,9 +557,11 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   // each is asked for a run of pieces in file order (written together) even
   // when several are asked at once.
   int got = picker_pick(v, c->has, mine, endgame, &c->cursor, want);
-  if (got >= 0 || endgame || c->inflight > 0 || c->body != nullptr) return got;
-  // Not the endgame, and this source is idle: a piece a late source owes (one
-  // that accepts requests and never answers holds them no longer than that).
+  if (got >= 0 || c->inflight > 0 || c->body != nullptr) return got;
+  // This source is idle and the picker has nothing for it: a piece a late
+  // source owes (one that accepts requests and never answers holds them no
+  // longer than that). In the endgame too: a piece two late sources owe is
+  // past the endgame's one duplicate.
   swarm_late_pieces(s, v.now_ms);
   return picker_pick_late(v, c->has, mine, s->late, &c->cursor);
 }
