@@ -12,6 +12,8 @@
  * ------------------------------------------------------------------------- */
 
 static void deliver(Console* c, std::string line, bool too_long) {
+  // A line typed on a terminal ends with Enter: the prompt scrolled up with it.
+  if (c->kind == CONSOLE_TTY) out_prompt_gone();
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (c->on_line != nullptr) c->on_line(c->ctx, line, too_long);
 }
@@ -44,6 +46,7 @@ void console_feed(Console* c, const char* data, size_t len) {
 void console_finish(Console* c) {
   if (c->eof) return;
   c->eof = true;
+  if (c->kind == CONSOLE_TTY) out_prompt_clear();
   if (!c->partial.empty() && !c->discarding) {
     std::string line;
     line.swap(c->partial);
