@@ -12,6 +12,8 @@
  * ------------------------------------------------------------------------- */
 
 static void deliver(Console* c, std::string line, bool too_long) {
+  // A line typed on a terminal ends with Enter: the prompt scrolled up with it.
+  if (c->kind == CONSOLE_TTY) out_prompt_gone();
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (c->on_line != nullptr) c->on_line(c->ctx, line, too_long);
 }
@@ -44,6 +46,7 @@ void console_feed(Console* c, const char* data, size_t len) {
 void console_finish(Console* c) {
   if (c->eof) return;
   c->eof = true;
+  if (c->kind == CONSOLE_TTY) out_prompt_clear();
   if (!c->partial.empty() && !c->discarding) {
     std::string line;
     line.swap(c->partial);
@@ -252,4 +255,72 @@ void console_print_help(const ConsoleCmd* table, size_t n) {
     std::string left = std::string(table[i].name) + (table[i].args[0] ? " " : "") + table[i].args;
     out_line("  %-24s %s", left.c_str(), table[i].help);
   }
+}
+
+size_t console_edit_distance(const std::string& a, const std::string& b) {
+  // Optimal string alignment over three rows; lines are bounded by kMaxConsoleLine.
+  size_t n = a.size(), m = b.size();
+  std::vector<size_t> prev2(m + 1), prev(m + 1), cur(m + 1);
+  for (size_t j = 0; j <= m; j++)
+    prev[j] = j;
+  for (size_t i = 1; i <= n; i++) {
+    cur[0] = i;
+    for (size_t j = 1; j <= m; j++) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      size_t d = prev[j] + 1;
+      if (cur[j - 1] + 1 < d) d = cur[j - 1] + 1;
+      if (prev[j - 1] + cost < d) d = prev[j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d)
+        d = prev2[j - 2] + 1;
+      cur[j] = d;
+    }
+    prev2.swap(prev);
+    prev.swap(cur);
+  }
+  return prev[m];
+}
+
+// How far a typed name may be from a command's name and still be suggested:
+// one slip in a short name, two in a longer one.
+static size_t close_enough(const std::string& name) {
+  return name.size() <= 4 ? 1 : 2;
+}
+
+std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::string& line) {
+  std::vector<std::string> typed_words, words;
+  console_split(line, &typed_words);  // an unknown command always splits (a bad quote is BADARGS)
+  words = typed_words;                // compared in lower case, shown as typed
+  for (std::string& w : words) {
+    for (char& ch : w)
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  std::string typed = words.empty() ? std::string() : typed_words[0];
+  const char* best = nullptr;
+  std::string best_typed;
+  size_t best_d = 0;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < n; i++) {
+    size_t k = name_words(table[i].name, &parts);
+    if (k == 0 || words.empty()) continue;
+    size_t take = words.size() < k ? words.size() : k;
+    std::string cand, cand_typed;
+    bool prefix = words.size() < k;  // "request" for "request logs"
+    for (size_t j = 0; j < take; j++) {
+      cand += (j > 0 ? " " : "") + words[j];
+      cand_typed += (j > 0 ? " " : "") + typed_words[j];
+      prefix = prefix && words[j] == parts[j];
+    }
+    std::string name = table[i].name;
+    size_t d = prefix ? 0 : console_edit_distance(cand, name);
+    if (!prefix && (d > close_enough(name) || d >= name.size())) continue;
+    if (best == nullptr || d < best_d) {
+      best = table[i].name;
+      best_d = d;
+      best_typed = cand_typed;
+    }
+  }
+  std::string shown = out_sanitize(best != nullptr ? best_typed : typed, 40);
+  std::string hint = "Unknown command '" + shown + "'. ";
+  if (best != nullptr) hint += std::string("Did you mean '") + best + "'? ";
+  return hint + "Type 'help' for the list.";
 }

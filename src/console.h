@@ -77,3 +77,10 @@ int console_split(const std::string& line, std::vector<std::string>* words);
 int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, ConsoleParsed* out);
 // Prints one line per command, from the table.
 void console_print_help(const ConsoleCmd* table, size_t n);
+// The line that follows "Please enter a valid command!" for a line that names
+// no command in the table: "Unknown command 'stauts'. Did you mean 'status'?
+// Type 'help' for the list." (the suggestion only when a name is close enough).
+std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::string& line);
+// Edit distance (insertions, deletions, substitutions and swaps of two
+// neighbours each count one), for the suggestion above.
+size_t console_edit_distance(const std::string& a, const std::string& b);

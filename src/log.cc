@@ -214,16 +214,40 @@ int log_print_rotated(const std::string& path, bool (*match)(const std::string& 
 static bool g_out_deferred = false;
 static bool g_out_waiting = false;  // deferred lines not yet written
 
+// The one place that knows what is on the terminal's last line: a prompt (on
+// stdout) or a status line (on stderr), so out_line can put its line above it.
+static std::string g_prompt;   // the prompt on screen; empty: none
+static std::string g_status;   // the status line on screen; empty: none
+static int g_stdout_tty = -1;  // unknown until first asked
+static const char kClearLine[] = "\r\x1b[K";
+
+static bool stdout_tty() {
+  if (g_stdout_tty < 0) g_stdout_tty = isatty(1) ? 1 : 0;
+  return g_stdout_tty == 1;
+}
+
 void out_line(const char* fmt, ...) {
+  bool redraw = !g_prompt.empty() && stdout_tty();
+  if (!g_status.empty()) {
+    fputs(kClearLine, stderr);
+    fflush(stderr);
+  }
+  if (redraw) fputs(kClearLine, stdout);
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stdout, fmt, ap);
   va_end(ap);
   fputc('\n', stdout);
-  if (g_out_deferred)
+  if (redraw) fputs(g_prompt.c_str(), stdout);
+  if (g_out_deferred && g_status.empty()) {
     g_out_waiting = true;
-  else
+  } else {
     fflush(stdout);
+  }
+  if (!g_status.empty()) {
+    fputs(g_status.c_str(), stderr);
+    fflush(stderr);
+  }
 }
 
 void out_defer(bool on) {
@@ -245,6 +269,32 @@ void out_flush() {
 void out_prompt(const char* text) {
   fputs(text, stdout);
   fflush(stdout);
+  g_prompt = text;
+}
+
+void out_prompt_gone() {
+  g_prompt.clear();
+}
+
+void out_prompt_clear() {
+  if (!g_prompt.empty() && stdout_tty()) {
+    fputs(kClearLine, stdout);
+    fflush(stdout);
+  }
+  g_prompt.clear();
+}
+
+void out_status(const std::string& text) {
+  g_status = std::string(kClearLine) + text;
+  fputs(g_status.c_str(), stderr);
+  fflush(stderr);
+}
+
+void out_status_clear() {
+  if (g_status.empty()) return;
+  g_status.clear();
+  fputs(kClearLine, stderr);
+  fflush(stderr);
 }
 
 // The length of the valid UTF-8 sequence at p (at most n bytes), or 0.

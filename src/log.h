@@ -49,7 +49,18 @@ void out_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // out_defer(false)) writes them. Order is kept; only the write is batched.
 void out_defer(bool on);
 void out_flush();
-// A prompt: no newline, flushed.
+// A prompt: no newline, flushed. While it is on a terminal's screen, out_line
+// clears the prompt's line, prints its line, and draws the prompt again (the
+// terminal keeps what the user has typed so far, and echoes it as typed).
 void out_prompt(const char* text);
+// The user ended the prompt's line (Enter): the prompt is no longer on screen.
+void out_prompt_gone();
+// Input ended on the prompt's line (^D): the line is cleared, the prompt is gone.
+void out_prompt_clear();
+// A status line on stderr (the download progress bar, terminal only: the
+// caller checks): drawn in place, taken away by out_status_clear. out_line
+// clears it before its line and draws it again after.
+void out_status(const std::string& text);
+void out_status_clear();
 // Truncates and sanitises user text for echoing in a message (no control bytes).
 std::string out_sanitize(const std::string& s, size_t max = 80);

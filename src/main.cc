@@ -11,6 +11,7 @@
 
 #include "limits.h"
 #include "manifest.h"
+#include "netaddr.h"
 #include "peer.h"
 #include "ratelimit.h"
 #include "tracker.h"
@@ -108,12 +109,24 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
   return 0;
 }
 
+// Every host flag takes an IPv4 address or a name that resolves to one; the
+// flag's value becomes the address. Returns 0, or 2 after saying why not.
+static int resolve_host_flag(const char* cmd, const char* flag, std::string* host) {
+  std::string ip, why;
+  if (net_resolve_ipv4(*host, &ip, &why) != 0) {
+    fprintf(stderr, "tt %s: bad %s '%s': %s\n", cmd, flag, host->c_str(), why.c_str());
+    return 2;
+  }
+  *host = ip;
+  return 0;
+}
+
 /* ---- tt tracker ----------------------------------------------------------- */
 
 static TrackerOptions g_tracker;
 static const Flag kTrackerFlags[] = {
-    {"--host", "IP", "UDP address to listen on (default 127.0.0.1)", FLAG_STRING, &g_tracker.host,
-     0, 0},
+    {"--host", "IP", "UDP address or host name to listen on (default 127.0.0.1)", FLAG_STRING,
+     &g_tracker.host, 0, 0},
     {"--port", "PORT", "UDP port (default 6771; 0 picks a free one)", FLAG_INT, &g_tracker.port, 0,
      65535},
     {"--log", "PATH", "log file (default .tracker.log)", FLAG_STRING, &g_tracker.log_path, 0, 0},
@@ -147,6 +160,7 @@ static int run_tracker(int argc, char** argv) {
   int r = parse_flags(argc, argv, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0],
                       "tracker", tracker_usage);
   if (r != 0) return r;
+  if (resolve_host_flag("tracker", "--host", &g_tracker.host) != 0) return 2;
   return tracker_main(g_tracker);
 }
 
@@ -160,7 +174,8 @@ static const Flag kPeerFlags[] = {
      0, 0},
     {"--dir", "DIR", "directory to share from and download into (default .)", FLAG_STRING,
      &g_peer.dir, 0, 0},
-    {"--host", "IP", "TCP address to serve on (default 0.0.0.0)", FLAG_STRING, &g_peer.host, 0, 0},
+    {"--host", "IP", "TCP address or host name to serve on (default 0.0.0.0)", FLAG_STRING,
+     &g_peer.host, 0, 0},
     {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0,
      65535},
     {"--log", "PATH", "log file (default .peer_ID.log)", FLAG_STRING, &g_peer.log_path, 0, 0},
@@ -226,12 +241,13 @@ static int run_peer(int argc, char** argv) {
     fprintf(stderr, "tt peer: bad --id '%s': %s\n", g_peer.id.c_str(), why.c_str());
     return 2;
   }
-  struct sockaddr_in addr;
-  if (tc_parse_addr(g_peer.tracker, &addr) != 0) {
-    fprintf(stderr, "tt peer: bad --tracker '%s': expected IPv4:PORT, e.g. 127.0.0.1:6771\n",
-            g_peer.tracker.c_str());
+  std::string tracker;
+  if (net_resolve_hostport(g_peer.tracker, &tracker, &why) != 0) {
+    fprintf(stderr, "tt peer: bad --tracker '%s': %s\n", g_peer.tracker.c_str(), why.c_str());
     return 2;
   }
+  g_peer.tracker = tracker;
+  if (resolve_host_flag("peer", "--host", &g_peer.host) != 0) return 2;
   struct stat st;
   if (stat(g_peer.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     fprintf(stderr, "tt peer: --dir '%s' is not a directory\n", g_peer.dir.c_str());

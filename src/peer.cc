@@ -55,6 +55,17 @@ static std::string python_set(const std::vector<std::string>& names) {
   return s + "}";
 }
 
+// "share notes 2024.txt" is the name "notes" and the path "2024.txt": when that
+// goes wrong, say how a name with blanks is given.
+static void quote_hint(const char* cmd, const std::vector<std::string>& words) {
+  std::string name;
+  for (const std::string& w : words)
+    name += (name.empty() ? "" : " ") + w;
+  std::string why;
+  if (name.find_first_of("\"\\") != std::string::npos || proto_check_name(name, &why) != 0) return;
+  out_line("Names with blanks need quotes: %s \"%s\"", cmd, out_sanitize(name).c_str());
+}
+
 /* ----------------------------------------------------------------------------
  * share NAME [PATH]
  * ------------------------------------------------------------------------- */
@@ -66,6 +77,8 @@ struct ShareOp {
   Manifest manifest;
   uint64_t dev = 0, ino = 0;  // the file opened under path: only it is served
   bool follow = false;        // path is a symbolic link
+  bool blank_hint = false;    // NAME PATH given: maybe one name with a blank, unquoted
+  std::vector<std::string> words;
 };
 
 // Records which file a downloaded pf->path is now (created by this peer, never
@@ -174,6 +187,7 @@ static void share_on_open(uv_fs_t* req) {
   if (fd == UV_ENOENT || fd == UV_ENOTDIR) {
     out_line("File %s does not exist", path);
     log_line(&p->log, "File %s does not exist", path);
+    if (op->blank_hint) quote_hint("share", op->words);
   } else if (fd < 0) {
     problem = std::string("cannot read ") + path + ": " + uv_strerror(fd);
   } else {
@@ -211,7 +225,13 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
   ShareOp* op = new ShareOp;
   op->p = p;
   op->name = args[0];
-  op->path = args.size() > 1 ? args[1] : p->opt.dir + "/" + args[0];
+  // PATH is taken relative to --dir, like NAME, whatever the current directory.
+  if (args.size() < 2)
+    op->path = p->opt.dir + "/" + args[0];
+  else
+    op->path = !args[1].empty() && args[1][0] == '/' ? args[1] : p->opt.dir + "/" + args[1];
+  if (args.size() == 2) op->blank_hint = true;
+  op->words = args;
   op->req.data = op;
   // Opening checks existence and read permission in one step, off the loop thread.
   // O_NONBLOCK: opening a FIFO must not block a thread (and with it the console).
@@ -237,60 +257,49 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
 static std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    u++;
-  }
-  char buf[32];
-  snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
+  return progress_bytes(b);
 }
 
 static double seconds_since(uint64_t start_ns) {
   return static_cast<double>(uv_hrtime() - start_ns) / 1e9;
 }
 
+// The bar shows the rate over the last few seconds (from p->progress_rate), so
+// a download that stops shows "stalled", not the average since the start.
 static void progress_draw(uv_timer_t* t) {
   Peer* p = static_cast<Peer*>(t->data);
+  uint64_t now = uv_now(p->loop);
   if (p->get.swarm != nullptr) {
     Swarm* s = p->get.swarm;
-    double secs = seconds_since(p->get.started_ns);
     double total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
     double have = 0;
     const std::vector<uint8_t>& had = swarm_have(s);
     const Manifest& m = swarm_manifest(s);
     for (uint32_t i = 0; i < had.size(); i++)
       have += had[i] ? manifest_piece_length(m, i) : 0;
-    double rate = secs > 0 ? static_cast<double>(swarm_bytes_received(s)) / secs : 0;
-    char eta[32] = "--";
-    if (rate > 0 && total > have) snprintf(eta, sizeof eta, "%.0fs", (total - have) / rate);
-    fprintf(stderr, "\r\x1b[K%s  %3.0f%%  %s / %s  %s/s  %zu sources  ETA %s", p->get.name.c_str(),
-            total > 0 ? 100 * have / total : 0, human_bytes(have).c_str(),
-            human_bytes(total).c_str(), human_bytes(rate).c_str(), swarm_active_sources(s), eta);
-    fflush(stderr);
+    rate_window_add(&p->progress_rate, now, swarm_bytes_received(s));
+    out_status(progress_text(p->get.name, have, total, rate_window_rate(&p->progress_rate, now),
+                             rate_window_stalled(&p->progress_rate, now), swarm_active_sources(s)));
     return;
   }
   if (p->get.fetch == nullptr) return;
-  double secs = seconds_since(p->get.started_ns);
-  double got = static_cast<double>(p->get.fetch->received);
-  // The seed form tells no size, so there is no percentage or ETA to show yet.
-  fprintf(stderr, "\r\x1b[K%s  %s  %s/s  1 peer  ETA --", p->get.name.c_str(),
-          human_bytes(got).c_str(), human_bytes(secs > 0 ? got / secs : 0).c_str());
-  fflush(stderr);
+  // The seed form tells no size, so there is no percentage or ETA to show.
+  rate_window_add(&p->progress_rate, now, p->get.fetch->received);
+  out_status(progress_text(p->get.name, static_cast<double>(p->get.fetch->received), -1,
+                           rate_window_rate(&p->progress_rate, now),
+                           rate_window_stalled(&p->progress_rate, now), 1));
 }
 
 static void progress_start(Peer* p) {
   if (!p->progress_tty || !p->progress_open) return;
+  rate_window_reset(&p->progress_rate, uv_now(p->loop), 0);
   uv_timer_start(&p->progress, progress_draw, 250, 250);
 }
 
 static void progress_stop(Peer* p) {
   if (!p->progress_tty || !p->progress_open) return;
   uv_timer_stop(&p->progress);
-  fputs("\r\x1b[K", stderr);
-  fflush(stderr);
+  out_status_clear();
 }
 
 static void get_reset(Peer* p) {
@@ -832,6 +841,13 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
     if (choice == 0) {
       out_line("Error: peer number must be a positive integer, not \"%s\"",
                out_sanitize(args[i]).c_str());
+      // "get notes 2024.txt": the words up to a number or --sources were one name.
+      size_t end = i + 1;
+      while (end < args.size() && args[end] != "--sources" &&
+             parse_choice(args[end], 1u << 30) == 0)
+        end++;
+      quote_hint("get",
+                 std::vector<std::string>(args.begin(), args.begin() + static_cast<long>(end)));
       return CMD_FAILED;
     }
   }
@@ -885,7 +901,8 @@ struct PeerCmd {
 };
 
 static const PeerCmd kCommands[] = {
-    {{"share", "NAME [PATH]", "share a file (PATH defaults to NAME in --dir)", 1, 2, nullptr},
+    {{"share", "NAME [PATH]", "share a file (PATH, relative to --dir, defaults to NAME there)", 1,
+      2, nullptr},
      cmd_share},
     {{"get", "NAME [N] [--sources K]",
       "download a file (from peer N of the list, or from up to K at once)", 1, 4, nullptr},
@@ -893,6 +910,7 @@ static const PeerCmd kCommands[] = {
     {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
     {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
     {{"exit", "", "leave the network and quit", 0, 0, nullptr}, cmd_exit},
+    {{"quit", "", "the same as exit", 0, 0, nullptr}, cmd_exit},
 };
 static constexpr size_t kNumCommands = sizeof kCommands / sizeof kCommands[0];
 
@@ -916,10 +934,16 @@ static int run_line(Peer* p, const std::string& line) {
   if (r == CONSOLE_EMPTY) return CMD_OK;
   if (r == CONSOLE_UNKNOWN) {
     out_line("Please enter a valid command!");
+    out_line("%s", console_unknown_hint(table, kNumCommands, line).c_str());
     return CMD_FAILED;
   }
   if (r == CONSOLE_BADARGS) {
     out_line("Error: %s", parsed.error.c_str());
+    // "share my notes 2024.txt": more words than the command takes.
+    PeerHandler h = parsed.cmd != nullptr ? kCommands[parsed.cmd - table].handler : nullptr;
+    if (parsed.cmd != nullptr && (h == cmd_share || h == cmd_get) &&
+        static_cast<int>(parsed.args.size()) > parsed.cmd->max_args)
+      quote_hint(parsed.cmd->name, parsed.args);
     return CMD_FAILED;
   }
   return kCommands[parsed.cmd - table].handler(p, parsed.args);
@@ -1224,15 +1248,42 @@ static void peer_stop(Peer* p) {
   if (tc_request(&p->tc, r, kLeaveTimeoutMs, on_leave_answer, p) != 0) close_all(p);
 }
 
+// Stopped by a signal (Ctrl-C) in the middle of a download: say what is kept
+// and how to go on.
+static void say_interrupted(Peer* p) {
+  if (p->stopping) return;
+  const PeerGet* g = &p->get;
+  std::string again = "get " + g->name;
+  if (g->name.find(' ') != std::string::npos) again = "get \"" + g->name + "\"";
+  if (g->swarm != nullptr) {
+    uint32_t had = swarm_pieces_had(g->swarm);
+    uint32_t count = manifest_piece_count(swarm_manifest(g->swarm));
+    if (had > 0 && count > 0) {
+      out_line("Interrupted: %u of %u pieces of %s are kept in %s; run '%s' again to resume.", had,
+               count, g->name.c_str(), swarm_part_path(g->swarm).c_str(), again.c_str());
+      return;
+    }
+  } else if (g->fetch == nullptr) {
+    return;
+  }
+  out_line("Interrupted: nothing of %s is kept; run '%s' again to download it.", g->name.c_str(),
+           again.c_str());
+}
+
 static void on_signal(void* ctx, int) {
-  peer_stop(static_cast<Peer*>(ctx));
+  Peer* p = static_cast<Peer*>(ctx);
+  say_interrupted(p);
+  peer_stop(p);
 }
 
 static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
   if (status == UV_ECANCELED) return;
+  p->tc.refused_is_final = false;  // later, a refusal is a tracker restarting: waited for
   if (status != 0 || (ans->has_status && !ans->ok)) {
-    if (status != 0)
+    if (status == UV_ECONNREFUSED)
+      out_line("%s", err.c_str());
+    else if (status != 0)
       out_line("Error: %s", err.c_str());
     else
       out_line("Error: tracker refused to let peer %s join: %s", p->opt.id.c_str(),
@@ -1289,6 +1340,8 @@ static int peer_start(Peer* p) {
   p->refresh.data = p;
   p->refresh_open = true;
   token_load(p);  // the last run's, if any: it proves the id is ours
+  // Nothing listening where the tracker should be is said at once, not after the wait.
+  p->tc.refused_is_final = true;
   ProtoRequest join = make_request(p, "join");
   join.fields |= FLD_FILES | FLD_TCP_PORT;
   join.tcp_port = p->srv.port;

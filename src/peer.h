@@ -17,6 +17,7 @@
 #include "limits.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
 #include "proto.h"
 #include "ratelimit.h"
 #include "serve.h"
@@ -82,6 +83,7 @@ struct Peer {
   uv_timer_t progress;  // redraws the progress bar while a download runs on a terminal
   bool progress_open = false;
   bool progress_tty = false;  // stderr is a terminal
+  RateWindow progress_rate;   // the bar's current rate
   bool console_open = false;
   std::deque<std::string> pending;  // console lines waiting their turn
   bool busy = false;                // a command is running

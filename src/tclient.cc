@@ -28,6 +28,13 @@ int tc_parse_addr(const std::string& s, struct sockaddr_in* out) {
   return uv_ip4_addr(host.c_str(), static_cast<int>(p), out);
 }
 
+std::string tc_refused_text(const TClient* tc) {
+  std::string port = tc->name.substr(tc->name.rfind(':') + 1);
+  return "Tracker " + tc->name +
+         " refused the connection (nothing listens there): start one with 'tt tracker --port " +
+         port + "', or pass --tracker HOST:PORT";
+}
+
 static void send_front(TClient* tc);
 static void on_timer(uv_timer_t* t);
 
@@ -92,8 +99,11 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const struc
   if (nread == 0) return;  // nothing more to read
   if (nread < 0) {
     // On a connected socket an ICMP "port unreachable" lands here: nobody listens
-    // yet (a tracker restarting, say). Keep trying until the budget runs out.
+    // (yet: a tracker restarting, say). Unless told to give up at once, keep
+    // trying until the budget runs out.
     tc->last_error = static_cast<int>(nread);
+    if (nread == UV_ECONNREFUSED && tc->refused_is_final && !tc->queue.empty())
+      finish_front(tc, UV_ECONNREFUSED, nullptr, tc_refused_text(tc));
     return;
   }
   if (tc->queue.empty() || (flags & UV_UDP_PARTIAL)) return;

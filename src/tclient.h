@@ -34,6 +34,10 @@ struct TClient {
   uint64_t sent_at = 0;  // ms: first send of the front request
   int rto_ms = 0;        // wait before the next resend
   int last_error = 0;    // e.g. UV_ECONNREFUSED seen while waiting
+  // A refusal (ICMP port unreachable) ends the request in flight at once, with
+  // UV_ECONNREFUSED and a hint, instead of being retried until the budget runs
+  // out (for the first contact: a tracker that restarts is waited for).
+  bool refused_is_final = false;
   int open_handles = 0;
   bool closing = false;
   void (*on_closed)(void* ctx) = nullptr;
@@ -43,6 +47,9 @@ struct TClient {
 
 // Parses "HOST:PORT" (IPv4). Returns 0 or UV_EINVAL.
 int tc_parse_addr(const std::string& s, struct sockaddr_in* out);
+// "Tracker IP:PORT refused the connection (nothing listens there): ...", with
+// how to start one or point elsewhere.
+std::string tc_refused_text(const TClient* tc);
 int tc_open(TClient* tc, uv_loop_t* loop, const std::string& tracker);
 // Queues a request. An extended request (req.extended) gets the next seq. cb runs
 // exactly once: with the answer, an error, or UV_ECANCELED from tc_cancel_all or

@@ -862,6 +862,7 @@ static const ConsoleCmd kCommands[] = {
     {"file_logs", "NAME", "print the log lines about file NAME", 1, 64, cmd_file_logs},
     {"help", "", "print this list", 0, 0, cmd_help},
     {"exit", "", "stop the tracker", 0, 0, cmd_exit},
+    {"quit", "", "the same as exit", 0, 0, cmd_exit},
 };
 
 static void cmd_help(void*, const std::vector<std::string>&) {
@@ -885,6 +886,8 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
   if (r == CONSOLE_EMPTY) return;
   if (r == CONSOLE_UNKNOWN) {
     out_line("Please enter a valid command!");
+    out_line("%s",
+             console_unknown_hint(kCommands, sizeof kCommands / sizeof kCommands[0], line).c_str());
     return;
   }
   if (r == CONSOLE_BADARGS) {

@@ -14,13 +14,16 @@ t = Tap()
 c = SimpleNamespace()
 
 INVALID = "Please enter a valid command!"
+FENCE_HINT = "Unknown command 'fence'. Type 'help' for the list."
 
 
 def printed(command):
     """Lines printed by one console command."""
     c.p.send(command)
     c.p.send("fence")
-    return c.p.read_until_line(INVALID)
+    lines = c.p.read_until_line(INVALID)
+    c.p.expect_line(FENCE_HINT)
+    return lines
 
 
 def one_error_line(command):
@@ -61,12 +64,15 @@ def _():
     one_error_line("share " + "x" * 300)
 
 
-@t.test("an unknown command prints exactly 'Please enter a valid command!'")
+@t.test("an unknown command prints 'Please enter a valid command!', then one line pointing to "
+        "help")
 def _():
     c.p.send("dance wildly")
     c.p.send("fence")
     eq(c.p.read_until_line(INVALID), [], "lines before the answer to 'dance wildly'")
-    eq(c.p.read_until_line(INVALID), [], "lines between the two answers")
+    eq(c.p.read_until_line(INVALID), ["Unknown command 'dance'. Type 'help' for the list."],
+       "lines between the two answers")
+    c.p.expect_line(FENCE_HINT)
 
 
 @t.test("'share missing.txt' prints 'File <dir>/missing.txt does not exist' (and logs it)")

@@ -10,7 +10,7 @@ import subprocess
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, Tap, eq, log_messages, require, run, start_peer, start_tracker,
+from harness import (HOST, Proc, Tap, eq, log_messages, require, run, start_peer, start_tracker,
                      tempdir, tt_path, udp_ask, udp_socket)
 
 tt = tt_path()
@@ -147,6 +147,40 @@ def _():
     require(not os.path.exists(f"{p.dir}/.peer_93.log"), ".peer_93.log written anyway")
     tr.send("exit")
     eq(tr.wait(), 0, "tracker exit code")
+
+
+@t.test("host names: 'tt tracker --host localhost' and 'tt peer --host localhost --tracker "
+        "localhost:PORT' work; the tracker answers 'quit' like 'exit'")
+def _():
+    tr = Proc([tt, "tracker", "--host", "localhost", "--port", "0"], tempdir("tracker-name"),
+              "tracker-name")
+    t.watch(tr)
+    m = tr.expect(r"^Tracker started at 127\.0\.0\.1:(\d+)$")
+    port = int(m.group(1))
+    d = tempdir("peer94")
+    p = Proc([tt, "peer", "--id", "94", "--tracker", f"localhost:{port}", "--dir", d,
+              "--host", "localhost", "--port", "0"], d, "peer94")
+    t.watch(p)
+    m = p.expect(r"^Peer 94 joined the network on TCP port (\d+)$")
+    tr.expect_line(f"Peer 94 joined on TCP port {m.group(1)}")
+    p.close_stdin()
+    eq(p.wait(), 0, "peer exit code")
+    tr.send("quit")
+    eq(tr.wait(), 0, "tracker exit code after 'quit'")
+
+
+@t.test("a host flag with a name that does not resolve: one line naming the flag, exit 2")
+def _():
+    for argv, flag in (([tt, "tracker", "--host", "nosuch.invalid"], "--host"),
+                       ([tt, "peer", "--id", "1", "--host", "nosuch.invalid"], "--host"),
+                       ([tt, "peer", "--id", "1", "--tracker", "nosuch.invalid:6771"],
+                        "--tracker"),
+                       ([tt, "peer", "--id", "1", "--host", "::1"], "--host")):
+        res = run(argv)
+        eq(res.returncode, 2, f"exit code of {argv[1:]} ({show(res)})")
+        lines = res.stderr.strip().splitlines()
+        eq(len(lines), 1, f"stderr lines of {argv[1:]} ({lines!r})")
+        require(f"bad {flag} '{argv[-1]}'" in lines[0], f"flag not named: {lines[0]!r}")
 
 
 t.done()

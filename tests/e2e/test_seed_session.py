@@ -27,9 +27,12 @@ MEOW = b"meow\n" * 321
 def fenced(proc, command):
     """Send a tracker console command, then an unknown command as a fence;
     return the lines the command printed (everything before the fence's answer)."""
+    fence = "fence-" + command.replace(" ", "-")
     proc.send(command)
-    proc.send("fence-" + command.replace(" ", "-"))
-    return proc.read_until_line("Please enter a valid command!")
+    proc.send(fence)
+    lines = proc.read_until_line("Please enter a valid command!")
+    proc.expect_line(f"Unknown command '{fence}'. Type 'help' for the list.")
+    return lines
 
 
 @t.test("tracker starts: 'Tracker started at' then 'Tracker running at' with the bound port",

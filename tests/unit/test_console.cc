@@ -87,3 +87,38 @@ TEST_CASE("console: an overlong line is reported once and its rest dropped", "[c
   CHECK(l.too_long == 1);
   CHECK(l.got[1] == "next");
 }
+
+TEST_CASE("console: edit distance counts a swap of neighbours as one slip", "[console]") {
+  CHECK(console_edit_distance("status", "status") == 0);
+  CHECK(console_edit_distance("stauts", "status") == 1);
+  CHECK(console_edit_distance("shar", "share") == 1);
+  CHECK(console_edit_distance("", "exit") == 4);
+  CHECK(console_edit_distance("hello", "help") == 2);
+}
+
+TEST_CASE("console: an unknown command suggests the closest name, from the table", "[console]") {
+  static const ConsoleCmd table[] = {
+      {"share", "NAME [PATH]", "share", 1, 2, noop},
+      {"status", "", "status", 0, 0, noop},
+      {"request logs", "", "logs", 0, 0, noop},
+      {"exit", "", "exit", 0, 0, noop},
+      {"quit", "", "quit", 0, 0, noop},
+  };
+  size_t n = sizeof table / sizeof table[0];
+  CHECK(console_unknown_hint(table, n, "stauts") ==
+        "Unknown command 'stauts'. Did you mean 'status'? Type 'help' for the list.");
+  CHECK(console_unknown_hint(table, n, "EXTI now") ==
+        "Unknown command 'EXTI'. Did you mean 'exit'? Type 'help' for the list.");
+  CHECK(console_unknown_hint(table, n, "requst logs") ==
+        "Unknown command 'requst logs'. Did you mean 'request logs'? Type 'help' for the list.");
+  CHECK(console_unknown_hint(table, n, "request") ==
+        "Unknown command 'request'. Did you mean 'request logs'? Type 'help' for the list.");
+  // Too far from every name: only the pointer to help.
+  CHECK(console_unknown_hint(table, n, "hello") ==
+        "Unknown command 'hello'. Type 'help' for the list.");
+  CHECK(console_unknown_hint(table, n, "xy") == "Unknown command 'xy'. Type 'help' for the list.");
+  // What is echoed is sanitised and bounded.
+  std::string hint = console_unknown_hint(table, n, std::string("\x1b[2J") + std::string(200, 'z'));
+  CHECK(hint.find('\x1b') == std::string::npos);
+  CHECK(hint.size() < 120);
+}
