@@ -380,6 +380,10 @@ static int run_help(int argc, char** argv) {
     main_usage(stdout);
     return 0;
   }
+  if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+    help_usage(stdout);
+    return 0;
+  }
   if (argc == 1 && strcmp(argv[0], "--dump") == 0) {
     dump_help(stdout);
     return 0;
