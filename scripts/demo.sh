@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The main job, on loopback: builds tt, starts a tracker and three peers, and
+# The main job, on loopback: builds tt (build dependencies only), starts a tracker and three peers, and
 # replays the seed's session. Peers 1 and 2 share example.txt, peer 1 also
 # meow.txt, peer 3 gets example.txt from peer 2, everyone exits, then the
 # tracker's three log commands. Prints what a person would see at each console;
 # exits non-zero if the downloaded file differs or a step does not happen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh build
+# Only the build dependencies (scripts/deps.sh build); the tests' are not needed here.
+echo "demo: installing build dependencies (those missing: meson, g++, libuv, ...)..."
+bash scripts/deps.sh build
+if [ ! -f build/build.ninja ]; then
+  echo "demo: configuring build/ (meson setup)..."
+  setup_log=$(mktemp)
+  meson setup build --wrap-mode=nodownload > "$setup_log" 2>&1 || { cat "$setup_log" >&2; exit 1; }
+  rm -f "$setup_log"
+fi
+echo "demo: building tt (first build takes a minute)..."
+ninja -C build tt 2>&1 | sed -u 's/^/  /'
 TT="$PWD/build/tt"
+echo "demo: built $("$TT" --version); replaying the seed's session"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tt-demo.XXXXXX")
 pids=()

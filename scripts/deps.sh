@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tt needs to build and test, when any is missing.
+# Installs the Debian packages tt needs, when any is missing.
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+#   build  what building tt needs (scripts/build.sh, scripts/demo.sh)
+#   test   what the tests need on top (scripts/test.sh): Catch2, clang-format,
+#          valgrind, clang and its sanitizer runtimes, the metrics parser
+#   all    both
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config g++ libuv1-dev rapidjson-dev catch2 libssl-dev clang-format
-      python3 valgrind clang libclang-rt-14-dev)
+build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev rapidjson-dev libssl-dev libhttp-parser-dev)
+test_pkgs=(catch2 clang-format python3 valgrind clang libclang-rt-14-dev python3-prometheus-client)
+case "${1:-all}" in
+  build) pkgs=("${build_pkgs[@]}") ;;
+  test) pkgs=("${test_pkgs[@]}") ;;
+  all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *) echo "deps: unknown set '$1' (build, test or all)" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

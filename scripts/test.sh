@@ -15,6 +15,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 t_start=$SECONDS
+bash scripts/deps.sh test || { echo "could not install the test dependencies"; echo "0 passed, 1 failed"; exit 1; }
+# A build/ configured before Catch2 was there (scripts/demo.sh) has no unit tests: configure it again.
+if [ -f build/build.ninja ] && ! meson introspect build --tests | grep -q '"name": "unit"'; then
+  meson setup --wipe build >/dev/null
+fi
 bash scripts/build.sh build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 meson test -C build --print-errorlogs "$@"

@@ -28,12 +28,23 @@ struct Flag {
   int min, max;
 };
 
+// A subcommand's row: its usage text, `tt help --dump` and the shell completion
+// are all made from these fields, so a new flag or console command row shows
+// up in all of them.
 struct Subcommand {
   const char* name;
   const char* summary;
   int (*run)(int argc, char** argv);
   void (*usage)(FILE* out);
+  const char* operands;  // what the synopsis shows before the optional flags: "FILE..."
+  const char* about;     // the lines after the synopsis
+  const Flag* flags;     // nullptr: no flags
+  size_t nflags;
+  const ConsoleCmd* (*console)(size_t* n);  // its console's command table; nullptr: no console
 };
+
+static const Subcommand* find_subcommand(const char* name);
+static void print_usage(FILE* out, const Subcommand* s);
 
 static void print_flags(FILE* out, const Flag* flags, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -146,14 +157,7 @@ static const Flag kTrackerFlags[] = {
 };
 
 static void tracker_usage(FILE* out) {
-  fprintf(
-      out,
-      "usage: tt tracker [--host IP] [--port PORT] [--log PATH] [--peer-ttl SECONDS]\n"
-      "                  [--max-ids-per-ip N] [--max-files-per-ip N] [--max-contents-per-ip N]\n"
-      "                  [--log-max-size MIB]\n"
-      "Runs the tracker: it knows which peer has which file.\n");
-  print_flags(out, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0]);
-  fprintf(out, "Console commands: logs request, all-logs, file_logs NAME, help, exit.\n");
+  print_usage(out, find_subcommand("tracker"));
 }
 
 static int run_tracker(int argc, char** argv) {
@@ -201,16 +205,7 @@ static const Flag kPeerFlags[] = {
 };
 
 static void peer_usage(FILE* out) {
-  fprintf(out,
-          "usage: tt peer --id ID [--tracker HOST:PORT] [--dir DIR] [--host IP] [--port PORT]\n"
-          "               [--log PATH] [--sources K] [--timeout SECONDS]\n"
-          "               [--max-upload-rate RATE] [--max-download-rate RATE]\n"
-          "               [--min-rate RATE] [--max-unverified-size SIZE] [--max-conns-per-ip N]\n"
-          "Runs a peer: shares files and downloads them from other peers.\n");
-  print_flags(out, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0]);
-  fprintf(out,
-          "Console commands (typed, or piped one per line): share NAME [PATH],\n"
-          "get NAME [N] [--sources K], request logs, help, exit.\n");
+  print_usage(out, find_subcommand("peer"));
 }
 
 // The seed asks for the id at start; tt does so only on a terminal.
@@ -261,10 +256,7 @@ static int run_peer(int argc, char** argv) {
 /* ---- tt id ---------------------------------------------------------------- */
 
 static void id_usage(FILE* out) {
-  fprintf(out,
-          "usage: tt id FILE...\n"
-          "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
-          "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n");
+  print_usage(out, find_subcommand("id"));
 }
 
 static int run_id(int argc, char** argv) {
@@ -295,15 +287,95 @@ static int run_id(int argc, char** argv) {
 
 static int run_help(int argc, char** argv);
 static void help_usage(FILE* out) {
-  fprintf(out, "usage: tt help COMMAND\n");
+  print_usage(out, find_subcommand("help"));
 }
 
 static const Subcommand kSubcommands[] = {
-    {"tracker", "run the tracker", run_tracker, tracker_usage},
-    {"peer", "run a peer", run_peer, peer_usage},
-    {"id", "print files' content ids", run_id, id_usage},
-    {"help", "show help for a command", run_help, help_usage},
+    {"tracker", "run the tracker", run_tracker, tracker_usage, "",
+     "Runs the tracker: it knows which peer has which file.\n", kTrackerFlags,
+     sizeof kTrackerFlags / sizeof kTrackerFlags[0], tracker_console_commands},
+    {"peer", "run a peer", run_peer, peer_usage, "--id ID",
+     "Runs a peer: shares files and downloads them from other peers.\n", kPeerFlags,
+     sizeof kPeerFlags / sizeof kPeerFlags[0], peer_console_commands},
+    {"id", "print files' content ids", run_id, id_usage, "FILE...",
+     "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
+     "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n",
+     nullptr, 0, nullptr},
+    {"help", "show help for a command", run_help, help_usage, "[COMMAND]",
+     "Prints the help of COMMAND, or the list of commands.\n", nullptr, 0, nullptr},
 };
+
+/* ---- help text, made from the tables above --------------------------------- */
+
+// A flag as the synopsis shows it: "--port PORT", or "--quiet" when it takes no value.
+static std::string flag_word(const Flag& f) {
+  std::string w = f.name;
+  if (f.metavar != nullptr && f.metavar[0] != '\0') w += std::string(" ") + f.metavar;
+  return w;
+}
+
+// Whether the operands name the flag (peer: "--id ID"), so the synopsis does not
+// list it again as optional.
+static bool names_flag(const char* operands, const char* flag) {
+  if (operands == nullptr) return false;
+  std::string ops = std::string(" ") + operands + " ";
+  return ops.find(std::string(" ") + flag + " ") != std::string::npos;
+}
+
+// Appends WORD to the synopsis line, first printing the line and starting a new
+// one indented by INDENT when it would pass column 79.
+static void synopsis_add(FILE* out, std::string* line, size_t indent, const std::string& word) {
+  if (line->size() + 1 + word.size() > 79 && line->size() > indent) {
+    fprintf(out, "%s\n", line->c_str());
+    *line = std::string(indent - 1, ' ');
+  }
+  *line += " " + word;
+}
+
+// The usage of one subcommand: synopsis, what it does, its flags, its console commands.
+static void print_usage(FILE* out, const Subcommand* s) {
+  std::string line = std::string("usage: tt ") + s->name;
+  size_t indent = line.size() + 1;
+  if (s->operands != nullptr && s->operands[0] != '\0')
+    synopsis_add(out, &line, indent, s->operands);
+  for (size_t i = 0; i < s->nflags; i++) {
+    if (!names_flag(s->operands, s->flags[i].name))
+      synopsis_add(out, &line, indent, "[" + flag_word(s->flags[i]) + "]");
+  }
+  fprintf(out, "%s\n", line.c_str());
+  if (s->about != nullptr) fputs(s->about, out);
+  if (s->nflags > 0) print_flags(out, s->flags, s->nflags);
+  if (s->console == nullptr) return;
+  size_t n = 0;
+  const ConsoleCmd* cmds = s->console(&n);
+  fprintf(out, "Console commands (typed, or piped one per line):\n");
+  for (size_t i = 0; i < n; i++) {
+    std::string left = std::string(cmds[i].name) + (cmds[i].args[0] ? " " : "") + cmds[i].args;
+    fprintf(out, "  %-22s %s\n", left.c_str(), cmds[i].help);
+  }
+}
+
+// `tt help --dump` (not in the usage): every subcommand, its flags and its
+// console commands, one per line, the fields separated by tabs:
+//   command<TAB>SUBCOMMAND<TAB>SUMMARY
+//   flag<TAB>SUBCOMMAND<TAB>--FLAG<TAB>METAVAR      (METAVAR empty: takes no value)
+//   console<TAB>SUBCOMMAND<TAB>COMMAND<TAB>ARGS     (COMMAND may be two words)
+// tests/e2e/test_docs.py checks the README, the man page and the shell
+// completion against it.
+static void dump_help(FILE* out) {
+  for (const Subcommand& s : kSubcommands) {
+    fprintf(out, "command\t%s\t%s\n", s.name, s.summary);
+    for (size_t i = 0; i < s.nflags; i++) {
+      const char* meta = s.flags[i].metavar != nullptr ? s.flags[i].metavar : "";
+      fprintf(out, "flag\t%s\t%s\t%s\n", s.name, s.flags[i].name, meta);
+    }
+    if (s.console == nullptr) continue;
+    size_t n = 0;
+    const ConsoleCmd* cmds = s.console(&n);
+    for (size_t i = 0; i < n; i++)
+      fprintf(out, "console\t%s\t%s\t%s\n", s.name, cmds[i].name, cmds[i].args);
+  }
+}
 
 static void main_usage(FILE* out) {
   fprintf(out, "usage: tt COMMAND [FLAGS]   (tt --help, tt --version, tt help COMMAND)\n");
@@ -322,6 +394,14 @@ static const Subcommand* find_subcommand(const char* name) {
 static int run_help(int argc, char** argv) {
   if (argc == 0) {
     main_usage(stdout);
+    return 0;
+  }
+  if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+    help_usage(stdout);
+    return 0;
+  }
+  if (argc == 1 && strcmp(argv[0], "--dump") == 0) {
+    dump_help(stdout);
     return 0;
   }
   const Subcommand* s = find_subcommand(argv[0]);

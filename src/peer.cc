@@ -927,6 +927,11 @@ static int cmd_help(Peer*, const std::vector<std::string>&) {
   return CMD_OK;
 }
 
+const ConsoleCmd* peer_console_commands(size_t* n) {
+  *n = kNumCommands;
+  return console_table();
+}
+
 static int run_line(Peer* p, const std::string& line) {
   ConsoleParsed parsed;
   const ConsoleCmd* table = console_table();

@@ -109,6 +109,9 @@ struct Peer {
 };
 
 int peer_main(const PeerOptions& opt);
+// The peer console's command table (n rows), as `help` prints it; tt's usage
+// text and `tt help --dump` list it too.
+const ConsoleCmd* peer_console_commands(size_t* n);
 
 // Checks a peer id as typed on the command line (it also names the log file).
 int peer_check_id(const std::string& id, std::string* why);

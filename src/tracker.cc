@@ -869,6 +869,11 @@ static void cmd_help(void*, const std::vector<std::string>&) {
   console_print_help(kCommands, sizeof kCommands / sizeof kCommands[0]);
 }
 
+const ConsoleCmd* tracker_console_commands(size_t* n) {
+  *n = sizeof kCommands / sizeof kCommands[0];
+  return kCommands;
+}
+
 static void on_console_line(void* ctx, const std::string& line, bool too_long) {
   Tracker* t = static_cast<Tracker*>(ctx);
   if (t->stopping) return;

@@ -132,3 +132,6 @@ int tracker_sweep(Tracker* t, std::vector<std::string>* start);
 void tracker_expire(Tracker* t);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.
 int tracker_main(const TrackerOptions& opt);
+// The tracker console's command table (n rows), as `help` prints it; tt's usage
+// text and `tt help --dump` list it too.
+const ConsoleCmd* tracker_console_commands(size_t* n);
