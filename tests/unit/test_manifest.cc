@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "manifest.h"
 #include "place.h"
+#include "sha_string.h"
 
 TEST_CASE("manifest: piece sizes are powers of two that keep at most 1024 pieces", "[manifest]") {
   CHECK(manifest_piece_size(0) == 256 * 1024);
