@@ -1,5 +1,6 @@
 # bash completion for tt: subcommands, each subcommand's flags, file and
-# directory names where a flag takes one, and subcommands after `tt help`.
+# directory names where a flag takes one, subcommands after `tt help`, and the
+# console commands of the tracker and the peer after `tt help tracker|peer`.
 # Installed as share/bash-completion/completions/tt; or: source scripts/tt-completion.bash
 # The lists follow `tt help --dump` (tests/e2e/test_docs.py checks they do).
 
@@ -10,6 +11,9 @@ _tt_flags_peer="--id --tracker --dir --host --port --log --sources --timeout --m
   --max-download-rate --max-conns-per-ip --min-rate --max-unverified-size --quiet"
 _tt_flags_get="--tracker --dir --sources --timeout --max-download-rate --min-rate
   --max-unverified-size --log --quiet"
+# Console commands (first words; `tt help peer get` prints one's help).
+_tt_console_tracker="logs all-logs file_logs peers files stats help exit quit"
+_tt_console_peer="share get list status request help exit quit"
 # Flags that take no value: the word after them is completed afresh.
 _tt_flags_novalue="--quiet"
 
@@ -27,7 +31,19 @@ _tt() {
     peer) flags=$_tt_flags_peer ;;
     get) flags=$_tt_flags_get ;;
     help)
-      [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "$_tt_subcommands" -- "$cur"))
+      if [ "$COMP_CWORD" -eq 2 ]; then
+        COMPREPLY=($(compgen -W "$_tt_subcommands" -- "$cur"))
+      elif [ "$COMP_CWORD" -eq 3 ]; then
+        case ${COMP_WORDS[2]} in
+          tracker) COMPREPLY=($(compgen -W "$_tt_console_tracker" -- "$cur")) ;;
+          peer) COMPREPLY=($(compgen -W "$_tt_console_peer" -- "$cur")) ;;
+        esac
+      elif [ "$COMP_CWORD" -eq 4 ]; then
+        case "${COMP_WORDS[2]} ${COMP_WORDS[3]}" in
+          "tracker logs") COMPREPLY=($(compgen -W "request" -- "$cur")) ;;
+          "peer request") COMPREPLY=($(compgen -W "logs" -- "$cur")) ;;
+        esac
+      fi
       return 0 ;;
     id)
       COMPREPLY=($(compgen -f -- "$cur"))

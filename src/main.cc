@@ -301,8 +301,10 @@ static const Subcommand kSubcommands[] = {
      "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
      "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n",
      nullptr, 0, nullptr},
-    {"help", "show help for a command", run_help, help_usage, "[COMMAND]",
-     "Prints the help of COMMAND, or the list of commands.\n", nullptr, 0, nullptr},
+    {"help", "show help for a command", run_help, help_usage, "[COMMAND [CONSOLE-COMMAND]]",
+     "Prints the help of COMMAND, or the list of commands; with a console command of\n"
+     "tt tracker or tt peer (tt help peer get), that command's help.\n",
+     nullptr, 0, nullptr},
 };
 
 /* ---- help text, made from the tables above --------------------------------- */
@@ -391,6 +393,31 @@ static const Subcommand* find_subcommand(const char* name) {
   return nullptr;
 }
 
+// `tt help tracker|peer CONSOLE-COMMAND`: one console command's line of the table.
+static int help_console(const Subcommand* s, int argc, char** argv) {
+  std::string want;
+  for (int i = 0; i < argc; i++)
+    want += (i > 0 ? " " : "") + std::string(argv[i]);
+  size_t n = 0;
+  const ConsoleCmd* cmds = s->console != nullptr ? s->console(&n) : nullptr;
+  for (size_t i = 0; i < n; i++) {
+    if (want != cmds[i].name) continue;
+    printf("%s%s%s  (console command of tt %s)\n  %s\n", cmds[i].name, cmds[i].args[0] ? " " : "",
+           cmds[i].args, s->name, cmds[i].help);
+    return 0;
+  }
+  if (n == 0) {
+    fprintf(stderr, "tt help: tt %s has no console commands\n", s->name);
+  } else {
+    fprintf(stderr, "tt help: tt %s has no console command '%s'; its commands:", s->name,
+            want.c_str());
+    for (size_t i = 0; i < n; i++)
+      fprintf(stderr, "%s %s", i > 0 ? "," : "", cmds[i].name);
+    fprintf(stderr, "\n");
+  }
+  return 2;
+}
+
 static int run_help(int argc, char** argv) {
   if (argc == 0) {
     main_usage(stdout);
@@ -405,13 +432,16 @@ static int run_help(int argc, char** argv) {
     return 0;
   }
   const Subcommand* s = find_subcommand(argv[0]);
-  if (s == nullptr || argc > 1) {
+  if (s == nullptr) {
     fprintf(stderr, "tt help: unknown command '%s'\n", argv[0]);
     main_usage(stderr);
     return 2;
   }
-  s->usage(stdout);
-  return 0;
+  if (argc == 1) {
+    s->usage(stdout);
+    return 0;
+  }
+  return help_console(s, argc - 1, argv + 1);
 }
 
 int main(int argc, char** argv) {

@@ -153,6 +153,13 @@ def completion_missing(subs, script):
             continue
         got = complete(script, ["tt", sub, "--"], 2)
         missing += [f"{sub} flag {f} (tt {sub} --<TAB>)" for f in d["flags"] if f not in got]
+    for sub, d in subs.items():
+        for cmd in d["console"]:
+            words = cmd.split()
+            for k in range(len(words)):
+                got = complete(script, ["tt", "help", sub] + words[:k] + [""], 3 + k)
+                if words[k] not in got:
+                    missing.append(f"{sub} console command {cmd} (tt help {sub} {' '.join(words[:k])}<TAB>)")
     return missing
 
 
@@ -195,6 +202,20 @@ def _():
             synopsis = re.match(r"usage:.*?\n(?=\S)", res.stdout, re.S).group(0)
             missing = [f for f in d["flags"] if not mentions(synopsis, f)]
             require(not missing, f"not in the synopsis of {argv[1:]}: {missing}\n{synopsis}")
+
+
+@t.test("'tt help tracker|peer CONSOLE-COMMAND' prints that command's help; unknown ones exit 2")
+def _():
+    for sub, d in subs.items():
+        for cmd in d["console"]:
+            res = run([tt, "help", sub] + cmd.split())
+            eq(res.returncode, 0, f"exit code of 'tt help {sub} {cmd}' (stderr {res.stderr[-200:]!r})")
+            require(res.stdout.startswith(cmd) and f"console command of tt {sub}" in res.stdout,
+                    f"'tt help {sub} {cmd}': {res.stdout!r}")
+    res = run([tt, "help", "peer", "no-such-command"])
+    eq(res.returncode, 2, "exit code of 'tt help peer no-such-command'")
+    require("no console command 'no-such-command'" in res.stderr and "share" in res.stderr,
+            f"'tt help peer no-such-command' stderr: {res.stderr!r}")
 
 
 @t.test("README.md names every subcommand, and each one's flags and console commands in its section")
