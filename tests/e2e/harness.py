@@ -192,7 +192,8 @@ class Proc:
     successive expects must match in order.
     """
 
-    def __init__(self, argv, cwd, name, use_pty=False, env=None, stdin_devnull=False):
+    def __init__(self, argv, cwd, name, use_pty=False, env=None, stdin_devnull=False,
+                 stderr_pty=False):
         self.name = name
         self.argv = list(argv)
         self.cwd = cwd
@@ -207,7 +208,7 @@ class Proc:
             master, slave = pty.openpty()
             self.popen = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdin=slave, stdout=slave,
-                stderr=self._errfile, close_fds=True)
+                stderr=slave if stderr_pty else self._errfile, close_fds=True)
             os.close(slave)
             self._in_fd = master
             self._out_fd = master
@@ -428,14 +429,14 @@ def start_tracker(tt, cwd=None, extra=(), name="tracker"):
 
 
 def start_peer(tt, peer_id, tracker_port, d=None, cwd=None, extra=(), use_pty=False,
-               wait_join=True, name=None):
+               wait_join=True, name=None, stderr_pty=False):
     """Start `tt peer` listening on 127.0.0.1, port 0. Returns the Proc with
     .dir, .log_path and (once joined) .port set."""
     d = d or tempdir(f"peer{peer_id}")
     cwd = cwd or d
     argv = [tt, "peer", "--id", str(peer_id), "--tracker", f"{HOST}:{tracker_port}",
             "--dir", d, "--host", HOST, "--port", "0", *extra]
-    p = Proc(argv, cwd, name or f"peer{peer_id}", use_pty=use_pty)
+    p = Proc(argv, cwd, name or f"peer{peer_id}", use_pty=use_pty, stderr_pty=stderr_pty)
     p.dir = d
     p.peer_id = str(peer_id)
     p.log_path = os.path.join(cwd, f".peer_{peer_id}.log")
