@@ -213,8 +213,10 @@ int log_print_rotated(const std::string& path, bool (*match)(const std::string& 
 
 static bool g_out_deferred = false;
 static bool g_out_waiting = false;  // deferred lines not yet written
+static bool g_out_quiet = false;
 
 void out_line(const char* fmt, ...) {
+  if (g_out_quiet) return;
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stdout, fmt, ap);
@@ -240,6 +242,26 @@ void out_flush() {
   if (!g_out_waiting) return;  // a busy tracker flushes once per batch, mostly with nothing
   g_out_waiting = false;
   fflush(stdout);
+}
+
+void out_set_quiet(bool on) {
+  g_out_quiet = on;
+}
+
+bool out_quiet() {
+  return g_out_quiet;
+}
+
+void out_fail(const std::string& cmd, const std::string& why) {
+  if (!g_out_deferred) fflush(stdout);
+  std::string c;  // the command as typed, without the blanks around it
+  size_t b = cmd.find_first_not_of(" \t");
+  if (b != std::string::npos) c = cmd.substr(b, cmd.find_last_not_of(" \t") - b + 1);
+  if (c.empty())
+    fprintf(stderr, "tt: %s\n", why.c_str());
+  else
+    fprintf(stderr, "tt: %s: %s\n", out_sanitize(c, 200).c_str(), why.c_str());
+  fflush(stderr);
 }
 
 void out_prompt(const char* text) {

@@ -51,5 +51,13 @@ void out_defer(bool on);
 void out_flush();
 // A prompt: no newline, flushed.
 void out_prompt(const char* text);
+// A failed command, for people and scripts alike: one line on stderr,
+// "tt: COMMAND: why" ("tt: why" when no command is running). COMMAND is shown
+// as typed (sanitised); stdout is flushed first so the two streams interleave
+// in the order things happened.
+void out_fail(const std::string& cmd, const std::string& why);
+// Quiet: out_line prints nothing; prompts, out_fail and explicit listings stay.
+void out_set_quiet(bool on);
+bool out_quiet();
 // Truncates and sanitises user text for echoing in a message (no control bytes).
 std::string out_sanitize(const std::string& s, size_t max = 80);

@@ -185,7 +185,8 @@ def _():
 @t.test("(c, d) the running peers printed no error")
 def _():
     for p in (c.p7, c.p8):
-        bad = [line for line in p.lines() if "Error" in line]
+        bad = ([line for line in p.lines() if "Error" in line] +
+               [line for line in p.stderr_lines() if line.startswith("tt: ")])
         require(not bad, f"{p.name}: {bad[:3]!r}")
 
 
