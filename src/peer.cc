@@ -919,8 +919,10 @@ static const ConsoleCmd* console_table() {
   return table;
 }
 
-static int cmd_help(Peer*, const std::vector<std::string>&) {
+static int cmd_help(Peer* p, const std::vector<std::string>&) {
+  out_set_quiet(false);  // asked for, so printed even under --quiet
   console_print_help(console_table(), kNumCommands);
+  out_set_quiet(p->opt.quiet);
   return CMD_OK;
 }
 
@@ -1229,6 +1231,7 @@ static void peer_stop(Peer* p) {
   if (p->stopping) return;
   // A tt get stopped (a signal) before its download ended has failed.
   if (p->busy && !p->opt.oneshot.empty()) {
+    progress_stop(p);  // the line starts at the left edge, not after the bar
     cmd_fail(p, "interrupted; verified pieces are kept: the same tt get resumes");
     p->failures++;
   }

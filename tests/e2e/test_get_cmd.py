@@ -143,6 +143,29 @@ def _():
     eq(part_files(c.bdir), [], "part files")
 
 
+@t.test("a name with two contents: tt get lists them, exits 1 with 'tt: get dup.bin: the name "
+        "matches 2 contents; get one by its id ...', and nothing is downloaded")
+def _():
+    x, y = Content(os.urandom(1000)), Content(os.urandom(2000))
+    c.px = start_sharer(tt, 3, c.tracker.port, "dup.bin", x.data)
+    c.py = start_sharer(tt, 4, c.tracker.port, "dup.bin", y.data)
+    t.watch(c.px, c.py)
+    d = tempdir("get-dup")
+    p = tt_get("dup.bin", d)
+    p.expect_line("The name dup.bin matches 2 contents:")
+    ids = sorted(p.expect(r"^[12]: id ([0-9a-f]{16})  ").group(1) for _ in range(2))
+    eq(ids, sorted([x.id[:16], y.id[:16]]), "listed ids")
+    eq(p.wait(30), 1, "exit code")
+    lines = p.stderr_lines()
+    require(len(lines) == 1 and re.match(r"^tt: get dup\.bin: the name matches 2 contents; get "
+                                         r"one by its id \(e\.g\. get [0-9a-f]{16}\)$", lines[0]),
+            f"stderr: {lines!r}")
+    eq(os.listdir(d), [], "files in --dir")
+    q = tt_get(y.id[:8], d, "--quiet", name="get-dup-id")
+    eq(q.wait(30), 0, "exit code of tt get by the id prefix")
+    same_file(os.path.join(d, "dup.bin"), y.sha)
+
+
 @t.test("bad usage exits 2 with exactly one line on stderr naming the problem")
 def _():
     d = tempdir("get-bad")
