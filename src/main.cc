@@ -290,7 +290,7 @@ static void get_usage(FILE* out) {
   if (out == stderr) return;
   fprintf(
       out,
-      "usage: tt get NAME|ID --tracker HOST:PORT [--dir DIR] [--sources K] [--timeout SECONDS]\n"
+      "usage: tt get NAME|ID [--tracker HOST:PORT] [--dir DIR] [--sources K] [--timeout SECONDS]\n"
       "              [--max-download-rate RATE] [--min-rate RATE] [--max-unverified-size SIZE]\n"
       "              [--host IP] [--port PORT] [--log PATH] [--quiet]\n"
       "Downloads one file (by name, or by content id or a prefix of at least 8 hex digits)\n"
