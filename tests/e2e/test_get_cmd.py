@@ -9,7 +9,8 @@ nothing in --dir; two at once from this host both work; a content id prefix
 works; SIGTERM mid-way exits 1 and the same `tt get` resumes from the part
 file; --quiet prints nothing on stdout; bad flags exit 2 with one line. A
 piped `tt peer` session with a failing share and a failing get keeps the seed
-lines on stdout and writes `tt: share ...` and `tt: get ...` on stderr.
+lines on stdout and writes `tt: share ...` and `tt: get ...` on stderr; with
+--quiet, stdout stays empty.
 """
 
 import os
@@ -209,6 +210,25 @@ def _():
     require(not any(line.startswith("tt: ") for line in out), f"tt: lines on stdout: {out!r}")
     eq(p.stderr_lines(), [f"tt: share notes.txt: File {missing} does not exist",
                           "tt: get ghost.bin: No peers found with file ghost.bin"], "stderr")
+
+
+
+@t.test("tt peer --quiet, piped: nothing on stdout; the share works (the tracker hears of it) "
+        "and the failing one is one 'tt: share ...' line on stderr; exit 1")
+def _():
+    d = tempdir("quiet-peer")
+    with open(os.path.join(d, "ok.txt"), "wb") as f:
+        f.write(b"quiet\n")
+    p = Proc([tt, "peer", "--id", "10", "--tracker", f"{HOST}:{c.tracker.port}", "--dir", d,
+              "--host", HOST, "--port", "0", "--quiet"], d, "quiet-peer")
+    t.watch(p)
+    p.send("share ok.txt")
+    p.send("share gone.txt")
+    p.close_stdin()
+    eq(p.wait(30), 1, "exit code")
+    c.tracker.expect_line("Peer 10 updated files: ok.txt")
+    eq(p.output(), "", "stdout")
+    eq(p.stderr_lines(), [f"tt: share gone.txt: File {d}/gone.txt does not exist"], "stderr")
 
 
 t.done()
