@@ -9,8 +9,8 @@ _tt_flags_tracker="--host --port --log --peer-ttl --max-ids-per-ip --max-files-p
   --max-contents-per-ip --log-max-size --http"
 _tt_flags_peer="--id --tracker --dir --host --port --log --sources --timeout --max-upload-rate
   --max-download-rate --max-conns-per-ip --min-rate --max-unverified-size --quiet"
-_tt_flags_get="--tracker --dir --sources --timeout --max-download-rate --min-rate
-  --max-unverified-size --log --quiet"
+_tt_flags_get="--tracker --dir --host --port --log --sources --timeout --max-download-rate
+  --min-rate --max-unverified-size --quiet"
 # Console commands (first words; `tt help peer get` prints one's help).
 _tt_console_tracker="logs all-logs file_logs peers files stats help exit quit"
 _tt_console_peer="share get list status request help exit quit"

@@ -213,6 +213,7 @@ int log_print_rotated(const std::string& path, bool (*match)(const std::string& 
 
 static bool g_out_deferred = false;
 static bool g_out_waiting = false;  // deferred lines not yet written
+static bool g_out_quiet = false;
 
 // The one place that knows what is on the terminal's last line: a prompt (on
 // stdout) or a status line (on stderr), so out_line can put its line above it.
@@ -227,6 +228,7 @@ static bool stdout_tty() {
 }
 
 void out_line(const char* fmt, ...) {
+  if (g_out_quiet) return;
   bool redraw = !g_prompt.empty() && stdout_tty();
   if (!g_status.empty()) {
     fputs(kClearLine, stderr);
@@ -264,6 +266,38 @@ void out_flush() {
   if (!g_out_waiting) return;  // a busy tracker flushes once per batch, mostly with nothing
   g_out_waiting = false;
   fflush(stdout);
+}
+
+void out_set_quiet(bool on) {
+  g_out_quiet = on;
+}
+
+bool out_quiet() {
+  return g_out_quiet;
+}
+
+void out_fail(const std::string& cmd, const std::string& why) {
+  if (!g_out_deferred) fflush(stdout);
+  std::string c;  // the command as typed, without the blanks around it
+  size_t b = cmd.find_first_not_of(" \t");
+  if (b != std::string::npos) c = cmd.substr(b, cmd.find_last_not_of(" \t") - b + 1);
+  // On a terminal the line goes above the prompt or the status line, as out_line's do.
+  bool redraw = !g_prompt.empty() && stdout_tty() && isatty(2);
+  if (redraw) {
+    fputs(kClearLine, stdout);
+    fflush(stdout);
+  }
+  if (!g_status.empty()) fputs(kClearLine, stderr);
+  if (c.empty())
+    fprintf(stderr, "tt: %s\n", why.c_str());
+  else
+    fprintf(stderr, "tt: %s: %s\n", out_sanitize(c, 200).c_str(), why.c_str());
+  if (!g_status.empty()) fputs(g_status.c_str(), stderr);
+  fflush(stderr);
+  if (redraw) {
+    fputs(g_prompt.c_str(), stdout);
+    fflush(stdout);
+  }
 }
 
 void out_prompt(const char* text) {

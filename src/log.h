@@ -62,5 +62,13 @@ void out_prompt_clear();
 // clears it before its line and draws it again after.
 void out_status(const std::string& text);
 void out_status_clear();
+// A failed command, for people and scripts alike: one line on stderr,
+// "tt: COMMAND: why" ("tt: why" when no command is running). COMMAND is shown
+// as typed (sanitised); stdout is flushed first so the two streams interleave
+// in the order things happened.
+void out_fail(const std::string& cmd, const std::string& why);
+// Quiet: out_line prints nothing; prompts, out_fail and explicit listings stay.
+void out_set_quiet(bool on);
+bool out_quiet();
 // Truncates and sanitises user text for echoing in a message (no control bytes).
 std::string out_sanitize(const std::string& s, size_t max = 80);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "limits.h"
 #include "manifest.h"
@@ -17,14 +18,15 @@
 #include "tracker.h"
 #include "tt_version.h"
 
-enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE, FLAG_SIZE };  // SIZE: bytes, K or M
+// SIZE: bytes, K or M; BOOL: a switch without a value (dest is a bool*).
+enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE, FLAG_SIZE, FLAG_BOOL };
 
 struct Flag {
   const char* name;  // "--port"
   const char* metavar;
   const char* help;
   FlagKind kind;
-  void* dest;  // std::string*, int* or (a rate in bytes per second) uint64_t*
+  void* dest;  // std::string*, int*, bool* or (a rate in bytes per second) uint64_t*
   int min, max;
 };
 
@@ -78,6 +80,15 @@ static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const
       fprintf(stderr, "tt %s: unknown argument '%s'\n", cmd, argv[i]);
       usage(stderr);
       return 2;
+    }
+    if (f->kind == FLAG_BOOL) {
+      if (has_value) {
+        fprintf(stderr, "tt %s: %s takes no value\n", cmd, f->name);
+        usage(stderr);
+        return 2;
+      }
+      *static_cast<bool*>(f->dest) = true;
+      continue;
     }
     if (!has_value) {
       if (i + 1 >= argc) {
@@ -202,6 +213,8 @@ static const Flag kPeerFlags[] = {
     {"--max-unverified-size", "SIZE",
      "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
      &g_peer.max_unverified_size, 0, 0},
+    {"--quiet", "", "print errors only (on stderr): no progress, no other lines", FLAG_BOOL,
+     &g_peer.quiet, 0, 0},
 };
 
 static void peer_usage(FILE* out) {
@@ -253,6 +266,93 @@ static int run_peer(int argc, char** argv) {
   return peer_main(g_peer);
 }
 
+/* ---- tt get --------------------------------------------------------------- */
+
+static PeerOptions g_get;
+static const Flag kGetFlags[] = {
+    {"--tracker", "HOST:PORT", "the tracker (default 127.0.0.1:6771)", FLAG_STRING, &g_get.tracker,
+     0, 0},
+    {"--dir", "DIR", "directory to download into (default .)", FLAG_STRING, &g_get.dir, 0, 0},
+    {"--host", "IP", "TCP address or host name to serve pieces on meanwhile (default 0.0.0.0)",
+     FLAG_STRING, &g_get.host, 0, 0},
+    {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_get.port, 0,
+     65535},
+    {"--log", "PATH", "log file (default: none)", FLAG_STRING, &g_get.log_path, 0, 0},
+    {"--sources", "K", "download from up to K sources at once (default 32)", FLAG_INT,
+     &g_get.sources, 1, 64},
+    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
+     FLAG_INT, &g_get.timeout_s, 1, 86400},
+    {"--max-download-rate", "RATE",
+     "bytes per second downloaded, K or M suffix (default 0: no limit)", FLAG_RATE,
+     &g_get.max_download_rate, 0, 0},
+    {"--min-rate", "RATE",
+     "drop a source sending under RATE bytes/s for --timeout (default 1K; 0: never)", FLAG_RATE,
+     &g_get.min_rate, 0, 0},
+    {"--max-unverified-size", "SIZE",
+     "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
+     &g_get.max_unverified_size, 0, 0},
+    {"--quiet", "", "print errors only (on stderr): no progress, no other lines", FLAG_BOOL,
+     &g_get.quiet, 0, 0},
+};
+
+// On stderr (after a usage error) nothing more than the one error line: a
+// script's log keeps one line per failure; --help prints the rest.
+static void get_usage(FILE* out) {
+  if (out == stderr) return;
+  print_usage(out, find_subcommand("get"));
+}
+
+static int run_get(int argc, char** argv) {
+  // NAME is the one argument that is neither a flag nor a flag's value.
+  std::vector<char*> flags;
+  std::vector<std::string> names;
+  for (int i = 0; i < argc; i++) {
+    const char* a = argv[i];
+    if (a[0] != '-' || a[1] == '\0') {
+      names.push_back(a);
+      continue;
+    }
+    flags.push_back(argv[i]);
+    bool takes_value = strchr(a, '=') == nullptr;
+    for (const Flag& f : kGetFlags) {
+      if (strcmp(a, f.name) == 0 && f.kind == FLAG_BOOL) takes_value = false;
+    }
+    if (takes_value && i + 1 < argc && strncmp(a, "--", 2) == 0) flags.push_back(argv[++i]);
+  }
+  int r = parse_flags(static_cast<int>(flags.size()), flags.data(), kGetFlags,
+                      sizeof kGetFlags / sizeof kGetFlags[0], "get", get_usage);
+  if (r != 0) return r;
+  if (names.size() != 1) {
+    fprintf(stderr,
+            names.empty() ? "tt get: which file? (tt get NAME|ID --tracker HOST:PORT)\n"
+                          : "tt get: one file at a time (got %zu)\n",
+            names.size());
+    return 2;
+  }
+  std::string why;
+  if (proto_check_name(names[0], &why) != 0) {
+    fprintf(stderr, "tt get: bad name \"%s\": %s\n", out_sanitize(names[0]).c_str(), why.c_str());
+    return 2;
+  }
+  std::string tracker;
+  if (net_resolve_hostport(g_get.tracker, &tracker, &why) != 0) {
+    fprintf(stderr, "tt get: bad --tracker '%s': %s\n", g_get.tracker.c_str(), why.c_str());
+    return 2;
+  }
+  g_get.tracker = tracker;
+  if (resolve_host_flag("get", "--host", &g_get.host) != 0) return 2;
+  struct stat st;
+  if (stat(g_get.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "tt get: --dir '%s' is not a directory\n", g_get.dir.c_str());
+    return 2;
+  }
+  while (g_get.dir.size() > 1 && g_get.dir.back() == '/')
+    g_get.dir.pop_back();
+  g_get.oneshot = names[0];
+  g_get.id = peer_oneshot_id();
+  return peer_main(g_get);
+}
+
 /* ---- tt id ---------------------------------------------------------------- */
 
 static void id_usage(FILE* out) {
@@ -297,6 +397,11 @@ static const Subcommand kSubcommands[] = {
     {"peer", "run a peer", run_peer, peer_usage, "--id ID",
      "Runs a peer: shares files and downloads them from other peers.\n", kPeerFlags,
      sizeof kPeerFlags / sizeof kPeerFlags[0], peer_console_commands},
+    {"get", "download one file, then exit", run_get, get_usage, "NAME|ID",
+     "Downloads one file (by name, or by content id or a prefix of at least 8 hex digits)\n"
+     "as a peer of its own (id get-XXXXXXXX), then leaves the network. Exit status:\n"
+     "0 the file is in place and verified, 1 it is not (why is on stderr), 2 bad usage.\n",
+     kGetFlags, sizeof kGetFlags / sizeof kGetFlags[0], nullptr},
     {"id", "print files' content ids", run_id, id_usage, "FILE...",
      "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
      "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n",

@@ -30,6 +30,18 @@ static void cmd_finished(Peer* p, bool ok) {
   pump(p);
 }
 
+// The running command failed: one line on stderr that names it (see out_fail).
+// Seed texts for the same failure stay on stdout beside it.
+static void cmd_fail(Peer* p, const std::string& why) {
+  out_fail(p->cmd, why);
+}
+
+// An asynchronous command failed, and why; the next one may run.
+static void cmd_failed(Peer* p, const std::string& why) {
+  cmd_fail(p, why);
+  cmd_finished(p, false);
+}
+
 // Every request is extended ("v":1, seq, token once known): a seed tracker
 // ignores the extra fields, an extended one uses them.
 static ProtoRequest make_request(Peer* p, const char* action) {
@@ -101,9 +113,9 @@ static void share_on_answer(void* ctx, int status, const ProtoAnswer* ans, const
   Peer* p = op->p;
   bool ok = false;
   if (status != 0) {
-    out_line("Error: %s", err.c_str());
+    cmd_fail(p, err);
   } else if (ans->has_status && !ans->ok) {
-    out_line("Error: tracker refused to share %s: %s", op->name.c_str(), ans->message.c_str());
+    cmd_fail(p, "tracker refused to share " + op->name + ": " + ans->message);
   } else {
     ok = true;
     PeerFile& f = p->files[op->name];
@@ -144,18 +156,17 @@ static void share_on_hashed(void* ctx, int status, const Manifest* m, const std:
     return;
   }
   if (status != 0) {
-    out_line("Error: %s", err.c_str());
     delete op;
-    cmd_finished(p, false);
+    cmd_failed(p, err);
     return;
   }
   // What was hashed must be what was opened: a file swapped in meanwhile is not shared.
   struct stat st;
   if (stat(op->path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_dev) != op->dev ||
       static_cast<uint64_t>(st.st_ino) != op->ino) {
-    out_line("Error: %s changed while it was being hashed; share it again", op->path.c_str());
+    std::string why = op->path + " changed while it was being hashed; share it again";
     delete op;
-    cmd_finished(p, false);
+    cmd_failed(p, why);
     return;
   }
   op->manifest = *m;
@@ -166,9 +177,8 @@ static void share_on_hashed(void* ctx, int status, const Manifest* m, const std:
   r.fields |= FLD_FILE | FLD_SIZE | FLD_ID;
   int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, share_on_answer, op);
   if (e != 0) {
-    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
     delete op;
-    cmd_finished(p, false);
+    cmd_failed(p, "cannot reach tracker " + p->tc.name + ": " + uv_strerror(e));
   }
 }
 
@@ -187,6 +197,7 @@ static void share_on_open(uv_fs_t* req) {
   if (fd == UV_ENOENT || fd == UV_ENOTDIR) {
     out_line("File %s does not exist", path);
     log_line(&p->log, "File %s does not exist", path);
+    problem = std::string("File ") + path + " does not exist";  // the seed's words
     if (op->blank_hint) quote_hint("share", op->words);
   } else if (fd < 0) {
     problem = std::string("cannot read ") + path + ": " + uv_strerror(fd);
@@ -202,24 +213,23 @@ static void share_on_open(uv_fs_t* req) {
     close(fd);
   }
   if (fd < 0 || !problem.empty()) {
-    if (!problem.empty()) out_line("Error: %s", problem.c_str());
     delete op;
-    cmd_finished(p, false);
+    cmd_failed(p, problem);
     return;
   }
   // Hashing runs on the threadpool: the loop keeps serving and answering meanwhile.
   int e = manifest_hash_start(p->loop, op->path, share_on_hashed, op);
   if (e != 0) {
-    out_line("Error: cannot hash %s: %s", path, uv_strerror(e));
+    std::string why = std::string("cannot hash ") + path + ": " + uv_strerror(e);
     delete op;
-    cmd_finished(p, false);
+    cmd_failed(p, why);
   }
 }
 
 static int cmd_share(Peer* p, const std::vector<std::string>& args) {
   std::string why;
   if (proto_check_name(args[0], &why) != 0) {
-    out_line("Error: invalid file name \"%s\": %s", out_sanitize(args[0]).c_str(), why.c_str());
+    cmd_fail(p, "invalid file name \"" + out_sanitize(args[0]) + "\": " + why);
     return CMD_FAILED;
   }
   ShareOp* op = new ShareOp;
@@ -237,7 +247,7 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
   // O_NONBLOCK: opening a FIFO must not block a thread (and with it the console).
   int r = uv_fs_open(p->loop, &op->req, op->path.c_str(), O_RDONLY | O_NONBLOCK, 0, share_on_open);
   if (r != 0) {
-    out_line("Error: cannot read %s: %s", op->path.c_str(), uv_strerror(r));
+    cmd_fail(p, "cannot read " + op->path + ": " + uv_strerror(r));
     delete op;
     return CMD_FAILED;
   }
@@ -310,11 +320,12 @@ static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
                               const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
   if (status == UV_ECANCELED) return;
-  // The file is here either way; a tracker that did not hear of it only lists us later.
+  // The file is here either way; a tracker that did not hear of it only lists us
+  // later. Said on stderr, but the command did not fail.
   if (status != 0)
-    out_line("Error: %s", err.c_str());
+    cmd_fail(p, "warning: the tracker did not hear that the file is here: " + err);
   else if (ans->has_status && !ans->ok)
-    out_line("Error: tracker: %s", ans->message.c_str());
+    cmd_fail(p, "warning: the tracker did not take the file: " + ans->message);
   get_reset(p);
   cmd_finished(p, true);
 }
@@ -332,6 +343,7 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   if (status != 0) {
     out_line("Error downloading file %s: %s", name, err.c_str());
     log_line(&p->log, "Error downloading file %s from %s:%d", name, src.ip.c_str(), src.port);
+    p->get.why = err;
     p->get.attempt++;
     get_try_next(p);
     return;
@@ -351,9 +363,15 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   pf.manifest.name = p->get.name;
   pf.hashed = true;
   out_line("Downloaded file %s successfully.", name);
-  if (fetched && p->get.cid.empty())
+  if (fetched && p->get.cid.empty()) {
     out_line("Warning: %s is unverified: the tracker announced no content id to check it against",
              name);
+    // tt get promises a verified file: it says so and fails (the file stays).
+    if (!p->opt.oneshot.empty()) {
+      cmd_fail(p, "the file is in place but unverified: the tracker announced no content id");
+      p->failures++;
+    }
+  }
   if (fetched) {
     double secs = seconds_since(p->get.started_ns);
     out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
@@ -401,13 +419,15 @@ static void get_try_next(Peer* p) {
     delete g->fetch;
     g->fetch = nullptr;
     out_line("Error downloading file %s: %s", g->name.c_str(), err.c_str());
+    g->why = err;
     log_line(&p->log, "Error downloading file %s from %s:%d", g->name.c_str(), src.ip.c_str(),
              src.port);
     if (r == UV_EEXIST || r == UV_ENOSPC) break;  // no other source can help
     g->attempt++;
   }
+  std::string why = g->why.empty() ? "no source has a whole copy" : g->why;
   get_reset(p);
-  cmd_finished(p, false);
+  cmd_failed(p, why);
 }
 
 /* ---- swarming: many sources, every piece verified -------------------------- */
@@ -490,7 +510,7 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
     auto it = p->files.find(g->name);
     if (it != p->files.end() && swarm_pieces_had(s) == 0) p->files.erase(it);
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_failed(p, err);
     return;
   }
   // The seed logs "from IP:PORT"; a swarm names every source that sent a good piece.
@@ -533,7 +553,7 @@ static void get_start(Peer* p) {
       swarm_check_space(p->opt.dir, g->cid, static_cast<uint64_t>(g->size), &space_err) != 0) {
     out_line("Error downloading file %s: %s", g->name.c_str(), space_err.c_str());
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_failed(p, space_err);
     return;
   }
   if (g->cid.empty()) {  // no content id known: the seed form, one source after another
@@ -613,8 +633,9 @@ static int get_check_target(Peer* p, const std::string& name, bool* exists) {
   std::string target = p->opt.dir + "/" + name;
   *exists = lstat(target.c_str(), &st) == 0;
   if (*exists && !S_ISREG(st.st_mode)) {
-    out_line("Error downloading file %s: %s in %s is not a regular file; it was left alone",
-             name.c_str(), name.c_str(), p->opt.dir.c_str());
+    std::string why = name + " in " + p->opt.dir + " is not a regular file; it was left alone";
+    out_line("Error downloading file %s: %s", name.c_str(), why.c_str());
+    cmd_fail(p, why);
     return -1;
   }
   return 0;
@@ -634,7 +655,7 @@ static int get_ask(Peer* p, const std::string& id) {
   }
   int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_peers, p);
   if (e != 0) {
-    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    cmd_fail(p, "cannot reach tracker " + p->tc.name + ": " + uv_strerror(e));
     return -1;
   }
   return 0;
@@ -669,13 +690,12 @@ static bool get_offer_contents(Peer* p, const ProtoAnswer* ans) {
     out_prompt("Desired content: ");
     return true;
   }
-  out_line(
-      "Error downloading file %s: the %s matches %lld contents; get one by its id (e.g. get "
-      "%.16s)",
-      g->name.c_str(), what, static_cast<long long>(ans->contents_total),
-      g->contents[0].cid.c_str());
+  std::string why = std::string("the ") + what + " matches " + std::to_string(ans->contents_total) +
+                    " contents; get one by its id (e.g. get " + g->contents[0].cid.substr(0, 16) +
+                    ")";
+  out_line("Error downloading file %s: %s", g->name.c_str(), why.c_str());
   get_reset(p);
-  cmd_finished(p, false);
+  cmd_failed(p, why);
   return true;
 }
 
@@ -697,7 +717,7 @@ static void get_on_content(Peer* p, const std::string& line) {
   g->contents.clear();
   if (get_ask(p, cid) != 0) {
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_finished(p, false);  // get_ask said why
   }
 }
 
@@ -706,13 +726,12 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   if (status == UV_ECANCELED) return;
   PeerGet* g = &p->get;
   if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
-    if (status != 0)
-      out_line("Error: %s", err.c_str());
-    else
-      out_line("Error: tracker: %s",
-               ans->message.empty() ? "no peer list in the answer" : ans->message.c_str());
+    std::string why =
+        status != 0
+            ? err
+            : "tracker: " + (ans->message.empty() ? "no peer list in the answer" : ans->message);
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_failed(p, why);
     return;
   }
   if (ans->contents_total > 1 && get_offer_contents(p, ans)) return;
@@ -721,7 +740,7 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     g->name = ans->name;
     if (get_check_target(p, g->name, &g->exists) != 0) {
       get_reset(p);
-      cmd_finished(p, false);
+      cmd_finished(p, false);  // get_check_target said why
       return;
     }
   }
@@ -734,8 +753,9 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   }
   if (g->sources.empty()) {
     out_line("No peers found with file %s", g->name.c_str());
+    std::string why = "No peers found with file " + g->name;  // the seed's words
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_failed(p, why);
     return;
   }
   g->cid = ans->cid;
@@ -754,9 +774,9 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   if (!g->order.empty()) {  // the command named a peer: g->order holds its 1-based number
     size_t k = g->order[0];
     if (k > n) {
-      out_line("Error: there is no peer %zu; choose from 1 to %zu", k, n);
       get_reset(p);
-      cmd_finished(p, false);
+      cmd_failed(
+          p, "there is no peer " + std::to_string(k) + "; choose from 1 to " + std::to_string(n));
       return;
     }
     g->order = {k - 1};
@@ -782,46 +802,42 @@ static void get_on_existing_hashed(void* ctx, int status, const Manifest* m,
   if (p->stopping) return;
   PeerGet* g = &p->get;
   const char* name = g->name.c_str();
+  std::string why;
   if (status != 0) {
-    out_line("Error downloading file %s: %s", name, err.c_str());
+    why = err;
   } else if (m->id == g->cid) {
     // The same content: nothing to fetch. Serve it, as if just downloaded.
     out_line("File %s is already here with the same content (id %.12s...)", name, m->id.c_str());
     get_finished(p, *m, 0, "this directory", false);
     return;
   } else {
-    out_line(
-        "Error downloading file %s: %s in %s has other content (id %.12s..., not %.12s...); it was "
-        "not "
-        "overwritten",
-        name, name, p->opt.dir.c_str(), m->id.c_str(), g->cid.c_str());
+    why = g->name + " in " + p->opt.dir + " has other content (id " + m->id.substr(0, 12) +
+          "..., not " + g->cid.substr(0, 12) + "...); it was not overwritten";
   }
+  out_line("Error downloading file %s: %s", name, why.c_str());
   get_reset(p);
-  cmd_finished(p, false);
+  cmd_failed(p, why);
 }
 
 // NAME exists in --dir. It is never overwritten: with the same content the get
 // is done already; with other content (or none known to compare) it fails.
 static void get_check_existing(Peer* p) {
   PeerGet* g = &p->get;
-  if (g->cid.empty()) {
-    out_line("Error downloading file %s: %s already exists in %s; it was not overwritten",
-             g->name.c_str(), g->name.c_str(), p->opt.dir.c_str());
-    get_reset(p);
-    cmd_finished(p, false);
-    return;
-  }
-  if (manifest_hash_start(p->loop, p->opt.dir + "/" + g->name, get_on_existing_hashed, p) != 0) {
-    out_line("Error downloading file %s: cannot read the copy already here", g->name.c_str());
-    get_reset(p);
-    cmd_finished(p, false);
-  }
+  std::string why;
+  if (g->cid.empty())
+    why = g->name + " already exists in " + p->opt.dir + "; it was not overwritten";
+  else if (manifest_hash_start(p->loop, p->opt.dir + "/" + g->name, get_on_existing_hashed, p) != 0)
+    why = "cannot read the copy already here";
+  if (why.empty()) return;
+  out_line("Error downloading file %s: %s", g->name.c_str(), why.c_str());
+  get_reset(p);
+  cmd_failed(p, why);
 }
 
 static int cmd_get(Peer* p, const std::vector<std::string>& args) {
   std::string why;
   if (proto_check_name(args[0], &why) != 0) {
-    out_line("Error: invalid file name \"%s\": %s", out_sanitize(args[0]).c_str(), why.c_str());
+    cmd_fail(p, "invalid file name \"" + out_sanitize(args[0]) + "\": " + why);
     return CMD_FAILED;
   }
   size_t choice = 0;
@@ -830,7 +846,7 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
     if (args[i] == "--sources") {
       size_t k = i + 1 < args.size() ? parse_choice(args[i + 1], kMaxSources) : 0;
       if (k == 0) {
-        out_line("Error: --sources needs a number from 1 to %zu", kMaxSources);
+        cmd_fail(p, "--sources needs a number from 1 to " + std::to_string(kMaxSources));
         return CMD_FAILED;
       }
       max_sources = static_cast<int>(k);
@@ -839,8 +855,7 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
     }
     choice = choice == 0 ? parse_choice(args[i], 1u << 30) : 0;
     if (choice == 0) {
-      out_line("Error: peer number must be a positive integer, not \"%s\"",
-               out_sanitize(args[i]).c_str());
+      cmd_fail(p, "peer number must be a positive integer, not \"" + out_sanitize(args[i]) + "\"");
       // "get notes 2024.txt": the words up to a number or --sources were one name.
       size_t end = i + 1;
       while (end < args.size() && args[end] != "--sources" &&
@@ -879,7 +894,7 @@ static bool line_is_download(const std::string& line, void*) {
 static int cmd_request_logs(Peer* p, const std::vector<std::string>&) {
   int r = log_print_matching(p->log.path, line_is_download, nullptr, stdout);
   if (r < 0) {
-    out_line("Error: cannot read %s: %s", p->log.path.c_str(), uv_strerror(r));
+    cmd_fail(p, "cannot read " + p->log.path + ": " + uv_strerror(r));
     return CMD_FAILED;
   }
   if (r == 0) out_line("No downloads logged yet.");
@@ -922,8 +937,10 @@ static const ConsoleCmd* console_table() {
   return table;
 }
 
-static int cmd_help(Peer*, const std::vector<std::string>&) {
+static int cmd_help(Peer* p, const std::vector<std::string>&) {
+  out_set_quiet(false);  // asked for, so printed even under --quiet
   console_print_help(console_table(), kNumCommands);
+  out_set_quiet(p->opt.quiet);
   return CMD_OK;
 }
 
@@ -940,10 +957,11 @@ static int run_line(Peer* p, const std::string& line) {
   if (r == CONSOLE_UNKNOWN) {
     out_line("Please enter a valid command!");
     out_line("%s", console_unknown_hint(table, kNumCommands, line).c_str());
+    cmd_fail(p, "unknown command (help lists them)");
     return CMD_FAILED;
   }
   if (r == CONSOLE_BADARGS) {
-    out_line("Error: %s", parsed.error.c_str());
+    cmd_fail(p, parsed.error);
     // "share my notes 2024.txt": more words than the command takes.
     PeerHandler h = parsed.cmd != nullptr ? kCommands[parsed.cmd - table].handler : nullptr;
     if (parsed.cmd != nullptr && (h == cmd_share || h == cmd_get) &&
@@ -962,6 +980,7 @@ static void pump(Peer* p) {
   while (!p->busy && !p->stopping && !p->pending.empty()) {
     std::string line = std::move(p->pending.front());
     p->pending.pop_front();
+    p->cmd = line;
     int r = run_line(p, line);
     if (r == CMD_ASYNC) p->busy = true;
     if (r == CMD_FAILED) p->failures++;
@@ -978,7 +997,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
   Peer* p = static_cast<Peer*>(ctx);
   if (p->stopping) return;
   if (too_long) {
-    out_line("Error: console line too long");
+    out_fail("", "console line too long");
     p->failures++;
     return;
   }
@@ -1001,7 +1020,7 @@ static void on_console_eof(void* ctx) {
     p->awaiting_content = false;
     out_line("Error downloading file %s: no content was chosen", p->get.name.c_str());
     get_reset(p);
-    cmd_finished(p, false);
+    cmd_failed(p, "no content was chosen");
     return;
   }
   if (p->awaiting_choice) {  // nobody left to answer: take the first peer
@@ -1061,7 +1080,7 @@ static void tracker_answering(Peer* p) {
 static void tracker_silent(Peer* p, const std::string& err) {
   if (p->tracker_lost) return;  // said once; said again when it answers
   p->tracker_lost = true;
-  out_line("Error: %s (will keep trying)", err.c_str());
+  out_fail("", err + " (will keep trying)");
   log_line(&p->log, "%s", err.c_str());
 }
 
@@ -1080,7 +1099,8 @@ static std::string token_path(const Peer* p) {
 }
 
 static void token_save(Peer* p) {
-  if (p->token.size() != kTokenHexLen) return;
+  // A tt get's id is new each run: its token would never be used again.
+  if (p->token.size() != kTokenHexLen || !p->opt.oneshot.empty()) return;
   std::string path = token_path(p);
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;  // a convenience: without it a restart waits for the old id to expire
@@ -1094,6 +1114,7 @@ static void token_save(Peer* p) {
 }
 
 static void token_load(Peer* p) {
+  if (!p->opt.oneshot.empty()) return;
   int fd = open(token_path(p).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return;
   char buf[kTokenHexLen + 2];
@@ -1118,9 +1139,9 @@ static void adopt_join_answer(Peer* p, const ProtoAnswer* ans) {
 static void on_reshare_answer(void*, int status, const ProtoAnswer* ans, const std::string& err) {
   if (status == UV_ECANCELED) return;
   if (status != 0)
-    out_line("Error: %s", err.c_str());
+    out_fail("", err);
   else if (ans->has_status && !ans->ok)
-    out_line("Error: tracker: %s", ans->message.c_str());
+    out_fail("", "tracker: " + ans->message);
 }
 
 // The common start of answers to background requests (heartbeats, rejoins):
@@ -1141,8 +1162,7 @@ static void on_rejoin_answer(void* ctx, int status, const ProtoAnswer* ans,
   Peer* p = static_cast<Peer*>(ctx);
   if (!background_answered(p, status, err)) return;
   if (ans->has_status && !ans->ok) {
-    out_line("Error: tracker refused to let peer %s join again: %s", p->opt.id.c_str(),
-             ans->message.c_str());
+    out_fail("", "tracker refused to let peer " + p->opt.id + " join again: " + ans->message);
     return;
   }
   adopt_join_answer(p, ans);
@@ -1238,6 +1258,12 @@ static void on_leave_answer(void* ctx, int status, const ProtoAnswer*, const std
 
 static void peer_stop(Peer* p) {
   if (p->stopping) return;
+  // A tt get stopped (a signal) before its download ended has failed.
+  if (p->busy && !p->opt.oneshot.empty()) {
+    progress_stop(p);  // the line starts at the left edge, not after the bar
+    cmd_fail(p, "interrupted; verified pieces are kept: the same tt get resumes");
+    p->failures++;
+  }
   p->stopping = true;
   p->awaiting_choice = false;
   p->awaiting_content = false;
@@ -1286,13 +1312,9 @@ static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const 
   if (status == UV_ECANCELED) return;
   p->tc.refused_is_final = false;  // later, a refusal is a tracker restarting: waited for
   if (status != 0 || (ans->has_status && !ans->ok)) {
-    if (status == UV_ECONNREFUSED)
-      out_line("%s", err.c_str());
-    else if (status != 0)
-      out_line("Error: %s", err.c_str());
-    else
-      out_line("Error: tracker refused to let peer %s join: %s", p->opt.id.c_str(),
-               ans->message.c_str());
+    std::string why =
+        status != 0 ? err : "tracker refused to let peer " + p->opt.id + " join: " + ans->message;
+    out_fail(p->cmd, why);
     p->exit_code = 1;
     peer_stop(p);
     return;
@@ -1301,9 +1323,18 @@ static void on_join_answer(void* ctx, int status, const ProtoAnswer* ans, const 
   adopt_join_answer(p, ans);
   out_line("Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
   log_line(&p->log, "Peer %s joined the network on TCP port %d", p->opt.id.c_str(), p->srv.port);
+  if (!p->opt.oneshot.empty()) {
+    // tt get: the one command runs as if it were piped in alone, then the peer leaves.
+    p->eof = true;
+    int c = cmd_get(p, {p->opt.oneshot});
+    if (c == CMD_ASYNC) p->busy = true;
+    if (c == CMD_FAILED) p->failures++;
+    pump(p);
+    return;
+  }
   int r = console_open(&p->console, p->loop, p, on_console_line, on_console_eof);
   if (r != 0) {
-    out_line("Error: cannot read commands from stdin: %s", uv_strerror(r));
+    out_fail("", std::string("cannot read commands from stdin: ") + uv_strerror(r));
     p->exit_code = 1;
     peer_stop(p);
     return;
@@ -1329,7 +1360,7 @@ static int peer_start(Peer* p) {
             uv_strerror(r));
     return r;
   }
-  if ((r = log_open(&p->log, p->opt.log_path)) != 0) {
+  if (!p->opt.log_path.empty() && (r = log_open(&p->log, p->opt.log_path)) != 0) {
     fprintf(stderr, "tt peer: cannot open log %s: %s\n", p->opt.log_path.c_str(), uv_strerror(r));
     return r;
   }
@@ -1337,7 +1368,7 @@ static int peer_start(Peer* p) {
   uv_timer_init(p->loop, &p->progress);
   p->progress.data = p;
   p->progress_open = true;
-  p->progress_tty = uv_guess_handle(2) == UV_TTY;
+  p->progress_tty = uv_guess_handle(2) == UV_TTY && !p->opt.quiet;
   uv_timer_init(p->loop, &p->heartbeat);
   p->heartbeat.data = p;
   p->heartbeat_open = true;
@@ -1366,6 +1397,17 @@ int peer_check_id(const std::string& id, std::string* why) {
   return 0;
 }
 
+std::string peer_oneshot_id() {
+  unsigned char b[4] = {0, 0, 0, 0};
+  if (uv_random(nullptr, nullptr, b, sizeof b, 0, nullptr) != 0) {
+    uint64_t t = uv_hrtime() ^ (static_cast<uint64_t>(getpid()) << 32);  // still unlikely to clash
+    memcpy(b, &t, sizeof b);
+  }
+  char id[16];
+  snprintf(id, sizeof id, "get-%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+  return id;
+}
+
 int peer_main(const PeerOptions& opt) {
   app_init_process();
   uv_loop_t loop;
@@ -1373,7 +1415,10 @@ int peer_main(const PeerOptions& opt) {
   Peer* p = new Peer;
   p->loop = &loop;
   p->opt = opt;
-  if (p->opt.log_path.empty()) p->opt.log_path = ".peer_" + opt.id + ".log";
+  // tt get keeps no log unless asked: its id is new each run.
+  if (p->opt.log_path.empty() && opt.oneshot.empty()) p->opt.log_path = ".peer_" + opt.id + ".log";
+  if (!opt.oneshot.empty()) p->cmd = "get " + opt.oneshot;
+  out_set_quiet(opt.quiet);
   int r = peer_start(p);
   if (r != 0) {
     p->exit_code = 1;

@@ -38,6 +38,10 @@ struct PeerOptions {
   int max_conns_per_ip = static_cast<int>(kDefaultMaxConnsPerIp);  // served at once per address
   uint64_t min_rate = kDefaultMinRate;                             // bytes per second; 0: no floor
   uint64_t max_unverified_size = kDefaultMaxUnverified;            // bytes; 0: no limit
+  bool quiet = false;                                              // --quiet: errors only (stderr)
+  // tt get: one `get` of this NAME or content id instead of a console, then
+  // leave; no stdin, no token file, and a log only when --log names one.
+  std::string oneshot;
 };
 
 // A file this peer serves: shared, downloaded, or (have not empty) being downloaded.
@@ -69,6 +73,7 @@ struct PeerGet {
   bool by_id = false;   // `get ID`: NAME is a content id (or prefix) until the tracker names it
   std::vector<ProtoContent> contents;  // several contents fit: the choice offered
   uint64_t started_ns = 0;             // when the current source was asked
+  std::string why;                     // why the last source failed
 };
 
 struct Peer {
@@ -87,6 +92,7 @@ struct Peer {
   bool console_open = false;
   std::deque<std::string> pending;  // console lines waiting their turn
   bool busy = false;                // a command is running
+  std::string cmd;                  // it, as typed: failures name it (out_fail)
   bool awaiting_choice = false;     // the next line answers "Desired Peer:"
   bool awaiting_content = false;    // ... or "Desired content:"
   bool eof = false;
@@ -112,6 +118,9 @@ int peer_main(const PeerOptions& opt);
 // The peer console's command table (n rows), as `help` prints it; tt's usage
 // text and `tt help --dump` list it too.
 const ConsoleCmd* peer_console_commands(size_t* n);
+
+// A peer id of the form get-<8 hex digits>, random: what a `tt get` joins as.
+std::string peer_oneshot_id();
 
 // Checks a peer id as typed on the command line (it also names the log file).
 int peer_check_id(const std::string& id, std::string* why);

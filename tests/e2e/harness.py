@@ -335,6 +335,22 @@ class Proc:
     def stderr_tail(self, n=4):
         return "\n".join(self.stderr_text().splitlines()[-n:])
 
+    def stderr_lines(self):
+        return self.stderr_text().splitlines()
+
+    def expect_stderr(self, pattern, timeout=DEFAULT_TIMEOUT):
+        """Wait for a complete stderr line matching the regex (re.M); return the match."""
+        rx = re.compile(pattern, re.M)
+
+        def found():
+            text = self.stderr_text()
+            return rx.search(text[:text.rfind("\n") + 1])
+
+        try:
+            return wait_for(found, timeout, f"/{pattern}/ on {self.name}'s stderr")
+        except CheckFailed as exc:
+            raise CheckFailed(f"{exc}\nstderr:\n{self.stderr_text()[-1500:]}")
+
     # -- input
     def send(self, line):
         data = (line + "\n").encode()

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Bad console input to a peer gets a one-line answer and the peer keeps
 working. Each command is followed by an unknown command as a fence, so the
-lines a command printed are exactly those before the fence's answer."""
+lines a command printed are exactly those before the fence's answer. Errors
+of tt's own go to stderr as one `tt: COMMAND: reason` line."""
 
 import os
 from types import SimpleNamespace
 
 from harness import (Tap, eq, log_messages, require, seed_download, start_peer,
-                     start_tracker, tempdir, tt_path, write_bytes)
+                     start_tracker, tempdir, tt_path, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -27,9 +28,16 @@ def printed(command):
 
 
 def one_error_line(command):
-    lines = printed(command)
-    require(len(lines) == 1 and lines[0].startswith("Error"),
-            f"{command!r} printed {lines!r}, expected one line starting with 'Error'")
+    """The command prints nothing on stdout and one `tt: COMMAND: ...` line on
+    stderr (the fence adds its own `tt: fence: ...` after it)."""
+    before = len(c.p.stderr_lines())
+    eq(printed(command), [], f"stdout of {command!r}")
+    wait_for(lambda: len(c.p.stderr_lines()) >= before + 2, what="the fence's stderr line")
+    new = c.p.stderr_lines()[before:]
+    eq(len(new), 2, f"stderr lines of {command!r} and the fence: {new!r}")
+    require(new[0].startswith(f"tt: {command[:60]}") and ": " in new[0][4:],
+            f"{command!r} wrote {new[0]!r} on stderr, expected 'tt: {command[:60]}...: reason'")
+    require(new[1].startswith("tt: fence: "), f"the fence wrote {new[1]!r} on stderr")
 
 
 @t.test("tracker and peer 71 start", fatal=True)
@@ -43,23 +51,23 @@ def _():
     t.watch(c.tracker, c.p)
 
 
-@t.test("'share ../x' prints one line starting with 'Error'")
+@t.test("'share ../x' writes one 'tt: share ../x: ...' line on stderr, nothing on stdout")
 def _():
     one_error_line("share ../x")
 
 
-@t.test("'get a/b' prints one line starting with 'Error'")
+@t.test("'get a/b' writes one 'tt: get a/b: ...' line on stderr")
 def _():
     one_error_line("get a/b")
 
 
-@t.test("'share ..' and 'get ..' print one line starting with 'Error'")
+@t.test("'share ..' and 'get ..' write one 'tt: ...' line each on stderr")
 def _():
     one_error_line("share ..")
     one_error_line("get ..")
 
 
-@t.test("'share' of a 300-byte name prints one line starting with 'Error'")
+@t.test("'share' of a 300-byte name writes one 'tt: share xxx...' line on stderr")
 def _():
     one_error_line("share " + "x" * 300)
 
@@ -88,13 +96,10 @@ def _():
     eq(printed("get nothere.txt"), ["No peers found with file nothere.txt"], "output")
 
 
-@t.test("'share' and 'get' without a name print one line each")
+@t.test("'share' and 'get' without a name write one 'tt: share: usage...' line each on stderr")
 def _():
     for command in ("share", "get"):
-        lines = printed(command)
-        require(len(lines) <= 1, f"{command!r} printed {lines!r}")
-        if not lines:  # the answer was the same line as the fence's
-            c.p.read_until_line(INVALID)
+        one_error_line(command)
 
 
 @t.test("nothing with an invalid name reached the tracker")

@@ -91,7 +91,7 @@ def _():
     start = time.monotonic()
     p = start_peer(tt, 91, port, wait_join=False)
     t.watch(p)
-    p.expect(rf"tracker 127\.0\.0\.1:{port} not answering", timeout=20)
+    p.expect_stderr(rf"^tt: tracker 127\.0\.0\.1:{port} not answering", timeout=20)
     eq(p.wait(10), 1, "exit code")
     t.diag(f"gave up after {time.monotonic() - start:.1f}s")
 

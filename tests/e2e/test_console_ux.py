@@ -39,11 +39,11 @@ def _():
     s.close()  # nothing listens there now: the kernel answers port unreachable
     p = start_peer(tt, 61, port, wait_join=False)
     t.watch(p)
-    m = p.expect(r"^.*(refused|not answering).*$", timeout=20)
+    m = p.expect_stderr(r"^.*(refused|not answering).*$", timeout=20)
     line = m.group(0)
     require("not answering" not in line, f"the slow path's line came first: {line!r}")
-    eq(line, f"Tracker {HOST}:{port} refused the connection (nothing listens there): start one "
-       f"with 'tt tracker --port {port}', or pass --tracker HOST:PORT", "line")
+    eq(line, f"tt: Tracker {HOST}:{port} refused the connection (nothing listens there): start "
+       f"one with 'tt tracker --port {port}', or pass --tracker HOST:PORT", "line")
     eq(p.wait(10), 1, "exit code")
 
 
@@ -88,8 +88,8 @@ def _():
        [f"File {c.dir}/2024.txt does not exist",
         'Names with blanks need quotes: share "notes 2024.txt"'], "output")
     eq(printed(c.p, "share my notes 2024.txt"),
-       ["Error: usage: share NAME [PATH]",
-        'Names with blanks need quotes: share "my notes 2024.txt"'], "output")
+       ['Names with blanks need quotes: share "my notes 2024.txt"'], "output")
+    c.p.expect_stderr(r"^tt: share my notes 2024\.txt: usage: share NAME \[PATH\]$")
     c.p.send('share "notes 2024.txt"')
     c.p.expect_line("Peer 62 shared a new files: notes 2024.txt")
 
@@ -97,8 +97,9 @@ def _():
 @t.test("'get notes 2024.txt' says the same for get")
 def _():
     eq(printed(c.p, "get notes 2024.txt"),
-       ['Error: peer number must be a positive integer, not "2024.txt"',
-        'Names with blanks need quotes: get "notes 2024.txt"'], "output")
+       ['Names with blanks need quotes: get "notes 2024.txt"'], "output")
+    c.p.expect_stderr(
+        r'^tt: get notes 2024\.txt: peer number must be a positive integer, not "2024\.txt"$')
 
 
 @t.test("share NAME PATH: a relative PATH is taken in --dir, not in the current directory")

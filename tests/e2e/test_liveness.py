@@ -159,7 +159,7 @@ def _():
     c.tracker.skip_all()
     dup = start_peer(tt, 8, c.tracker.port, wait_join=False, name="peer8-dup")
     t.watch(dup)
-    dup.expect(r"held by a live peer")
+    dup.expect_stderr(r"^tt: tracker refused to let peer 8 join: .*held by a live peer")
     eq(dup.wait(timeout=15), 1, "exit code of the second peer 8")
     require("joined the network" not in dup.output(), f"it joined: {dup.output()[-300:]!r}")
 
@@ -185,7 +185,8 @@ def _():
 @t.test("(c, d) the running peers printed no error")
 def _():
     for p in (c.p7, c.p8):
-        bad = [line for line in p.lines() if "Error" in line]
+        bad = ([line for line in p.lines() if "Error" in line] +
+               [line for line in p.stderr_lines() if line.startswith("tt: ")])
         require(not bad, f"{p.name}: {bad[:3]!r}")
 
 

@@ -24,7 +24,8 @@ DATA = {name: os.urandom(1000 + 97 * i) for i, name in enumerate(NAMES)}
 
 
 def error_lines(p):
-    return [line for line in p.lines() if "Error" in line]
+    return ([line for line in p.lines() if "Error" in line] +
+            [line for line in p.stderr_lines() if line.startswith("tt: ")])
 
 
 @t.test("tracker starts; a relay dropping 20% each way sits in front of it", fatal=True)

@@ -61,15 +61,15 @@ def _():
     c.tracker.expect_line("Peer B downloaded the file file: f1")
 
 
-@t.test("the tracker is SIGKILLed: A and B print 'Error: tracker HOST:P not answering "
-        "(will keep trying)' once", fatal=True)
+@t.test("the tracker is SIGKILLed: A and B write 'tt: tracker HOST:P not answering "
+        "(will keep trying)' on stderr", fatal=True)
 def _():
     c.tracker.signal(signal.SIGKILL)
     c.tracker.wait()
     for p in (c.a, c.b):
         # the reason may follow in brackets, e.g. "(connection refused)"
-        p.expect(rf"^Error: tracker {re.escape(c.name)} not answering( \(.*\))? "
-                 r"\(will keep trying\)$", timeout=15)
+        p.expect_stderr(rf"^tt: tracker {re.escape(c.name)} not answering( \(.*\))? "
+                        r"\(will keep trying\)$", timeout=15)
 
 
 @t.test("after 3 more heartbeat intervals down, a new tracker starts on the same port P",
@@ -96,7 +96,7 @@ def _():
 @t.test("'will keep trying' was said only once by each while the tracker was down")
 def _():
     for p in (c.a, c.b):
-        n = sum(1 for line in p.lines() if "(will keep trying)" in line)
+        n = sum(1 for line in p.stderr_lines() if "(will keep trying)" in line)
         eq(n, 1, f"'will keep trying' lines of {p.name}")
 
 
@@ -170,8 +170,8 @@ def _():
     os.unlink(os.path.join(c.rdir, ".peer_r.token"))
     r3 = start_r(c.rport)
     t.watch(r3)
-    r3.expect(r"^Error: tracker refused to let peer r join: peer id r is held by a live peer at "
-              rf"127\.0\.0\.1:{c.rport}; choose another id$", timeout=15)
+    r3.expect_stderr(r"^tt: tracker refused to let peer r join: peer id r is held by a live peer "
+                     rf"at 127\.0\.0\.1:{c.rport}; choose another id$", timeout=15)
     eq(r3.wait(timeout=10), 1, "exit code")
 
 

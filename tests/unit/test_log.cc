@@ -161,3 +161,49 @@ TEST_CASE("log: past max_bytes the file moves to <path>.1 and a new one starts",
   unlink(path.c_str());
   unlink((path + ".1").c_str());
 }
+
+// Runs fn with fd `which` (1: stdout, 2: stderr) sent to a file; returns what
+// was written there.
+static std::string capture(int which, void (*fn)()) {
+  char path[] = "/tmp/tt-test-out-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  fflush(stdout);
+  fflush(stderr);
+  int saved = dup(which);
+  dup2(fd, which);
+  fn();
+  fflush(stdout);
+  fflush(stderr);
+  dup2(saved, which);
+  close(saved);
+  std::string text;
+  char buf[512];
+  ssize_t n;
+  lseek(fd, 0, SEEK_SET);
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  unlink(path);
+  return text;
+}
+
+TEST_CASE("log: a failed command is one line on stderr, tt: COMMAND: reason", "[log]") {
+  CHECK(capture(2, [] { out_fail("share notes.txt", "File notes.txt does not exist"); }) ==
+        "tt: share notes.txt: File notes.txt does not exist\n");
+  // As typed, without the blanks around it; control bytes shown escaped.
+  CHECK(capture(2, [] { out_fail("  get a\x1b.bin \t", "no"); }) == "tt: get a\\x1b.bin: no\n");
+  CHECK(capture(2, [] { out_fail("", "tracker 127.0.0.1:9 not answering"); }) ==
+        "tt: tracker 127.0.0.1:9 not answering\n");
+}
+
+TEST_CASE("log: quiet silences out_line but not out_fail", "[log]") {
+  out_set_quiet(true);
+  CHECK(out_quiet());
+  CHECK(capture(2, [] { out_fail("get x", "why"); }) == "tt: get x: why\n");
+  CHECK(capture(1, [] { out_line("Downloaded file %s successfully.", "x"); }) == "");
+  out_set_quiet(false);
+  CHECK(capture(1, [] { out_line("Downloaded file %s successfully.", "x"); }) ==
+        "Downloaded file x successfully.\n");
+  CHECK_FALSE(out_quiet());
+}
