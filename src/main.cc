@@ -130,6 +130,8 @@ static const Flag kTrackerFlags[] = {
      &g_tracker.max_contents_per_ip, 1, 65536},
     {"--log-max-size", "MIB", "rotate the log to PATH.1 at this size (default 64)", FLAG_INT,
      &g_tracker.log_max_mib, 1, 1048576},
+    {"--http", "IP:PORT", "serve /metrics and a status page over HTTP (default: off)", FLAG_STRING,
+     &g_tracker.http, 0, 0},
 };
 
 static void tracker_usage(FILE* out) {
