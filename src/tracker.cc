@@ -1218,6 +1218,13 @@ static int tracker_start(Tracker* t) {
     fprintf(stderr, "tt tracker: bad --host %s: %s\n", t->opt.host.c_str(), uv_strerror(r));
     return r;
   }
+  std::string why;
+  if (!t->opt.http.empty() && http_parse_hostport(t->opt.http, &addr, &why) != 0) {
+    fprintf(stderr, "tt tracker: bad --http %s: %s\n", out_sanitize(t->opt.http).c_str(),
+            why.c_str());
+    return UV_EINVAL;
+  }
+  uv_ip4_addr(t->opt.host.c_str(), t->opt.port, &addr);
   t->udp.ctx = t;
   t->udp.on_datagram = on_datagram;
   t->udp.on_batch_end = on_batch_end;
