@@ -3,7 +3,7 @@
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config g++ libuv1-dev rapidjson-dev catch2 libssl-dev clang-format
-      python3 valgrind clang libclang-rt-14-dev)
+      python3 valgrind clang libclang-rt-14-dev libhttp-parser-dev python3-prometheus-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
