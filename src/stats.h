@@ -66,6 +66,13 @@ inline void stats_request(Stats* s, size_t a, int64_t now_ms) {
   s->rate.row[a]++;
 }
 
+// Takes back the last stats_request for `a` (a request that is set aside and
+// will be handled, and counted, again).
+inline void stats_uncount(Stats* s, size_t a) {
+  s->requests[a]--;
+  s->rate.row[a]--;
+}
+
 // Requests for action `a` in the kStatsRateSeconds seconds up to now_ms
 // (the current second included).
 uint64_t stats_rate_sum(const StatsRate* r, size_t a, int64_t now_ms);

@@ -543,7 +543,11 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
     std::string why;
     r = probe_wait(t, c.probe_id, data, len, ip_n, port, &why);
     if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
-    if (r != TRACKER_ANSWER) return r;
+    if (r != TRACKER_ANSWER) {
+      // Counted when it is handled again, once the probe has finished.
+      stats_uncount(&t->stats, index);
+      return r;
+    }
     log_refusal(t, ip, port, why);
     refuse(&c, REF_BUSY, why);
   }

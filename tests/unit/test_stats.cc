@@ -137,6 +137,26 @@ TEST_CASE("stats: the tracker counts requests by action and refusals by reason",
   delete t;
 }
 
+TEST_CASE("stats: a join that waits for a probe is counted once, when answered", "[stats]") {
+  Tracker* t = quiet_tracker();
+  tracker_init_key(t);
+  t->opt.peer_ttl_s = 9;
+  t->reg.ttl_ms = 9000;
+  send(t, R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":1007})");
+  std::string j = R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":2007})";
+  std::string probe_id;
+  REQUIRE(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
+  CHECK(t->stats.requests[0] == 1);
+  CHECK(stats_rate_sum(&t->stats.rate, 0, t->now) == 1);
+  tracker_probe_result(t, "7", PROBE_ALIVE);
+  REQUIRE(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+  CHECK(has(t->answer, "held by a live peer"));
+  CHECK(t->stats.requests[0] == 2);
+  CHECK(stats_rate_sum(&t->stats.rate, 0, t->now) == 2);
+  CHECK(t->stats.refusals[REF_ID_HELD] == 1);
+  delete t;
+}
+
 TEST_CASE("stats: peers and files list at most 100 rows, then how many more", "[stats]") {
   Tracker* t = quiet_tracker();
   for (int i = 0; i < 130; i++) {
