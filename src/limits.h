@@ -126,3 +126,12 @@ constexpr uint64_t kRateChunk = 64 * 1024;  // limited piece bytes go out this m
 
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole
+
+// Watching a tracker: counters, console listings, the HTTP status server (--http).
+constexpr int kStatsRateSeconds = 60;    // requests per second are kept for the last minute
+constexpr size_t kStatsMaxActions = 16;  // room for the action table, and a slot for the rest
+constexpr size_t kListingRows = 100;     // rows the peers and files listings show at most
+constexpr size_t kHttpMaxHead = 8192;    // request line and headers; more: 431, closed
+constexpr uint64_t kHttpTimeoutMs = 10 * 1000;  // a whole request must arrive in this long
+constexpr uint64_t kHttpLingerMs = 1000;  // after the answer, wait this long for the client's close
+constexpr size_t kHttpMaxConns = 64;      // connections at once; more are closed at accept

@@ -1,5 +1,5 @@
 // Host names and addresses as the command line gives them: every host flag
-// (tracker --host, peer --host, peer --tracker HOST:PORT) goes through
+// (tracker --host and --http, peer --host, --tracker HOST:PORT) goes through
 // net_resolve_ipv4, so each accepts the same things. Owns nothing; called from
 // main.cc before any loop runs (getaddrinfo may block).
 #pragma once

@@ -597,3 +597,39 @@ std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& 
   std::sort(names.begin(), names.end());
   return names;
 }
+
+// A position is (file slot << 32 | content index). A page stops after `limit`
+// rows, or after skipping a bounded number of free slots (it may then be short).
+void reg_list_files(const Registry* r, uint64_t* cursor, size_t limit,
+                    std::vector<RegFileRow>* out) {
+  size_t slot = static_cast<size_t>(*cursor >> 32);
+  size_t k = static_cast<size_t>(*cursor & 0xffffffffu);
+  size_t skip_budget = 1024 + 16 * limit;
+  size_t rows = 0;
+  while (slot < r->files.size() && rows < limit) {
+    const RegFile& f = r->files[slot];
+    if (f.name == nullptr || k >= f.contents.size()) {
+      slot++;
+      k = 0;
+      if (f.name == nullptr && skip_budget-- == 0) break;
+      continue;
+    }
+    const RegContent& c = f.contents[k++];
+    RegFileRow row;
+    row.name = *f.name;
+    if (c.cid != 0) {
+      const RegCid& id = r->cids[c.cid - 1];
+      row.cid = *id.hex;
+      row.size = id.size;
+    }
+    row.holders = static_cast<uint32_t>(c.holders.size());
+    for (const RegHolder& h : c.holders) {
+      if (h.complete) row.complete++;
+      if (row.size < 0 && h.size >= 0) row.size = h.size;
+    }
+    row.first_seen = c.first_seen;
+    out->push_back(std::move(row));
+    rows++;
+  }
+  *cursor = slot < r->files.size() ? static_cast<uint64_t>(slot) << 32 | k : 0;
+}

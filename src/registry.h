@@ -199,3 +199,19 @@ size_t reg_file_count(const Registry* reg);
 bool reg_has_file(const Registry* reg, const std::string& file);
 // The names peer `id` holds, sorted.
 std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& id);
+
+// One content under one name, for listings (the tracker's `files` console
+// command, its `list` action, its HTTP status page).
+struct RegFileRow {
+  std::string name;
+  std::string cid;         // hex content id; "" when its holders announced none (seed peers)
+  int64_t size = -1;       // -1: unknown
+  uint32_t holders = 0;    // peers holding it
+  uint32_t complete = 0;   // of them, complete copies
+  int64_t first_seen = 0;  // ms, the registry's clock
+};
+// Up to `limit` rows, starting at the opaque position `*cursor` (0: the start);
+// sets *cursor to where the next page starts, 0 when there is none. The cost is
+// bounded by limit (plus free slots skipped, bounded too), never the table size.
+void reg_list_files(const Registry* r, uint64_t* cursor, size_t limit,
+                    std::vector<RegFileRow>* out);

@@ -9,6 +9,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -99,6 +101,7 @@ struct Call {
   bool authenticated;  // carried the holder's token
   ProtoReply& reply;   // the tracker's, reused
   std::string probe_id;
+  int refusal = REF_OTHER;  // why, when the answer is an error (StatsRefusal)
 };
 
 enum ActionFlags : unsigned {
@@ -125,6 +128,12 @@ static int reply_error(Call* c, const std::string& message) {
   return TRACKER_ANSWER;
 }
 
+// An error answer counted under `reason` (StatsRefusal).
+static int refuse(Call* c, int reason, const std::string& message) {
+  c->refusal = reason;
+  return reply_error(c, message);
+}
+
 static void remove_peer(Tracker* t, const std::string& id);
 
 static int heartbeat_interval_s(const Tracker* t) {
@@ -135,10 +144,11 @@ static int heartbeat_interval_s(const Tracker* t) {
 static int reply_full(Tracker* t, Call* c) {
   char ip[16];
   proto_ip_format(c->ip_n, ip);
-  return reply_error(c, std::string("too many files registered from ") + ip + " (at most " +
-                            std::to_string(t->reg.max_files_per_ip) + " per address, " +
-                            std::to_string(kMaxFilesPerPeer) + " per peer id, " +
-                            std::to_string(kMaxRegistrations) + " in all); nothing was changed");
+  return refuse(c, REF_LIMIT,
+                std::string("too many files registered from ") + ip + " (at most " +
+                    std::to_string(t->reg.max_files_per_ip) + " per address, " +
+                    std::to_string(kMaxFilesPerPeer) + " per peer id, " +
+                    std::to_string(kMaxRegistrations) + " in all); nothing was changed");
 }
 
 // Whether `hex` (32 hex digits, checked by the decoder) is the peer's token.
@@ -155,15 +165,16 @@ static int join_held(Tracker* t, Call* c, const RegPeer* h) {
   }
   char ip[16];
   proto_ip_format(h->ip, ip);
-  return reply_error(c, "peer id " + out_sanitize(req.peer_id, 40) + " is held by a live peer at " +
-                            ip + ":" + std::to_string(h->tcp_port) + "; choose another id");
+  return refuse(c, REF_ID_HELD,
+                "peer id " + out_sanitize(req.peer_id, 40) + " is held by a live peer at " + ip +
+                    ":" + std::to_string(h->tcp_port) + "; choose another id");
 }
 
 static int act_join(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
   const RegPeer* h = c->self == kRegNone ? nullptr : &t->reg.peers[c->self];
   if (h == nullptr && reg_peer_count(&t->reg) >= kMaxPeers)
-    return reply_error(c, "the tracker is full; try again later");
+    return refuse(c, REF_LIMIT, "the tracker is full; try again later");
   // The same IP and TCP port: the same process for a seed holder (it has
   // nothing else to show), but a tt holder's id moves only with its token, from
   // the very socket that joined, or after a probe finds it gone (issue 12).
@@ -175,8 +186,9 @@ static int act_join(Tracker* t, Call* c) {
       reg_ip_count(&t->reg, c->ip_n).ids >= static_cast<uint32_t>(t->opt.max_ids_per_ip)) {
     char ip[16];
     proto_ip_format(c->ip_n, ip);
-    return reply_error(c, std::string("too many peer ids from ") + ip + " (the limit is " +
-                              std::to_string(t->opt.max_ids_per_ip) + "); try again later");
+    return refuse(c, REF_LIMIT,
+                  std::string("too many peer ids from ") + ip + " (the limit is " +
+                      std::to_string(t->opt.max_ids_per_ip) + "); try again later");
   }
   int r =
       reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
@@ -196,17 +208,18 @@ static int act_join(Tracker* t, Call* c) {
 
 // A refusal for one content too many under a name from one address (REG_CROWDED).
 static int reply_crowded(Tracker* t, Call* c, const std::string& name) {
-  return reply_error(c, "this address already introduced " +
-                            std::to_string(t->reg.max_contents_per_ip) +
-                            " other contents under the name " + out_sanitize(name, 80) +
-                            "; share this one under another name");
+  return refuse(c, REF_LIMIT,
+                "this address already introduced " + std::to_string(t->reg.max_contents_per_ip) +
+                    " other contents under the name " + out_sanitize(name, 80) +
+                    "; share this one under another name");
 }
 
 // A refusal for a size that contradicts the content id's (REG_MISMATCH): an id
 // has one size, the one it was first announced with.
 static int reply_mismatch(Call* c, const std::string& cid, int64_t size) {
-  return reply_error(c, "content id " + cid.substr(0, 16) + "... is not " + std::to_string(size) +
-                            " bytes (its size was announced before); nothing was changed");
+  return refuse(c, REF_MISMATCH,
+                "content id " + cid.substr(0, 16) + "... is not " + std::to_string(size) +
+                    " bytes (its size was announced before); nothing was changed");
 }
 
 static int act_share_file(Tracker* t, Call* c) {
@@ -283,6 +296,8 @@ static const TrackerAction kActions[] = {
     {ACTION("leave"), FLD_PEER_ID, ACT_OWNER, act_leave},
 };
 #undef ACTION
+static constexpr size_t kActionCount = sizeof kActions / sizeof kActions[0];
+static_assert(kActionCount < kStatsMaxActions, "Stats: one slot per action and one for the rest");
 
 static void log_refusal(Tracker* t, const char* ip, int port, const std::string& reason) {
   // A flood of bad datagrams must not flood the console and the disk: at most
@@ -326,14 +341,17 @@ static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string*
     c->authenticated = token_matches(req.token, *h);
   if (!(act->flags & ACT_OWNER)) return 0;
   if (h == nullptr) {
+    c->refusal = REF_NOT_FOUND;
     *why = "Peer not found";
     return -1;
   }
   if (h->ip != c->ip_n || h->udp_port != c->port) {
+    c->refusal = REF_NOT_OWNER;
     *why = "peer id " + out_sanitize(req.peer_id, 40) + " belongs to another address";
     return -1;
   }
   if (h->extended && !c->authenticated) {
+    c->refusal = REF_NOT_OWNER;
     *why = "missing or wrong token for peer " + out_sanitize(req.peer_id, 40) + " (join again)";
     return -1;
   }
@@ -454,8 +472,13 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   ProtoRequest& req = t->req;  // reused: decoding allocates nothing once warm
   std::string err;
   int dr = proto_decode_request(data, len, &req, &err);
-  if (dr == PROTO_ANSWER) return TRACKER_ANSWER;  // an answer is never answered
+  if (dr == PROTO_ANSWER) {
+    t->stats.dropped++;
+    return TRACKER_ANSWER;  // an answer is never answered
+  }
   if (dr != 0) {
+    stats_request(&t->stats, kStatsMaxActions - 1, t->now);
+    t->stats.refusals[REF_MALFORMED]++;
     log_refusal(t, ip, port, err);
     ProtoReply reply;
     reply.kind = ProtoReply::ERROR;
@@ -478,16 +501,22 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
   uint32_t self = (req.fields & FLD_PEER_ID) ? reg_slot(&t->reg, req.peer_id) : kRegNone;
   Call c{req, ip, ip_n, port, self, false, reply, std::string()};
   const TrackerAction* act = nullptr;
-  for (const TrackerAction& a : kActions) {
+  size_t index = kStatsMaxActions - 1;  // counted by the action's index; unknown ones last
+  for (size_t i = 0; i < kActionCount; i++) {
+    const TrackerAction& a = kActions[i];
     if (req.action.size() == a.name_len && memcmp(req.action.data(), a.name, a.name_len) == 0) {
       act = &a;
+      index = i;
       break;
     }
   }
+  stats_request(&t->stats, index, t->now);
   int r = TRACKER_ANSWER;
   if (act == nullptr) {
+    c.refusal = REF_UNKNOWN_ACTION;
     err = "unknown action '" + out_sanitize(req.action, 40) + "'";
   } else if (uint32_t missing = act->required & ~req.fields) {
+    c.refusal = REF_MISSING_FIELD;
     uint32_t first = missing & (~missing + 1);
     err = std::string("missing field '") + proto_field_name(first) + "' for " + act->name;
   } else if (authorize(t, &c, act, &err) == 0) {
@@ -514,10 +543,15 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
     std::string why;
     r = probe_wait(t, c.probe_id, data, len, ip_n, port, &why);
     if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
-    if (r != TRACKER_ANSWER) return r;
+    if (r != TRACKER_ANSWER) {
+      // Counted when it is handled again, once the probe has finished.
+      stats_uncount(&t->stats, index);
+      return r;
+    }
     log_refusal(t, ip, port, why);
-    reply_error(&c, why);
+    refuse(&c, REF_BUSY, why);
   }
+  if (c.reply.kind == ProtoReply::ERROR) t->stats.refusals[c.refusal]++;
   // Only a proven owner gets a long answer; anyone else gets at most 1024 bytes,
   // so a forged source address cannot turn the tracker into an amplifier.
   proto_encode_reply(
@@ -629,6 +663,10 @@ static void probe_finish(Probe* p, ProbeVerdict verdict) {
   if (p->finished) return;
   p->finished = true;
   Tracker* t = p->t;
+  if (verdict == PROBE_ALIVE)
+    t->stats.probes_ok++;
+  else
+    t->stats.probes_failed++;
   t->probes.erase(p->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&p->tcp), probe_on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), probe_on_closed);
@@ -679,6 +717,7 @@ static void probe_start(Tracker* t, const std::string& id) {
   p->req.data = p;
   p->open_handles = 2;
   t->probes[id] = p;
+  t->stats.probes_started++;
   // The timeout runs from now, not from the start of a long loop pass (issue 12, item 8).
   uv_update_time(t->loop);
   uv_timer_start(&p->timer, probe_on_timeout, kProbeTimeoutMs, 0);
@@ -730,6 +769,7 @@ static void on_sweep(uv_timer_t* timer) {
  * ------------------------------------------------------------------------- */
 
 static void send_answer(Tracker* t, const struct sockaddr_in* to) {
+  t->stats.bytes_out += t->answer.size();
   udpserve_answer(&t->udp, to, t->answer.data(), t->answer.size());
 }
 
@@ -751,7 +791,9 @@ static void on_prepare(uv_prepare_t* h) {
 static void on_datagram(void* ctx, const char* data, size_t len, const struct sockaddr_in* sin,
                         bool oversize) {
   Tracker* t = static_cast<Tracker*>(ctx);
+  t->stats.bytes_in += len;
   if (oversize || len > kMaxRequestBytes) {
+    t->stats.dropped++;
     char ip[INET_ADDRSTRLEN];
     proto_ip_format(sin->sin_addr.s_addr, ip);
     log_line(&t->log, "Dropped a datagram of %zu bytes or more from %s:%d (the limit is %zu)", len,
@@ -760,6 +802,187 @@ static void on_datagram(void* ctx, const char* data, size_t len, const struct so
   }
   t->now = static_cast<int64_t>(uv_now(t->loop));
   dispatch(t, data, len, sin);
+}
+
+/* ----------------------------------------------------------------------------
+ * Views: peers, files and counters as text, for the console and HTTP
+ * ------------------------------------------------------------------------- */
+
+// The loop's clock when there is a loop (unit tests set t->now themselves).
+static void views_now(Tracker* t) {
+  if (t->loop != nullptr) t->now = static_cast<int64_t>(uv_now(t->loop));
+}
+
+typedef std::vector<std::vector<std::string>> Rows;
+
+static const char* const kPeerColumns[] = {"id", "address", "tcp_port", "files", "last_heard_s"};
+static const char* const kFileColumns[] = {"name",    "content",  "size",
+                                           "holders", "complete", "partial"};
+
+// Up to kListingRows peers, in slot order; *more: how many are not shown.
+static void peer_rows(Tracker* t, Rows* rows, size_t* more) {
+  views_now(t);
+  for (const RegPeer& p : t->reg.peers) {
+    if (p.id == nullptr) continue;
+    if (rows->size() >= kListingRows) break;
+    char ip[16];
+    proto_ip_format(p.ip, ip);
+    int64_t ago = (t->now - p.last_seen) / 1000;
+    rows->push_back({out_sanitize(*p.id, 256), ip, std::to_string(p.tcp_port),
+                     std::to_string(p.files.size()), std::to_string(ago < 0 ? 0 : ago)});
+  }
+  *more = reg_peer_count(&t->reg) - rows->size();
+}
+
+// Up to kListingRows (name, content) rows; *more: whether there are others.
+static void file_rows(Tracker* t, Rows* rows, bool* more) {
+  std::vector<RegFileRow> list;
+  uint64_t cursor = 0;
+  reg_list_files(&t->reg, &cursor, kListingRows, &list);
+  for (const RegFileRow& f : list) {
+    rows->push_back({out_sanitize(f.name, 1024), f.cid.empty() ? "-" : f.cid.substr(0, 12),
+                     f.size < 0 ? "?" : std::to_string(f.size), std::to_string(f.holders),
+                     std::to_string(f.complete), std::to_string(f.holders - f.complete)});
+  }
+  *more = cursor != 0;
+}
+
+// Rows as aligned columns, one line each, after a header line.
+static void rows_text(const char* const* columns, size_t n, const Rows& rows, std::string* out) {
+  std::vector<size_t> width(n);
+  for (size_t i = 0; i < n; i++)
+    width[i] = strlen(columns[i]);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < n; i++)
+      width[i] = std::max(width[i], std::min<size_t>(r[i].size(), 40));
+  auto line = [&](auto cell) {
+    std::string l;
+    for (size_t i = 0; i < n; i++) {
+      std::string c = cell(i);
+      l += c;
+      if (i + 1 < n) l += std::string(c.size() < width[i] ? width[i] - c.size() + 2 : 2, ' ');
+    }
+    *out += l + "\n";
+  };
+  line([&](size_t i) { return std::string(columns[i]); });
+  for (const auto& r : rows)
+    line([&](size_t i) { return r[i]; });
+}
+
+void tracker_peers_text(Tracker* t, std::string* out) {
+  Rows rows;
+  size_t more = 0;
+  peer_rows(t, &rows, &more);
+  rows_text(kPeerColumns, 5, rows, out);
+  if (more > 0) *out += "... and " + std::to_string(more) + " more\n";
+}
+
+void tracker_files_text(Tracker* t, std::string* out) {
+  Rows rows;
+  bool more = false;
+  file_rows(t, &rows, &more);
+  rows_text(kFileColumns, 6, rows, out);
+  if (more) *out += "... and more (" + std::to_string(reg_file_count(&t->reg)) + " names in all)\n";
+}
+
+static void append_f(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append_f(std::string* out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+}
+
+static uint64_t resident_bytes() {
+  size_t rss = 0;
+  return uv_resident_set_memory(&rss) == 0 ? rss : 0;
+}
+
+void tracker_stats_text(Tracker* t, std::string* out) {
+  views_now(t);
+  const Stats& s = t->stats;
+  append_f(out, "uptime: %" PRId64 " s\n", (t->now - s.started_ms) / 1000);
+  append_f(out, "peers: %zu, files: %zu, registrations: %zu\n", reg_peer_count(&t->reg),
+           reg_file_count(&t->reg), t->reg.registrations);
+  for (size_t a = 0; a <= kActionCount; a++) {
+    size_t slot = a < kActionCount ? a : kStatsMaxActions - 1;
+    uint64_t minute = stats_rate_sum(&s.rate, slot, t->now);
+    append_f(out, "requests %s: %.2f/s over the last minute (%" PRIu64 "), %" PRIu64 " in all\n",
+             a < kActionCount ? kActions[a].name : "other",
+             static_cast<double>(minute) / kStatsRateSeconds, minute, s.requests[slot]);
+  }
+  *out += "refusals:";
+  for (size_t r = 0; r < REF_COUNT; r++)
+    append_f(out, " %s %" PRIu64 "%s", kStatsRefusalNames[r], s.refusals[r],
+             r + 1 < REF_COUNT ? "," : "\n");
+  append_f(out, "probes: %zu in flight, %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " started\n",
+           t->probes.size(), s.probes_ok, s.probes_failed, s.probes_started);
+  append_f(out, "datagrams: %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64 " dropped\n",
+           s.bytes_in, s.bytes_out, s.dropped);
+  const Registry& g = t->reg;
+  append_f(out,
+           "memory: %.1f MiB resident; registry slots: %zu peers (%zu free), %zu names "
+           "(%zu free), %zu content ids (%zu free)\n",
+           static_cast<double>(resident_bytes()) / (1 << 20), g.peers.size(), g.free_peers.size(),
+           g.files.size(), g.free_files.size(), g.cids.size(), g.free_cids.size());
+}
+
+void tracker_metrics_text(Tracker* t, std::string* out) {
+  views_now(t);
+  const char* names[kStatsMaxActions];
+  for (size_t a = 0; a < kActionCount; a++)
+    names[a] = kActions[a].name;
+  StatsGauges g;
+  g.peers = reg_peer_count(&t->reg);
+  g.files = reg_file_count(&t->reg);
+  g.registrations = t->reg.registrations;
+  g.probes_in_flight = t->probes.size();
+  g.resident_bytes = resident_bytes();
+  g.uptime_s = static_cast<double>(t->now - t->stats.started_ms) / 1000;
+  stats_metrics_text(&t->stats, names, kActionCount, g, t->now, out);
+}
+
+static void rows_html(const char* id, const char* const* columns, size_t n, const Rows& rows,
+                      std::string* out) {
+  *out += std::string("<table id=\"") + id + "\">\n<tr>";
+  for (size_t i = 0; i < n; i++)
+    *out += std::string("<th>") + columns[i] + "</th>";
+  *out += "</tr>\n";
+  for (const auto& r : rows) {
+    *out += "<tr>";
+    for (size_t i = 0; i < n; i++)
+      *out += "<td>" + http_html_escape(r[i]) + "</td>";
+    *out += "</tr>\n";
+  }
+  *out += "</table>\n";
+}
+
+void tracker_status_html(Tracker* t, std::string* out) {
+  views_now(t);
+  Rows files, peers;
+  bool more_files = false;
+  size_t more_peers = 0;
+  file_rows(t, &files, &more_files);
+  peer_rows(t, &peers, &more_peers);
+  *out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+      "<title>tt tracker</title></head>\n<body>\n<h1>tt tracker</h1>\n";
+  append_f(out,
+           "<p id=\"summary\">Up %" PRId64
+           " s. %zu peers, %zu files, %zu registrations. "
+           "<a href=\"/metrics\">Metrics</a>.</p>\n",
+           (t->now - t->stats.started_ms) / 1000, reg_peer_count(&t->reg), reg_file_count(&t->reg),
+           t->reg.registrations);
+  *out += "<h2>Files</h2>\n";
+  rows_html("files", kFileColumns, 6, files, out);
+  if (more_files)
+    append_f(out, "<p>... and more (%zu names in all)</p>\n", reg_file_count(&t->reg));
+  *out += "<h2>Peers</h2>\n";
+  rows_html("peers", kPeerColumns, 5, peers, out);
+  if (more_peers > 0) append_f(out, "<p>... and %zu more</p>\n", more_peers);
+  *out += "</body>\n</html>\n";
 }
 
 /* ----------------------------------------------------------------------------
@@ -850,6 +1073,35 @@ static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   log_print_start(t, line_is_about, name, true);
 }
 
+// Prints text line by line on the console.
+static void print_text(const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    out_line("%.*s", static_cast<int>(nl - start), text.data() + start);
+    start = nl + 1;
+  }
+}
+
+static void cmd_peers(void* owner, const std::vector<std::string>&) {
+  std::string text;
+  tracker_peers_text(static_cast<Tracker*>(owner), &text);
+  print_text(text);
+}
+
+static void cmd_files(void* owner, const std::vector<std::string>&) {
+  std::string text;
+  tracker_files_text(static_cast<Tracker*>(owner), &text);
+  print_text(text);
+}
+
+static void cmd_stats(void* owner, const std::vector<std::string>&) {
+  std::string text;
+  tracker_stats_text(static_cast<Tracker*>(owner), &text);
+  print_text(text);
+}
+
 static void cmd_help(void* owner, const std::vector<std::string>&);
 
 static void cmd_exit(void* owner, const std::vector<std::string>&) {
@@ -860,6 +1112,9 @@ static const ConsoleCmd kCommands[] = {
     {"logs request", "", "print every log line", 0, 0, cmd_logs_request},
     {"all-logs", "", "print the log lines about sharing", 0, 0, cmd_all_logs},
     {"file_logs", "NAME", "print the log lines about file NAME", 1, 64, cmd_file_logs},
+    {"peers", "", "list the peers (at most 100)", 0, 0, cmd_peers},
+    {"files", "", "list the files, one line per content (at most 100)", 0, 0, cmd_files},
+    {"stats", "", "print uptime, counts, requests/s, refusals, probes, memory", 0, 0, cmd_stats},
     {"help", "", "print this list", 0, 0, cmd_help},
     {"exit", "", "stop the tracker", 0, 0, cmd_exit},
     {"quit", "", "the same as exit", 0, 0, cmd_exit},
@@ -906,6 +1161,47 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
 static void on_console_eof(void*) {}
 
 /* ----------------------------------------------------------------------------
+ * HTTP status server (--http)
+ * ------------------------------------------------------------------------- */
+
+static void http_metrics(void* ctx, const HttpRequest&, HttpAnswer* a) {
+  a->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  tracker_metrics_text(static_cast<Tracker*>(ctx), &a->body);
+}
+
+static void http_status(void* ctx, const HttpRequest&, HttpAnswer* a) {
+  a->content_type = "text/html; charset=utf-8";
+  tracker_status_html(static_cast<Tracker*>(ctx), &a->body);
+}
+
+static const HttpRoute kRoutes[] = {
+    {"GET", "/", http_status},
+    {"GET", "/metrics", http_metrics},
+};
+
+// Starts the status server when --http asked for one; prints where it listens.
+static int tracker_http_start(Tracker* t) {
+  if (t->opt.http.empty()) return 0;
+  struct sockaddr_in addr;
+  std::string why;
+  if (http_parse_hostport(t->opt.http, &addr, &why) != 0) {
+    fprintf(stderr, "tt tracker: bad --http %s: %s\n", out_sanitize(t->opt.http).c_str(),
+            why.c_str());
+    return UV_EINVAL;
+  }
+  int r = http_start(&t->http, t->loop, &addr, kRoutes, sizeof kRoutes / sizeof kRoutes[0], t);
+  if (r != 0) {
+    fprintf(stderr, "tt tracker: cannot listen for HTTP on %s: %s\n",
+            out_sanitize(t->opt.http).c_str(), uv_strerror(r));
+    return r;
+  }
+  char ip[16];
+  proto_ip_format(addr.sin_addr.s_addr, ip);
+  out_line("HTTP status at http://%s:%d/", ip, http_port(&t->http));
+  return 0;
+}
+
+/* ----------------------------------------------------------------------------
  * Lifetime
  * ------------------------------------------------------------------------- */
 
@@ -913,6 +1209,7 @@ static void tracker_stop(Tracker* t) {
   if (t->stopping) return;
   t->stopping = true;
   udpserve_close(&t->udp);
+  http_close(&t->http);
   if (t->prepare_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->prepare), nullptr);
   if (t->sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->sweep), nullptr);
   std::unordered_map<std::string, Probe*> probes = t->probes;
@@ -933,6 +1230,13 @@ static int tracker_start(Tracker* t) {
     fprintf(stderr, "tt tracker: bad --host %s: %s\n", t->opt.host.c_str(), uv_strerror(r));
     return r;
   }
+  std::string why;
+  if (!t->opt.http.empty() && http_parse_hostport(t->opt.http, &addr, &why) != 0) {
+    fprintf(stderr, "tt tracker: bad --http %s: %s\n", out_sanitize(t->opt.http).c_str(),
+            why.c_str());
+    return UV_EINVAL;
+  }
+  uv_ip4_addr(t->opt.host.c_str(), t->opt.port, &addr);
   t->udp.ctx = t;
   t->udp.on_datagram = on_datagram;
   t->udp.on_batch_end = on_batch_end;
@@ -970,6 +1274,8 @@ static int tracker_start(Tracker* t) {
   out_line("Tracker started at %s:%d", t->opt.host.c_str(), port);
   log_line(&t->log, "Tracker started at %s:%d", t->opt.host.c_str(), port);
   out_line("Tracker running at %s:%d", t->opt.host.c_str(), port);
+  t->stats.started_ms = static_cast<int64_t>(uv_now(t->loop));
+  if ((r = tracker_http_start(t)) != 0) return r;
   flush_output(t);
   return console_open(&t->console, t->loop, t, on_console_line, on_console_eof);
 }

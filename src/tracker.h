@@ -1,8 +1,9 @@
 // The tracker: UDP datagrams -> decode -> action table -> answer; liveness
-// (expiry of silent peers, TCP probes of seed peers and of id holders), and the
-// tracker console (logs request, all-logs, file_logs, help, exit). Owns a
-// uv_udp_t, a sweep timer, the probes' TCP handles, the stdin console and the
-// signal handles. Called from main.cc.
+// (expiry of silent peers, TCP probes of seed peers and of id holders), the
+// tracker console (logs request, all-logs, file_logs, peers, files, stats,
+// help, exit), its counters and an optional HTTP status server (--http). Owns
+// a uv_udp_t, a sweep timer, the probes' TCP handles, the stdin console, the
+// HTTP server and the signal handles. Called from main.cc.
 #pragma once
 
 #include <netinet/in.h>
@@ -16,9 +17,11 @@
 
 #include "app.h"
 #include "console.h"
+#include "http.h"
 #include "limits.h"
 #include "log.h"
 #include "registry.h"
+#include "stats.h"
 #include "udpserve.h"
 
 struct TrackerOptions {
@@ -30,6 +33,7 @@ struct TrackerOptions {
   int max_files_per_ip = static_cast<int>(kDefaultMaxFilesPerIp);
   int max_contents_per_ip = static_cast<int>(kDefaultMaxContentsPerIp);
   int log_max_mib = kDefaultLogMaxMiB;
+  std::string http;  // --http IP:PORT: the status server; "" for none
 };
 
 struct Probe;
@@ -84,6 +88,8 @@ struct Tracker {
   ProtoReply reply;    // reused for every answer
   RegFileInfo info;    // get_peers', reused
   std::string answer;  // the encoded answer, reused
+  Stats stats;         // counters, for the console's stats and /metrics
+  HttpServer http;     // --http: started only when asked for
 };
 
 enum TrackerResult {
@@ -130,6 +136,13 @@ bool tracker_sweep_step(Tracker* t, size_t max_slots, std::vector<std::string>* 
 int tracker_sweep(Tracker* t, std::vector<std::string>* start);
 // Removes every peer past its ttl (the whole table, step by step).
 void tracker_expire(Tracker* t);
+// The tracker's console commands and HTTP pages, as text (tests call them).
+// `peers` and `files` list at most kListingRows rows.
+void tracker_peers_text(Tracker* t, std::string* out);
+void tracker_files_text(Tracker* t, std::string* out);
+void tracker_stats_text(Tracker* t, std::string* out);
+void tracker_metrics_text(Tracker* t, std::string* out);
+void tracker_status_html(Tracker* t, std::string* out);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.
 int tracker_main(const TrackerOptions& opt);
 // The tracker console's command table (n rows), as `help` prints it; tt's usage

@@ -1,0 +1,62 @@
+// A small HTTP/1.1 server on a libuv loop: one request per connection, parsed
+// with http_parser (Debian's libhttp-parser), answered from a route table
+// {method, path, handler} and closed ("Connection: close"). Bounded: the
+// request head, the time a request may take, the connections at once; bodies
+// are refused. Owns a listening uv_tcp_t and each connection's uv_tcp_t and
+// uv_timer_t. Used by tracker.cc (tt tracker --http).
+#pragma once
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <string>
+#include <unordered_set>
+
+struct HttpRequest {
+  const char* method;  // "GET"
+  std::string path;    // the request target up to any '?'
+  std::string query;   // after the '?', without it
+};
+
+struct HttpAnswer {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// Fills *ans for req; never touches sockets. ctx is the server's.
+typedef void (*HttpHandler)(void* ctx, const HttpRequest& req, HttpAnswer* ans);
+
+struct HttpRoute {
+  const char* method;  // "GET"
+  const char* path;    // "/metrics": matched exactly
+  HttpHandler handler;
+};
+
+struct HttpConn;
+
+struct HttpServer {
+  uv_loop_t* loop = nullptr;
+  uv_tcp_t tcp;
+  bool open = false;
+  const HttpRoute* routes = nullptr;
+  size_t n_routes = 0;
+  void* ctx = nullptr;
+  std::unordered_set<HttpConn*> conns;
+  uint64_t refused = 0;  // connections closed at accept (too many at once)
+  char rbuf[16384];      // every connection reads here in turn (one loop thread)
+};
+
+// Parses "IP:PORT" (an IPv4 address; port 0 to 65535). Returns 0, or -1 with *why.
+int http_parse_hostport(const std::string& s, struct sockaddr_in* addr, std::string* why);
+// Listens on addr and answers from routes (which must outlive the server).
+int http_start(HttpServer* s, uv_loop_t* loop, const struct sockaddr_in* addr,
+               const HttpRoute* routes, size_t n_routes, void* ctx);
+// The port it listens on (after a start on port 0), or -1.
+int http_port(const HttpServer* s);
+// Stops listening and closes every connection.
+void http_close(HttpServer* s);
+// The reason phrase of a status code ("Not Found").
+const char* http_reason(int status);
+// Text with &, <, >, " and ' replaced by entities, for HTML pages.
+std::string http_html_escape(const std::string& s);
