@@ -17,6 +17,9 @@ constexpr size_t kMaxAnswerBytes = 8192;    // answers to authenticated extended
 constexpr int kDefaultNumwant = 50;         // sources listed when numwant is not given
 constexpr int kMaxNumwant = 200;            // ... and at most, whatever numwant says
 constexpr int kSeedNumwant = 30;            // seed answers: as many as fit in 1024 bytes
+constexpr int kDefaultListRows = 50;        // rows a list answer has when limit is not given
+constexpr int kMaxListRows = 200;           // ... and at most, whatever limit says (and as
+                                            // many as fit in the answer's size)
 constexpr int kDefaultPeerTtlS = 90;        // --peer-ttl default: a peer unseen this long is gone
 constexpr int kProbeTimeoutMs = 2000;       // a TCP liveness probe gives up after this
 constexpr int kProbeFreshMs = 1000;         // a holder probed alive this recently stays alive
