@@ -129,3 +129,6 @@ constexpr uint64_t kRateChunk = 64 * 1024;  // limited piece bytes go out this m
 
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole
+constexpr size_t kListShownMax = 1000;    // rows the peer's `list` prints at most
+constexpr int kListPagesMax = 2000;       // list pages asked for at most (a tracker whose
+                                          // cursor never ends cannot keep the peer busy)
