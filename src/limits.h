@@ -17,6 +17,9 @@ constexpr size_t kMaxAnswerBytes = 8192;    // answers to authenticated extended
 constexpr int kDefaultNumwant = 50;         // sources listed when numwant is not given
 constexpr int kMaxNumwant = 200;            // ... and at most, whatever numwant says
 constexpr int kSeedNumwant = 30;            // seed answers: as many as fit in 1024 bytes
+constexpr int kDefaultListRows = 50;        // rows a list answer has when limit is not given
+constexpr int kMaxListRows = 200;           // ... and at most, whatever limit says (and as
+                                            // many as fit in the answer's size)
 constexpr int kDefaultPeerTtlS = 90;        // --peer-ttl default: a peer unseen this long is gone
 constexpr int kProbeTimeoutMs = 2000;       // a TCP liveness probe gives up after this
 constexpr int kProbeFreshMs = 1000;         // a holder probed alive this recently stays alive
@@ -135,3 +138,6 @@ constexpr size_t kHttpMaxHead = 8192;    // request line and headers; more: 431,
 constexpr uint64_t kHttpTimeoutMs = 10 * 1000;  // a whole request must arrive in this long
 constexpr uint64_t kHttpLingerMs = 1000;  // after the answer, wait this long for the client's close
 constexpr size_t kHttpMaxConns = 64;      // connections at once; more are closed at accept
+constexpr size_t kListShownMax = 1000;    // rows the peer's `list` prints at most
+constexpr int kListPagesMax = 2000;       // list pages asked for at most (a tracker whose
+                                          // cursor never ends cannot keep the peer busy)

@@ -883,6 +883,216 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
 }
 
 /* ----------------------------------------------------------------------------
+ * list [SUBSTRING], status
+ * ------------------------------------------------------------------------- */
+
+// A size without blanks, so that a line splits on blanks: "1.5MiB".
+static std::string human_compact(double b) {
+  std::string h = human_bytes(b);
+  h.erase(std::remove(h.begin(), h.end(), ' '), h.end());
+  return h;
+}
+
+// `list` asks the tracker page by page and prints as it goes.
+struct ListOp {
+  Peer* p;
+  std::string pattern;  // names containing it (empty: all)
+  uint64_t cursor = 0;
+  int pages = 0;
+  size_t shown = 0;  // rows printed
+  size_t more = 0;   // rows matched past kListShownMax
+  size_t names = 0;  // distinct names printed (rows of one name come together)
+  std::string last_name;
+  int64_t total = -1;
+};
+
+static int list_ask(ListOp* op);
+
+static void list_row_line(const ProtoListRow& r) {
+  char holders[48];
+  snprintf(holders, sizeof holders, "%lld/%lld", static_cast<long long>(r.complete),
+           static_cast<long long>(r.holders > r.complete ? r.holders - r.complete : 0));
+  std::string size = r.size >= 0 ? human_compact(static_cast<double>(r.size)) : "?";
+  std::string bytes = r.size >= 0 ? std::to_string(r.size) : "?";
+  out_line("%-12.12s  %9s  %13s  %9s  %s", r.cid.empty() ? "-" : r.cid.c_str(), size.c_str(),
+           bytes.c_str(), holders, out_sanitize(r.name, kMaxNameBytes).c_str());
+}
+
+static void list_end(ListOp* op, bool ok) {
+  Peer* p = op->p;
+  if (ok) {
+    if (op->more > 0) {
+      out_line("... and %zu more (narrow it with: list SUBSTRING)", op->more);
+    } else if (op->shown == 0) {
+      if (op->pattern.empty())
+        out_line("No files on the tracker.");
+      else
+        out_line("No files on the tracker match '%s'.", op->pattern.c_str());
+    } else {
+      out_line("%zu file%s listed (%zu name%s).", op->shown, op->shown == 1 ? "" : "s", op->names,
+               op->names == 1 ? "" : "s");
+    }
+  }
+  delete op;
+  cmd_finished(p, ok);
+}
+
+static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  ListOp* op = static_cast<ListOp*>(ctx);
+  if (status == UV_ECANCELED) {  // the peer is stopping
+    delete op;
+    return;
+  }
+  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_files) {
+    if (status != 0)
+      out_line("Error: cannot list the tracker's files: %s", err.c_str());
+    else if (ans->has_status && !ans->ok)
+      out_line("Error: tracker refused to list its files: %s", ans->message.c_str());
+    else
+      out_line("Error: tracker %s does not list its files (no file list in the answer)",
+               op->p->tc.name.c_str());
+    list_end(op, false);
+    return;
+  }
+  if (op->pages == 1) {
+    op->total = ans->total;
+    out_line("ID            %9s  %13s  %9s  NAME", "SIZE", "BYTES", "HOLDERS");
+  }
+  for (const ProtoListRow& r : ans->files) {
+    if (!op->pattern.empty() && r.name.find(op->pattern) == std::string::npos) continue;
+    if (op->shown >= kListShownMax) {
+      op->more++;
+      continue;
+    }
+    list_row_line(r);
+    op->shown++;
+    if (r.name != op->last_name) op->names++;
+    op->last_name = r.name;
+  }
+  // The rows shown are printed: without a pattern, the tracker's count of
+  // names says what is left, and no more pages are needed.
+  if (op->shown >= kListShownMax && op->pattern.empty() && ans->next != 0) {
+    int64_t left = op->total - static_cast<int64_t>(op->names);
+    if (left > 0)
+      out_line("... and %lld more names (narrow it with: list SUBSTRING)",
+               static_cast<long long>(left));
+    else
+      out_line("... and more (narrow it with: list SUBSTRING)");
+    Peer* p = op->p;
+    delete op;
+    cmd_finished(p, true);
+    return;
+  }
+  if (ans->next == 0) {
+    list_end(op, true);
+    return;
+  }
+  if (op->pages >= kListPagesMax) {
+    out_line("Error: the tracker's list did not end after %d pages; stopped", kListPagesMax);
+    list_end(op, false);
+    return;
+  }
+  op->cursor = ans->next;
+  if (list_ask(op) != 0) list_end(op, false);
+}
+
+// Asks for the page at op->cursor. Returns 0, or -1 after saying why not.
+static int list_ask(ListOp* op) {
+  Peer* p = op->p;
+  ProtoRequest r = make_request(p, "list");
+  if (op->cursor != 0) {
+    r.cursor = op->cursor;
+    r.fields |= FLD_CURSOR;
+  }
+  r.limit = kMaxListRows;
+  r.fields |= FLD_LIMIT;
+  op->pages++;
+  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, list_on_answer, op);
+  if (e != 0) {
+    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+static int cmd_list(Peer* p, const std::vector<std::string>& args) {
+  ListOp* op = new ListOp;
+  op->p = p;
+  if (!args.empty()) op->pattern = args[0];
+  if (list_ask(op) != 0) {
+    delete op;
+    return CMD_FAILED;
+  }
+  return CMD_ASYNC;
+}
+
+// One line per shared file, the download, one line per upload; each line
+// starts with a word saying what it is, and ends with the name (which may hold blanks).
+static int cmd_status(Peer* p, const std::vector<std::string>&) {
+  out_line("Peer %s: TCP port %d, tracker %s", p->opt.id.c_str(), p->srv.port, p->tc.name.c_str());
+  std::vector<std::string> names;
+  for (const auto& kv : p->files)
+    names.push_back(kv.first);
+  std::sort(names.begin(), names.end());
+  if (names.empty()) out_line("Sharing nothing.");
+  for (const std::string& n : names) {
+    const PeerFile& f = p->files[n];
+    if (!f.hashed) {
+      out_line("share  %-12s  %9s  %13s  %9s  %s", "-", "?", "?", "hashing", n.c_str());
+      continue;
+    }
+    uint32_t count = manifest_piece_count(f.manifest);
+    uint32_t had = count;
+    if (!f.have.empty()) had = static_cast<uint32_t>(std::count(f.have.begin(), f.have.end(), 1));
+    char pieces[48];
+    snprintf(pieces, sizeof pieces, "%u/%u", had, count);
+    out_line("share  %-12.12s  %9s  %13llu  %9s  %s", f.manifest.id.c_str(),
+             human_compact(static_cast<double>(f.manifest.size)).c_str(),
+             static_cast<unsigned long long>(f.manifest.size), pieces, n.c_str());
+  }
+  const PeerGet& g = p->get;
+  if (g.swarm != nullptr) {
+    SwarmStatus st;
+    swarm_status(g.swarm, &st);
+    std::string srcs;
+    for (const ProtoAddr& a : st.sources)
+      srcs += (srcs.empty() ? "" : ",") + a.ip + ":" + std::to_string(a.port);
+    out_line("download  %u/%u pieces  %llu/%llu bytes  %s/s  %zu sources  %s  %s", st.pieces_had,
+             st.pieces, static_cast<unsigned long long>(st.bytes_had),
+             static_cast<unsigned long long>(st.size), human_compact(st.rate).c_str(),
+             st.sources.size(), srcs.empty() ? "-" : srcs.c_str(), g.name.c_str());
+  } else if (g.fetch != nullptr) {
+    // The seed form: one source, no size or pieces told.
+    double secs = seconds_since(g.started_ns);
+    double got = static_cast<double>(g.fetch->received);
+    const ProtoSource* src = g.attempt < g.order.size() ? &g.sources[g.order[g.attempt]] : nullptr;
+    std::string from = src != nullptr ? src->addr.ip + ":" + std::to_string(src->addr.port) : "-";
+    out_line("download  ?/? pieces  %llu/? bytes  %s/s  1 sources  %s  %s",
+             static_cast<unsigned long long>(g.fetch->received),
+             human_compact(secs > 0 ? got / secs : 0).c_str(), from.c_str(), g.name.c_str());
+  } else if (!g.name.empty()) {  // before or after the transfer
+    out_line("download  waiting for %s  %s",
+             p->awaiting_choice || p->awaiting_content ? "a choice" : "the tracker",
+             g.name.c_str());
+  } else {
+    out_line("No download running.");
+  }
+  std::vector<ServeUpload> ups;
+  serve_status(&p->srv, &ups);
+  std::sort(ups.begin(), ups.end(),
+            [](const ServeUpload& a, const ServeUpload& b) { return a.addr < b.addr; });
+  if (ups.empty()) out_line("No uploads.");
+  for (const ServeUpload& u : ups) {
+    double secs = static_cast<double>(u.elapsed_ms) / 1000;
+    out_line("upload  %s  %llu bytes  %s/s  %s", u.addr.c_str(),
+             static_cast<unsigned long long>(u.bytes),
+             human_compact(secs > 0 ? static_cast<double>(u.bytes) / secs : 0).c_str(),
+             u.name.c_str());
+  }
+  return CMD_OK;
+}
+
+/* ----------------------------------------------------------------------------
  * request logs, exit, help
  * ------------------------------------------------------------------------- */
 
@@ -913,6 +1123,7 @@ typedef int (*PeerHandler)(Peer* p, const std::vector<std::string>& args);
 struct PeerCmd {
   ConsoleCmd console;
   PeerHandler handler;
+  bool at_once = false;  // runs even while another command (a download) runs: reads only
 };
 
 static const PeerCmd kCommands[] = {
@@ -922,6 +1133,12 @@ static const PeerCmd kCommands[] = {
     {{"get", "NAME [N] [--sources K]",
       "download a file (from peer N of the list, or from up to K at once)", 1, 4, nullptr},
      cmd_get},
+    {{"list", "[SUBSTRING]", "list the files the tracker knows (names containing SUBSTRING)", 0, 1,
+      nullptr},
+     cmd_list},
+    {{"status", "", "print what this peer shares, downloads and uploads", 0, 0, nullptr},
+     cmd_status,
+     true},
     {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
     {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
     {{"exit", "", "leave the network and quit", 0, 0, nullptr}, cmd_exit},
@@ -976,6 +1193,18 @@ static int run_line(Peer* p, const std::string& line) {
  * Console input
  * ------------------------------------------------------------------------- */
 
+// A line naming a command that runs at once (status) while another runs: it
+// does, rather than wait its turn. Returns whether it ran.
+static bool run_at_once(Peer* p, const std::string& line) {
+  ConsoleParsed parsed;
+  const ConsoleCmd* table = console_table();
+  if (console_parse(table, kNumCommands, line, &parsed) != CONSOLE_OK) return false;
+  const PeerCmd& cmd = kCommands[parsed.cmd - table];
+  if (!cmd.at_once) return false;
+  if (cmd.handler(p, parsed.args) == CMD_FAILED) p->failures++;
+  return true;
+}
+
 static void pump(Peer* p) {
   while (!p->busy && !p->stopping && !p->pending.empty()) {
     std::string line = std::move(p->pending.front());
@@ -1009,6 +1238,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     get_on_content(p, line);
     return;
   }
+  if (p->busy && p->pending.empty() && run_at_once(p, line)) return;
   p->pending.push_back(line);
   pump(p);
 }

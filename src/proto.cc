@@ -268,6 +268,10 @@ const char* proto_field_name(uint32_t field) {
       return "id";
     case FLD_COMPLETE:
       return "complete";
+    case FLD_CURSOR:
+      return "cursor";
+    case FLD_LIMIT:
+      return "limit";
   }
   return "?";
 }
@@ -342,11 +346,13 @@ enum Member {
   M_COMPLETE,
   M_STATUS,
   M_PEERS,
+  M_CURSOR,
+  M_LIMIT,
   M_COUNT
 };
 static const char* const kMemberNames[M_COUNT] = {
-    "action", "peer_id", "tcp_port", "files", "file",     "file_name", "v",    "seq",
-    "token",  "numwant", "size",     "id",    "complete", "status",    "peers"};
+    "action",  "peer_id", "tcp_port", "files",    "file",   "file_name", "v",      "seq",  "token",
+    "numwant", "size",    "id",       "complete", "status", "peers",     "cursor", "limit"};
 
 static constexpr size_t name_len(const char* s) {
   return *s == '\0' ? 0 : 1 + name_len(s + 1);
@@ -356,15 +362,16 @@ static constexpr size_t kMemberLens[M_COUNT] = {
     name_len("action"),   name_len("peer_id"),   name_len("tcp_port"), name_len("files"),
     name_len("file"),     name_len("file_name"), name_len("v"),        name_len("seq"),
     name_len("token"),    name_len("numwant"),   name_len("size"),     name_len("id"),
-    name_len("complete"), name_len("status"),    name_len("peers")};
+    name_len("complete"), name_len("status"),    name_len("peers"),    name_len("cursor"),
+    name_len("limit")};
 
 struct Members {
   const Value* v[M_COUNT] = {};
 };
 
-// The members whose names have each length (up to 9 bytes, at most 3 a length).
+// The members whose names have each length (up to 9 bytes, at most 4 a length).
 struct MembersByLen {
-  int8_t m[10][3];
+  int8_t m[10][4];
   constexpr MembersByLen() : m() {
     for (auto& row : m)
       for (int8_t& k : row)
@@ -630,6 +637,8 @@ static void request_reset(ProtoRequest* req) {
   req->size = -1;
   req->id.clear();
   req->complete = true;
+  req->cursor = 0;
+  req->limit = 0;
 }
 
 // The request's fields, from the members found by either reader.
@@ -668,6 +677,19 @@ static int decode_members(const Members& mem, ProtoRequest* req, std::string* er
   if ((m = mem.v[M_FILE_NAME]) != nullptr) {
     if (decode_name(*m, "file_name", &req->file_name, err) != 0) return -1;
     req->fields |= FLD_FILE_NAME;
+  }
+  if ((m = mem.v[M_CURSOR]) != nullptr) {
+    if (!m->IsUint64())
+      return fail(err,
+                  "field 'cursor' must be a non-negative integer (the 'next' of the last answer)");
+    req->cursor = m->GetUint64();
+    req->fields |= FLD_CURSOR;
+  }
+  if ((m = mem.v[M_LIMIT]) != nullptr) {
+    if (!m->IsInt() || m->GetInt() < 1)
+      return fail(err, "field 'limit' must be a positive integer");
+    req->limit = m->GetInt();
+    req->fields |= FLD_LIMIT;
   }
   return decode_extensions(mem, req, err);
 }
@@ -744,6 +766,14 @@ void proto_encode_request(const ProtoRequest& req, std::string* out) {
   if (req.fields & FLD_FILE_NAME) {
     w.Key("file_name");
     w.String(req.file_name.data(), static_cast<rapidjson::SizeType>(req.file_name.size()));
+  }
+  if (req.fields & FLD_CURSOR) {
+    w.Key("cursor");
+    w.Uint64(req.cursor);
+  }
+  if (req.fields & FLD_LIMIT) {
+    w.Key("limit");
+    w.Int(req.limit);
   }
   if (req.extended) {
     w.Key("v");
@@ -1044,10 +1074,89 @@ void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoS
   out_end(&t, o, bound);
 }
 
+// A list answer: the head (status, version, seq), then rows, then the tail.
+static void list_head(const ProtoRequest& req, Out* o) {
+  PUT(o, "{\"status\":\"ok\"");
+  if (req.extended) PUT(o, ",\"v\":1");
+  if (req.extended && (req.fields & FLD_SEQ)) {
+    PUT(o, ",\"seq\":");
+    put_uint(o, req.seq);
+  }
+  PUT(o, ",\"files\":[");
+}
+
+static size_t list_row_bound(const ProtoListRow& r) {
+  return 128 + 6 * (r.name.size() + r.cid.size());
+}
+
+static void list_row(const ProtoListRow& r, Out* o) {
+  PUT(o, "{\"name\":");
+  put_str(o, r.name);
+  PUT(o, ",\"size\":");
+  put_int(o, r.size);
+  PUT(o, ",\"id\":");
+  put_str(o, r.cid);
+  PUT(o, ",\"holders\":");
+  put_int(o, r.holders);
+  PUT(o, ",\"complete\":");
+  put_int(o, r.complete);
+  *o->p++ = '}';
+}
+
+static void list_tail(uint64_t next, int64_t total, Out* o) {
+  PUT(o, "],\"next\":");
+  put_uint(o, next);
+  PUT(o, ",\"total\":");
+  put_int(o, total);
+  *o->p++ = '}';
+}
+
+// The answer with the first k rows.
+static void encode_list(const ProtoReply& reply, const ProtoRequest& req, size_t k,
+                        std::string* out) {
+  size_t bound = 128;
+  for (size_t i = 0; i < k; i++)
+    bound += 1 + list_row_bound(reply.rows[i]);
+  out->resize(bound);
+  Out o{&(*out)[0]};
+  list_head(req, &o);
+  for (size_t i = 0; i < k; i++) {
+    if (i > 0) *o.p++ = ',';
+    list_row(reply.rows[i], &o);
+  }
+  list_tail(reply.next, reply.total, &o);
+  out_end(out, o, bound);
+}
+
+size_t proto_list_fit(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes) {
+  char buf[160];  // the head and the tail: numbers and fixed text
+  Out o{buf};
+  list_head(req, &o);
+  // Counted with the longest "next": the cursor after the rows that fit is
+  // known only once they are chosen, and must not push the last one out.
+  list_tail(UINT64_MAX, reply.total, &o);
+  size_t used = static_cast<size_t>(o.p - buf);
+  std::string row;
+  size_t k = 0;
+  for (; k < reply.rows.size(); k++) {
+    row.resize(list_row_bound(reply.rows[k]));
+    Out r{&row[0]};
+    list_row(reply.rows[k], &r);
+    size_t n = static_cast<size_t>(r.p - row.data()) + (k > 0 ? 1 : 0);
+    if (used + n > max_bytes) break;
+    used += n;
+  }
+  return k;
+}
+
 #undef PUT
 
 void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
                         std::string* out) {
+  if (reply.kind == ProtoReply::LIST) {  // the same form with or without "v":1
+    encode_list(reply, req, proto_list_fit(reply, req, max_bytes), out);
+    return;
+  }
   if (!req.extended) {
     if (reply.kind == ProtoReply::OK) {
       proto_encode_ok(out);
@@ -1148,6 +1257,35 @@ int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::str
       src.complete = comp == s.MemberEnd() || !comp->value.IsBool() || comp->value.GetBool();
       ans->sources.push_back(src);
     }
+  }
+  if ((m = d.FindMember("files")) != d.MemberEnd()) {
+    if (!m->value.IsArray()) return fail(err, "tracker sent a malformed file list");
+    ans->has_files = true;
+    for (const Value& f : m->value.GetArray()) {
+      if (!f.IsObject() || ans->files.size() >= kMaxListRows) continue;
+      Value::ConstMemberIterator nm = f.FindMember("name"), sz = f.FindMember("size"),
+                                 id = f.FindMember("id"), h = f.FindMember("holders"),
+                                 c = f.FindMember("complete");
+      if (nm == f.MemberEnd() || !nm->value.IsString()) continue;
+      ProtoListRow row;
+      row.name.assign(nm->value.GetString(), nm->value.GetStringLength());
+      std::string why;
+      if (proto_check_name(row.name, &why) != 0) continue;  // a name, never a path or controls
+      if (id != f.MemberEnd() && is_hex(id->value, kContentIdHexLen))
+        row.cid.assign(id->value.GetString(), id->value.GetStringLength());
+      if (sz != f.MemberEnd() && sz->value.IsInt64() && sz->value.GetInt64() >= 0)
+        row.size = sz->value.GetInt64();
+      if (h != f.MemberEnd() && h->value.IsInt64() && h->value.GetInt64() >= 0)
+        row.holders = h->value.GetInt64();
+      if (c != f.MemberEnd() && c->value.IsInt64() && c->value.GetInt64() >= 0)
+        row.complete = c->value.GetInt64();
+      ans->files.push_back(std::move(row));
+    }
+    if ((m = d.FindMember("next")) != d.MemberEnd() && m->value.IsUint64())
+      ans->next = m->value.GetUint64();
+    if ((m = d.FindMember("total")) != d.MemberEnd() && m->value.IsInt64() &&
+        m->value.GetInt64() >= 0)
+      ans->total = m->value.GetInt64();
   }
   m = d.FindMember("peers");
   if (m != d.MemberEnd()) {

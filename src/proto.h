@@ -23,6 +23,8 @@ enum ProtoField : uint32_t {
   FLD_SIZE = 1u << 8,
   FLD_ID = 1u << 9,
   FLD_COMPLETE = 1u << 10,  // share_file: false for a partial copy
+  FLD_CURSOR = 1u << 11,    // list: where the page starts (the previous answer's "next")
+  FLD_LIMIT = 1u << 12,     // list: rows wanted
 };
 
 constexpr size_t kTokenHexLen = 32;      // 128 bits, hex
@@ -43,6 +45,8 @@ struct ProtoRequest {
   int64_t size = -1;  // share_file / got_the_file: the file's size, when given
   std::string id;     // and its content id (PROTOCOL §3)
   bool complete = true;
+  uint64_t cursor = 0;  // list
+  int limit = 0;        // list: rows wanted (the tracker bounds it by kMaxListRows)
 };
 
 struct ProtoAddr {
@@ -89,10 +93,19 @@ struct ProtoContent {
   int64_t first_seen = 0;  // Unix time, seconds: when the tracker first saw it under the name
 };
 
+// One (name, content) row of a `list` answer.
+struct ProtoListRow {
+  std::string name;
+  std::string cid;    // 64 hex digits; "" when its holders announced none (seed peers)
+  int64_t size = -1;  // -1: unknown
+  int64_t holders = 0;
+  int64_t complete = 0;  // of the holders, those with a complete copy
+};
+
 // What the tracker answers, before encoding: handlers fill this, and
 // proto_encode_reply writes the seed form or the extended one.
 struct ProtoReply {
-  enum Kind { OK, ERROR, PEERS } kind = OK;
+  enum Kind { OK, ERROR, PEERS, LIST } kind = OK;
   std::string message;                  // ERROR
   std::vector<ProtoSourceRef> sources;  // PEERS
   int interval = 0;                     // join, extended: heartbeat period in seconds
@@ -103,6 +116,9 @@ struct ProtoReply {
   std::vector<ProtoContent> contents;  // PEERS: the candidates when more than one content fits
   int64_t contents_total = 0;          // ... and how many there are (contents may list fewer)
   int64_t others = -1;  // share_file, extended: other contents under the name (-1: not said)
+  std::vector<ProtoListRow> rows;  // LIST: a page of the tracker's files
+  uint64_t next = 0;               // ... the cursor of the next page (0: none)
+  int64_t total = 0;               // ... and how many names the tracker has
 };
 
 // A tracker's answer as a peer reads it.
@@ -122,7 +138,11 @@ struct ProtoAnswer {
   std::string name;                    // get_peers by content id: the name it is shared under
   std::vector<ProtoContent> contents;  // get_peers: several contents fit; choose one
   int64_t contents_total = 0;
-  int64_t others = -1;  // share_file: other contents the tracker has under the name
+  int64_t others = -1;              // share_file: other contents the tracker has under the name
+  bool has_files = false;           // list: a page of the tracker's files
+  std::vector<ProtoListRow> files;  // (rows that are not well formed are left out)
+  uint64_t next = 0;                // the cursor of the next page; 0: the last page
+  int64_t total = -1;               // names the tracker has (-1: not said)
 };
 
 // Checks a file name against PROTOCOL §4. Returns 0, or -1 with *why set.
@@ -168,6 +188,10 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
 // "sources". Peer lists are cut to keep the whole answer within max_bytes.
 void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
                         std::string* out);
+
+// How many of reply.rows (kind LIST) fit, with the rest of the answer to
+// `req`, within max_bytes. proto_encode_reply leaves out the rows past it.
+size_t proto_list_fit(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes);
 
 // Decodes a tracker's answer. Returns 0, or -1 with *err set.
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err);

@@ -116,6 +116,7 @@ static void content_add(Registry* reg, uint32_t fs, uint32_t cid, const RegHolde
     c->first_seen = now;
     if (cid != 0) reg->cids[cid - 1].files.push_back(fs);
   }
+  if (h.complete) c->complete++;
   c->holders.push_back(h);
 }
 
@@ -125,6 +126,7 @@ static uint32_t content_remove(Registry* reg, uint32_t fs, size_t ci, size_t hi)
   std::vector<RegContent>& cs = reg->files[fs].contents;
   RegContent& c = cs[ci];
   uint32_t cid = c.cid;
+  if (c.holders[hi].complete && c.complete > 0) c.complete--;
   c.holders.erase(c.holders.begin() + static_cast<ptrdiff_t>(hi));
   if (!c.holders.empty()) return cid;
   if (cid != 0) {
@@ -213,7 +215,10 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   bool new_cid = !cid.empty() && cid != cid_hex(reg, c.cid);
   if (new_cid && !content_room(reg, fs, peer.ip, cid, c.cid)) return REG_CROWDED;
   bool changed = (complete && !h.complete) || (size >= 0 && size != h.size) || new_cid;
-  if (complete) h.complete = 1;
+  if (complete && !h.complete) {
+    h.complete = 1;
+    c.complete++;
+  }
   if (size >= 0) h.size = size;
   if (size >= 0 && c.cid != 0 && reg->cids[c.cid - 1].size < 0) reg->cids[c.cid - 1].size = size;
   if (new_cid) {
@@ -598,38 +603,44 @@ std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& 
   return names;
 }
 
-// A position is (file slot << 32 | content index). A page stops after `limit`
-// rows, or after skipping a bounded number of free slots (it may then be short).
+/* ----------------------------------------------------------------------------
+ * Listings
+ * ------------------------------------------------------------------------- */
+
+// A listing position: file slot << kListIndexBits | content index. Slots and
+// contents per name stay below 2^22 and 2^24 (both are bounded by
+// kMaxRegistrations), so a position is an exact JSON number.
+static constexpr unsigned kListIndexBits = 24;
+static_assert(kMaxRegistrations < (1u << kListIndexBits), "a content index fits its bits");
+// Free slots (or slots whose contents are used up) one call passes over at most.
+static constexpr size_t kListSkipMax = 4096;
+
 void reg_list_files(const Registry* r, uint64_t* cursor, size_t limit,
                     std::vector<RegFileRow>* out) {
-  size_t slot = static_cast<size_t>(*cursor >> 32);
-  size_t k = static_cast<size_t>(*cursor & 0xffffffffu);
-  size_t skip_budget = 1024 + 16 * limit;
-  size_t rows = 0;
-  while (slot < r->files.size() && rows < limit) {
-    const RegFile& f = r->files[slot];
-    if (f.name == nullptr || k >= f.contents.size()) {
-      slot++;
-      k = 0;
-      if (f.name == nullptr && skip_budget-- == 0) break;
+  out->clear();
+  uint64_t fs = *cursor >> kListIndexBits;
+  uint64_t ci = *cursor & ((uint64_t{1} << kListIndexBits) - 1);
+  size_t skipped = 0;
+  while (fs < r->files.size()) {
+    r->list_slots_read++;
+    const RegFile& f = r->files[fs];
+    if (f.name == nullptr || ci >= f.contents.size()) {
+      fs++;
+      ci = 0;
+      if (++skipped >= kListSkipMax) break;  // the next call goes on from here
       continue;
     }
-    const RegContent& c = f.contents[k++];
+    if (out->size() >= limit) break;  // (a row is there: the cursor says where)
+    const RegContent& c = f.contents[ci];
     RegFileRow row;
     row.name = *f.name;
-    if (c.cid != 0) {
-      const RegCid& id = r->cids[c.cid - 1];
-      row.cid = *id.hex;
-      row.size = id.size;
-    }
+    row.cid = cid_hex(r, c.cid);
+    row.size = content_size(r, c);
     row.holders = static_cast<uint32_t>(c.holders.size());
-    for (const RegHolder& h : c.holders) {
-      if (h.complete) row.complete++;
-      if (row.size < 0 && h.size >= 0) row.size = h.size;
-    }
+    row.complete = c.complete;
     row.first_seen = c.first_seen;
     out->push_back(std::move(row));
-    rows++;
+    ci++;
   }
-  *cursor = slot < r->files.size() ? static_cast<uint64_t>(slot) << 32 | k : 0;
+  *cursor = fs < r->files.size() ? fs << kListIndexBits | ci : 0;
 }

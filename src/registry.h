@@ -66,6 +66,7 @@ struct RegContent {
   uint32_t cid = 0;                // slot in Registry::cids + 1; 0: holders that announced no id
   uint32_t ip = 0;                 // the address that first announced it under this name
   int64_t first_seen = 0;          // ms: when it was first announced under this name
+  uint32_t complete = 0;           // holders with a complete copy (kept as they change)
   std::vector<RegHolder> holders;  // registration order
 };
 
@@ -100,6 +101,17 @@ struct RegFileInfo {
   size_t contents_total = 0;
 };
 
+// One content under one name, for listings (the tracker's `files` console
+// command, its `list` action, its HTTP status page).
+struct RegFileRow {
+  std::string name;
+  std::string cid;         // hex content id; "" when its holders announced none (seed peers)
+  int64_t size = -1;       // -1: unknown
+  uint32_t holders = 0;    // peers holding it
+  uint32_t complete = 0;   // of them, complete copies
+  int64_t first_seen = 0;  // ms, the registry's clock
+};
+
 // What one IP holds: peer ids and registrations (id x file), for the
 // tracker's per-address caps.
 struct RegIpCount {
@@ -128,7 +140,8 @@ struct Registry {
   std::vector<size_t> pick_scratch;                       // reg_sources_slot's, reused
   std::vector<const std::vector<RegHolder>*> group_scratch;
   std::vector<uint32_t> taken_scratch;
-  uint64_t holders_read = 0;  // holders get_peers answers have looked at (for tests)
+  uint64_t holders_read = 0;             // holders get_peers answers have looked at (for tests)
+  mutable uint64_t list_slots_read = 0;  // file slots reg_list_files has looked at (for tests)
 };
 
 enum RegStatus {
@@ -200,18 +213,14 @@ bool reg_has_file(const Registry* reg, const std::string& file);
 // The names peer `id` holds, sorted.
 std::vector<std::string> reg_peer_files(const Registry* reg, const std::string& id);
 
-// One content under one name, for listings (the tracker's `files` console
-// command, its `list` action, its HTTP status page).
-struct RegFileRow {
-  std::string name;
-  std::string cid;         // hex content id; "" when its holders announced none (seed peers)
-  int64_t size = -1;       // -1: unknown
-  uint32_t holders = 0;    // peers holding it
-  uint32_t complete = 0;   // of them, complete copies
-  int64_t first_seen = 0;  // ms, the registry's clock
-};
 // Up to `limit` rows, starting at the opaque position `*cursor` (0: the start);
 // sets *cursor to where the next page starts, 0 when there is none. The cost is
 // bounded by limit (plus free slots skipped, bounded too), never the table size.
+//
+// Rows come in slot order, one per (name, content). The position is a slot
+// number and a content index, which stay put while the table changes: a name
+// or content removed between pages is never listed again and others keep their
+// place (a row may be skipped or repeated when contents of the name where the
+// page ended come or go). Any cursor is safe: one past the table ends the list.
 void reg_list_files(const Registry* r, uint64_t* cursor, size_t limit,
                     std::vector<RegFileRow>* out);

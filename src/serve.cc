@@ -104,6 +104,10 @@ struct ServeConn {
   uint64_t idle_ms = 0;
   XferFile seed_file;  // seed form: what was asked for (checked when opened)
   std::string seed_name;
+  // For serve_status: the file last asked for, file bytes sent, when it connected.
+  std::string upload_name;
+  uint64_t bytes_out = 0;
+  uint64_t started_ms = 0;
   char rbuf[16384];
 };
 
@@ -199,6 +203,7 @@ static void serve_on_shutdown(uv_shutdown_t* req, int status) {
 static void serve_on_write(uv_write_t* req, int status) {
   ServeConn* c = static_cast<ServeConn*>(req->data);
   c->writing = false;
+  if (status >= 0) c->bytes_out += c->len[c->send_i];
   c->send_i ^= 1;
   c->in_use--;
   if (c->state == SERVE_CLOSING) {
@@ -416,6 +421,7 @@ static void ext_sendfile_done(uv_work_t* w, int status) {
   }
   XferServer* s = c->srv;
   if (c->sf_sent > 0) {
+    c->bytes_out += static_cast<uint64_t>(c->sf_sent);
     uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
     c->slot_moved += static_cast<uint64_t>(c->sf_sent);  // counted at the slot timer
   }
@@ -614,6 +620,7 @@ static void ext_piece(ServeConn* c, const WireRequest& r, const XferFile& file) 
   }
   c->piece_path = file.path;
   c->piece_ms = uv_now(c->srv->loop);
+  c->upload_name = r.file;
   if (file.have != nullptr && (i >= file.have->size() || !(*file.have)[i]))
     return ext_error(c, "piece " + std::to_string(i) + " is not here yet");
   std::string why;
@@ -849,6 +856,7 @@ static bool serve_try_request(ServeConn* c, bool complete) {
     c->seed_file = file;
     c->seed_file.manifest = nullptr;  // valid only during the lookup
     c->seed_name = name;
+    c->upload_name = name;
     c->fs_req.data = c;
     if (uv_fs_open(c->srv->loop, &c->fs_req, file.path.c_str(), serve_open_flags(file), 0,
                    serve_on_open) != 0) {
@@ -986,6 +994,7 @@ static void serve_on_connection(uv_stream_t* server, int status) {
   uv_timer_init(s->loop, &c->timer);
   c->timer.data = c;
   c->open_handles = 2;
+  c->started_ms = uv_now(s->loop);
   s->conns.insert(c);
   s->open++;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
@@ -1069,5 +1078,29 @@ void xfer_server_close(XferServer* s, void (*on_closed)(void* ctx)) {
       XferServer* srv = static_cast<XferServer*>(h->data);
       if (--srv->open == 0 && srv->on_closed != nullptr) srv->on_closed(srv->ctx);
     });
+  }
+}
+
+void serve_status(const XferServer* s, std::vector<ServeUpload>* out) {
+  out->clear();
+  uint64_t now = uv_now(s->loop);
+  for (const ServeConn* c : s->conns) {
+    if (c->state == SERVE_CLOSING || c->upload_name.empty()) continue;
+    ServeUpload u;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&ss), &len) == 0 &&
+        ss.ss_family == AF_INET) {
+      const struct sockaddr_in* a = reinterpret_cast<const struct sockaddr_in*>(&ss);
+      char ip[16];
+      uv_ip4_name(a, ip, sizeof ip);
+      u.addr = std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+    } else {
+      u.addr = "?";
+    }
+    u.name = c->upload_name;
+    u.bytes = c->bytes_out;
+    u.elapsed_ms = now - c->started_ms;
+    out->push_back(std::move(u));
   }
 }

@@ -107,6 +107,16 @@ struct XferServer {
   void (*on_closed)(void* ctx) = nullptr;
 };
 
+// A connection that asked for a file, for the peer's `status` command.
+struct ServeUpload {
+  std::string addr;         // the downloader's "ip:port"
+  std::string name;         // the file it last asked for
+  uint64_t bytes = 0;       // file bytes sent to it
+  uint64_t elapsed_ms = 0;  // since it connected
+};
+// Every live connection that asked for a file.
+void serve_status(const XferServer* s, std::vector<ServeUpload>* out);
+
 int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
                       XferLookup lookup, void* ctx);
 // A piece of `name` was verified here: every connection watching it is told.

@@ -1333,3 +1333,21 @@ size_t swarm_active_sources(const Swarm* s) {
     n += c->connected && !c->dropped;
   return n;
 }
+
+void swarm_status(const Swarm* s, SwarmStatus* out) {
+  *out = SwarmStatus();
+  out->have_manifest = s->have_manifest;
+  out->bytes_received = s->received;
+  if (s->have_manifest) {
+    out->pieces = manifest_piece_count(s->m);
+    out->pieces_had = s->nhad;
+    out->size = s->m.size;
+    for (uint32_t i = 0; i < s->had.size(); i++)
+      if (s->had[i]) out->bytes_had += manifest_piece_length(s->m, i);
+  }
+  for (const SwarmConn* c : s->conns) {
+    if (!c->connected || c->dropped) continue;
+    out->sources.push_back(c->src.addr);
+    if (c->sent_piece_bytes) out->rate += c->rate;
+  }
+}

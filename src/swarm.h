@@ -74,6 +74,18 @@ uint32_t swarm_pieces_had(const Swarm* s);      // on disk
 uint32_t swarm_pieces_resumed(const Swarm* s);  // found verified in the part file at start
 uint64_t swarm_bytes_received(const Swarm* s);  // piece bytes taken off the network
 size_t swarm_active_sources(const Swarm* s);
+// A download's state for the peer's `status` command.
+struct SwarmStatus {
+  bool have_manifest = false;  // the counts below are known
+  uint32_t pieces = 0;         // in the file
+  uint32_t pieces_had = 0;     // verified and on disk
+  uint64_t size = 0;
+  uint64_t bytes_had = 0;          // of the verified pieces
+  uint64_t bytes_received = 0;     // piece bytes taken off the network
+  double rate = 0;                 // bytes per second now: the connected sources' rates
+  std::vector<ProtoAddr> sources;  // connected now
+};
+void swarm_status(const Swarm* s, SwarmStatus* out);
 // Every source that sent piece bytes, in the order they first did.
 const std::vector<SwarmContribution>& swarm_contributions(const Swarm* s);
 // The part file for a content id in dir.

@@ -286,6 +286,46 @@ static int act_leave(Tracker* t, Call* c) {
   return TRACKER_ANSWER;
 }
 
+// A page of the tracker's files: at most limit rows (kDefaultListRows when not
+// given, kMaxListRows at most), and as many of them as fit in the answer's size
+// (the same as a get_peers answer's: 1024 bytes unless the owner of peer_id
+// proved it with its token), the cursor then set after the last one sent.
+static int act_list(Tracker* t, Call* c) {
+  const ProtoRequest& req = c->req;
+  size_t limit = kDefaultListRows;
+  if (req.fields & FLD_LIMIT)
+    limit = static_cast<size_t>(req.limit < kMaxListRows ? req.limit : kMaxListRows);
+  uint64_t cursor = req.cursor;
+  std::vector<RegFileRow> rows;
+  reg_list_files(&t->reg, &cursor, limit, &rows);
+  ProtoReply& reply = c->reply;
+  reply.kind = ProtoReply::LIST;
+  reply.rows.resize(rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    ProtoListRow& r = reply.rows[i];
+    r.name.swap(rows[i].name);
+    r.cid.swap(rows[i].cid);
+    r.size = rows[i].size;
+    r.holders = rows[i].holders;
+    r.complete = rows[i].complete;
+  }
+  reply.next = cursor;
+  reply.total = static_cast<int64_t>(reg_file_count(&t->reg));
+  size_t max_bytes = c->authenticated && req.extended ? kMaxAnswerBytes : kSeedAnswerMax;
+  size_t fit = proto_list_fit(reply, req, max_bytes);
+  if (fit < rows.size()) {
+    // The page ends after the rows that fit: the same walk, that many rows
+    // (nothing changed meanwhile). A row too long for any answer cannot
+    // happen (a name is at most 255 bytes), but would be passed over rather
+    // than asked for forever.
+    cursor = req.cursor;
+    reg_list_files(&t->reg, &cursor, fit > 0 ? fit : 1, &rows);
+    reply.rows.resize(fit);
+    reply.next = cursor;
+  }
+  return TRACKER_ANSWER;
+}
+
 #define ACTION(name) name, sizeof name - 1
 static const TrackerAction kActions[] = {
     {ACTION("join"), FLD_PEER_ID | FLD_TCP_PORT, 0, act_join},
@@ -294,6 +334,7 @@ static const TrackerAction kActions[] = {
     {ACTION("got_the_file"), FLD_PEER_ID | FLD_FILE_NAME, ACT_OWNER, act_got_the_file},
     {ACTION("heartbeat"), FLD_PEER_ID, ACT_OWNER, act_heartbeat},
     {ACTION("leave"), FLD_PEER_ID, ACT_OWNER, act_leave},
+    {ACTION("list"), 0, 0, act_list},
 };
 #undef ACTION
 static constexpr size_t kActionCount = sizeof kActions / sizeof kActions[0];

@@ -11,7 +11,8 @@ inline bool requests_equal(const ProtoRequest& a, const ProtoRequest& b) {
   return a.action == b.action && a.extended == b.extended && a.fields == b.fields &&
          a.peer_id == b.peer_id && a.files == b.files && a.tcp_port == b.tcp_port &&
          a.file == b.file && a.file_name == b.file_name && a.seq == b.seq && a.token == b.token &&
-         a.numwant == b.numwant && a.size == b.size && a.id == b.id && a.complete == b.complete;
+         a.numwant == b.numwant && a.size == b.size && a.id == b.id && a.complete == b.complete &&
+         a.cursor == b.cursor && a.limit == b.limit;
 }
 
 // Decodes `s` with the fast reader allowed, then with RapidJSON only.

@@ -531,3 +531,124 @@ TEST_CASE("proto: the fast request reader agrees with RapidJSON", "[proto]") {
   }
   CHECK(disagree == "");
 }
+
+/* ---- list ---------------------------------------------------------------- */
+
+TEST_CASE("proto: a list request decodes its cursor and limit", "[proto]") {
+  ProtoRequest r;
+  std::string err;
+  REQUIRE(decode(R"({"action":"list"})", &r, &err) == 0);
+  CHECK(r.action == "list");
+  CHECK(r.fields == 0);
+  REQUIRE(decode(R"({"action":"list","peer_id":"p","cursor":12345678901,"limit":7,"v":1})", &r,
+                 &err) == 0);
+  CHECK(r.fields == (FLD_PEER_ID | FLD_CURSOR | FLD_LIMIT));
+  CHECK(r.cursor == 12345678901ull);
+  CHECK(r.limit == 7);
+  CHECK(r.extended);
+  const char* bad[] = {
+      R"({"action":"list","cursor":-1})",   R"({"action":"list","cursor":"5"})",
+      R"({"action":"list","cursor":1.5})",  R"({"action":"list","cursor":null})",
+      R"({"action":"list","limit":0})",     R"({"action":"list","limit":-3})",
+      R"({"action":"list","limit":"all"})", R"({"action":"list","limit":99999999999})",
+  };
+  for (const char* b : bad) {
+    INFO(b);
+    CHECK(decode(b, &r, &err) == -1);
+    CHECK((err.find("'cursor'") != std::string::npos || err.find("'limit'") != std::string::npos));
+    CHECK(both_readers_agree(b));
+  }
+  CHECK(both_readers_agree(R"({"action":"list","cursor":5,"limit":3})"));
+  // A request encodes its cursor and limit back.
+  ProtoRequest q;
+  q.action = "list";
+  q.fields = FLD_CURSOR | FLD_LIMIT;
+  q.cursor = 99;
+  q.limit = 4;
+  std::string out;
+  proto_encode_request(q, &out);
+  CHECK(out == R"({"action":"list","cursor":99,"limit":4})");
+}
+
+static ProtoListRow list_row(const std::string& name, int64_t size = 10) {
+  ProtoListRow r;
+  r.name = name;
+  r.cid = std::string(64, 'c');
+  r.size = size;
+  r.holders = 3;
+  r.complete = 2;
+  return r;
+}
+
+TEST_CASE("proto: a list answer encodes and decodes", "[proto]") {
+  ProtoReply reply;
+  reply.kind = ProtoReply::LIST;
+  reply.rows = {list_row("a \"quoted\" name"), list_row("b.bin", -1)};
+  reply.rows[1].cid.clear();
+  reply.next = 42;
+  reply.total = 9;
+  ProtoRequest req;
+  req.extended = true;
+  req.fields = FLD_SEQ;
+  req.seq = 5;
+  std::string out;
+  proto_encode_reply(reply, req, 1024, &out);
+  CHECK(out ==
+        R"({"status":"ok","v":1,"seq":5,"files":[{"name":"a \"quoted\" name","size":10,"id":")" +
+            std::string(64, 'c') +
+            R"(","holders":3,"complete":2},{"name":"b.bin","size":-1,"id":"","holders":3,)"
+            R"("complete":2}],"next":42,"total":9})");
+  ProtoAnswer ans;
+  std::string err;
+  REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
+  CHECK(ans.ok);
+  CHECK(ans.has_files);
+  REQUIRE(ans.files.size() == 2);
+  CHECK(ans.files[0].name == "a \"quoted\" name");
+  CHECK(ans.files[0].cid == std::string(64, 'c'));
+  CHECK(ans.files[0].size == 10);
+  CHECK(ans.files[0].holders == 3);
+  CHECK(ans.files[0].complete == 2);
+  CHECK(ans.files[1].cid.empty());
+  CHECK(ans.files[1].size == -1);
+  CHECK(ans.next == 42);
+  CHECK(ans.total == 9);
+  // Rows a peer must not trust are left out: a path, a name with controls.
+  std::string hostile =
+      R"({"status":"ok","files":[{"name":"../etc/passwd","size":1},{"name":"x\u0007"},)"
+      R"({"name":"ok.txt","size":"big","holders":-4}],"next":0,"total":3})";
+  REQUIRE(proto_decode_answer(hostile.data(), hostile.size(), &ans, &err) == 0);
+  REQUIRE(ans.files.size() == 1);
+  CHECK(ans.files[0].name == "ok.txt");
+  CHECK(ans.files[0].size == -1);
+  CHECK(ans.files[0].holders == 0);
+  CHECK(ans.next == 0);
+}
+
+TEST_CASE("proto: a list answer with long names stays within its size", "[proto]") {
+  ProtoReply reply;
+  reply.kind = ProtoReply::LIST;
+  for (int i = 0; i < 50; i++)  // 255 bytes of quotes: 510 once escaped
+    reply.rows.push_back(list_row(std::string(254, '"') + static_cast<char>('a' + i % 26)));
+  reply.next = UINT64_MAX;  // the fit counts the longest next
+  reply.total = 50;
+  ProtoRequest req;
+  for (size_t max : {1024, 8192}) {
+    size_t fit = proto_list_fit(reply, req, max);
+    CHECK(fit >= 1);
+    CHECK(fit < 50);
+    std::string out;
+    proto_encode_reply(reply, req, max, &out);
+    CHECK(out.size() <= max);
+    ProtoAnswer ans;
+    std::string err;
+    REQUIRE(proto_decode_answer(out.data(), out.size(), &ans, &err) == 0);
+    CHECK(ans.files.size() == fit);
+    // One more row would not have fit.
+    ProtoReply more = reply;
+    more.rows.resize(fit + 1);
+    std::string longer;
+    proto_encode_reply(more, req, 1 << 20, &longer);
+    CHECK(longer.size() > max);
+  }
+}

@@ -1,5 +1,6 @@
 // registry: the tracker's state changes, as sets, with liveness and ownership.
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 
 #include "registry.h"
@@ -447,4 +448,164 @@ TEST_CASE("registry: a content id has the size it was first announced with", "[r
   CHECK(reg_add_file(&reg, "quiet", "q", true, -1, b) == REG_OK);
   CHECK(reg_add_file(&reg, "quiet", "q", true, 7, b) == REG_OK);
   CHECK(reg_add_file(&reg, "again", "q", true, 9, b) == REG_MISMATCH);
+}
+
+/* ---- reg_list_files ------------------------------------------------------ */
+
+// Every row, page by page, `limit` at a time; the pages seen in *pages.
+static std::vector<RegFileRow> list_all(const Registry& reg, size_t limit,
+                                        size_t* pages = nullptr) {
+  std::vector<RegFileRow> all, page;
+  uint64_t cursor = 0;
+  size_t n = 0;
+  do {
+    reg_list_files(&reg, &cursor, limit, &page);
+    CHECK(page.size() <= limit);
+    all.insert(all.end(), page.begin(), page.end());
+    n++;
+    REQUIRE(n < 100000);  // it ends
+  } while (cursor != 0);
+  if (pages != nullptr) *pages = n;
+  return all;
+}
+
+static const std::string kCidA(64, 'a'), kCidB(64, 'b');
+
+TEST_CASE("registry: a listing has every (name, content) once, with its counts", "[registry]") {
+  Registry reg;
+  REQUIRE(join(reg, "1", 1001, {}) == REG_OK);
+  REQUIRE(join(reg, "2", 1002, {}) == REG_OK);
+  REQUIRE(join(reg, "3", 1003, {"seed.txt"}) == REG_OK);  // a seed peer: no id, no size
+  REQUIRE(reg_add_file(&reg, "1", "a.bin", true, 10, kCidA, 5) == REG_OK);
+  REQUIRE(reg_add_file(&reg, "2", "a.bin", false, 10, kCidA, 6) == REG_OK);
+  REQUIRE(reg_add_file(&reg, "2", "two.bin", true, 20, kCidB, 7) == REG_OK);
+  REQUIRE(reg_add_file(&reg, "1", "two.bin", true, 10, kCidA, 8) == REG_OK);
+  for (size_t limit : {1, 2, 3, 50}) {
+    std::vector<RegFileRow> rows = list_all(reg, limit);
+    REQUIRE(rows.size() == 4);
+    std::map<std::pair<std::string, std::string>, RegFileRow> by;
+    for (const RegFileRow& r : rows)
+      by[{r.name, r.cid}] = r;
+    REQUIRE(by.size() == 4);  // none twice
+    const RegFileRow& a = by[{"a.bin", kCidA}];
+    CHECK(a.size == 10);
+    CHECK(a.holders == 2);
+    CHECK(a.complete == 1);
+    CHECK(a.first_seen == 5);
+    CHECK(by[{"two.bin", kCidB}].size == 20);
+    CHECK(by[{"two.bin", kCidA}].holders == 1);
+    const RegFileRow& s = by[{"seed.txt", ""}];
+    CHECK(s.size == -1);
+    CHECK(s.holders == 1);
+    CHECK(s.complete == 1);
+  }
+  // A partial copy that completes, and one that leaves, change the counts.
+  REQUIRE(reg_add_file(&reg, "2", "a.bin", true, 10, kCidA, 9) == REG_OK);
+  for (const RegFileRow& r : list_all(reg, 50))
+    if (r.name == "a.bin") CHECK(r.complete == 2);
+  REQUIRE(reg_leave(&reg, "1") == REG_OK);
+  std::vector<RegFileRow> rows = list_all(reg, 50);
+  CHECK(rows.size() == 3);  // two.bin's content A went with its only holder
+  for (const RegFileRow& r : rows)
+    if (r.name == "a.bin") CHECK((r.holders == 1 && r.complete == 1));
+}
+
+TEST_CASE("registry: a listing's pages respect the limit and end with cursor 0", "[registry]") {
+  Registry reg;
+  std::vector<std::string> names;
+  for (int i = 0; i < 120; i++)
+    names.push_back("f" + std::to_string(i));
+  REQUIRE(join(reg, "1", 1001, names) == REG_OK);
+  size_t pages = 0;
+  std::vector<RegFileRow> rows = list_all(reg, 50, &pages);
+  CHECK(pages == 3);
+  std::set<std::string> seen;
+  for (const RegFileRow& r : rows)
+    seen.insert(r.name);
+  CHECK(seen == std::set<std::string>(names.begin(), names.end()));
+  CHECK(rows.size() == 120);
+  // Exactly full pages: the last one already says there is no more.
+  list_all(reg, 40, &pages);
+  CHECK(pages == 3);
+  std::vector<RegFileRow> page;
+  uint64_t cursor = 0;
+  reg_list_files(&reg, &cursor, 0, &page);
+  CHECK(page.empty());
+  // An empty registry, and a cursor from nowhere, end at once.
+  Registry empty;
+  cursor = 0;
+  reg_list_files(&empty, &cursor, 10, &page);
+  CHECK((page.empty() && cursor == 0));
+  cursor = UINT64_MAX;
+  reg_list_files(&reg, &cursor, 10, &page);
+  CHECK((page.empty() && cursor == 0));
+  cursor = 12345;  // an index past the name's contents: the next name
+  reg_list_files(&reg, &cursor, 10, &page);
+  CHECK(page.size() == 10);
+}
+
+TEST_CASE("registry: files removed between pages are not listed, nothing loops", "[registry]") {
+  Registry reg;
+  for (int p = 0; p < 20; p++) {
+    std::vector<std::string> names;
+    for (int i = 0; i < 10; i++)
+      names.push_back("p" + std::to_string(p) + "-" + std::to_string(i));
+    REQUIRE(join(reg, std::to_string(p).c_str(), 1000 + p, names) == REG_OK);
+  }
+  std::vector<RegFileRow> page;
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  size_t pages = 0;
+  do {
+    reg_list_files(&reg, &cursor, 7, &page);
+    for (const RegFileRow& r : page) {
+      CHECK(seen.insert(r.name).second);  // never twice
+      CHECK(reg_has_file(&reg, r.name));  // never one that is gone
+    }
+    // Every other page, a peer leaves (and its slots are reused by a newcomer).
+    if (pages % 2 == 0 && pages / 2 < 20) {
+      reg_leave(&reg, std::to_string(pages / 2));
+      join(reg, ("new" + std::to_string(pages)).c_str(), 3000 + static_cast<int>(pages),
+           {"n" + std::to_string(pages)});
+    }
+    REQUIRE(++pages < 1000);
+  } while (cursor != 0);
+  // Whoever stayed all along was listed.
+  for (int p = 19; p >= 0; p--) {
+    if (reg_find(&reg, std::to_string(p)) == nullptr) continue;
+    for (int i = 0; i < 10; i++)
+      CHECK(seen.count("p" + std::to_string(p) + "-" + std::to_string(i)) == 1);
+  }
+}
+
+TEST_CASE("registry: a page's cost is bounded by its limit, not the table", "[registry]") {
+  Registry reg;
+  std::vector<std::string> names;
+  for (int i = 0; i < 20000; i++)
+    names.push_back("f" + std::to_string(i));
+  REQUIRE(join(reg, "1", 1001, names) == REG_OK);
+  REQUIRE(join(reg, "2", 1002, {"last"}) == REG_OK);
+  std::vector<RegFileRow> page;
+  uint64_t cursor = 0;
+  reg.list_slots_read = 0;
+  reg_list_files(&reg, &cursor, 10, &page);
+  CHECK(page.size() == 10);
+  CHECK(cursor != 0);
+  CHECK(reg.list_slots_read <= 2 * 10 + 2);  // each name: its content, then its end
+  // 20,000 free slots before the last name: each call passes over a bounded
+  // number of them, and the list still reaches it.
+  REQUIRE(reg_leave(&reg, "1") == REG_OK);
+  cursor = 0;
+  size_t calls = 0;
+  bool found = false;
+  do {
+    reg.list_slots_read = 0;
+    reg_list_files(&reg, &cursor, 10, &page);
+    CHECK(reg.list_slots_read <= 4096 + 2 * 10 + 2);
+    for (const RegFileRow& r : page)
+      found = found || r.name == "last";
+    REQUIRE(++calls < 100);
+  } while (cursor != 0);
+  CHECK(found);
+  CHECK(calls > 1);
 }

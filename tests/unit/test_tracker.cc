@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <set>
 
 #include "tracker.h"
 
@@ -725,5 +726,88 @@ TEST_CASE("tracker: the sweep works through a big table a step at a time", "[tra
   CHECK_FALSE(tracker_sweep_step(t, 16384, nullptr));
   CHECK(tracker_sweep_step(t, 16384, nullptr));
   CHECK(reg_peer_count(&t->reg) == 0);
+  delete t;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+TEST_CASE("tracker: list pages through every (name, content)", "[tracker]") {
+  Tracker* t = quiet_tracker();
+  std::string files;
+  for (int i = 0; i < 120; i++)
+    files += std::string(i ? "," : "") + "\"file" + std::to_string(i) + "\"";
+  send(t, R"({"action":"join","peer_id":"1","files":[)" + files + R"(],"tcp_port":1001})");
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  int pages = 0;
+  do {
+    std::string a = send(t, R"({"action":"list","cursor":)" + std::to_string(cursor) + "}");
+    CHECK(a.size() <= 1024);  // anyone may ask: a get_peers answer's size
+    ProtoAnswer ans;
+    std::string err;
+    REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
+    REQUIRE(ans.ok);
+    CHECK(ans.total == 120);
+    CHECK(ans.files.size() <= static_cast<size_t>(kDefaultListRows));
+    for (const ProtoListRow& r : ans.files) {
+      CHECK(seen.insert(r.name).second);
+      CHECK(r.holders == 1);
+      CHECK(r.complete == 1);
+    }
+    cursor = ans.next;
+    REQUIRE(++pages < 100);
+  } while (cursor != 0);
+  CHECK(seen.size() == 120);
+  CHECK(pages > 2);  // 1024 bytes hold fewer than 50 rows
+  // A limit is a most; more than kMaxListRows is kMaxListRows.
+  std::string a = send(t, R"({"action":"list","limit":2})");
+  ProtoAnswer ans;
+  std::string err;
+  REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
+  CHECK(ans.files.size() == 2);
+  CHECK(ans.next != 0);
+  delete t;
+}
+
+TEST_CASE("tracker: a list answer fits its size with long names", "[tracker]") {
+  Tracker* t = quiet_tracker();
+  std::string files;
+  for (int i = 0; i < 40; i++)
+    files +=
+        std::string(i ? "," : "") + "\"" + std::string(250, 'x') + std::to_string(i + 100) + "\"";
+  send(t, R"({"action":"join","peer_id":"1","files":[)" + files + R"(],"tcp_port":1001})");
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  int pages = 0;
+  do {
+    std::string a =
+        send(t, R"({"action":"list","limit":200,"cursor":)" + std::to_string(cursor) + "}");
+    CHECK(a.size() <= kSeedAnswerMax);
+    ProtoAnswer ans;
+    std::string err;
+    REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
+    CHECK(!ans.files.empty());
+    for (const ProtoListRow& r : ans.files)
+      CHECK(seen.insert(r.name).second);
+    cursor = ans.next;
+    REQUIRE(++pages < 100);
+  } while (cursor != 0);
+  CHECK(seen.size() == 40);
+  delete t;
+}
+
+TEST_CASE("tracker: malformed list requests get an error and change nothing", "[tracker]") {
+  Tracker* t = quiet_tracker();
+  send(t, R"({"action":"join","peer_id":"1","files":["a"],"tcp_port":1001})");
+  for (const char* b : {R"({"action":"list","cursor":-1})", R"({"action":"list","limit":0})",
+                        R"({"action":"list","cursor":"x","v":1})"}) {
+    INFO(b);
+    std::string a = send(t, b);
+    CHECK(a.find(R"("status":"error")") != std::string::npos);
+  }
+  // A cursor from nowhere is the end of the list.
+  CHECK(send(t, R"({"action":"list","cursor":999999999999})") ==
+        R"({"status":"ok","files":[],"next":0,"total":1})");
+  CHECK(reg_file_count(&t->reg) == 1);
   delete t;
 }
