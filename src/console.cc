@@ -28,7 +28,10 @@ void console_feed(Console* c, const char* data, size_t len) {
       c->partial.append(data + start, i - start);
       std::string line;
       line.swap(c->partial);
-      deliver(c, std::move(line), false);
+      // A whole line that came in one read is held to the same limit.
+      bool too_long = line.size() > kMaxConsoleLine;
+      if (too_long) line.resize(kMaxConsoleLine);
+      deliver(c, std::move(line), too_long);
     }
     start = i + 1;
   }

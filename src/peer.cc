@@ -945,12 +945,12 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
   }
   if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_files) {
     if (status != 0)
-      out_line("Error: cannot list the tracker's files: %s", err.c_str());
+      cmd_fail(op->p, "cannot list the tracker's files: " + err);
     else if (ans->has_status && !ans->ok)
-      out_line("Error: tracker refused to list its files: %s", ans->message.c_str());
+      cmd_fail(op->p, "tracker refused to list its files: " + ans->message);
     else
-      out_line("Error: tracker %s does not list its files (no file list in the answer)",
-               op->p->tc.name.c_str());
+      cmd_fail(op->p, "tracker " + op->p->tc.name +
+                          " does not list its files (no file list in the answer)");
     list_end(op, false);
     return;
   }

@@ -1050,6 +1050,7 @@ struct LogPrint {
   Tracker* t;
   bool (*match)(const std::string& line, void* ctx);
   std::string name;  // file_logs: the file name
+  std::string cmd;   // the console command, for its failure line
   bool say_missing;  // file_logs: "File name does not exist." when nothing matched
   int result = 0;    // lines printed, or -errno
 };
@@ -1065,7 +1066,7 @@ static void log_print_done(uv_work_t* w, int) {
   LogPrint* job = static_cast<LogPrint*>(w->data);
   Tracker* t = job->t;
   if (job->result < 0)
-    out_line("Error: cannot read %s: %s", t->log.path.c_str(), uv_strerror(job->result));
+    out_fail(job->cmd, "cannot read " + t->log.path + ": " + uv_strerror(job->result));
   if (job->result == 0 && job->say_missing) out_line("File name does not exist.");
   out_flush();
   t->printing = nullptr;
@@ -1078,7 +1079,7 @@ static void log_print_done(uv_work_t* w, int) {
   }
 }
 
-static void log_print_start(Tracker* t, bool (*match)(const std::string&, void*),
+static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std::string&, void*),
                             const std::string& name, bool say_missing) {
   log_flush(&t->log);
   out_flush();
@@ -1087,6 +1088,7 @@ static void log_print_start(Tracker* t, bool (*match)(const std::string&, void*)
   job->t = t;
   job->match = match;
   job->name = name;
+  job->cmd = name.empty() ? cmd : std::string(cmd) + " " + name;
   job->say_missing = say_missing;
   t->printing = job;
   if (uv_queue_work(t->loop, &job->work, log_print_work, log_print_done) != 0) {
@@ -1098,11 +1100,11 @@ static void log_print_start(Tracker* t, bool (*match)(const std::string&, void*)
 static void cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
-  log_print_start(t, nullptr, std::string(), false);
+  log_print_start(t, "logs request", nullptr, std::string(), false);
 }
 
 static void cmd_all_logs(void* owner, const std::vector<std::string>&) {
-  log_print_start(static_cast<Tracker*>(owner), line_is_shared, std::string(), false);
+  log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), false);
 }
 
 static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
@@ -1111,7 +1113,7 @@ static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
-  log_print_start(t, line_is_about, name, true);
+  log_print_start(t, "file_logs", line_is_about, name, true);
 }
 
 // Prints text line by line on the console.
@@ -1179,7 +1181,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     return;
   }
   if (too_long) {
-    out_line("Error: console line too long");
+    out_fail("", "console line too long");
     return;
   }
   ConsoleParsed p;
@@ -1192,7 +1194,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     return;
   }
   if (r == CONSOLE_BADARGS) {
-    out_line("Error: %s", p.error.c_str());
+    out_fail(line, p.error);
     return;
   }
   p.cmd->handler(t, p.args);

@@ -81,6 +81,17 @@ def _():
         "Unknown command 'logs'. Did you mean 'logs request'? Type 'help' for the list.")
 
 
+@t.test("tracker: a command's wrong arguments and an overlong line fail on stderr as 'tt: ...'")
+def _():
+    c.tracker.send("file_logs")
+    m = c.tracker.expect_stderr(r"^tt: file_logs: .*$")
+    require("file_logs NAME" in m.group(0), f"the usage is named: {m.group(0)!r}")
+    c.tracker.send("x" * 9000)
+    c.tracker.expect_stderr(r"^tt: console line too long$")
+    c.tracker.send("peers")  # and it goes on
+    c.tracker.expect(r"^id\s+address\s+tcp_port\s+files\s+last_heard_s$")
+
+
 @t.test("'share notes 2024.txt' fails and says names with blanks need quotes; quoted, it works")
 def _():
     write_bytes(os.path.join(c.dir, "notes 2024.txt"), b"notes\n" * 100)

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "console.h"
+#include "limits.h"
 
 static void noop(void*, const std::vector<std::string>&) {}
 
@@ -86,6 +87,22 @@ TEST_CASE("console: an overlong line is reported once and its rest dropped", "[c
   REQUIRE(l.got.size() == 2);
   CHECK(l.too_long == 1);
   CHECK(l.got[1] == "next");
+}
+
+TEST_CASE("console: an overlong line that arrives whole, newline included, is refused too",
+          "[console]") {
+  Lines l;
+  Console c;
+  c.ctx = &l;
+  c.on_line = on_line;
+  std::string in =
+      std::string(kMaxConsoleLine, 'a') + "\n" + std::string(kMaxConsoleLine + 1, 'b') + "\nnext\n";
+  console_feed(&c, in.data(), in.size());
+  REQUIRE(l.got.size() == 3);
+  CHECK(l.got[0].size() == kMaxConsoleLine);  // at the limit: a line like any other
+  CHECK(l.got[1].size() == kMaxConsoleLine);
+  CHECK(l.too_long == 1);
+  CHECK(l.got[2] == "next");
 }
 
 TEST_CASE("console: edit distance counts a swap of neighbours as one slip", "[console]") {
