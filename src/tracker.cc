@@ -287,11 +287,15 @@ static int act_leave(Tracker* t, Call* c) {
 }
 
 // A page of the tracker's files: at most limit rows (kDefaultListRows when not
-// given, kMaxListRows at most), and as many of them as fit in the answer's size
-// (the same as a get_peers answer's: 1024 bytes unless the owner of peer_id
-// proved it with its token), the cursor then set after the last one sent.
+// given, kMaxListRows at most), and as many of them as fit in a proven owner's
+// answer (kMaxAnswerBytes), the cursor then set after the last one sent. Only
+// a peer that shows its token is answered with rows: a list answer is long for
+// a short request, and a forged source address must not aim it at anyone.
 static int act_list(Tracker* t, Call* c) {
   const ProtoRequest& req = c->req;
+  if (!(c->authenticated && req.extended))
+    return refuse(c, REF_NOT_OWNER,
+                  "list answers a peer that shows its token (join with \"v\":1 first)");
   size_t limit = kDefaultListRows;
   if (req.fields & FLD_LIMIT)
     limit = static_cast<size_t>(req.limit < kMaxListRows ? req.limit : kMaxListRows);
@@ -311,8 +315,7 @@ static int act_list(Tracker* t, Call* c) {
   }
   reply.next = cursor;
   reply.total = static_cast<int64_t>(reg_file_count(&t->reg));
-  size_t max_bytes = c->authenticated && req.extended ? kMaxAnswerBytes : kSeedAnswerMax;
-  size_t fit = proto_list_fit(reply, req, max_bytes);
+  size_t fit = proto_list_fit(reply, req, kMaxAnswerBytes);
   if (fit < rows.size()) {
     // The page ends after the rows that fit: the same walk, that many rows
     // (nothing changed meanwhile). A row too long for any answer cannot
@@ -334,7 +337,7 @@ static const TrackerAction kActions[] = {
     {ACTION("got_the_file"), FLD_PEER_ID | FLD_FILE_NAME, ACT_OWNER, act_got_the_file},
     {ACTION("heartbeat"), FLD_PEER_ID, ACT_OWNER, act_heartbeat},
     {ACTION("leave"), FLD_PEER_ID, ACT_OWNER, act_leave},
-    {ACTION("list"), 0, 0, act_list},
+    {ACTION("list"), FLD_PEER_ID, 0, act_list},
 };
 #undef ACTION
 static constexpr size_t kActionCount = sizeof kActions / sizeof kActions[0];

@@ -21,8 +21,11 @@ import os
 import re
 from types import SimpleNamespace
 
+import json
+
 from harness import (Content, Tap, eq, is_error, require, start_peer, start_sharer,
-                     start_tracker, tempdir, tt_path, udp_ask_json, udp_socket, write_bytes)
+                     start_tracker, tempdir, tt_path, udp_ask, udp_ask_json, udp_socket,
+                     write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -151,13 +154,34 @@ def _():
     eq(sorted(k[0] for k in rows), [f"many-{i}.dat" for i in range(110, 120)], "filtered")
 
 
-@t.test("(b) paging by hand over UDP: every name once, every answer within 1024 bytes")
+class HandLister:
+    """A peer id "hand" joined with "v":1 from one UDP socket: its list
+    requests carry its token from the address that joined."""
+
+    def __init__(self, port):
+        self.port, self.sock, self.seq = port, udp_socket(), 1
+        a = udp_ask_json(port, {"action": "join", "v": 1, "seq": 1, "peer_id": "hand",
+                                "files": [], "tcp_port": 9}, sock=self.sock)
+        eq(a.get("status"), "ok", "the hand lister's join")
+        self.token = a["token"]
+
+    def ask(self, fields):
+        self.seq += 1
+        req = {"action": "list", "v": 1, "seq": self.seq, "peer_id": "hand",
+               "token": self.token, **fields}
+        raw = udp_ask(self.port, req, sock=self.sock)
+        require(raw is not None, f"no answer to {req}")
+        require(len(raw) <= 8192, f"answer is {len(raw)} bytes, more than 8192")
+        return json.loads(raw)
+
+
+@t.test("(b) paging by hand over UDP with a token: every name once, answers within 8192 bytes; "
+        "without a token, a short refusal and no rows")
 def _():
-    sock = udp_socket()
+    c.hand = HandLister(c.tracker.port)
     cursor, pages, seen = 0, 0, []
     while True:
-        a = udp_ask_json(c.tracker.port, {"action": "list", "cursor": cursor, "limit": 200},
-                         sock=sock)  # (udp_ask_json checks the 1024 bytes)
+        a = c.hand.ask({"cursor": cursor, "limit": 50})
         eq(a.get("status"), "ok", "status")
         eq(a.get("total"), 123, "total names")
         seen += [(f["name"], f["id"]) for f in a["files"]]
@@ -169,6 +193,12 @@ def _():
     require(pages >= 2, f"more than one page ({pages})")
     eq(len(seen), len(set(seen)), "no row twice")
     eq(len(seen), 124, "rows")
+    for anon in ({"action": "list"}, {"action": "list", "peer_id": "hand", "limit": 200},
+                 {"action": "list", "v": 1, "seq": 3, "peer_id": "hand", "token": c.hand.token}):
+        raw = udp_ask(c.tracker.port, anon)  # another socket: not the address that joined
+        require(raw is not None and len(raw) < 128, f"{anon} -> {raw!r}")
+        a = json.loads(raw)
+        require(is_error(a) and "files" not in a, f"{anon} -> {a}")
 
 
 # ---------------------------------------------------------------- (c)
@@ -219,11 +249,11 @@ def _():
     for bad in ({"action": "list", "cursor": -1}, {"action": "list", "cursor": "x"},
                 {"action": "list", "limit": 0}, {"action": "list", "limit": 1.5},
                 {"action": "list", "cursor": 2 ** 70}):
-        a = udp_ask_json(c.tracker.port, bad)
+        a = c.hand.ask({k: v for k, v in bad.items() if k != "action"})
         require(is_error(a), f"{bad} -> {a}")
         require("cursor" in a.get("message", "") or "limit" in a.get("message", ""),
                 f"the message names the field: {a}")
-    a = udp_ask_json(c.tracker.port, {"action": "list", "limit": 1})
+    a = c.hand.ask({"limit": 1})
     eq(a.get("status"), "ok", "status after bad requests")
     eq(len(a["files"]), 1, "rows with limit 1")
     rows, end = list_rows(c.viewer, "list alpha")

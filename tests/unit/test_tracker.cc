@@ -731,18 +731,44 @@ TEST_CASE("tracker: the sweep works through a big table a step at a time", "[tra
 
 /* ---- list ---------------------------------------------------------------- */
 
+// A proven lister: peer "L" joined with "v":1 from 127.0.0.1:5000, sharing nothing.
+struct Lister {
+  Tracker* t;
+  std::string token;
+  int seq = 1;
+};
+
+static Lister lister(Tracker* t) {
+  Lister l{t, ""};
+  rapidjson::Document d =
+      parse(send(t, R"({"action":"join","v":1,"seq":1,"peer_id":"L","files":[],"tcp_port":5001})",
+                 "127.0.0.1", 5000));
+  REQUIRE(d["status"] == "ok");
+  l.token = d["token"].GetString();
+  return l;
+}
+
+// A list request from the lister, with its token; extra: more fields (",\"limit\":2").
+static std::string ask_list(Lister* l, const std::string& extra) {
+  return send(l->t,
+              R"({"action":"list","v":1,"seq":)" + std::to_string(++l->seq) +
+                  R"(,"peer_id":"L","token":")" + l->token + "\"" + extra + "}",
+              "127.0.0.1", 5000);
+}
+
 TEST_CASE("tracker: list pages through every (name, content)", "[tracker]") {
-  Tracker* t = quiet_tracker();
+  Tracker* t = keyed_tracker(600);
   std::string files;
   for (int i = 0; i < 120; i++)
     files += std::string(i ? "," : "") + "\"file" + std::to_string(i) + "\"";
   send(t, R"({"action":"join","peer_id":"1","files":[)" + files + R"(],"tcp_port":1001})");
+  Lister l = lister(t);
   std::set<std::string> seen;
   uint64_t cursor = 0;
   int pages = 0;
   do {
-    std::string a = send(t, R"({"action":"list","cursor":)" + std::to_string(cursor) + "}");
-    CHECK(a.size() <= 1024);  // anyone may ask: a get_peers answer's size
+    std::string a = ask_list(&l, R"(,"cursor":)" + std::to_string(cursor));
+    CHECK(a.size() <= kMaxAnswerBytes);
     ProtoAnswer ans;
     std::string err;
     REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
@@ -758,9 +784,9 @@ TEST_CASE("tracker: list pages through every (name, content)", "[tracker]") {
     REQUIRE(++pages < 100);
   } while (cursor != 0);
   CHECK(seen.size() == 120);
-  CHECK(pages > 2);  // 1024 bytes hold fewer than 50 rows
+  CHECK(pages == 3);  // 50, 50 and 20 rows
   // A limit is a most; more than kMaxListRows is kMaxListRows.
-  std::string a = send(t, R"({"action":"list","limit":2})");
+  std::string a = ask_list(&l, R"(,"limit":2)");
   ProtoAnswer ans;
   std::string err;
   REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
@@ -770,19 +796,20 @@ TEST_CASE("tracker: list pages through every (name, content)", "[tracker]") {
 }
 
 TEST_CASE("tracker: a list answer fits its size with long names", "[tracker]") {
-  Tracker* t = quiet_tracker();
-  std::string files;
-  for (int i = 0; i < 40; i++)
-    files +=
-        std::string(i ? "," : "") + "\"" + std::string(250, 'x') + std::to_string(i + 100) + "\"";
-  send(t, R"({"action":"join","peer_id":"1","files":[)" + files + R"(],"tcp_port":1001})");
+  Tracker* t = keyed_tracker(600);
+  // Names of 253 bytes: 80 rows do not fit in one answer.
+  std::string join = R"({"action":"join","peer_id":"1","files":[)";
+  for (int i = 0; i < 80; i++)
+    join +=
+        std::string(i ? "," : "") + "\"" + std::string(250, 'q') + std::to_string(i + 100) + "\"";
+  send(t, join + R"(],"tcp_port":1001})");
+  Lister l = lister(t);
   std::set<std::string> seen;
   uint64_t cursor = 0;
   int pages = 0;
   do {
-    std::string a =
-        send(t, R"({"action":"list","limit":200,"cursor":)" + std::to_string(cursor) + "}");
-    CHECK(a.size() <= kSeedAnswerMax);
+    std::string a = ask_list(&l, R"(,"limit":200,"cursor":)" + std::to_string(cursor));
+    CHECK(a.size() <= kMaxAnswerBytes);
     ProtoAnswer ans;
     std::string err;
     REQUIRE(proto_decode_answer(a.data(), a.size(), &ans, &err) == 0);
@@ -792,22 +819,50 @@ TEST_CASE("tracker: a list answer fits its size with long names", "[tracker]") {
     cursor = ans.next;
     REQUIRE(++pages < 100);
   } while (cursor != 0);
-  CHECK(seen.size() == 40);
+  CHECK(seen.size() == 80);
+  CHECK(pages > 1);
+  delete t;
+}
+
+TEST_CASE("tracker: list answers rows only to a peer that shows its token", "[tracker]") {
+  Tracker* t = keyed_tracker(600);
+  send(t, R"({"action":"join","peer_id":"1","files":["a","b"],"tcp_port":1001})");
+  Lister l = lister(t);
+  auto refused = [](const std::string& a) {
+    return a.find(R"("status":"error")") != std::string::npos &&
+           a.find(R"("files")") == std::string::npos;
+  };
+  // Anyone, a seed-form peer, the right token from another address, a wrong token.
+  CHECK(refused(send(t, R"({"action":"list"})")));
+  CHECK(refused(send(t, R"({"action":"list","peer_id":"1"})")));
+  CHECK(
+      refused(send(t, R"({"action":"list","v":1,"seq":5,"peer_id":"L","token":")" + l.token + "\"}",
+                   "127.0.0.2", 5000)));
+  CHECK(refused(
+      send(t, R"({"action":"list","v":1,"seq":5,"peer_id":"L","token":"00"})", "127.0.0.1", 5000)));
+  // Every refusal is shorter than a short request's answer could be.
+  CHECK(send(t, R"({"action":"list"})").size() < 128);
+  std::string ok = ask_list(&l, "");
+  CHECK(ok.find(R"("status":"ok")") != std::string::npos);
+  CHECK(ok.find(R"("name":"a")") != std::string::npos);
   delete t;
 }
 
 TEST_CASE("tracker: malformed list requests get an error and change nothing", "[tracker]") {
-  Tracker* t = quiet_tracker();
+  Tracker* t = keyed_tracker(600);
   send(t, R"({"action":"join","peer_id":"1","files":["a"],"tcp_port":1001})");
-  for (const char* b : {R"({"action":"list","cursor":-1})", R"({"action":"list","limit":0})",
-                        R"({"action":"list","cursor":"x","v":1})"}) {
+  Lister l = lister(t);
+  for (const char* b : {R"(,"cursor":-1)", R"(,"limit":0)", R"(,"cursor":"x")"}) {
     INFO(b);
-    std::string a = send(t, b);
+    std::string a = ask_list(&l, b);
     CHECK(a.find(R"("status":"error")") != std::string::npos);
   }
   // A cursor from nowhere is the end of the list.
-  CHECK(send(t, R"({"action":"list","cursor":999999999999})") ==
-        R"({"status":"ok","files":[],"next":0,"total":1})");
+  rapidjson::Document d = parse(ask_list(&l, R"(,"cursor":999999999999)"));
+  CHECK(d["status"] == "ok");
+  CHECK(d["files"].Size() == 0);
+  CHECK(d["next"] == 0);
+  CHECK(d["total"] == 1);
   CHECK(reg_file_count(&t->reg) == 1);
   delete t;
 }
