@@ -6,18 +6,7 @@
 #include "http.h"
 #include "stats.h"
 #include "tracker.h"
-
-static std::string send(Tracker* t, const std::string& d, const char* ip = "127.0.0.1",
-                        int port = 4000) {
-  tracker_handle(t, d.data(), d.size(), ip, port);
-  return t->answer;
-}
-
-static Tracker* quiet_tracker() {
-  Tracker* t = new Tracker;
-  t->quiet = true;
-  return t;
-}
+#include "tracker_call.h"
 
 static bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

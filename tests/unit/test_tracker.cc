@@ -7,18 +7,7 @@
 #include <set>
 
 #include "tracker.h"
-
-static std::string send(Tracker* t, const std::string& d, const char* ip = "127.0.0.1",
-                        int port = 4000) {
-  tracker_handle(t, d.data(), d.size(), ip, port);
-  return t->answer;
-}
-
-static Tracker* quiet_tracker() {
-  Tracker* t = new Tracker;
-  t->quiet = true;
-  return t;
-}
+#include "tracker_call.h"
 
 TEST_CASE("tracker: the seed session's answers", "[tracker]") {
   Tracker* t = quiet_tracker();
