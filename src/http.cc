@@ -38,31 +38,6 @@ struct HttpConn {
  * Helpers
  * ------------------------------------------------------------------------- */
 
-int http_parse_hostport(const std::string& s, struct sockaddr_in* addr, std::string* why) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    *why = "expected IP:PORT (e.g. 127.0.0.1:8080)";
-    return -1;
-  }
-  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
-  char* end = nullptr;
-  long p = strtol(port.c_str(), &end, 10);
-  if (*end != '\0' || port[0] == '-' || port[0] == '+' || p < 0 || p > 65535) {
-    *why = "the port must be an integer from 0 to 65535";
-    return -1;
-  }
-  struct in_addr a;
-  if (inet_pton(AF_INET, host.c_str(), &a) != 1) {
-    *why = "'" + host + "' is not an IPv4 address";
-    return -1;
-  }
-  memset(addr, 0, sizeof *addr);
-  addr->sin_family = AF_INET;
-  addr->sin_addr = a;
-  addr->sin_port = htons(static_cast<uint16_t>(p));
-  return 0;
-}
-
 const char* http_reason(int status) {
   switch (status) {
     case 200:

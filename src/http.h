@@ -47,8 +47,6 @@ struct HttpServer {
   char rbuf[16384];      // every connection reads here in turn (one loop thread)
 };
 
-// Parses "IP:PORT" (an IPv4 address; port 0 to 65535). Returns 0, or -1 with *why.
-int http_parse_hostport(const std::string& s, struct sockaddr_in* addr, std::string* why);
 // Listens on addr and answers from routes (which must outlive the server).
 int http_start(HttpServer* s, uv_loop_t* loop, const struct sockaddr_in* addr,
                const HttpRoute* routes, size_t n_routes, void* ctx);

@@ -4,7 +4,8 @@
 python3-prometheus-client), GET / (an HTML status page, peer-chosen text
 escaped), and the server's refusals: 400 for garbage, 431 for an oversized
 head, 413 for a body, 404, 405, a silent connection closed after the timeout,
-connections past the limit closed at accept.
+connections past the limit closed at accept; --http refused before the
+tracker says it runs: a bad value (exit 2), a port in use (exit 1).
 """
 
 import os
@@ -313,11 +314,38 @@ def _():
 
 @t.test("bad --http values are refused with a clear message")
 def _():
-    for bad in ("nosuchhost.invalid:8080", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"):
+    for bad in ("nosuchhost.invalid:8080", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x",
+                "127.0.0.1: 1", "127.0.0.1:+0", "127.0.0.1:-1", "127.0.0.1:", ":8080",
+                "127.0.0.1:0x10", "127.0.0.1:1 ", "127.0.0.1:000065536"):
+        d = tempdir("bad")
         r = subprocess.run([tt, "tracker", "--port", "0", "--http", bad], capture_output=True,
-                           text=True, timeout=10, stdin=subprocess.DEVNULL, cwd=tempdir("bad"))
-        eq(r.returncode, 2, f"exit code for {bad}")
-        require("bad --http" in r.stderr, f"message for {bad}: {r.stderr!r}")
+                           text=True, timeout=10, stdin=subprocess.DEVNULL, cwd=d)
+        eq(r.returncode, 2, f"exit code for {bad!r}")
+        eq(len(r.stderr.splitlines()), 1, f"one line for {bad!r}: {r.stderr!r}")
+        require("bad --http" in r.stderr, f"message for {bad!r}: {r.stderr!r}")
+        eq(r.stdout, "", f"nothing on stdout for {bad!r}")
+        require(not os.path.exists(os.path.join(d, ".tracker.log")), f"no log for {bad!r}")
+
+
+@t.test("--http on a port in use: one error line, exit 1, never 'Tracker running'")
+def _():
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind((HOST, 0))
+    busy.listen(1)
+    try:
+        d = tempdir("busy")
+        r = subprocess.run([tt, "tracker", "--port", "0", "--http",
+                            f"{HOST}:{busy.getsockname()[1]}"], capture_output=True, text=True,
+                           timeout=10, stdin=subprocess.DEVNULL, cwd=d)
+    finally:
+        busy.close()
+    eq(r.returncode, 1, "exit code")
+    eq(len(r.stderr.splitlines()), 1, f"one line: {r.stderr!r}")
+    require("cannot listen for HTTP" in r.stderr, f"message: {r.stderr!r}")
+    require("Tracker" not in r.stdout, f"stdout: {r.stdout!r}")
+    log = os.path.join(d, ".tracker.log")
+    text = open(log).read() if os.path.exists(log) else ""
+    require("Tracker started" not in text, f"the log: {text!r}")
 
 
 @t.test("the tracker exits cleanly")
