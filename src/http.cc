@@ -1,8 +1,12 @@
 // The HTTP server; see http.h. A connection reads one request through
 // http_parser, answers it (or refuses it: 400, 405, 404, 413, 431), shuts its
 // side down and drains the client's bytes until its close or kHttpLingerMs,
-// so the answer is not lost to a reset. The whole request must arrive within
-// kHttpTimeoutMs; at most kHttpMaxConns connections are open at once.
+// so the answer is not lost to a reset; a client that half-closes after its
+// request still gets the whole answer. The request must arrive within
+// kHttpHeadTimeoutMs and the answer be taken within kHttpSendTimeoutMs. At most
+// kHttpMaxConns connections are open at once and kHttpMaxConnsPerAddr from one
+// address; a new connection past either limit closes the oldest unanswered one
+// (of that address, or of all), so idle connections cannot shut others out.
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -28,6 +32,11 @@ struct HttpConn {
   bool too_big = false;
   bool answered = false;  // the answer is written: what comes in is drained
   bool closing = false;
+  bool shut_down = false;  // our side is shut down: the answer is sent
+  bool peer_eof = false;   // the client has shut its side down
+  bool listed = false;     // in s->conns and counted in s->per_addr
+  uint32_t addr = 0;       // the client's IPv4 address (network order), 0 if unknown
+  std::list<HttpConn*>::iterator pos;
   int open_handles = 0;
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
@@ -37,31 +46,6 @@ struct HttpConn {
 /* ----------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------- */
-
-int http_parse_hostport(const std::string& s, struct sockaddr_in* addr, std::string* why) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    *why = "expected IP:PORT (e.g. 127.0.0.1:8080)";
-    return -1;
-  }
-  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
-  char* end = nullptr;
-  long p = strtol(port.c_str(), &end, 10);
-  if (*end != '\0' || port[0] == '-' || port[0] == '+' || p < 0 || p > 65535) {
-    *why = "the port must be an integer from 0 to 65535";
-    return -1;
-  }
-  struct in_addr a;
-  if (inet_pton(AF_INET, host.c_str(), &a) != 1) {
-    *why = "'" + host + "' is not an IPv4 address";
-    return -1;
-  }
-  memset(addr, 0, sizeof *addr);
-  addr->sin_family = AF_INET;
-  addr->sin_addr = a;
-  addr->sin_port = htons(static_cast<uint16_t>(p));
-  return 0;
-}
 
 const char* http_reason(int status) {
   switch (status) {
@@ -121,7 +105,13 @@ static void conn_on_closed(uv_handle_t* h) {
 static void conn_close(HttpConn* c) {
   if (c->closing) return;
   c->closing = true;
-  c->s->conns.erase(c);
+  if (c->listed) {
+    HttpServer* s = c->s;
+    s->conns.erase(c->pos);
+    auto it = s->per_addr.find(c->addr);
+    if (it != s->per_addr.end() && --it->second == 0) s->per_addr.erase(it);
+    c->listed = false;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), conn_on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), conn_on_closed);
 }
@@ -133,6 +123,11 @@ static void conn_on_timeout(uv_timer_t* t) {
 static void conn_on_shutdown(uv_shutdown_t* req, int) {
   HttpConn* c = static_cast<HttpConn*>(req->data);
   if (c->closing) return;
+  c->shut_down = true;
+  if (c->peer_eof) {
+    conn_close(c);  // both sides are done: nothing is left to drain
+    return;
+  }
   // The client reads the answer and closes; its close (EOF) or the linger ends it.
   uv_timer_start(&c->timer, conn_on_timeout, kHttpLingerMs, 0);
 }
@@ -154,6 +149,8 @@ static void conn_answer(HttpConn* c, const HttpAnswer& a, const char* extra_head
            a.status, http_reason(a.status), a.content_type.c_str(), a.body.size(), extra_headers);
   c->out = head;
   c->out += a.body;
+  // The head's timer ends here: the client now has this long to take the answer.
+  uv_timer_start(&c->timer, conn_on_timeout, kHttpSendTimeoutMs, 0);
   uv_buf_t buf = uv_buf_init(&c->out[0], static_cast<unsigned>(c->out.size()));
   c->write_req.data = c;
   c->shutdown_req.data = c;
@@ -242,6 +239,14 @@ static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 static void conn_on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   HttpConn* c = static_cast<HttpConn*>(stream->data);
   if (c->closing) return;
+  if (nread == UV_EOF && c->answered) {
+    // The client half-closed after its request: the answer is still written
+    // and our side shut down before the connection closes.
+    c->peer_eof = true;
+    uv_read_stop(stream);
+    if (c->shut_down) conn_close(c);
+    return;
+  }
   if (nread < 0) {
     conn_close(c);  // EOF or an error: before an answer, the request never came whole
     return;
@@ -268,6 +273,18 @@ static void conn_on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   }
 }
 
+// The oldest connection with the address (any address when all is true):
+// unanswered ones first, as those hold a place without having been served.
+static HttpConn* oldest_conn(HttpServer* s, uint32_t addr, bool all) {
+  HttpConn* any = nullptr;
+  for (HttpConn* c : s->conns) {
+    if (!all && c->addr != addr) continue;
+    if (!c->answered) return c;
+    if (any == nullptr) any = c;
+  }
+  return any;
+}
+
 static void on_connection(uv_stream_t* server, int status) {
   HttpServer* s = static_cast<HttpServer*>(server->data);
   if (status != 0) return;
@@ -278,19 +295,32 @@ static void on_connection(uv_stream_t* server, int status) {
   c->tcp.data = c;
   c->timer.data = c;
   c->open_handles = 2;
-  s->conns.insert(c);
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     conn_close(c);
     return;
   }
-  if (s->conns.size() > kHttpMaxConns) {
-    s->refused++;
-    conn_close(c);  // too many at once: closed unanswered
-    return;
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&ss), &len) == 0 &&
+      ss.ss_family == AF_INET)
+    c->addr = reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr.s_addr;
+  // Past a limit, the oldest connection of that address (or of all) makes room.
+  auto it = s->per_addr.find(c->addr);
+  HttpConn* old = nullptr;
+  if (it != s->per_addr.end() && it->second >= kHttpMaxConnsPerAddr)
+    old = oldest_conn(s, c->addr, false);
+  else if (s->conns.size() >= kHttpMaxConns)
+    old = oldest_conn(s, 0, true);
+  if (old != nullptr) {
+    s->evicted++;
+    conn_close(old);
   }
+  c->pos = s->conns.insert(s->conns.end(), c);
+  s->per_addr[c->addr]++;
+  c->listed = true;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
-  uv_timer_start(&c->timer, conn_on_timeout, kHttpTimeoutMs, 0);
+  uv_timer_start(&c->timer, conn_on_timeout, kHttpHeadTimeoutMs, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read) != 0)
     conn_close(c);
 }
@@ -326,7 +356,7 @@ void http_close(HttpServer* s) {
   if (!s->open) return;
   s->open = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), nullptr);
-  std::unordered_set<HttpConn*> conns = s->conns;
+  std::list<HttpConn*> conns = s->conns;
   for (HttpConn* c : conns)
     conn_close(c);
 }

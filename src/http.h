@@ -1,16 +1,19 @@
 // A small HTTP/1.1 server on a libuv loop: one request per connection, parsed
 // with http_parser (Debian's libhttp-parser), answered from a route table
 // {method, path, handler} and closed ("Connection: close"). Bounded: the
-// request head, the time a request may take, the connections at once; bodies
-// are refused. Owns a listening uv_tcp_t and each connection's uv_tcp_t and
-// uv_timer_t. Used by tracker.cc (tt tracker --http).
+// request head, the time a request may take, the connections at once and from
+// one address (past either, the oldest unanswered one is closed to make room);
+// bodies are refused. Owns a listening uv_tcp_t and each connection's uv_tcp_t
+// and uv_timer_t. Used by tracker.cc (tt tracker --http).
 #pragma once
 
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <cstdint>
+#include <list>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 struct HttpRequest {
   const char* method;  // "GET"
@@ -42,13 +45,12 @@ struct HttpServer {
   const HttpRoute* routes = nullptr;
   size_t n_routes = 0;
   void* ctx = nullptr;
-  std::unordered_set<HttpConn*> conns;
-  uint64_t refused = 0;  // connections closed at accept (too many at once)
-  char rbuf[16384];      // every connection reads here in turn (one loop thread)
+  std::list<HttpConn*> conns;                     // open connections, oldest first
+  std::unordered_map<uint32_t, size_t> per_addr;  // open connections by IPv4 address
+  uint64_t evicted = 0;                           // connections closed to make room for a newer one
+  char rbuf[16384];  // every connection reads here in turn (one loop thread)
 };
 
-// Parses "IP:PORT" (an IPv4 address; port 0 to 65535). Returns 0, or -1 with *why.
-int http_parse_hostport(const std::string& s, struct sockaddr_in* addr, std::string* why);
 // Listens on addr and answers from routes (which must outlive the server).
 int http_start(HttpServer* s, uv_loop_t* loop, const struct sockaddr_in* addr,
                const HttpRoute* routes, size_t n_routes, void* ctx);

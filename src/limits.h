@@ -135,9 +135,12 @@ constexpr int kStatsRateSeconds = 60;    // requests per second are kept for the
 constexpr size_t kStatsMaxActions = 16;  // room for the action table, and a slot for the rest
 constexpr size_t kListingRows = 100;     // rows the peers and files listings show at most
 constexpr size_t kHttpMaxHead = 8192;    // request line and headers; more: 431, closed
-constexpr uint64_t kHttpTimeoutMs = 10 * 1000;  // a whole request must arrive in this long
+constexpr uint64_t kHttpHeadTimeoutMs = 3 * 1000;   // the request must arrive in this long
+constexpr uint64_t kHttpSendTimeoutMs = 10 * 1000;  // ... and its answer be taken in this long
+// Connections at once from one address; past it, that address's oldest is closed.
+constexpr size_t kHttpMaxConnsPerAddr = 8;
 constexpr uint64_t kHttpLingerMs = 1000;  // after the answer, wait this long for the client's close
-constexpr size_t kHttpMaxConns = 64;      // connections at once; more are closed at accept
+constexpr size_t kHttpMaxConns = 64;      // connections at once; past it the oldest is closed
 constexpr size_t kListShownMax = 1000;    // rows the peer's `list` prints at most
 constexpr int kListPagesMax = 2000;       // list pages asked for at most (a tracker whose
                                           // cursor never ends cannot keep the peer busy)

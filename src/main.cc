@@ -146,6 +146,7 @@ static int resolve_host_flag(const char* cmd, const char* flag, std::string* hos
 /* ---- tt tracker ----------------------------------------------------------- */
 
 static TrackerOptions g_tracker;
+static std::string g_tracker_http;  // --http as given; run_tracker checks it
 static const Flag kTrackerFlags[] = {
     {"--host", "IP", "UDP address or host name to listen on (default 127.0.0.1)", FLAG_STRING,
      &g_tracker.host, 0, 0},
@@ -166,7 +167,7 @@ static const Flag kTrackerFlags[] = {
     {"--log-max-size", "MIB", "rotate the log to PATH.1 at this size (default 64)", FLAG_INT,
      &g_tracker.log_max_mib, 1, 1048576},
     {"--http", "HOST:PORT", "serve /metrics and a status page over HTTP (default: off)",
-     FLAG_STRING, &g_tracker.http, 0, 0},
+     FLAG_STRING, &g_tracker_http, 0, 0},
 };
 
 static void tracker_usage(FILE* out) {
@@ -178,23 +179,23 @@ static int run_tracker(int argc, char** argv) {
                       "tracker", tracker_usage);
   if (r != 0) return r;
   if (resolve_host_flag("tracker", "--host", &g_tracker.host) != 0) return 2;
-  // --http HOST:PORT: HOST as every host flag; PORT (0: a free one) the tracker checks.
-  size_t colon = g_tracker.http.rfind(':');
-  std::string port = colon == std::string::npos ? "" : g_tracker.http.substr(colon + 1);
-  char* end = nullptr;
-  long port_n = port.empty() ? -1 : strtol(port.c_str(), &end, 10);
-  if (!g_tracker.http.empty() && (port_n < 0 || port_n > 65535 || *end != '\0')) {
+  // --http HOST:PORT, checked here only: HOST as every host flag; PORT digits
+  // only (no sign, no blank), 0 (a free one) to 65535.
+  if (g_tracker_http.empty()) return tracker_main(g_tracker);
+  size_t colon = g_tracker_http.rfind(':');
+  std::string port = colon == std::string::npos ? "" : g_tracker_http.substr(colon + 1);
+  if (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || atol(port.c_str()) > 65535) {
     fprintf(stderr,
             "tt tracker: bad --http '%s': expected HOST:PORT, PORT from 0 to 65535 (e.g. "
             "127.0.0.1:8080)\n",
-            g_tracker.http.c_str());
+            out_sanitize(g_tracker_http).c_str());
     return 2;
   }
-  if (colon != std::string::npos) {
-    std::string host = g_tracker.http.substr(0, colon);
-    if (resolve_host_flag("tracker", "--http", &host) != 0) return 2;
-    g_tracker.http = host + g_tracker.http.substr(colon);
-  }
+  std::string host = g_tracker_http.substr(0, colon);
+  if (resolve_host_flag("tracker", "--http", &host) != 0) return 2;
+  g_tracker.http_ip = host;
+  g_tracker.http_port = atoi(port.c_str());
   return tracker_main(g_tracker);
 }
 

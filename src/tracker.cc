@@ -1225,25 +1225,19 @@ static const HttpRoute kRoutes[] = {
     {"GET", "/metrics", http_metrics},
 };
 
-// Starts the status server when --http asked for one; prints where it listens.
+// Starts the status server when --http asked for one (main.cc checked the
+// address). Says nothing on success: tracker_start prints where it listens.
 static int tracker_http_start(Tracker* t) {
-  if (t->opt.http.empty()) return 0;
+  if (t->opt.http_port < 0) return 0;
   struct sockaddr_in addr;
-  std::string why;
-  if (http_parse_hostport(t->opt.http, &addr, &why) != 0) {
-    fprintf(stderr, "tt tracker: bad --http %s: %s\n", out_sanitize(t->opt.http).c_str(),
-            why.c_str());
-    return UV_EINVAL;
-  }
-  int r = http_start(&t->http, t->loop, &addr, kRoutes, sizeof kRoutes / sizeof kRoutes[0], t);
+  int r = uv_ip4_addr(t->opt.http_ip.c_str(), t->opt.http_port, &addr);
+  if (r == 0)
+    r = http_start(&t->http, t->loop, &addr, kRoutes, sizeof kRoutes / sizeof kRoutes[0], t);
   if (r != 0) {
-    fprintf(stderr, "tt tracker: cannot listen for HTTP on %s: %s\n",
-            out_sanitize(t->opt.http).c_str(), uv_strerror(r));
+    fprintf(stderr, "tt tracker: cannot listen for HTTP on %s:%d: %s\n",
+            out_sanitize(t->opt.http_ip).c_str(), t->opt.http_port, uv_strerror(r));
     return r;
   }
-  char ip[16];
-  proto_ip_format(addr.sin_addr.s_addr, ip);
-  out_line("HTTP status at http://%s:%d/", ip, http_port(&t->http));
   return 0;
 }
 
@@ -1276,13 +1270,6 @@ static int tracker_start(Tracker* t) {
     fprintf(stderr, "tt tracker: bad --host %s: %s\n", t->opt.host.c_str(), uv_strerror(r));
     return r;
   }
-  std::string why;
-  if (!t->opt.http.empty() && http_parse_hostport(t->opt.http, &addr, &why) != 0) {
-    fprintf(stderr, "tt tracker: bad --http %s: %s\n", out_sanitize(t->opt.http).c_str(),
-            why.c_str());
-    return UV_EINVAL;
-  }
-  uv_ip4_addr(t->opt.host.c_str(), t->opt.port, &addr);
   t->udp.ctx = t;
   t->udp.on_datagram = on_datagram;
   t->udp.on_batch_end = on_batch_end;
@@ -1317,11 +1304,14 @@ static int tracker_start(Tracker* t) {
   uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
   uv_timer_start(&t->sweep, on_sweep, period, 0);  // each step sets the next
   if ((r = app_signals_start(&t->signals, t->loop, on_signal, t)) != 0) return r;
+  // Everything that can fail is done before the tracker says it is running.
+  if ((r = tracker_http_start(t)) != 0) return r;
   out_line("Tracker started at %s:%d", t->opt.host.c_str(), port);
   log_line(&t->log, "Tracker started at %s:%d", t->opt.host.c_str(), port);
   out_line("Tracker running at %s:%d", t->opt.host.c_str(), port);
   t->stats.started_ms = static_cast<int64_t>(uv_now(t->loop));
-  if ((r = tracker_http_start(t)) != 0) return r;
+  if (t->opt.http_port >= 0)
+    out_line("HTTP status at http://%s:%d/", t->opt.http_ip.c_str(), http_port(&t->http));
   flush_output(t);
   return console_open(&t->console, t->loop, t, on_console_line, on_console_eof);
 }

@@ -33,7 +33,10 @@ struct TrackerOptions {
   int max_files_per_ip = static_cast<int>(kDefaultMaxFilesPerIp);
   int max_contents_per_ip = static_cast<int>(kDefaultMaxContentsPerIp);
   int log_max_mib = kDefaultLogMaxMiB;
-  std::string http;  // --http IP:PORT: the status server; "" for none
+  // --http IP:PORT, checked by the caller: a dotted IPv4 address and a port
+  // from 0 (a free one) to 65535; http_port -1: no status server.
+  std::string http_ip;
+  int http_port = -1;
 };
 
 struct Probe;

@@ -3,8 +3,11 @@
 `tt tracker --http`: GET /metrics (Prometheus text, read with Debian's
 python3-prometheus-client), GET / (an HTML status page, peer-chosen text
 escaped), and the server's refusals: 400 for garbage, 431 for an oversized
-head, 413 for a body, 404, 405, a silent connection closed after the timeout,
-connections past the limit closed at accept.
+head, 413 for a body, 404, 405, a silent connection closed after the timeout;
+idle connections, however many, do not shut out a correct request (the oldest
+unanswered one is closed, of the same address first); a client that
+half-closes after its request gets the whole answer; --http refused before
+the tracker says it runs: a bad value (exit 2), a port in use (exit 1).
 """
 
 import os
@@ -281,7 +284,7 @@ def _():
     eq(status, 413, "a body")
 
 
-@t.test("a connection that sends nothing is closed after the timeout (10 s)")
+@t.test("a connection that sends nothing is closed after the timeout (3 s)")
 def _():
     start = time.monotonic()
     _, _, _, raw = http_raw(b"", read_timeout=30)
@@ -289,35 +292,113 @@ def _():
     require(time.monotonic() - start < 30, "closed by the server")
 
 
-@t.test("connections past 64 are closed at once; the server still answers after")
+def idle_conn(src=HOST):
+    """A connection from src (any 127.x address is this machine) that sends the
+    start of a request and never its end."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((HOST, c.http_port))
+    s.sendall(b"GET / HTTP/1.1\r\n")
+    return s
+
+
+def closed_unanswered(s):
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+@t.test("70 idle connections from one address do not shut out a correct request")
 def _():
+    other = None
     held = []
     try:
-        for _ in range(64):
-            held.append(socket.create_connection((HOST, c.http_port), timeout=5))
-        # The tracker's loop has accepted them all once a request on one is answered.
-        extra = socket.create_connection((HOST, c.http_port), timeout=5)
-        extra.settimeout(5)
-        try:
-            got = extra.recv(100)
-        except ConnectionResetError:
-            got = b""
-        extra.close()
-        eq(got, b"", "the 65th connection is closed unanswered")
+        # One from another address first: the oldest of all, but not of 127.0.0.1.
+        other = idle_conn("127.0.0.2")
+        for _ in range(70):
+            held.append(idle_conn())
+        status, _, body, _ = get("/metrics")
+        eq(status, 200, "a correct request's answer")
+        require(b"tt_peers" in body, "the metrics")
+        require(closed_unanswered(held[0]), "the oldest idle connection of 127.0.0.1 closed")
+        # Only 127.0.0.1's connections made room: the other address's is still served.
+        other.sendall(b"Host: x\r\n\r\n")
+        chunks = []
+        while True:
+            chunk = other.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        require(b"".join(chunks).startswith(b"HTTP/1.1 200 "),
+                "the other address's request answered")
     finally:
-        for s in held:
+        for s in held + ([other] if other else []):
             s.close()
-    status = wait_for(lambda: get("/metrics")[0] == 200, timeout=10, what="an answer again")
-    require(status, "answered")
+
+
+@t.test("a client that half-closes after its request gets the whole answer")
+def _():
+    _, headers, body, _ = get("/")
+    size = int(headers.get("content-length", "-1"))
+    eq(len(body), size, "a whole page first")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # the answer waits on the reader
+    s.settimeout(5)
+    try:
+        s.connect((HOST, c.http_port))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.5)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        s.close()
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    require(head.startswith(b"HTTP/1.1 200 "), f"status line: {head[:40]!r}")
+    eq(len(body), size, "the page's bytes after a half-close")
 
 
 @t.test("bad --http values are refused with a clear message")
 def _():
-    for bad in ("nosuchhost.invalid:8080", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"):
+    for bad in ("nosuchhost.invalid:8080", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x",
+                "127.0.0.1: 1", "127.0.0.1:+0", "127.0.0.1:-1", "127.0.0.1:", ":8080",
+                "127.0.0.1:0x10", "127.0.0.1:1 ", "127.0.0.1:000065536"):
+        d = tempdir("bad")
         r = subprocess.run([tt, "tracker", "--port", "0", "--http", bad], capture_output=True,
-                           text=True, timeout=10, stdin=subprocess.DEVNULL, cwd=tempdir("bad"))
-        eq(r.returncode, 2, f"exit code for {bad}")
-        require("bad --http" in r.stderr, f"message for {bad}: {r.stderr!r}")
+                           text=True, timeout=10, stdin=subprocess.DEVNULL, cwd=d)
+        eq(r.returncode, 2, f"exit code for {bad!r}")
+        eq(len(r.stderr.splitlines()), 1, f"one line for {bad!r}: {r.stderr!r}")
+        require("bad --http" in r.stderr, f"message for {bad!r}: {r.stderr!r}")
+        eq(r.stdout, "", f"nothing on stdout for {bad!r}")
+        require(not os.path.exists(os.path.join(d, ".tracker.log")), f"no log for {bad!r}")
+
+
+@t.test("--http on a port in use: one error line, exit 1, never 'Tracker running'")
+def _():
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind((HOST, 0))
+    busy.listen(1)
+    try:
+        d = tempdir("busy")
+        r = subprocess.run([tt, "tracker", "--port", "0", "--http",
+                            f"{HOST}:{busy.getsockname()[1]}"], capture_output=True, text=True,
+                           timeout=10, stdin=subprocess.DEVNULL, cwd=d)
+    finally:
+        busy.close()
+    eq(r.returncode, 1, "exit code")
+    eq(len(r.stderr.splitlines()), 1, f"one line: {r.stderr!r}")
+    require("cannot listen for HTTP" in r.stderr, f"message: {r.stderr!r}")
+    require("Tracker" not in r.stdout, f"stdout: {r.stdout!r}")
+    log = os.path.join(d, ".tracker.log")
+    text = open(log).read() if os.path.exists(log) else ""
+    require("Tracker started" not in text, f"the log: {text!r}")
 
 
 @t.test("the tracker exits cleanly")
