@@ -276,6 +276,15 @@ bool out_quiet() {
   return g_out_quiet;
 }
 
+void text_appendf(std::string* out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out->append(buf, static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+}
+
 void out_fail(const std::string& cmd, const std::string& why) {
   if (!g_out_deferred) fflush(stdout);
   std::string c;  // the command as typed, without the blanks around it

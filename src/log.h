@@ -70,5 +70,8 @@ void out_fail(const std::string& cmd, const std::string& why);
 // Quiet: out_line prints nothing; prompts, out_fail and explicit listings stay.
 void out_set_quiet(bool on);
 bool out_quiet();
+// Appends printf-style text to *out (at most 511 bytes a call), for reports
+// built in memory: the tracker's stats, the metrics, the status page.
+void text_appendf(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 // Truncates and sanitises user text for echoing in a message (no control bytes).
 std::string out_sanitize(const std::string& s, size_t max = 80);

@@ -2,9 +2,10 @@
 #include "stats.h"
 
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
+
+#include "log.h"
 
 const char* const kStatsRefusalNames[REF_COUNT] = {
     "malformed", "unknown_action", "missing_field", "not_found", "not_owner",
@@ -59,32 +60,21 @@ std::string stats_label_escape(const std::string& v) {
   return out;
 }
 
-static void append(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void append(std::string* out, const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0) out->append(buf, static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
-}
-
 static void header(std::string* out, const char* name, const char* type, const char* help) {
-  append(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+  text_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void labelled(std::string* out, const char* name, const char* label, const char* value,
                      uint64_t v) {
   std::string esc = stats_label_escape(value);
-  append(out, "%s{%s=\"", name, label);
+  text_appendf(out, "%s{%s=\"", name, label);
   out->append(esc);
-  append(out, "\"} %" PRIu64 "\n", v);
+  text_appendf(out, "\"} %" PRIu64 "\n", v);
 }
 
 static void gauge(std::string* out, const char* name, const char* help, uint64_t v) {
   header(out, name, "gauge", help);
-  append(out, "%s %" PRIu64 "\n", name, v);
+  text_appendf(out, "%s %" PRIu64 "\n", name, v);
 }
 
 void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, const StatsGauges& g,
@@ -110,11 +100,11 @@ void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, co
   labelled(out, "tt_probes_total", "result", "failed", s->probes_failed);
   header(out, "tt_datagrams_dropped_total", "counter",
          "Datagrams left unanswered: oversized, or answers.");
-  append(out, "tt_datagrams_dropped_total %" PRIu64 "\n", s->dropped);
+  text_appendf(out, "tt_datagrams_dropped_total %" PRIu64 "\n", s->dropped);
   header(out, "tt_received_bytes_total", "counter", "Datagram bytes received.");
-  append(out, "tt_received_bytes_total %" PRIu64 "\n", s->bytes_in);
+  text_appendf(out, "tt_received_bytes_total %" PRIu64 "\n", s->bytes_in);
   header(out, "tt_sent_bytes_total", "counter", "Answer bytes sent.");
-  append(out, "tt_sent_bytes_total %" PRIu64 "\n", s->bytes_out);
+  text_appendf(out, "tt_sent_bytes_total %" PRIu64 "\n", s->bytes_out);
   gauge(out, "tt_peers", "Registered peer ids.", g.peers);
   gauge(out, "tt_files", "Registered file names.", g.files);
   gauge(out, "tt_registrations", "Registrations (one peer holding one name).", g.registrations);
@@ -122,5 +112,5 @@ void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, co
   gauge(out, "tt_resident_memory_bytes", "Resident memory of the tracker process.",
         g.resident_bytes);
   header(out, "tt_uptime_seconds", "gauge", "Seconds since the tracker started.");
-  append(out, "tt_uptime_seconds %.3f\n", g.uptime_s);
+  text_appendf(out, "tt_uptime_seconds %.3f\n", g.uptime_s);
 }

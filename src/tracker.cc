@@ -929,16 +929,6 @@ void tracker_files_text(Tracker* t, std::string* out) {
   if (more) *out += "... and more (" + std::to_string(reg_file_count(&t->reg)) + " names in all)\n";
 }
 
-static void append_f(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append_f(std::string* out, const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
-
 static uint64_t resident_bytes() {
   size_t rss = 0;
   return uv_resident_set_memory(&rss) == 0 ? rss : 0;
@@ -947,30 +937,33 @@ static uint64_t resident_bytes() {
 void tracker_stats_text(Tracker* t, std::string* out) {
   views_now(t);
   const Stats& s = t->stats;
-  append_f(out, "uptime: %" PRId64 " s\n", (t->now - s.started_ms) / 1000);
-  append_f(out, "peers: %zu, files: %zu, registrations: %zu\n", reg_peer_count(&t->reg),
-           reg_file_count(&t->reg), t->reg.registrations);
+  text_appendf(out, "uptime: %" PRId64 " s\n", (t->now - s.started_ms) / 1000);
+  text_appendf(out, "peers: %zu, files: %zu, registrations: %zu\n", reg_peer_count(&t->reg),
+               reg_file_count(&t->reg), t->reg.registrations);
   for (size_t a = 0; a <= kActionCount; a++) {
     size_t slot = a < kActionCount ? a : kStatsMaxActions - 1;
     uint64_t minute = stats_rate_sum(&s.rate, slot, t->now);
-    append_f(out, "requests %s: %.2f/s over the last minute (%" PRIu64 "), %" PRIu64 " in all\n",
-             a < kActionCount ? kActions[a].name : "other",
-             static_cast<double>(minute) / kStatsRateSeconds, minute, s.requests[slot]);
+    text_appendf(out,
+                 "requests %s: %.2f/s over the last minute (%" PRIu64 "), %" PRIu64 " in all\n",
+                 a < kActionCount ? kActions[a].name : "other",
+                 static_cast<double>(minute) / kStatsRateSeconds, minute, s.requests[slot]);
   }
   *out += "refusals:";
   for (size_t r = 0; r < REF_COUNT; r++)
-    append_f(out, " %s %" PRIu64 "%s", kStatsRefusalNames[r], s.refusals[r],
-             r + 1 < REF_COUNT ? "," : "\n");
-  append_f(out, "probes: %zu in flight, %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " started\n",
-           t->probes.size(), s.probes_ok, s.probes_failed, s.probes_started);
-  append_f(out, "datagrams: %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64 " dropped\n",
-           s.bytes_in, s.bytes_out, s.dropped);
+    text_appendf(out, " %s %" PRIu64 "%s", kStatsRefusalNames[r], s.refusals[r],
+                 r + 1 < REF_COUNT ? "," : "\n");
+  text_appendf(out,
+               "probes: %zu in flight, %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " started\n",
+               t->probes.size(), s.probes_ok, s.probes_failed, s.probes_started);
+  text_appendf(out, "datagrams: %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64 " dropped\n",
+               s.bytes_in, s.bytes_out, s.dropped);
   const Registry& g = t->reg;
-  append_f(out,
-           "memory: %.1f MiB resident; registry slots: %zu peers (%zu free), %zu names "
-           "(%zu free), %zu content ids (%zu free)\n",
-           static_cast<double>(resident_bytes()) / (1 << 20), g.peers.size(), g.free_peers.size(),
-           g.files.size(), g.free_files.size(), g.cids.size(), g.free_cids.size());
+  text_appendf(out,
+               "memory: %.1f MiB resident; registry slots: %zu peers (%zu free), %zu names "
+               "(%zu free), %zu content ids (%zu free)\n",
+               static_cast<double>(resident_bytes()) / (1 << 20), g.peers.size(),
+               g.free_peers.size(), g.files.size(), g.free_files.size(), g.cids.size(),
+               g.free_cids.size());
 }
 
 void tracker_metrics_text(Tracker* t, std::string* out) {
@@ -1013,19 +1006,19 @@ void tracker_status_html(Tracker* t, std::string* out) {
   *out +=
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
       "<title>tt tracker</title></head>\n<body>\n<h1>tt tracker</h1>\n";
-  append_f(out,
-           "<p id=\"summary\">Up %" PRId64
-           " s. %zu peers, %zu files, %zu registrations. "
-           "<a href=\"/metrics\">Metrics</a>.</p>\n",
-           (t->now - t->stats.started_ms) / 1000, reg_peer_count(&t->reg), reg_file_count(&t->reg),
-           t->reg.registrations);
+  text_appendf(out,
+               "<p id=\"summary\">Up %" PRId64
+               " s. %zu peers, %zu files, %zu registrations. "
+               "<a href=\"/metrics\">Metrics</a>.</p>\n",
+               (t->now - t->stats.started_ms) / 1000, reg_peer_count(&t->reg),
+               reg_file_count(&t->reg), t->reg.registrations);
   *out += "<h2>Files</h2>\n";
   rows_html("files", kFileColumns, 6, files, out);
   if (more_files)
-    append_f(out, "<p>... and more (%zu names in all)</p>\n", reg_file_count(&t->reg));
+    text_appendf(out, "<p>... and more (%zu names in all)</p>\n", reg_file_count(&t->reg));
   *out += "<h2>Peers</h2>\n";
   rows_html("peers", kPeerColumns, 5, peers, out);
-  if (more_peers > 0) append_f(out, "<p>... and %zu more</p>\n", more_peers);
+  if (more_peers > 0) text_appendf(out, "<p>... and %zu more</p>\n", more_peers);
   *out += "</body>\n</html>\n";
 }
 
