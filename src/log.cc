@@ -357,15 +357,38 @@ static size_t utf8_len(const unsigned char* p, size_t n) {
   return bad ? 0 : len;
 }
 
+// Characters that are valid UTF-8 and yet change how a terminal or a page
+// shows the text around them: C1 controls, and the bidirectional marks,
+// embeddings, overrides and isolates (a name could show reversed).
+static bool display_control(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static uint32_t utf8_code_point(const unsigned char* p, size_t len) {
+  if (len == 2) return (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu);
+  if (len == 3) return (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+  return (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu);
+}
+
 std::string out_sanitize(const std::string& s, size_t max) {
   // The result is printable, valid UTF-8 (it may go into JSON), and never cut
-  // inside a character: anything else is shown as \xNN.
+  // inside a character: a byte that is not is shown as \xNN, a display
+  // control as \u{XXXX}.
   std::string r;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = p[i];
     size_t len = c >= 0x80 ? utf8_len(p + i, s.size() - i) : 1;
+    if (len > 1 && display_control(utf8_code_point(p + i, len))) {
+      char esc[16];
+      snprintf(esc, sizeof esc, "\\u{%04x}", static_cast<unsigned>(utf8_code_point(p + i, len)));
+      if (r.size() + strlen(esc) > max) break;
+      r += esc;
+      i += len;
+      continue;
+    }
     bool plain = (c >= 0x20 && c < 0x7f) || len > 1;
     size_t out = plain ? len : 4;
     if (r.size() + out > max) break;

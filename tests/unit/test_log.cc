@@ -78,6 +78,16 @@ TEST_CASE("log: sanitised text is valid UTF-8 and never cut inside a character",
   CHECK(out_sanitize("cut\xe2\x82", 40) == "cut\\xe2\\x82");
 }
 
+TEST_CASE("log: bidirectional controls are shown, not obeyed", "[log]") {
+  // U+202E RIGHT-TO-LEFT OVERRIDE would show "\u202egnp.exe" as "exe.png".
+  CHECK(out_sanitize("\xe2\x80\xaegnp.exe", 40) == "\\u{202e}gnp.exe");
+  CHECK(out_sanitize("a\xe2\x81\xa6"
+                     "b\xe2\x80\x8f",
+                     40) == "a\\u{2066}b\\u{200f}");
+  CHECK(out_sanitize("\xe2\x80\xae", 5) == "...");                      // an escape is never cut
+  CHECK(out_sanitize("\xe2\x80\x94 dash", 40) == "\xe2\x80\x94 dash");  // other UTF-8 as is
+}
+
 TEST_CASE("log: formats write as printf does, deferred lines wait for log_flush", "[log]") {
   Log log;
   std::string path = open_temp_log(&log);
