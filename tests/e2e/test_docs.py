@@ -246,6 +246,22 @@ def _():
             "a row with one blank before its help: not noticed")
 
 
+@t.test("tt get's synopsis shows --tracker as optional everywhere, and README describes tt get "
+        "in one section")
+def _():
+    res = run([tt, "get"])
+    eq(res.returncode, 2, "exit code of 'tt get'")
+    require("[--tracker HOST:PORT]" in res.stderr, f"'tt get' stderr: {res.stderr!r}")
+    usage = run([tt, "help", "get"]).stdout
+    require("[--tracker HOST:PORT]" in usage, f"'tt help get': {usage!r}")
+    readme = read(README)
+    man = read(MAN).replace("\\-", "-")
+    for doc, text in ((README, readme), (MAN, man)):
+        bad = re.findall(r"tt get\S* NAME\|ID\S* --tracker.*", text)
+        require(not bad, f"{doc}: --tracker shown as required: {bad}")
+    eq(len(re.findall(r"^#+ `tt get ", readme, re.M)), 1, "README sections about tt get")
+
+
 @t.test("'tt help tracker|peer CONSOLE-COMMAND' prints that command's help; unknown ones exit 2")
 def _():
     for sub, d in subs.items():
