@@ -124,3 +124,8 @@ std::string peer_oneshot_id();
 
 // Checks a peer id as typed on the command line (it also names the log file).
 int peer_check_id(const std::string& id, std::string* why);
+
+// How long `list` may wait for its next page, LIST_STARTED_MS and NOW_MS on one
+// clock: the tracker's answer timeout, cut so that the whole list ends within
+// kListDeadlineMs. 0: the deadline has passed.
+int peer_list_budget_ms(uint64_t list_started_ms, uint64_t now_ms);

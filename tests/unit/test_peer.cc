@@ -1,0 +1,35 @@
+// The peer's pure helpers: how long `list` may wait for each page, so that a
+// slow tracker cannot keep it running past its deadline.
+#include <catch2/catch.hpp>
+
+#include "limits.h"
+#include "peer.h"
+
+TEST_CASE("list: a page waits the tracker's answer timeout while the deadline is far") {
+  CHECK(peer_list_budget_ms(1000, 1000) == kTrackerAnswerTimeoutMs);
+  CHECK(peer_list_budget_ms(1000, 1000 + kListDeadlineMs - kTrackerAnswerTimeoutMs) ==
+        kTrackerAnswerTimeoutMs);
+}
+
+TEST_CASE("list: near the deadline a page waits only what is left of it") {
+  CHECK(peer_list_budget_ms(0, kListDeadlineMs - 1500) == 1500);
+  CHECK(peer_list_budget_ms(0, kListDeadlineMs - 1) == 1);
+}
+
+TEST_CASE("list: at or past the deadline no page is asked for") {
+  CHECK(peer_list_budget_ms(0, kListDeadlineMs) == 0);
+  CHECK(peer_list_budget_ms(5, 5 + 10ull * kListDeadlineMs) == 0);
+}
+
+TEST_CASE("list: a clock that went back counts as no time passed") {
+  CHECK(peer_list_budget_ms(5000, 10) == kTrackerAnswerTimeoutMs);
+}
+
+TEST_CASE("list: slow pages, each answered just before its budget ends, stop at the deadline") {
+  uint64_t start = 777, now = start;
+  int pages = 0;
+  for (int b; (b = peer_list_budget_ms(start, now)) > 0; pages++)
+    now += static_cast<uint64_t>(b);  // the answer comes at the last moment
+  CHECK(now - start == static_cast<uint64_t>(kListDeadlineMs));
+  CHECK(pages < kListPagesMax);
+}
