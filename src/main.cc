@@ -252,8 +252,8 @@ static const Flag kPeerFlags[] = {
     {"--max-unverified-size", "SIZE",
      "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
      &g_peer.max_unverified_size, 0, 0},
-    {"--quiet", "", "print errors only (on stderr): no progress, no other lines", FLAG_BOOL,
-     &g_peer.quiet, 0, 0},
+    {"--quiet", "", "print errors only (on stderr), and what status, list and help print",
+     FLAG_BOOL, &g_peer.quiet, 0, 0},
 };
 
 static void peer_usage(FILE* out) {
@@ -325,7 +325,7 @@ static const FlagRef kGetFlagRefs[] = {
     {"--max-download-rate", nullptr},
     {"--min-rate", nullptr},
     {"--max-unverified-size", nullptr},
-    {"--quiet", nullptr},
+    {"--quiet", "print errors only (on stderr): no progress, no other lines"},
 };
 static constexpr size_t kNumGetFlags = sizeof kGetFlagRefs / sizeof kGetFlagRefs[0];
 static Flag kGetFlags[kNumGetFlags];  // filled from kPeerFlags by get_flags_init
