@@ -1572,7 +1572,7 @@ static void peer_stop(Peer* p) {
 
 // A word as the console reads it: in double quotes, with \ before " and \,
 // when it holds a blank or either of those.
-static std::string console_quote(const std::string& w) {
+std::string peer_console_quote(const std::string& w) {
   if (!w.empty() && w.find_first_of(" \t\"\\") == std::string::npos) return w;
   std::string q = "\"";
   for (char ch : w) {
@@ -1584,7 +1584,7 @@ static std::string console_quote(const std::string& w) {
 
 // A word as a POSIX shell reads it: bare when it is plain, else in single
 // quotes (a ' inside as '\'').
-static std::string shell_quote(const std::string& w) {
+std::string peer_shell_quote(const std::string& w) {
   if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                         "0123456789._-+/:,@%=") == std::string::npos)
     return w;
@@ -1598,10 +1598,11 @@ static std::string shell_quote(const std::string& w) {
 // or for tt get the same tt get (with its --dir and --tracker when not the default).
 static std::string resume_command(const Peer* p) {
   const std::string& name = p->get.name;
-  if (p->opt.oneshot.empty()) return "get " + console_quote(name);
-  std::string cmd = "tt get " + shell_quote(p->opt.oneshot);  // as typed: a name or an id
-  if (p->opt.dir != ".") cmd += " --dir " + shell_quote(p->opt.dir);
-  if (p->opt.tracker != PeerOptions().tracker) cmd += " --tracker " + shell_quote(p->opt.tracker);
+  if (p->opt.oneshot.empty()) return "get " + peer_console_quote(name);
+  std::string cmd = "tt get " + peer_shell_quote(p->opt.oneshot);  // as typed: a name or an id
+  if (p->opt.dir != ".") cmd += " --dir " + peer_shell_quote(p->opt.dir);
+  if (p->opt.tracker != PeerOptions().tracker)
+    cmd += " --tracker " + peer_shell_quote(p->opt.tracker);
   return cmd;
 }
 

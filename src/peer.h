@@ -129,3 +129,9 @@ int peer_check_id(const std::string& id, std::string* why);
 // clock: the tracker's answer timeout, cut so that the whole list ends within
 // kListDeadlineMs. 0: the deadline has passed.
 int peer_list_budget_ms(uint64_t list_started_ms, uint64_t now_ms);
+
+// A word quoted as the peer console reads it (console_split), and as a POSIX
+// shell does: how the line after an interrupted download names the command
+// that resumes it.
+std::string peer_console_quote(const std::string& w);
+std::string peer_shell_quote(const std::string& w);

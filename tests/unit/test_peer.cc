@@ -1,7 +1,9 @@
-// The peer's pure helpers: how long `list` may wait for each page, so that a
-// slow tracker cannot keep it running past its deadline.
+// The peer's pure helpers: how long `list` may wait for each page (so that a
+// slow tracker cannot keep it running past its deadline), and the quoting of
+// the command an interrupted download names to resume it.
 #include <catch2/catch.hpp>
 
+#include "console.h"
 #include "limits.h"
 #include "peer.h"
 
@@ -32,4 +34,26 @@ TEST_CASE("list: slow pages, each answered just before its budget ends, stop at 
     now += static_cast<uint64_t>(b);  // the answer comes at the last moment
   CHECK(now - start == static_cast<uint64_t>(kListDeadlineMs));
   CHECK(pages < kListPagesMax);
+}
+
+TEST_CASE("resume hint: a name quoted for the console reads back as the same one word") {
+  const char* names[] = {"plain.bin",   "two words.txt", "say \"hi\".txt",
+                         "back\\slash", "tab\there",     "both \\\" mixed"};
+  for (const char* name : names) {
+    std::vector<std::string> words;
+    REQUIRE(console_split("get " + peer_console_quote(name), &words) == 0);
+    REQUIRE(words.size() == 2);
+    CHECK(words[1] == name);
+  }
+  CHECK(peer_console_quote("plain.bin") == "plain.bin");
+}
+
+TEST_CASE("resume hint: a word quoted for the shell") {
+  CHECK(peer_shell_quote("b.bin") == "b.bin");
+  CHECK(peer_shell_quote("/tmp/dir-1/x_y") == "/tmp/dir-1/x_y");
+  CHECK(peer_shell_quote("my file") == "'my file'");
+  CHECK(peer_shell_quote("it's") == "'it'\\''s'");
+  CHECK(peer_shell_quote("say \"hi\"") == "'say \"hi\"'");
+  CHECK(peer_shell_quote("$(rm -rf x)") == "'$(rm -rf x)'");
+  CHECK(peer_shell_quote("") == "''");
 }
