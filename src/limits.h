@@ -144,3 +144,5 @@ constexpr size_t kHttpMaxConns = 64;      // connections at once; past it the ol
 constexpr size_t kListShownMax = 1000;    // rows the peer's `list` prints at most
 constexpr int kListPagesMax = 2000;       // list pages asked for at most (a tracker whose
                                           // cursor never ends cannot keep the peer busy)
+constexpr int kListDeadlineMs = 60 * 1000;  // a whole `list` ends within this long, however
+                                            // slowly the tracker answers its pages

@@ -48,11 +48,31 @@ struct Subcommand {
 static const Subcommand* find_subcommand(const char* name);
 static void print_usage(FILE* out, const Subcommand* s);
 
-static void print_flags(FILE* out, const Flag* flags, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    std::string left = std::string(flags[i].name) + " " + flags[i].metavar;
-    fprintf(out, "  %-22s %s\n", left.c_str(), flags[i].help);
+// Two columns, the left one as wide as its widest entry up to kUsageColumnMax;
+// a longer entry has a line of its own, its help on the next, indented.
+static constexpr size_t kUsageColumnMax = 30;
+static void print_columns(FILE* out, const std::vector<std::string>& left,
+                          const std::vector<const char*>& help) {
+  size_t width = 0;
+  for (const std::string& l : left) {
+    if (l.size() <= kUsageColumnMax && l.size() > width) width = l.size();
   }
+  for (size_t i = 0; i < left.size(); i++) {
+    if (left[i].size() > width)
+      fprintf(out, "  %s\n  %-*s  %s\n", left[i].c_str(), static_cast<int>(width), "", help[i]);
+    else
+      fprintf(out, "  %-*s  %s\n", static_cast<int>(width), left[i].c_str(), help[i]);
+  }
+}
+
+static void print_flags(FILE* out, const Flag* flags, size_t n) {
+  std::vector<std::string> left;
+  std::vector<const char*> help;
+  for (size_t i = 0; i < n; i++) {
+    left.push_back(std::string(flags[i].name) + " " + flags[i].metavar);
+    help.push_back(flags[i].help);
+  }
+  print_columns(out, left, help);
 }
 
 // Parses argv against a flag table. Returns 0, or 2 after printing what was wrong.
@@ -233,8 +253,8 @@ static const Flag kPeerFlags[] = {
     {"--max-unverified-size", "SIZE",
      "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
      &g_peer.max_unverified_size, 0, 0},
-    {"--quiet", "", "print errors only (on stderr): no progress, no other lines", FLAG_BOOL,
-     &g_peer.quiet, 0, 0},
+    {"--quiet", "", "print errors only (on stderr), and what status, list and help print",
+     FLAG_BOOL, &g_peer.quiet, 0, 0},
 };
 
 static void peer_usage(FILE* out) {
@@ -288,32 +308,37 @@ static int run_peer(int argc, char** argv) {
 
 /* ---- tt get --------------------------------------------------------------- */
 
-static PeerOptions g_get;
-static const Flag kGetFlags[] = {
-    {"--tracker", "HOST:PORT", "the tracker (default 127.0.0.1:6771)", FLAG_STRING, &g_get.tracker,
-     0, 0},
-    {"--dir", "DIR", "directory to download into (default .)", FLAG_STRING, &g_get.dir, 0, 0},
-    {"--host", "IP", "TCP address or host name to serve pieces on meanwhile (default 0.0.0.0)",
-     FLAG_STRING, &g_get.host, 0, 0},
-    {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_get.port, 0,
-     65535},
-    {"--log", "PATH", "log file (default: none)", FLAG_STRING, &g_get.log_path, 0, 0},
-    {"--sources", "K", "download from up to K sources at once (default 32)", FLAG_INT,
-     &g_get.sources, 1, 64},
-    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
-     FLAG_INT, &g_get.timeout_s, 1, 86400},
-    {"--max-download-rate", "RATE",
-     "bytes per second downloaded, K or M suffix (default 0: no limit)", FLAG_RATE,
-     &g_get.max_download_rate, 0, 0},
-    {"--min-rate", "RATE",
-     "drop a source sending under RATE bytes/s for --timeout (default 1K; 0: never)", FLAG_RATE,
-     &g_get.min_rate, 0, 0},
-    {"--max-unverified-size", "SIZE",
-     "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
-     &g_get.max_unverified_size, 0, 0},
-    {"--quiet", "", "print errors only (on stderr): no progress, no other lines", FLAG_BOOL,
-     &g_get.quiet, 0, 0},
+// tt get takes a subset of tt peer's flags, into the same options (one
+// process runs one subcommand): each row names a peer flag, and says its help
+// only where it differs for tt get.
+struct FlagRef {
+  const char* name;
+  const char* help;  // nullptr: the peer flag's
 };
+static const FlagRef kGetFlagRefs[] = {
+    {"--tracker", nullptr},
+    {"--dir", "directory to download into (default .)"},
+    {"--host", "TCP address or host name to serve pieces on meanwhile (default 0.0.0.0)"},
+    {"--port", nullptr},
+    {"--log", "log file (default: none)"},
+    {"--sources", nullptr},
+    {"--timeout", nullptr},
+    {"--max-download-rate", nullptr},
+    {"--min-rate", nullptr},
+    {"--max-unverified-size", nullptr},
+    {"--quiet", "print errors only (on stderr): no progress, no other lines"},
+};
+static constexpr size_t kNumGetFlags = sizeof kGetFlagRefs / sizeof kGetFlagRefs[0];
+static Flag kGetFlags[kNumGetFlags];  // filled from kPeerFlags by get_flags_init
+
+static void get_flags_init() {
+  for (size_t i = 0; i < kNumGetFlags; i++) {
+    for (const Flag& f : kPeerFlags) {
+      if (strcmp(f.name, kGetFlagRefs[i].name) == 0) kGetFlags[i] = f;
+    }
+    if (kGetFlagRefs[i].help != nullptr) kGetFlags[i].help = kGetFlagRefs[i].help;
+  }
+}
 
 // On stderr (after a usage error) nothing more than the one error line: a
 // script's log keeps one line per failure; --help prints the rest.
@@ -339,12 +364,12 @@ static int run_get(int argc, char** argv) {
     }
     if (takes_value && i + 1 < argc && strncmp(a, "--", 2) == 0) flags.push_back(argv[++i]);
   }
-  int r = parse_flags(static_cast<int>(flags.size()), flags.data(), kGetFlags,
-                      sizeof kGetFlags / sizeof kGetFlags[0], "get", get_usage);
+  int r = parse_flags(static_cast<int>(flags.size()), flags.data(), kGetFlags, kNumGetFlags, "get",
+                      get_usage);
   if (r != 0) return r;
   if (names.size() != 1) {
     fprintf(stderr,
-            names.empty() ? "tt get: which file? (tt get NAME|ID --tracker HOST:PORT)\n"
+            names.empty() ? "tt get: which file? (tt get NAME|ID [--tracker HOST:PORT])\n"
                           : "tt get: one file at a time (got %zu)\n",
             names.size());
     return 2;
@@ -355,22 +380,22 @@ static int run_get(int argc, char** argv) {
     return 2;
   }
   std::string tracker;
-  if (net_resolve_hostport(g_get.tracker, &tracker, &why) != 0) {
-    fprintf(stderr, "tt get: bad --tracker '%s': %s\n", g_get.tracker.c_str(), why.c_str());
+  if (net_resolve_hostport(g_peer.tracker, &tracker, &why) != 0) {
+    fprintf(stderr, "tt get: bad --tracker '%s': %s\n", g_peer.tracker.c_str(), why.c_str());
     return 2;
   }
-  g_get.tracker = tracker;
-  if (resolve_host_flag("get", "--host", &g_get.host) != 0) return 2;
+  g_peer.tracker = tracker;
+  if (resolve_host_flag("get", "--host", &g_peer.host) != 0) return 2;
   struct stat st;
-  if (stat(g_get.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "tt get: --dir '%s' is not a directory\n", g_get.dir.c_str());
+  if (stat(g_peer.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "tt get: --dir '%s' is not a directory\n", g_peer.dir.c_str());
     return 2;
   }
-  while (g_get.dir.size() > 1 && g_get.dir.back() == '/')
-    g_get.dir.pop_back();
-  g_get.oneshot = names[0];
-  g_get.id = peer_oneshot_id();
-  return peer_main(g_get);
+  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/')
+    g_peer.dir.pop_back();
+  g_peer.oneshot = names[0];
+  g_peer.id = peer_oneshot_id();
+  return peer_main(g_peer);
 }
 
 /* ---- tt id ---------------------------------------------------------------- */
@@ -421,7 +446,7 @@ static const Subcommand kSubcommands[] = {
      "Downloads one file (by name, or by content id or a prefix of at least 8 hex digits)\n"
      "as a peer of its own (id get-XXXXXXXX), then leaves the network. Exit status:\n"
      "0 the file is in place and verified, 1 it is not (why is on stderr), 2 bad usage.\n",
-     kGetFlags, sizeof kGetFlags / sizeof kGetFlags[0], nullptr},
+     kGetFlags, kNumGetFlags, nullptr},
     {"id", "print files' content ids", run_id, id_usage, "FILE...",
      "Prints each file's content id (the SHA-256 of its manifest, PROTOCOL §3), its size\n"
      "and piece size, as a peer sharing it would announce them: ID  SIZE  PIECE_SIZE  FILE\n",
@@ -476,10 +501,13 @@ static void print_usage(FILE* out, const Subcommand* s) {
   size_t n = 0;
   const ConsoleCmd* cmds = s->console(&n);
   fprintf(out, "Console commands (typed, or piped one per line):\n");
+  std::vector<std::string> left;
+  std::vector<const char*> help;
   for (size_t i = 0; i < n; i++) {
-    std::string left = std::string(cmds[i].name) + (cmds[i].args[0] ? " " : "") + cmds[i].args;
-    fprintf(out, "  %-22s %s\n", left.c_str(), cmds[i].help);
+    left.push_back(std::string(cmds[i].name) + (cmds[i].args[0] ? " " : "") + cmds[i].args);
+    help.push_back(cmds[i].help);
   }
+  print_columns(out, left, help);
 }
 
 // `tt help --dump` (not in the usage): every subcommand, its flags and its
@@ -570,6 +598,7 @@ static int run_help(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  get_flags_init();
   if (argc < 2) {
     main_usage(stderr);
     return 2;

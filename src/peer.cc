@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 
@@ -685,7 +686,8 @@ static bool get_offer_contents(Peer* p, const ProtoAnswer* ans) {
   if (ans->contents_total > static_cast<int64_t>(g->contents.size()))
     out_line("(%lld more not listed)", static_cast<long long>(ans->contents_total) -
                                            static_cast<long long>(g->contents.size()));
-  if (console_is_tty(&p->console) && !p->eof) {
+  // Under --quiet the list above was not shown: refuse as when piped.
+  if (console_is_tty(&p->console) && !p->eof && !p->opt.quiet) {
     p->awaiting_content = true;
     out_prompt("Desired content: ");
     return true;
@@ -783,7 +785,8 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
     get_start(p);
     return;
   }
-  if (console_is_tty(&p->console)) {
+  // Under --quiet the list above was not shown: take them all, as when piped.
+  if (console_is_tty(&p->console) && !p->opt.quiet) {
     p->awaiting_choice = true;
     out_prompt("Desired Peer: ");
     return;
@@ -904,9 +907,49 @@ struct ListOp {
   size_t names = 0;  // distinct names printed (rows of one name come together)
   std::string last_name;
   int64_t total = -1;
+  uint64_t started_ms = 0;  // the list's deadline counts from here (uv_now)
 };
 
 static int list_ask(ListOp* op);
+
+// A line of an asked-for listing (list, status): printed even under --quiet,
+// which silences only what the user did not ask to see.
+static void listing_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+static void listing_line(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char small[512];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap2);
+  va_end(ap2);
+  std::string line;
+  if (n >= 0 && static_cast<size_t>(n) < sizeof small) {
+    line = small;
+  } else if (n >= 0) {
+    line.resize(static_cast<size_t>(n) + 1);
+    vsnprintf(&line[0], line.size(), fmt, ap);
+    line.resize(static_cast<size_t>(n));
+  }
+  va_end(ap);
+  bool quiet = out_quiet();
+  out_set_quiet(false);
+  out_line("%s", line.c_str());
+  out_set_quiet(quiet);
+}
+
+int peer_list_budget_ms(uint64_t list_started_ms, uint64_t now_ms) {
+  uint64_t elapsed = now_ms > list_started_ms ? now_ms - list_started_ms : 0;
+  if (elapsed >= static_cast<uint64_t>(kListDeadlineMs)) return 0;
+  uint64_t left = static_cast<uint64_t>(kListDeadlineMs) - elapsed;
+  return left < static_cast<uint64_t>(kTrackerAnswerTimeoutMs) ? static_cast<int>(left)
+                                                               : kTrackerAnswerTimeoutMs;
+}
+
+static std::string list_deadline_why() {
+  return "the tracker's list did not end within " + std::to_string(kListDeadlineMs / 1000) +
+         " s; stopped";
+}
 
 static void list_row_line(const ProtoListRow& r) {
   char holders[48];
@@ -914,23 +957,23 @@ static void list_row_line(const ProtoListRow& r) {
            static_cast<long long>(r.holders > r.complete ? r.holders - r.complete : 0));
   std::string size = r.size >= 0 ? human_compact(static_cast<double>(r.size)) : "?";
   std::string bytes = r.size >= 0 ? std::to_string(r.size) : "?";
-  out_line("%-12.12s  %9s  %13s  %9s  %s", r.cid.empty() ? "-" : r.cid.c_str(), size.c_str(),
-           bytes.c_str(), holders, out_sanitize(r.name, kMaxNameBytes).c_str());
+  listing_line("%-12.12s  %9s  %13s  %9s  %s", r.cid.empty() ? "-" : r.cid.c_str(), size.c_str(),
+               bytes.c_str(), holders, out_sanitize(r.name, kMaxNameBytes).c_str());
 }
 
 static void list_end(ListOp* op, bool ok) {
   Peer* p = op->p;
   if (ok) {
     if (op->more > 0) {
-      out_line("... and %zu more (narrow it with: list SUBSTRING)", op->more);
+      listing_line("... and %zu more (narrow it with: list SUBSTRING)", op->more);
     } else if (op->shown == 0) {
       if (op->pattern.empty())
-        out_line("No files on the tracker.");
+        listing_line("No files on the tracker.");
       else
-        out_line("No files on the tracker match '%s'.", op->pattern.c_str());
+        listing_line("No files on the tracker match '%s'.", op->pattern.c_str());
     } else {
-      out_line("%zu file%s listed (%zu name%s).", op->shown, op->shown == 1 ? "" : "s", op->names,
-               op->names == 1 ? "" : "s");
+      listing_line("%zu file%s listed (%zu name%s).", op->shown, op->shown == 1 ? "" : "s",
+                   op->names, op->names == 1 ? "" : "s");
     }
   }
   delete op;
@@ -944,7 +987,9 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
     return;
   }
   if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_files) {
-    if (status != 0)
+    if (status != 0 && peer_list_budget_ms(op->started_ms, uv_now(op->p->loop)) == 0)
+      cmd_fail(op->p, list_deadline_why());
+    else if (status != 0)
       cmd_fail(op->p, "cannot list the tracker's files: " + err);
     else if (ans->has_status && !ans->ok)
       cmd_fail(op->p, "tracker refused to list its files: " + ans->message);
@@ -954,16 +999,16 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
     list_end(op, false);
     return;
   }
-  if (op->pages == 1) {
-    op->total = ans->total;
-    out_line("ID            %9s  %13s  %9s  NAME", "SIZE", "BYTES", "HOLDERS");
-  }
+  if (op->pages == 1) op->total = ans->total;
   for (const ProtoListRow& r : ans->files) {
     if (!op->pattern.empty() && r.name.find(op->pattern) == std::string::npos) continue;
     if (op->shown >= kListShownMax) {
       op->more++;
       continue;
     }
+    // The header comes with the first row: a list with no rows says so alone.
+    if (op->shown == 0)
+      listing_line("ID            %9s  %13s  %9s  NAME", "SIZE", "BYTES", "HOLDERS");
     list_row_line(r);
     op->shown++;
     if (r.name != op->last_name) op->names++;
@@ -974,10 +1019,10 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
   if (op->shown >= kListShownMax && op->pattern.empty() && ans->next != 0) {
     int64_t left = op->total - static_cast<int64_t>(op->names);
     if (left > 0)
-      out_line("... and %lld more names (narrow it with: list SUBSTRING)",
-               static_cast<long long>(left));
+      listing_line("... and %lld more names (narrow it with: list SUBSTRING)",
+                   static_cast<long long>(left));
     else
-      out_line("... and more (narrow it with: list SUBSTRING)");
+      listing_line("... and more (narrow it with: list SUBSTRING)");
     Peer* p = op->p;
     delete op;
     cmd_finished(p, true);
@@ -988,7 +1033,8 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
     return;
   }
   if (op->pages >= kListPagesMax) {
-    out_line("Error: the tracker's list did not end after %d pages; stopped", kListPagesMax);
+    cmd_fail(op->p, "the tracker's list did not end after " + std::to_string(kListPagesMax) +
+                        " pages; stopped");
     list_end(op, false);
     return;
   }
@@ -1006,10 +1052,15 @@ static int list_ask(ListOp* op) {
   }
   r.limit = kMaxListRows;
   r.fields |= FLD_LIMIT;
+  int budget = peer_list_budget_ms(op->started_ms, uv_now(p->loop));
+  if (budget == 0) {
+    cmd_fail(p, list_deadline_why());
+    return -1;
+  }
   op->pages++;
-  int e = tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, list_on_answer, op);
+  int e = tc_request(&p->tc, r, budget, list_on_answer, op);
   if (e != 0) {
-    out_line("Error: cannot reach tracker %s: %s", p->tc.name.c_str(), uv_strerror(e));
+    cmd_fail(p, "cannot reach tracker " + p->tc.name + ": " + uv_strerror(e));
     return -1;
   }
   return 0;
@@ -1018,6 +1069,7 @@ static int list_ask(ListOp* op) {
 static int cmd_list(Peer* p, const std::vector<std::string>& args) {
   ListOp* op = new ListOp;
   op->p = p;
+  op->started_ms = uv_now(p->loop);
   if (!args.empty()) op->pattern = args[0];
   if (list_ask(op) != 0) {
     delete op;
@@ -1028,7 +1080,7 @@ static int cmd_list(Peer* p, const std::vector<std::string>& args) {
 
 // One line per shared file, the download, one line per upload; each line
 // starts with a word saying what it is, and ends with the name (which may hold blanks).
-static int cmd_status(Peer* p, const std::vector<std::string>&) {
+static void status_print(Peer* p) {
   out_line("Peer %s: TCP port %d, tracker %s", p->opt.id.c_str(), p->srv.port, p->tc.name.c_str());
   std::vector<std::string> names;
   for (const auto& kv : p->files)
@@ -1051,9 +1103,12 @@ static int cmd_status(Peer* p, const std::vector<std::string>&) {
              static_cast<unsigned long long>(f.manifest.size), pieces, n.c_str());
   }
   const PeerGet& g = p->get;
-  if (g.swarm != nullptr) {
-    SwarmStatus st;
-    swarm_status(g.swarm, &st);
+  SwarmStatus st;
+  if (g.swarm != nullptr) swarm_status(g.swarm, &st);
+  if (g.swarm != nullptr && !st.have_manifest) {
+    // No piece count to show until a source has sent the manifest.
+    out_line("download  waiting for the manifest  %s", g.name.c_str());
+  } else if (g.swarm != nullptr) {
     std::string srcs;
     for (const ProtoAddr& a : st.sources)
       srcs += (srcs.empty() ? "" : ",") + a.ip + ":" + std::to_string(a.port);
@@ -1089,6 +1144,12 @@ static int cmd_status(Peer* p, const std::vector<std::string>&) {
              human_compact(secs > 0 ? static_cast<double>(u.bytes) / secs : 0).c_str(),
              u.name.c_str());
   }
+}
+
+static int cmd_status(Peer* p, const std::vector<std::string>&) {
+  out_set_quiet(false);  // asked for, so printed even under --quiet
+  status_print(p);
+  out_set_quiet(p->opt.quiet);
   return CMD_OK;
 }
 
@@ -1509,13 +1570,48 @@ static void peer_stop(Peer* p) {
   if (tc_request(&p->tc, r, kLeaveTimeoutMs, on_leave_answer, p) != 0) close_all(p);
 }
 
+// A word as the console reads it: in double quotes, with \ before " and \,
+// when it holds a blank or either of those.
+std::string peer_console_quote(const std::string& w) {
+  if (!w.empty() && w.find_first_of(" \t\"\\") == std::string::npos) return w;
+  std::string q = "\"";
+  for (char ch : w) {
+    if (ch == '"' || ch == '\\') q += '\\';
+    q += ch;
+  }
+  return q + "\"";
+}
+
+// A word as a POSIX shell reads it: bare when it is plain, else in single
+// quotes (a ' inside as '\'').
+std::string peer_shell_quote(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789._-+/:,@%=") == std::string::npos)
+    return w;
+  std::string q = "'";
+  for (char ch : w)
+    q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+// The command that resumes the interrupted download: the console's `get NAME`,
+// or for tt get the same tt get (with its --dir and --tracker when not the default).
+static std::string resume_command(const Peer* p) {
+  const std::string& name = p->get.name;
+  if (p->opt.oneshot.empty()) return "get " + peer_console_quote(name);
+  std::string cmd = "tt get " + peer_shell_quote(p->opt.oneshot);  // as typed: a name or an id
+  if (p->opt.dir != ".") cmd += " --dir " + peer_shell_quote(p->opt.dir);
+  if (p->opt.tracker != PeerOptions().tracker)
+    cmd += " --tracker " + peer_shell_quote(p->opt.tracker);
+  return cmd;
+}
+
 // Stopped by a signal (Ctrl-C) in the middle of a download: say what is kept
 // and how to go on.
 static void say_interrupted(Peer* p) {
   if (p->stopping) return;
   const PeerGet* g = &p->get;
-  std::string again = "get " + g->name;
-  if (g->name.find(' ') != std::string::npos) again = "get \"" + g->name + "\"";
+  std::string again = resume_command(p);
   if (g->swarm != nullptr) {
     uint32_t had = swarm_pieces_had(g->swarm);
     uint32_t count = manifest_piece_count(swarm_manifest(g->swarm));

@@ -124,3 +124,14 @@ std::string peer_oneshot_id();
 
 // Checks a peer id as typed on the command line (it also names the log file).
 int peer_check_id(const std::string& id, std::string* why);
+
+// How long `list` may wait for its next page, LIST_STARTED_MS and NOW_MS on one
+// clock: the tracker's answer timeout, cut so that the whole list ends within
+// kListDeadlineMs. 0: the deadline has passed.
+int peer_list_budget_ms(uint64_t list_started_ms, uint64_t now_ms);
+
+// A word quoted as the peer console reads it (console_split), and as a POSIX
+// shell does: how the line after an interrupted download names the command
+// that resumes it.
+std::string peer_console_quote(const std::string& w);
+std::string peer_shell_quote(const std::string& w);

@@ -19,11 +19,16 @@ FENCE_HINT = "Unknown command 'fence'. Type 'help' for the list."
 
 
 def printed(command):
-    """Lines printed by one console command."""
+    """Lines printed by one console command. Returns once the fence's stderr
+    line (`tt: fence: ...`) is in too, so the next command's stderr lines are
+    counted from after it."""
+    before = len(c.p.stderr_lines())
     c.p.send(command)
     c.p.send("fence")
     lines = c.p.read_until_line(INVALID)
     c.p.expect_line(FENCE_HINT)
+    wait_for(lambda: any(l.startswith("tt: fence: ") for l in c.p.stderr_lines()[before:]),
+             what="the fence's stderr line")
     return lines
 
 
@@ -32,7 +37,6 @@ def one_error_line(command):
     stderr (the fence adds its own `tt: fence: ...` after it)."""
     before = len(c.p.stderr_lines())
     eq(printed(command), [], f"stdout of {command!r}")
-    wait_for(lambda: len(c.p.stderr_lines()) >= before + 2, what="the fence's stderr line")
     new = c.p.stderr_lines()[before:]
     eq(len(new), 2, f"stderr lines of {command!r} and the fence: {new!r}")
     require(new[0].startswith(f"tt: {command[:60]}") and ": " in new[0][4:],

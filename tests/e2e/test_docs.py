@@ -204,6 +204,64 @@ def _():
             require(not missing, f"not in the synopsis of {argv[1:]}: {missing}\n{synopsis}")
 
 
+def misaligned_rows(usage):
+    """The rows of a usage's flag and console tables whose help does not start
+    in the table's help column, two blanks or more after the longest entry (an
+    entry too long for the column stands alone, its help on the next line)."""
+    bad = []
+    tables, rows = [], None
+    for line in usage.splitlines():
+        if line.startswith("  ") and not line.lstrip().startswith("["):  # not the synopsis
+            if rows is None:
+                rows = []
+                tables.append(rows)
+            rows.append(line)
+        else:
+            rows = None
+    for rows in tables:
+        cols = set()
+        for i, line in enumerate(rows):
+            m = re.match(r"^ +(\S.*?\S)  +(\S.*)$", line) or re.match(r"^ {3,}(\S)(.*)$", line)
+            if m is None:
+                # A long entry alone is followed by its help, indented; any
+                # other row without two blanks runs into its help.
+                if i + 1 < len(rows) and rows[i + 1].startswith("   "):
+                    continue
+                bad.append(line)
+                continue
+            cols.add(m.start(2) if m.re.pattern.startswith("^ +") else m.start(1))
+        if len(cols) > 1:
+            bad.extend(rows)
+    return bad
+
+
+@t.test("the usage's flag and console tables keep their help in one column, two blanks after the "
+        "longest entry")
+def _():
+    for sub in subs:
+        res = run([tt, "help", sub])
+        bad = misaligned_rows(res.stdout)
+        require(not bad, f"'tt help {sub}': misaligned rows {bad}\n{res.stdout}")
+    require(misaligned_rows("  --max-contents-per-ip N contents one IP\n  --host IP  x\n"),
+            "a row with one blank before its help: not noticed")
+
+
+@t.test("tt get's synopsis shows --tracker as optional everywhere, and README describes tt get "
+        "in one section")
+def _():
+    res = run([tt, "get"])
+    eq(res.returncode, 2, "exit code of 'tt get'")
+    require("[--tracker HOST:PORT]" in res.stderr, f"'tt get' stderr: {res.stderr!r}")
+    usage = run([tt, "help", "get"]).stdout
+    require("[--tracker HOST:PORT]" in usage, f"'tt help get': {usage!r}")
+    readme = read(README)
+    man = read(MAN).replace("\\-", "-")
+    for doc, text in ((README, readme), (MAN, man)):
+        bad = re.findall(r"tt get\S* NAME\|ID\S* --tracker.*", text)
+        require(not bad, f"{doc}: --tracker shown as required: {bad}")
+    eq(len(re.findall(r"^#+ `tt get ", readme, re.M)), 1, "README sections about tt get")
+
+
 @t.test("'tt help tracker|peer CONSOLE-COMMAND' prints that command's help; unknown ones exit 2")
 def _():
     for sub, d in subs.items():

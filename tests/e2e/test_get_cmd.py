@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
-"""`tt get NAME|ID --tracker HOST:PORT --dir DIR`: one download, then exit.
+"""`tt get NAME|ID [--tracker HOST:PORT] [--dir DIR]`: one download, then exit.
 
 A tracker and two tt peers sharing a.bin (1 MiB + 5) and b.bin (4 MiB, served
 at --max-upload-rate 512K). `tt get` joins under an id of its own
 (get-XXXXXXXX), downloads, leaves, and exits 0 with the file byte-identical;
 a missing name exits 1 with one `tt: get NAME: ...` line on stderr and leaves
 nothing in --dir; two at once from this host both work; a content id prefix
-works; SIGTERM mid-way exits 1 and the same `tt get` resumes from the part
-file; --quiet prints nothing on stdout; bad flags exit 2 with one line. A
-piped `tt peer` session with a failing share and a failing get keeps the seed
+works; SIGTERM mid-way exits 1, names the `tt get` to run again (with its
+--dir and --tracker), and that `tt get` resumes from the part file; --quiet
+prints nothing on stdout; bad flags exit 2 with one line. A piped `tt peer` session with a failing share and a failing get keeps the seed
 lines on stdout and writes `tt: share ...` and `tt: get ...` on stderr; with
 --quiet, stdout stays empty.
 """
 
 import os
 import re
+import shlex
 import signal
 from types import SimpleNamespace
 
@@ -128,6 +129,13 @@ def _():
     eq(p.wait(15), 1, "exit code")
     require(any(line.startswith("tt: get b.bin: interrupted") for line in p.stderr_lines()),
             f"stderr: {p.stderr_text()!r}")
+    # The line on stdout names the tt get that resumes, as a shell reads it.
+    m = re.search(r"^Interrupted: \d+ of \d+ pieces of b\.bin are kept in .+; run '(.+)' again "
+                  r"to resume\.$", p.output(), re.M)
+    require(m, f"no 'Interrupted: ...' line: {p.output()!r}")
+    eq(shlex.split(m.group(1)),
+       ["tt", "get", "b.bin", "--dir", c.bdir, "--tracker", f"{HOST}:{c.tracker.port}"],
+       "the command to run again")
     absent(c.bdir, "b.bin")
     c.kept = len(c.b.verified_in(part))
     require(0 < c.kept < c.b.count, f"{c.kept} of {c.b.count} pieces kept")

@@ -15,15 +15,18 @@ doing (`status`).
     it shows the upload to the downloader's address.
 (e) list datagrams with a bad cursor or limit get an error answer, and the
     tracker keeps answering.
+(f) `tt peer --quiet` still prints `status` and `list`; a tracker whose list
+    never ends gets one `tt: list: ...` line on stderr, and the peer goes on.
 """
 
+import json
 import os
 import re
+import socket
+import threading
 from types import SimpleNamespace
 
-import json
-
-from harness import (Content, Tap, eq, is_error, require, start_peer, start_sharer,
+from harness import (HOST, Content, Proc, Tap, eq, is_error, require, start_peer, start_sharer,
                      start_tracker, tempdir, tt_path, udp_ask, udp_ask_json, udp_socket,
                      write_bytes)
 
@@ -129,7 +132,8 @@ def _():
     eq(end, "2 files listed (1 name).", "closing line")
     c.viewer.skip_all()
     c.viewer.send("list nothing-like-this")
-    c.viewer.expect_line("No files on the tracker match 'nothing-like-this'.")
+    eq(c.viewer.expect(r"^.+$").group(0), "No files on the tracker match 'nothing-like-this'.",
+       "the first line of a list that matches nothing (no column header)")
 
 
 # ---------------------------------------------------------------- (b)
@@ -258,6 +262,89 @@ def _():
     eq(len(a["files"]), 1, "rows with limit 1")
     rows, end = list_rows(c.viewer, "list alpha")
     eq(end, "1 file listed (1 name).", "a peer still lists")
+
+
+# ---------------------------------------------------------------- (f)
+
+
+@t.test("(f) tt peer --quiet still prints what status and list were asked for; only the "
+        "other lines are quiet")
+def _():
+    d = tempdir("quiet-viewer")
+    p = Proc([tt, "peer", "--id", "18", "--tracker", f"{HOST}:{c.tracker.port}", "--dir", d,
+              "--host", HOST, "--port", "0", "--quiet"], d, "quiet-viewer")
+    t.watch(p)
+    p.send("status")
+    p.send("list alpha")
+    p.close_stdin()
+    eq(p.wait(30), 0, "exit code")
+    out = p.lines()
+    require(any(re.match(r"^Peer 18: TCP port \d+, tracker ", l) for l in out),
+            f"no status line on stdout: {out!r}")
+    require("Sharing nothing." in out and "No download running." in out, f"stdout: {out!r}")
+    require(any(l.startswith("ID ") for l in out), f"no list header on stdout: {out!r}")
+    require(any(l.endswith(" alpha.bin") and l.startswith(c.alpha.id[:12]) for l in out),
+            f"no alpha.bin row on stdout: {out!r}")
+    require("1 file listed (1 name)." in out, f"stdout: {out!r}")
+    require(not any("joined" in l or "leaving" in l for l in out),
+            f"--quiet printed other lines: {out!r}")
+
+
+class EndlessListTracker:
+    """Answers join with ok and every list with an empty page whose `next`
+    never ends."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lists = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65535)
+                msg = json.loads(data)
+            except (socket.timeout, ValueError):
+                continue
+            except OSError:
+                return
+            answer = {"status": "ok"}
+            if msg.get("action") == "list":
+                self.lists += 1
+                answer = {"status": "ok", "files": [], "next": self.lists + 1, "total": 1}
+            self.sock.sendto(json.dumps(answer).encode(), addr)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@t.test("(f) a tracker whose list never ends: 'tt: list: ...' on stderr (not 'Error:' on "
+        "stdout), and the peer goes on with the next command")
+def _():
+    stub = EndlessListTracker()
+    try:
+        p = start_peer(tt, 19, stub.port)
+        t.watch(p)
+        p.send("list")
+        m = p.expect_stderr(r"^tt: list: the tracker's list did not end after (\d+) pages; "
+                            r"stopped$", timeout=120)
+        eq(int(m.group(1)), stub.lists, "pages asked for")
+        p.send("status")
+        p.expect(r"^Peer 19: TCP port \d+, tracker ")
+        p.close_stdin()
+        eq(p.wait(30), 1, "exit code (a command failed)")
+        out = p.lines()
+        require(not any(l.startswith("Error") for l in out), f"stdout: {out!r}")
+        require(not any(l.startswith("ID ") for l in out), f"a header with no rows: {out!r}")
+    finally:
+        stub.close()
 
 
 t.done()

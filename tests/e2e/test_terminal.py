@@ -3,10 +3,11 @@
 (share/get/request logs/exit): ' before each command, and 'Desired Peer: '
 after listing the sources of a `get` without N."""
 
+import os
 from types import SimpleNamespace
 
 from harness import (HOST, PEER_PROMPT, Proc, Tap, eq, require, start_peer, start_tracker,
-                     tempdir, tt_path, write_bytes)
+                     tempdir, tt_path, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -92,6 +93,24 @@ def _():
         eq(p.wait(), 0, "exit code")
     else:
         eq(p.wait(), 2, "exit code")
+
+
+@t.test("--quiet on a terminal: 'get t.txt' asks no 'Desired Peer: ' (the list is not shown) "
+        "and downloads from every source")
+def _():
+    d = tempdir("peer85")
+    p = start_peer(tt, 85, c.tracker.port, d, extra=["--quiet"], use_pty=True, wait_join=False)
+    t.watch(p)
+    p.expect_raw(PEER_PROMPT)
+    p.send("get t.txt")
+    path = f"{d}/t.txt"
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) == len(DATA),
+             what="t.txt downloaded")
+    with open(path, "rb") as f:
+        require(f.read() == DATA, "t.txt differs from the original")
+    p.send("exit")
+    eq(p.wait(), 0, "exit code")
+    require("Desired Peer" not in p.output(), f"asked under --quiet: {p.output()[-300:]!r}")
 
 
 t.done()
