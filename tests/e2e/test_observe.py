@@ -48,13 +48,21 @@ def load_parser():
     return None
 
 
-def http_raw(data, timeout=5.0, read_timeout=None):
-    """Sends raw bytes, reads until the server closes. Returns (status, headers
-    dict, body bytes, whole answer bytes)."""
-    s = socket.create_connection((HOST, c.http_port), timeout=timeout)
+def http_raw(data, timeout=5.0, read_timeout=None, half_close=False, rcvbuf=None):
+    """Sends raw bytes (then shuts its side down when half_close), reads until
+    the server closes. rcvbuf: a small receive buffer makes the answer wait on
+    the reader. Returns (status, headers dict, body bytes, whole answer bytes)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
     try:
+        s.connect((HOST, c.http_port))
         if data:
             s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+            time.sleep(0.5)
         s.settimeout(read_timeout or timeout)
         chunks = []
         while True:
@@ -343,25 +351,9 @@ def _():
     _, headers, body, _ = get("/")
     size = int(headers.get("content-length", "-1"))
     eq(len(body), size, "a whole page first")
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # the answer waits on the reader
-    s.settimeout(5)
-    try:
-        s.connect((HOST, c.http_port))
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        s.shutdown(socket.SHUT_WR)
-        time.sleep(0.5)
-        chunks = []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        s.close()
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
-    require(head.startswith(b"HTTP/1.1 200 "), f"status line: {head[:40]!r}")
+    status, _, body, _ = http_raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", half_close=True,
+                                  rcvbuf=2048)
+    eq(status, 200, "status")
     eq(len(body), size, "the page's bytes after a half-close")
 
 
