@@ -198,3 +198,123 @@ TEST_CASE("bep15: what is not BEP 15 is left to the JSON path", "[bep15]") {
   CHECK(bep15_decode_request(u(act9), act9.size(), &r, &why) == -1);
   CHECK(std::string(why) == "unknown action");
 }
+
+/* ---- the tracker's BEP 15 path ------------------------------------------- */
+
+#include "tracker.h"
+#include "tracker_call.h"
+
+static Bep15Answer answer_of(const std::string& s) {
+  Bep15Answer a;
+  const char* why = nullptr;
+  REQUIRE(bep15_decode_answer(u(s), s.size(), &a, &why) == 0);
+  return a;
+}
+
+static BtAnnounce bt_ann(uint64_t left, int event, int peer) {
+  BtAnnounce a;
+  memset(&a, 0, sizeof a);
+  memset(a.info_hash.b, 0xab, 20);
+  memset(a.peer_id, peer, 20);
+  a.left = left;
+  a.event = event;
+  a.numwant = -1;
+  a.port = static_cast<uint16_t>(6000 + peer);
+  a.ip = htonl(0x0a000063);  // a forged ip field: ignored
+  return a;
+}
+
+TEST_CASE("tracker: BEP 15 connect, announce, scrape beside JSON", "[bep15][tracker]") {
+  Tracker* t = quiet_tracker();
+  tracker_init_key(t);
+  t->now = 10 * 60 * 1000;
+  std::string req;
+  bep15_encode_connect_request(77, &req);
+  Bep15Answer c1 = answer_of(send(t, req, "127.0.0.1", 5001));
+  CHECK(c1.action == BEP15_CONNECT);
+  CHECK(c1.transaction_id == 77);
+  Bep15Answer c2 = answer_of(send(t, req, "127.0.0.1", 5002));
+  CHECK(c1.connection_id != c2.connection_id);  // bound to the sender's address
+
+  // A seeder, then a leecher that gets the seeder's address (the sender's, not the ip field).
+  bep15_encode_announce_request(c1.connection_id, 1, bt_ann(0, BT_EVENT_STARTED, 1), &req);
+  Bep15Answer a1 = answer_of(send(t, req, "127.0.0.1", 5001));
+  CHECK(a1.action == BEP15_ANNOUNCE);
+  CHECK(a1.interval == 1800);
+  CHECK(a1.seeders == 1);
+  CHECK(a1.peers.empty());
+  bep15_encode_announce_request(c2.connection_id, 2, bt_ann(100, BT_EVENT_STARTED, 2), &req);
+  Bep15Answer a2 = answer_of(send(t, req, "127.0.0.1", 5002));
+  CHECK(a2.seeders == 1);
+  CHECK(a2.leechers == 1);
+  REQUIRE(a2.peers.size() == 1);
+  CHECK(a2.peers[0].ip == htonl(0x7f000001));
+  CHECK(a2.peers[0].port == 6001);
+
+  // Scrape.
+  BtHash hs[2];
+  memset(hs[0].b, 0xab, 20);
+  memset(hs[1].b, 0xcd, 20);
+  bep15_encode_scrape_request(c1.connection_id, 3, hs, 2, &req);
+  Bep15Answer sc = answer_of(send(t, req, "127.0.0.1", 5001));
+  REQUIRE(sc.files.size() == 2);
+  CHECK(sc.files[0].seeders == 1);
+  CHECK(sc.files[0].leechers == 1);
+  CHECK(sc.files[1].seeders == 0);
+
+  // The id is good for its minute and the next, not after.
+  t->now += 60 * 1000;
+  CHECK(answer_of(send(t, req, "127.0.0.1", 5001)).action == BEP15_SCRAPE);
+  t->now += 60 * 1000;
+  std::string late = send(t, req, "127.0.0.1", 5001);
+  CHECK(answer_of(late).action == BEP15_ERROR);
+  CHECK(late.size() <= req.size());
+
+  CHECK(t->stats.bt_requests[BT_REQ_CONNECT] == 2);
+  CHECK(t->stats.bt_requests[BT_REQ_ANNOUNCE] == 2);
+  CHECK(t->stats.bt_requests[BT_REQ_SCRAPE] == 3);
+  CHECK(t->stats.bt_requests[BT_REQ_ERROR] == 1);
+  std::string text;
+  tracker_stats_text(t, &text);
+  CHECK(text.find("bittorrent: 1 swarms, 2 peers; requests: connect 2, announce 2, scrape 3, "
+                  "error 1") != std::string::npos);
+  text.clear();
+  tracker_metrics_text(t, &text);
+  CHECK(text.find("tt_bt_requests_total{action=\"announce\"} 2\n") != std::string::npos);
+  CHECK(text.find("tt_bt_swarms 1\n") != std::string::npos);
+  CHECK(text.find("tt_bt_peers 2\n") != std::string::npos);
+  // JSON requests are untouched and not counted as BitTorrent.
+  std::string j = send(t, R"({"action":"join","peer_id":"1","files":[],"tcp_port":1001})");
+  CHECK(j == R"({"status":"ok"})");
+  delete t;
+}
+
+TEST_CASE("tracker: a forged connection id gets an error no longer than the request",
+          "[bep15][tracker]") {
+  Tracker* t = quiet_tracker();
+  tracker_init_key(t);
+  t->now = 5 * 60 * 1000;
+  std::string req;
+  uint64_t id = tracker_bt_connection_id(t, htonl(0x7f000001), 5001, t->now);
+  // Another sender presenting that id (a forged source address).
+  bep15_encode_announce_request(id, 9, bt_ann(0, BT_EVENT_STARTED, 1), &req);
+  std::string ans = send(t, req, "127.0.0.2", 5001);
+  Bep15Answer a = answer_of(ans);
+  CHECK(a.action == BEP15_ERROR);
+  CHECK(a.transaction_id == 9);
+  CHECK(a.message == "bad connection id");
+  CHECK(bt_peer_count(t->bt) == 0);
+  // A scrape of no hashes (16 bytes) with a wrong id: the error still fits in 16.
+  bep15_encode_scrape_request(id ^ 1, 9, nullptr, 0, &req);
+  ans = send(t, req, "127.0.0.1", 5001);
+  CHECK(ans.size() <= 16);
+  CHECK(answer_of(ans).action == BEP15_ERROR);
+  // A short announce: an error, nothing stored.
+  bep15_encode_announce_request(id, 9, bt_ann(0, BT_EVENT_STARTED, 1), &req);
+  req.resize(60);
+  ans = send(t, req, "127.0.0.1", 5001);
+  CHECK(answer_of(ans).message.find("shorter") != std::string::npos);
+  CHECK(ans.size() <= req.size());
+  CHECK(bt_peer_count(t->bt) == 0);
+  delete t;
+}
