@@ -1,7 +1,7 @@
 // BitTorrent swarms (btstore.h). A swarm is a slot in a vector (reused through
 // a free list) found by its info hash in a hash map keyed with a random seed,
 // so chosen info hashes cannot pile into one bucket. A swarm's peers are
-// 16-byte entries sorted by (ip, port): an announce finds its own by binary
+// 12-byte entries sorted by (ip, port): an announce finds its own by binary
 // search, and the entries of one address are side by side, so a client that
 // comes back from another port is found by its peer id and key among them.
 #include "btstore.h"
@@ -14,15 +14,23 @@
 
 namespace {
 
+// The clock in an entry: 4-second units, 16 bits, compared modulo 2^16 (about
+// 3 days; two intervals are at most 2 days, and the expiry passes over every
+// entry every few seconds).
+constexpr int64_t kSeenUnitMs = 4000;
+
 struct BtPeer {
   uint32_t ip;    // network order
   uint16_t port;  // host order
-  uint8_t seeder;
-  uint8_t pad;
-  uint32_t seen_s;  // the store's clock in seconds at the last announce
-  uint32_t tag;     // a hash of the peer id and key: the same client from another port
+  uint16_t seen;  // the store's clock (kSeenUnitMs units) at the last announce
+  uint32_t tag;   // bit 0: a seeder; the rest a hash of the peer id and key, which
+                  // recognises the same client from another port
 };
-static_assert(sizeof(BtPeer) == 16, "one peer entry is 16 bytes");
+static_assert(sizeof(BtPeer) == 12, "one peer entry is 12 bytes");
+
+inline bool is_seeder(const BtPeer& p) {
+  return (p.tag & 1) != 0;
+}
 
 struct Swarm {
   BtHash hash;
@@ -79,6 +87,7 @@ BtStore* bt_store_new(const BtLimits& lim) {
   BtStore* s = new BtStore{
       lim, {}, {}, decltype(BtStore::index)(16, HashKey{seed[0]}), {}, 0, seed[1] | 1, 0, 0};
   if (s->lim.interval_s < 1) s->lim.interval_s = 1;
+  if (s->lim.interval_s > 86400) s->lim.interval_s = 86400;  // two fit in an entry's clock
   if (s->lim.numwant_max < 0) s->lim.numwant_max = 0;
   return s;
 }
@@ -123,7 +132,7 @@ static uint32_t peer_tag(const BtAnnounce& a) {
   uint32_t h = 2166136261u ^ a.key;  // FNV-1a over the peer id, started from the key
   for (uint8_t c : a.peer_id)
     h = (h ^ c) * 16777619u;
-  return h;
+  return h & ~1u;
 }
 
 static void fill_counts(const Swarm& w, BtCounts* c) {
@@ -151,7 +160,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
                 BtCounts* counts, const char** why) {
   peers->clear();
   *counts = BtCounts();
-  uint32_t now_s = static_cast<uint32_t>(now_ms / 1000);
+  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
   bool stop = a.event == BT_EVENT_STOPPED;
   auto it = s->index.find(a.info_hash);
   uint32_t slot;
@@ -194,8 +203,8 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
     // The same client from another port of its address: its old entry goes.
     size_t first = lower(v, peer_order(a.ip, 0));
     for (size_t i = first; i < v.size() && v[i].ip == a.ip; i++) {
-      if (v[i].tag != tag) continue;
-      bool was_seeder = v[i].seeder != 0;
+      if ((v[i].tag & ~1u) != tag) continue;
+      bool was_seeder = is_seeder(v[i]);
       if (was_seeder) w.seeders--;
       v.erase(v.begin() + static_cast<ptrdiff_t>(i));
       ip_remove(s, a.ip);
@@ -203,7 +212,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
         // Re-inserted below at its new place, keeping what it was.
         at = lower(v, peer_order(a.ip, a.port));
         v.insert(v.begin() + static_cast<ptrdiff_t>(at),
-                 BtPeer{a.ip, a.port, static_cast<uint8_t>(was_seeder), 0, now_s, tag});
+                 BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
         if (was_seeder) w.seeders++;
         ip_add(s, a.ip);
         found = true;
@@ -213,7 +222,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
   }
   if (stop) {
     if (found) {
-      if (v[at].seeder) w.seeders--;
+      if (is_seeder(v[at])) w.seeders--;
       v.erase(v.begin() + static_cast<ptrdiff_t>(at));
       ip_remove(s, a.ip);
     }
@@ -236,22 +245,21 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       if (v.empty() && w.completed == 0) swarm_release(s, slot);
       return -1;
     }
-    v.insert(v.begin() + static_cast<ptrdiff_t>(at), BtPeer{a.ip, a.port, 0, 0, now_s, tag});
+    v.insert(v.begin() + static_cast<ptrdiff_t>(at), BtPeer{a.ip, a.port, now_u, tag});
     ip_add(s, a.ip);
   }
   BtPeer& p = v[at];
   // A download counts as completed once per entry: on the announce that
   // turns a leecher (or a newcomer) into a seeder with event completed.
-  if (a.event == BT_EVENT_COMPLETED && !p.seeder) w.completed++;
-  if (seeder != (p.seeder != 0)) {
+  if (a.event == BT_EVENT_COMPLETED && !is_seeder(p)) w.completed++;
+  if (seeder != is_seeder(p)) {
     if (seeder)
       w.seeders++;
     else
       w.seeders--;
-    p.seeder = seeder;
   }
-  p.seen_s = now_s;
-  p.tag = tag;
+  p.seen = now_u;
+  p.tag = tag | (seeder ? 1u : 0u);
   size_t want =
       a.numwant < 0 ? static_cast<size_t>(s->lim.numwant_default) : static_cast<size_t>(a.numwant);
   if (want > static_cast<size_t>(s->lim.numwant_max))
@@ -268,8 +276,10 @@ void bt_scrape(const BtStore* s, const BtHash& h, BtCounts* counts) {
 }
 
 size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
-  uint32_t now_s = static_cast<uint32_t>(now_ms / 1000);
-  uint32_t ttl = 2u * static_cast<uint32_t>(s->lim.interval_s);
+  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
+  // Two intervals, rounded up to whole units.
+  uint32_t ttl = static_cast<uint32_t>(
+      (2 * static_cast<int64_t>(s->lim.interval_s) * 1000 + kSeenUnitMs - 1) / kSeenUnitMs);
   size_t removed = 0, visited = 0;
   while (visited < max_slots) {
     if (s->cursor_swarm >= s->swarms.size()) {  // end of a pass
@@ -289,8 +299,8 @@ size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
     size_t end = std::min(v.size(), from + (max_slots - visited));
     size_t keep = from;
     for (size_t i = from; i < end; i++) {
-      if (now_s - v[i].seen_s > ttl && now_s >= v[i].seen_s) {
-        if (v[i].seeder) w.seeders--;
+      if (static_cast<uint16_t>(now_u - v[i].seen) > ttl) {
+        if (is_seeder(v[i])) w.seeders--;
         ip_remove(s, v[i].ip);
         removed++;
       } else {

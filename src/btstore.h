@@ -1,6 +1,6 @@
 // BitTorrent swarms: info hash -> peers (IPv4), pure data (time passed in), bounded.
 // Used by the tracker's BEP 15 path (tracker.cc) and its HTTP announce; no I/O.
-// Each swarm keeps its peers in one vector of 16-byte entries sorted by
+// Each swarm keeps its peers in one vector of 12-byte entries sorted by
 // address, so an announce finds its entry by binary search, a sample of
 // numwant peers costs numwant reads, and expiry walks entries a bounded number
 // at a time.
