@@ -18,7 +18,7 @@ root=$(pwd)
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(datagram tcp_request wire)
+[ ${#targets[@]} -eq 0 ] && targets=(datagram tcp_request wire bep15)
 case "$secs" in '' | *[!0-9]*)
   echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2
   exit 2

@@ -6,7 +6,8 @@
 
 _tt_subcommands="tracker peer get id help"
 _tt_flags_tracker="--host --port --log --peer-ttl --max-ids-per-ip --max-files-per-ip
-  --max-contents-per-ip --log-max-size --http"
+  --max-contents-per-ip --log-max-size --http --bt-max-swarms --bt-max-peers
+  --bt-max-peers-per-ip --bt-interval"
 _tt_flags_peer="--id --tracker --dir --host --port --log --sources --timeout --max-upload-rate
   --max-download-rate --max-conns-per-ip --min-rate --max-unverified-size --quiet"
 _tt_flags_get="--tracker --dir --host --port --log --sources --timeout --max-download-rate

@@ -127,6 +127,13 @@ constexpr uint64_t kRateMinBurst = 64 * 1024;                // tokens a bucket 
 constexpr uint64_t kRateMax = 1024ull * 1024 * 1024 * 1024;  // the largest limit accepted (1 TiB/s)
 constexpr uint64_t kRateChunk = 64 * 1024;  // limited piece bytes go out this many at a time
 
+// BitTorrent (BEP 15 on the tracker's UDP port). The swarm caps and the
+// interval are BtLimits (btstore.h), set by the --bt-* flags.
+constexpr int kBtConnectionWindowMs = 60 * 1000;  // a connection id is good for this minute
+                                                  // and the next
+constexpr size_t kBtExpireSlotsPerStep = 65536;   // peer entries one expiry step reads
+constexpr int kBtSweepMs = 1000;                  // expiry steps this often
+
 // Console.
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole
 

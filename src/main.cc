@@ -188,6 +188,15 @@ static const Flag kTrackerFlags[] = {
      &g_tracker.log_max_mib, 1, 1048576},
     {"--http", "HOST:PORT", "serve /metrics and a status page over HTTP (default: off)",
      FLAG_STRING, &g_tracker_http, 0, 0},
+    {"--bt-max-swarms", "N", "BitTorrent info hashes at once (default 1048576)", FLAG_INT,
+     &g_tracker.bt_max_swarms, 1, 1 << 28},
+    {"--bt-max-peers", "N", "BitTorrent peers at once, all info hashes together (default 4194304)",
+     FLAG_INT, &g_tracker.bt_max_peers, 1, 1 << 30},
+    {"--bt-max-peers-per-ip", "N", "BitTorrent peers from one IP (default 131072, at least 65536)",
+     FLAG_INT, &g_tracker.bt_max_peers_per_ip, 65536, 1 << 30},
+    {"--bt-interval", "SECONDS",
+     "BitTorrent announce interval; silent for two: gone (default 1800)", FLAG_INT,
+     &g_tracker.bt_interval_s, 10, 86400},
 };
 
 static void tracker_usage(FILE* out) {

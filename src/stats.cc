@@ -12,6 +12,8 @@ const char* const kStatsRefusalNames[REF_COUNT] = {
     "id_held",   "limit",          "mismatch",      "busy",      "other",
 };
 
+const char* const kStatsBtNames[BT_REQ_COUNT] = {"connect", "announce", "scrape", "error"};
+
 void stats_rate_advance(StatsRate* r, int64_t now_ms) {
   int64_t second = now_ms / 1000;
   int64_t gap = second - r->second;
@@ -111,6 +113,12 @@ void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, co
   gauge(out, "tt_probes_in_flight", "Liveness probes running now.", g.probes_in_flight);
   gauge(out, "tt_resident_memory_bytes", "Resident memory of the tracker process.",
         g.resident_bytes);
+  header(out, "tt_bt_requests_total", "counter",
+         "BitTorrent (BEP 15) requests, by action; error: requests answered with an error.");
+  for (size_t a = 0; a < BT_REQ_COUNT; a++)
+    labelled(out, "tt_bt_requests_total", "action", kStatsBtNames[a], s->bt_requests[a]);
+  gauge(out, "tt_bt_swarms", "BitTorrent info hashes with peers.", g.bt_swarms);
+  gauge(out, "tt_bt_peers", "BitTorrent peers, one per info hash and address.", g.bt_peers);
   header(out, "tt_uptime_seconds", "gauge", "Seconds since the tracker started.");
   text_appendf(out, "tt_uptime_seconds %.3f\n", g.uptime_s);
 }

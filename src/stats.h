@@ -29,6 +29,11 @@ enum StatsRefusal {
 // The label each reason is shown with (console and /metrics).
 extern const char* const kStatsRefusalNames[REF_COUNT];
 
+// BitTorrent (BEP 15) requests, counted apart from the JSON actions: by action,
+// and the error answers (a bad connection id, a malformed request, a cap).
+enum StatsBt { BT_REQ_CONNECT = 0, BT_REQ_ANNOUNCE, BT_REQ_SCRAPE, BT_REQ_ERROR, BT_REQ_COUNT };
+extern const char* const kStatsBtNames[BT_REQ_COUNT];
+
 // Requests per second by action over the last kStatsRateSeconds seconds: one
 // bucket per second and action, in a ring advanced by the time passed in (the
 // buckets of the seconds skipped are cleared), so no timer is needed.
@@ -45,11 +50,12 @@ struct Stats {
   uint64_t requests[kStatsMaxActions] = {};  // by action table index; see stats_action
   uint64_t refusals[REF_COUNT] = {};         // error answers, by reason
   uint64_t probes_started = 0;
-  uint64_t probes_ok = 0;      // the holder's port accepted
-  uint64_t probes_failed = 0;  // refused or timed out
-  uint64_t dropped = 0;        // datagrams left unanswered: oversized, or answers
-  uint64_t bytes_in = 0;       // datagram bytes received
-  uint64_t bytes_out = 0;      // answer bytes sent
+  uint64_t probes_ok = 0;                   // the holder's port accepted
+  uint64_t probes_failed = 0;               // refused or timed out
+  uint64_t dropped = 0;                     // datagrams left unanswered: oversized, or answers
+  uint64_t bytes_in = 0;                    // datagram bytes received
+  uint64_t bytes_out = 0;                   // answer bytes sent
+  uint64_t bt_requests[BT_REQ_COUNT] = {};  // BitTorrent requests (not in requests[])
   StatsRate rate;
 };
 
@@ -85,6 +91,8 @@ struct StatsGauges {
   uint64_t probes_in_flight = 0;
   uint64_t resident_bytes = 0;
   double uptime_s = 0;
+  uint64_t bt_swarms = 0;  // BitTorrent info hashes with peers
+  uint64_t bt_peers = 0;   // BitTorrent (info hash, peer) entries
 };
 
 // Appends the Prometheus text exposition (format 0.0.4) of s and g to *out:

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "bep15.h"
 #include "hex.h"
 #include "manifest.h"
 #include "proto.h"
@@ -85,6 +86,33 @@ std::string tracker_token(const Tracker* t, const std::string& id, const std::st
   unsigned char b[kTokenHexLen / 2];
   token_bytes(t, id, ip, tcp_port, b);
   return manifest_hex(b, kTokenHexLen / 2);
+}
+
+uint64_t tracker_bt_connection_id(const Tracker* t, uint32_t ip_n, int port, int64_t now_ms) {
+  // "bt", the address, the port and the minute: 15 bytes, one HMAC block.
+  uint64_t window = static_cast<uint64_t>(now_ms / kBtConnectionWindowMs);
+  unsigned char msg[16] = {'b', 't'};
+  memcpy(msg + 2, &ip_n, 4);
+  msg[6] = static_cast<unsigned char>(port >> 8);
+  msg[7] = static_cast<unsigned char>(port);
+  for (int i = 0; i < 8; i++)
+    msg[8 + i] = static_cast<unsigned char>(window >> (56 - 8 * i));
+  unsigned char mac[SHA256_DIGEST_LENGTH];
+  hmac_sha256(t, msg, sizeof msg, mac);
+  uint64_t id = 0;
+  for (int i = 0; i < 8; i++)
+    id = id << 8 | mac[i];
+  return id;
+}
+
+BtLimits tracker_bt_limits(const TrackerOptions& opt) {
+  BtLimits lim;
+  lim.max_swarms = static_cast<size_t>(opt.bt_max_swarms);
+  lim.max_peers = static_cast<size_t>(opt.bt_max_peers);
+  lim.max_peers_per_ip = static_cast<size_t>(opt.bt_max_peers_per_ip);
+  lim.interval_s = opt.bt_interval_s;
+  lim.min_interval_s = opt.bt_interval_s / 2 > 0 ? opt.bt_interval_s / 2 : 1;
+  return lim;
 }
 
 /* ----------------------------------------------------------------------------
@@ -509,10 +537,66 @@ int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct s
   return handle(t, data, len, ip, from->sin_addr.s_addr, ntohs(from->sin_port), probe_id);
 }
 
+/* ----------------------------------------------------------------------------
+ * BitTorrent (BEP 15)
+ * ------------------------------------------------------------------------- */
+
+// An error answer, never longer than the request it answers: an error is all a
+// sender without a valid connection id can get, so a forged source address
+// gains nothing from it.
+static int bt_error(Tracker* t, uint32_t tid, const char* message, size_t request_len) {
+  t->stats.bt_requests[BT_REQ_ERROR]++;
+  bep15_encode_error(tid, message, request_len, &t->answer);
+  return TRACKER_ANSWER;
+}
+
+// A BEP 15 datagram (bep15_is_request said so). Announces and scrapes are
+// counted, not logged (a busy swarm would flood the log); refusals by a cap
+// are logged like the JSON side's, at most kMaxRefusalLinesPerSec a second.
+static int bt_handle(Tracker* t, const uint8_t* d, size_t len, const char* ip, uint32_t ip_n,
+                     int port) {
+  Bep15Request& r = t->bt_req;
+  const char* why = nullptr;
+  if (bep15_decode_request(d, len, &r, &why) != 0) return bt_error(t, r.transaction_id, why, len);
+  if (r.action == BEP15_CONNECT) {
+    t->stats.bt_requests[BT_REQ_CONNECT]++;
+    bep15_encode_connect(r.transaction_id, tracker_bt_connection_id(t, ip_n, port, t->now),
+                         &t->answer);
+    return TRACKER_ANSWER;
+  }
+  t->stats.bt_requests[r.action == BEP15_ANNOUNCE ? BT_REQ_ANNOUNCE : BT_REQ_SCRAPE]++;
+  if (r.connection_id != tracker_bt_connection_id(t, ip_n, port, t->now) &&
+      r.connection_id != tracker_bt_connection_id(t, ip_n, port, t->now - kBtConnectionWindowMs))
+    return bt_error(t, r.transaction_id, "bad connection id", len);
+  if (r.action == BEP15_SCRAPE) {
+    BtCounts counts[kBep15MaxScrape];
+    for (size_t i = 0; i < r.nhashes; i++)
+      bt_scrape(t->bt, r.hashes[i], &counts[i]);
+    bep15_encode_scrape(r.transaction_id, counts, r.nhashes, &t->answer);
+    return TRACKER_ANSWER;
+  }
+  if (r.a.port == 0) return bt_error(t, r.transaction_id, "port 0", len);
+  r.a.ip = ip_n;  // the sender's address, whatever the ip field says
+  BtCounts counts;
+  if (bt_announce(t->bt, r.a, t->now, &t->bt_peers, &counts, &why) != 0) {
+    log_refusal(t, ip, port, std::string("BitTorrent announce: ") + why);
+    return bt_error(t, r.transaction_id, why, len);
+  }
+  bep15_encode_announce(r.transaction_id, static_cast<uint32_t>(t->opt.bt_interval_s), counts,
+                        t->bt_peers, &t->answer);
+  return TRACKER_ANSWER;
+}
+
+size_t tracker_bt_sweep(Tracker* t) {
+  return bt_expire_step(t->bt, t->now, kBtExpireSlotsPerStep);
+}
+
 // tracker_handle with the sender's address as text and as a number.
 static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint32_t ip_n, int port,
                   std::string* probe_id) {
   t->answer.clear();
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(data);
+  if (bep15_is_request(bytes, len)) return bt_handle(t, bytes, len, ip, ip_n, port);
   ProtoRequest& req = t->req;  // reused: decoding allocates nothing once warm
   std::string err;
   int dr = proto_decode_request(data, len, &req, &err);
@@ -808,6 +892,12 @@ static void on_sweep(uv_timer_t* timer) {
   uv_timer_start(&t->sweep, on_sweep, static_cast<uint64_t>(next), 0);
 }
 
+static void on_bt_sweep(uv_timer_t* timer) {
+  Tracker* t = static_cast<Tracker*>(timer->data);
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  tracker_bt_sweep(t);
+}
+
 /* ----------------------------------------------------------------------------
  * UDP
  * ------------------------------------------------------------------------- */
@@ -957,6 +1047,12 @@ void tracker_stats_text(Tracker* t, std::string* out) {
                t->probes.size(), s.probes_ok, s.probes_failed, s.probes_started);
   text_appendf(out, "datagrams: %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64 " dropped\n",
                s.bytes_in, s.bytes_out, s.dropped);
+  text_appendf(out,
+               "bittorrent: %zu swarms, %zu peers; requests: connect %" PRIu64 ", announce %" PRIu64
+               ", scrape %" PRIu64 ", error %" PRIu64 "\n",
+               bt_swarm_count(t->bt), bt_peer_count(t->bt), s.bt_requests[BT_REQ_CONNECT],
+               s.bt_requests[BT_REQ_ANNOUNCE], s.bt_requests[BT_REQ_SCRAPE],
+               s.bt_requests[BT_REQ_ERROR]);
   const Registry& g = t->reg;
   text_appendf(out,
                "memory: %.1f MiB resident; registry slots: %zu peers (%zu free), %zu names "
@@ -978,6 +1074,8 @@ void tracker_metrics_text(Tracker* t, std::string* out) {
   g.probes_in_flight = t->probes.size();
   g.resident_bytes = resident_bytes();
   g.uptime_s = static_cast<double>(t->now - t->stats.started_ms) / 1000;
+  g.bt_swarms = bt_swarm_count(t->bt);
+  g.bt_peers = bt_peer_count(t->bt);
   stats_metrics_text(&t->stats, names, kActionCount, g, t->now, out);
 }
 
@@ -1245,6 +1343,7 @@ static void tracker_stop(Tracker* t) {
   http_close(&t->http);
   if (t->prepare_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->prepare), nullptr);
   if (t->sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->sweep), nullptr);
+  if (t->bt_sweep_open) uv_close(reinterpret_cast<uv_handle_t*>(&t->bt_sweep), nullptr);
   std::unordered_map<std::string, Probe*> probes = t->probes;
   for (auto& kv : probes)
     probe_finish(kv.second, PROBE_REFUSED);
@@ -1296,6 +1395,12 @@ static int tracker_start(Tracker* t) {
   // Sweeping a few times per interval keeps expiry within about ttl + interval/3.
   uint64_t period = static_cast<uint64_t>(heartbeat_interval_s(t)) * 1000 / 3;
   uv_timer_start(&t->sweep, on_sweep, period, 0);  // each step sets the next
+  bt_store_free(t->bt);
+  t->bt = bt_store_new(tracker_bt_limits(t->opt));
+  uv_timer_init(t->loop, &t->bt_sweep);
+  t->bt_sweep.data = t;
+  t->bt_sweep_open = true;
+  uv_timer_start(&t->bt_sweep, on_bt_sweep, kBtSweepMs, kBtSweepMs);
   if ((r = app_signals_start(&t->signals, t->loop, on_signal, t)) != 0) return r;
   // Everything that can fail is done before the tracker says it is running.
   if ((r = tracker_http_start(t)) != 0) return r;

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "app.h"
+#include "bep15.h"
+#include "btstore.h"
 #include "console.h"
 #include "http.h"
 #include "limits.h"
@@ -37,7 +39,15 @@ struct TrackerOptions {
   // from 0 (a free one) to 65535; http_port -1: no status server.
   std::string http_ip;
   int http_port = -1;
+  // BitTorrent (BEP 15): the BtLimits the flags set (--bt-max-swarms, ...).
+  int bt_max_swarms = static_cast<int>(BtLimits().max_swarms);
+  int bt_max_peers = static_cast<int>(BtLimits().max_peers);
+  int bt_max_peers_per_ip = static_cast<int>(BtLimits().max_peers_per_ip);
+  int bt_interval_s = BtLimits().interval_s;
 };
+
+// The BtLimits that opt's flags ask for.
+BtLimits tracker_bt_limits(const TrackerOptions& opt);
 
 struct Probe;
 struct LogPrint;
@@ -93,6 +103,18 @@ struct Tracker {
   std::string answer;  // the encoded answer, reused
   Stats stats;         // counters, for the console's stats and /metrics
   HttpServer http;     // --http: started only when asked for
+  // BitTorrent swarms (BEP 15 on the UDP port, HTTP announce). Never null:
+  // made with default limits here, again with the flags' at start-up.
+  BtStore* bt = bt_store_new(BtLimits());
+  Bep15Request bt_req;               // reused for every BEP 15 datagram
+  std::vector<BtPeerAddr> bt_peers;  // an announce's sample, reused
+  uv_timer_t bt_sweep;               // expires silent BitTorrent peers, a bounded step at a time
+  bool bt_sweep_open = false;
+
+  Tracker() = default;
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+  ~Tracker() { bt_store_free(bt); }
 };
 
 enum TrackerResult {
@@ -117,6 +139,13 @@ int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int
 // The same for a datagram from a socket address (what the UDP callback calls).
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
                         std::string* probe_id = nullptr);
+// The BEP 15 connection id for ip_n:port (network order, host order) at now_ms:
+// an HMAC of the address and the minute, so the tracker keeps no state for it.
+// An id is accepted in its minute and the next one.
+uint64_t tracker_bt_connection_id(const Tracker* t, uint32_t ip_n, int port, int64_t now_ms);
+// One step of BitTorrent expiry (kBtExpireSlotsPerStep entries at most).
+// Returns the entries removed.
+size_t tracker_bt_sweep(Tracker* t);
 // The token the tracker hands the peer `id` joined from ip:tcp_port.
 std::string tracker_token(const Tracker* t, const std::string& id, const std::string& ip,
                           int tcp_port);

@@ -1,0 +1,328 @@
+// BitTorrent swarms (btstore.h). A swarm is a slot in a vector (reused through
+// a free list) found by its info hash in a hash map keyed with a random seed,
+// so chosen info hashes cannot pile into one bucket. A swarm's peers are
+// 12-byte entries sorted by (ip, port): an announce finds its own by binary
+// search, and the entries of one address are side by side, so a client that
+// comes back from another port is found by its peer id and key among them.
+#include "btstore.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+namespace {
+
+// The clock in an entry: 4-second units, 16 bits, compared modulo 2^16 (about
+// 3 days; two intervals are at most 2 days, and the expiry passes over every
+// entry every few seconds).
+constexpr int64_t kSeenUnitMs = 4000;
+
+struct BtPeer {
+  uint32_t ip;    // network order
+  uint16_t port;  // host order
+  uint16_t seen;  // the store's clock (kSeenUnitMs units) at the last announce
+  uint32_t tag;   // bit 0: a seeder; the rest a hash of the peer id and key, which
+                  // recognises the same client from another port
+};
+static_assert(sizeof(BtPeer) == 12, "one peer entry is 12 bytes");
+
+inline bool is_seeder(const BtPeer& p) {
+  return (p.tag & 1) != 0;
+}
+
+struct Swarm {
+  BtHash hash;
+  std::vector<BtPeer> peers;  // sorted by peer_order
+  uint32_t seeders = 0;
+  uint32_t completed = 0;
+  bool used = false;
+};
+
+inline uint64_t peer_order(uint32_t ip, uint16_t port) {
+  return static_cast<uint64_t>(ip) << 16 | port;
+}
+
+struct HashKey {
+  uint64_t seed;
+  size_t operator()(const BtHash& h) const {
+    uint64_t a, b;
+    memcpy(&a, h.b, 8);
+    memcpy(&b, h.b + 8, 8);
+    uint64_t x = (a ^ seed) * 0x9E3779B97F4A7C15ull;
+    x ^= (x >> 29) ^ b;
+    x *= 0xBF58476D1CE4E5B9ull;
+    return static_cast<size_t>(x ^ (x >> 32));
+  }
+};
+struct HashEq {
+  bool operator()(const BtHash& a, const BtHash& b) const { return memcmp(a.b, b.b, 20) == 0; }
+};
+
+}  // namespace
+
+struct BtStore {
+  BtLimits lim;
+  std::vector<Swarm> swarms;
+  std::vector<uint32_t> free_swarms;
+  std::unordered_map<BtHash, uint32_t, HashKey, HashEq> index;
+  std::unordered_map<uint32_t, uint32_t> per_ip;  // entries by address, over all swarms
+  size_t peers = 0;
+  uint64_t rng = 0;
+  size_t cursor_swarm = 0;  // where the next expiry step starts
+  size_t cursor_peer = 0;
+};
+
+static uint64_t next_random(BtStore* s) {  // xorshift64*
+  s->rng ^= s->rng >> 12;
+  s->rng ^= s->rng << 25;
+  s->rng ^= s->rng >> 27;
+  return s->rng * 0x2545F4914F6CDD1Dull;
+}
+
+BtStore* bt_store_new(const BtLimits& lim) {
+  uint64_t seed[2] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull};
+  RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed);  // else the constants
+  BtStore* s = new BtStore{
+      lim, {}, {}, decltype(BtStore::index)(16, HashKey{seed[0]}), {}, 0, seed[1] | 1, 0, 0};
+  if (s->lim.interval_s < 1) s->lim.interval_s = 1;
+  if (s->lim.interval_s > 86400) s->lim.interval_s = 86400;  // two fit in an entry's clock
+  if (s->lim.numwant_max < 0) s->lim.numwant_max = 0;
+  return s;
+}
+
+void bt_store_free(BtStore* s) {
+  delete s;
+}
+
+static void ip_add(BtStore* s, uint32_t ip) {
+  s->per_ip[ip]++;
+  s->peers++;
+}
+
+static void ip_remove(BtStore* s, uint32_t ip) {
+  auto it = s->per_ip.find(ip);
+  if (it != s->per_ip.end() && --it->second == 0) s->per_ip.erase(it);
+  s->peers--;
+}
+
+static void swarm_release(BtStore* s, uint32_t slot) {
+  Swarm& w = s->swarms[slot];
+  s->index.erase(w.hash);
+  w.used = false;
+  std::vector<BtPeer>().swap(w.peers);
+  w.seeders = w.completed = 0;
+  s->free_swarms.push_back(slot);
+}
+
+static size_t lower(const std::vector<BtPeer>& v, uint64_t key) {
+  size_t lo = 0, hi = v.size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (peer_order(v[mid].ip, v[mid].port) < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static uint32_t peer_tag(const BtAnnounce& a) {
+  uint32_t h = 2166136261u ^ a.key;  // FNV-1a over the peer id, started from the key
+  for (uint8_t c : a.peer_id)
+    h = (h ^ c) * 16777619u;
+  return h & ~1u;
+}
+
+static void fill_counts(const Swarm& w, BtCounts* c) {
+  c->seeders = w.seeders;
+  c->leechers = static_cast<uint32_t>(w.peers.size()) - w.seeders;
+  c->completed = w.completed;
+}
+
+// Up to want entries other than v[self] (self: v.size() when absent), one from
+// each of want equal stretches of the vector, so the sample is spread over the
+// swarm and costs want reads.
+static void sample(BtStore* s, const std::vector<BtPeer>& v, size_t self, size_t want,
+                   std::vector<BtPeerAddr>* out) {
+  size_t n = v.size() - (self < v.size() ? 1 : 0);
+  if (want > n) want = n;
+  for (size_t i = 0; i < want; i++) {
+    size_t lo = i * n / want, hi = (i + 1) * n / want;
+    size_t k = lo + (hi > lo + 1 ? next_random(s) % (hi - lo) : 0);
+    if (k >= self) k++;
+    out->push_back(BtPeerAddr{v[k].ip, v[k].port});
+  }
+}
+
+int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
+                BtCounts* counts, const char** why) {
+  peers->clear();
+  *counts = BtCounts();
+  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
+  bool stop = a.event == BT_EVENT_STOPPED;
+  auto it = s->index.find(a.info_hash);
+  uint32_t slot;
+  if (it == s->index.end()) {
+    if (stop) return 0;
+    if (s->index.size() >= s->lim.max_swarms) {
+      *why = "the tracker is full (swarms)";
+      return -1;
+    }
+    if (s->peers >= s->lim.max_peers) {
+      *why = "the tracker is full (peers)";
+      return -1;
+    }
+    auto ip = s->per_ip.find(a.ip);
+    if (ip != s->per_ip.end() && ip->second >= s->lim.max_peers_per_ip) {
+      *why = "too many peers from this address";
+      return -1;
+    }
+    if (!s->free_swarms.empty()) {
+      slot = s->free_swarms.back();
+      s->free_swarms.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(s->swarms.size());
+      s->swarms.emplace_back();
+    }
+    Swarm& w = s->swarms[slot];
+    w.hash = a.info_hash;
+    w.used = true;
+    s->index.emplace(a.info_hash, slot);
+  } else {
+    slot = it->second;
+  }
+  Swarm& w = s->swarms[slot];
+  std::vector<BtPeer>& v = w.peers;
+  uint32_t tag = peer_tag(a);
+  bool seeder = a.left == 0;
+  size_t at = lower(v, peer_order(a.ip, a.port));
+  bool found = at < v.size() && v[at].ip == a.ip && v[at].port == a.port;
+  if (!found) {
+    // The same client from another port of its address: its old entry goes.
+    size_t first = lower(v, peer_order(a.ip, 0));
+    for (size_t i = first; i < v.size() && v[i].ip == a.ip; i++) {
+      if ((v[i].tag & ~1u) != tag) continue;
+      bool was_seeder = is_seeder(v[i]);
+      if (was_seeder) w.seeders--;
+      v.erase(v.begin() + static_cast<ptrdiff_t>(i));
+      ip_remove(s, a.ip);
+      if (!stop) {
+        // Re-inserted below at its new place, keeping what it was.
+        at = lower(v, peer_order(a.ip, a.port));
+        v.insert(v.begin() + static_cast<ptrdiff_t>(at),
+                 BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
+        if (was_seeder) w.seeders++;
+        ip_add(s, a.ip);
+        found = true;
+      }
+      break;
+    }
+  }
+  if (stop) {
+    if (found) {
+      if (is_seeder(v[at])) w.seeders--;
+      v.erase(v.begin() + static_cast<ptrdiff_t>(at));
+      ip_remove(s, a.ip);
+    }
+    if (v.empty() && w.completed == 0) {
+      swarm_release(s, slot);
+      return 0;
+    }
+    fill_counts(w, counts);
+    return 0;
+  }
+  if (!found) {
+    if (s->peers >= s->lim.max_peers) {
+      *why = "the tracker is full (peers)";
+      if (v.empty() && w.completed == 0) swarm_release(s, slot);
+      return -1;
+    }
+    auto ip = s->per_ip.find(a.ip);
+    if (ip != s->per_ip.end() && ip->second >= s->lim.max_peers_per_ip) {
+      *why = "too many peers from this address";
+      if (v.empty() && w.completed == 0) swarm_release(s, slot);
+      return -1;
+    }
+    v.insert(v.begin() + static_cast<ptrdiff_t>(at), BtPeer{a.ip, a.port, now_u, tag});
+    ip_add(s, a.ip);
+  }
+  BtPeer& p = v[at];
+  // A download counts as completed once per entry: on the announce that
+  // turns a leecher (or a newcomer) into a seeder with event completed.
+  if (a.event == BT_EVENT_COMPLETED && !is_seeder(p)) w.completed++;
+  if (seeder != is_seeder(p)) {
+    if (seeder)
+      w.seeders++;
+    else
+      w.seeders--;
+  }
+  p.seen = now_u;
+  p.tag = tag | (seeder ? 1u : 0u);
+  size_t want =
+      a.numwant < 0 ? static_cast<size_t>(s->lim.numwant_default) : static_cast<size_t>(a.numwant);
+  if (want > static_cast<size_t>(s->lim.numwant_max))
+    want = static_cast<size_t>(s->lim.numwant_max);
+  sample(s, v, at, want, peers);
+  fill_counts(w, counts);
+  return 0;
+}
+
+void bt_scrape(const BtStore* s, const BtHash& h, BtCounts* counts) {
+  *counts = BtCounts();
+  auto it = s->index.find(h);
+  if (it != s->index.end()) fill_counts(s->swarms[it->second], counts);
+}
+
+size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
+  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
+  // Two intervals, rounded up to whole units.
+  uint32_t ttl = static_cast<uint32_t>(
+      (2 * static_cast<int64_t>(s->lim.interval_s) * 1000 + kSeenUnitMs - 1) / kSeenUnitMs);
+  size_t removed = 0, visited = 0;
+  while (visited < max_slots) {
+    if (s->cursor_swarm >= s->swarms.size()) {  // end of a pass
+      s->cursor_swarm = 0;
+      s->cursor_peer = 0;
+      break;
+    }
+    Swarm& w = s->swarms[s->cursor_swarm];
+    if (!w.used) {
+      s->cursor_swarm++;
+      s->cursor_peer = 0;
+      visited++;
+      continue;
+    }
+    std::vector<BtPeer>& v = w.peers;
+    size_t from = std::min(s->cursor_peer, v.size());
+    size_t end = std::min(v.size(), from + (max_slots - visited));
+    size_t keep = from;
+    for (size_t i = from; i < end; i++) {
+      if (static_cast<uint16_t>(now_u - v[i].seen) > ttl) {
+        if (is_seeder(v[i])) w.seeders--;
+        ip_remove(s, v[i].ip);
+        removed++;
+      } else {
+        v[keep++] = v[i];
+      }
+    }
+    v.erase(v.begin() + static_cast<ptrdiff_t>(keep), v.begin() + static_cast<ptrdiff_t>(end));
+    visited += end - from + (end == from ? 1 : 0);
+    s->cursor_peer = keep;
+    if (keep >= v.size()) {
+      if (v.empty()) swarm_release(s, static_cast<uint32_t>(s->cursor_swarm));
+      s->cursor_swarm++;
+      s->cursor_peer = 0;
+    }
+  }
+  return removed;
+}
+
+size_t bt_swarm_count(const BtStore* s) {
+  return s->index.size();
+}
+
+size_t bt_peer_count(const BtStore* s) {
+  return s->peers;
+}
