@@ -1287,6 +1287,7 @@ static int tracker_start(Tracker* t) {
   t->prepare_open = true;
   uv_prepare_start(&t->prepare, on_prepare);
   tracker_init_key(t);
+  t->bt = bt_store_new(t->bt_limits);
   t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
   t->reg.max_files_per_ip = static_cast<size_t>(t->opt.max_files_per_ip);
   t->reg.max_contents_per_ip = static_cast<size_t>(t->opt.max_contents_per_ip);
@@ -1320,6 +1321,7 @@ int tracker_main(const TrackerOptions& opt) {
   if (r != 0) tracker_stop(t);
   app_run(&loop);
   log_close(&t->log);
+  if (t->bt != nullptr) bt_store_free(t->bt);
   delete t;
   return r == 0 ? 0 : 1;
 }

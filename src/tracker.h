@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app.h"
+#include "btstore.h"
 #include "console.h"
 #include "http.h"
 #include "limits.h"
@@ -93,6 +94,10 @@ struct Tracker {
   std::string answer;  // the encoded answer, reused
   Stats stats;         // counters, for the console's stats and /metrics
   HttpServer http;     // --http: started only when asked for
+
+  // BitTorrent swarms by info hash (created at start-up), their caps and intervals.
+  BtStore* bt = nullptr;
+  BtLimits bt_limits;
 };
 
 enum TrackerResult {

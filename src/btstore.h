@@ -1,0 +1,54 @@
+// BitTorrent swarms: info hash -> peers (IPv4), pure data (time passed in), bounded.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+struct BtHash {
+  uint8_t b[20];
+};
+enum BtEvent {
+  BT_EVENT_NONE = 0,
+  BT_EVENT_COMPLETED = 1,
+  BT_EVENT_STARTED = 2,
+  BT_EVENT_STOPPED = 3
+};  // BEP 15 numbers
+struct BtAnnounce {
+  BtHash info_hash;
+  uint8_t peer_id[20];
+  uint32_t ip;      // IPv4, network byte order (the sender's address; BEP 15's ip field is ignored)
+  uint16_t port;    // host byte order
+  uint64_t left;    // 0: a seeder
+  int event;        // BtEvent
+  int32_t numwant;  // -1: default
+  uint32_t key;
+};
+struct BtPeerAddr {
+  uint32_t ip;
+  uint16_t port;
+};  // ip network order, port host order
+struct BtCounts {
+  uint32_t seeders = 0, leechers = 0, completed = 0;
+};
+struct BtLimits {
+  size_t max_swarms = 1 << 20;        // global cap on info hashes
+  size_t max_peers = 1 << 22;         // global cap on (info hash, peer) entries
+  size_t max_peers_per_ip = 1 << 17;  // per address, over all swarms (>= 65536 by the issue)
+  int interval_s = 1800;  // announce interval given to clients; a peer is gone after 2 intervals
+  int min_interval_s = 900;
+  int numwant_default = 50, numwant_max = 200;
+};
+struct BtStore;
+BtStore* bt_store_new(const BtLimits& lim);
+void bt_store_free(BtStore* s);
+// Records the announce (stopped: removes the peer) and fills up to numwant peers of
+// the swarm other than the announcer (random sample) and the swarm's counts.
+// Returns 0, or -1 with *why ("the tracker is full", ...) when a cap refuses a new entry.
+int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
+                BtCounts* counts, const char** why);
+// Counts of one swarm (zeros when unknown).
+void bt_scrape(const BtStore* s, const BtHash& h, BtCounts* counts);
+// Expires peers silent for 2 intervals, visiting at most max_slots entries per call (the
+// tracker calls it from its sweep). Returns entries removed.
+size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots);
+size_t bt_swarm_count(const BtStore* s);
+size_t bt_peer_count(const BtStore* s);
