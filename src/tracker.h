@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app.h"
+#include "bthttp.h"
 #include "btstore.h"
 #include "console.h"
 #include "http.h"
@@ -98,6 +99,7 @@ struct Tracker {
   // BitTorrent swarms by info hash (created at start-up), their caps and intervals.
   BtStore* bt = nullptr;
   BtLimits bt_limits;
+  BtHttpCounts bt_http;  // /announce and /scrape answers
 };
 
 enum TrackerResult {
