@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -29,10 +30,25 @@ static std::string hash_of(char fill) {
   return h;
 }
 
+// The bytes with anything unprintable as \xNN (test messages are TAP lines).
+static std::string printable(const std::string& s) {
+  std::string out;
+  char buf[8];
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 static BValue decoded(const std::string& s) {
   BValue v;
   std::string err;
-  INFO(s);
+  INFO(printable(s));
   REQUIRE(bdecode(s.data(), s.size(), &v, &err));
   return v;
 }
@@ -178,7 +194,7 @@ TEST_CASE("announce queries are checked", "[bthttp]") {
       {announce_query(h, id, "&port=1&left=0&x=%zz"), "bad percent-encoding in the query"},
   };
   for (const Bad& b : bad) {
-    INFO(b.query);
+    INFO(printable(b.query));
     CHECK_FALSE(bt_http_parse_announce(b.query, &a, &why));
     CHECK(why == b.why);
   }
