@@ -174,6 +174,7 @@ static void conn_route(HttpConn* c) {
   size_t q = c->url.find('?');
   req.path = c->url.substr(0, q);
   if (q != std::string::npos) req.query = c->url.substr(q + 1);
+  req.addr = c->addr;
   bool method_known = false, path_known = false;
   for (size_t i = 0; i < s->n_routes; i++) {
     const HttpRoute& r = s->routes[i];

@@ -19,6 +19,7 @@ struct HttpRequest {
   const char* method;  // "GET"
   std::string path;    // the request target up to any '?'
   std::string query;   // after the '?', without it
+  uint32_t addr = 0;   // the client's IPv4 address (network order), 0 if unknown
 };
 
 struct HttpAnswer {

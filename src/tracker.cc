@@ -1303,7 +1303,17 @@ static void on_console_eof(void*) {}
 
 static void http_metrics(void* ctx, const HttpRequest&, HttpAnswer* a) {
   a->content_type = "text/plain; version=0.0.4; charset=utf-8";
-  tracker_metrics_text(static_cast<Tracker*>(ctx), &a->body);
+  Tracker* t = static_cast<Tracker*>(ctx);
+  tracker_metrics_text(t, &a->body);
+  a->body +=
+      "# HELP tt_bt_http_requests_total BitTorrent HTTP tracker requests, by answer.\n"
+      "# TYPE tt_bt_http_requests_total counter\n";
+  text_appendf(&a->body, "tt_bt_http_requests_total{answer=\"announce\"} %" PRIu64 "\n",
+               t->bt_http.announces);
+  text_appendf(&a->body, "tt_bt_http_requests_total{answer=\"scrape\"} %" PRIu64 "\n",
+               t->bt_http.scrapes);
+  text_appendf(&a->body, "tt_bt_http_requests_total{answer=\"failure\"} %" PRIu64 "\n",
+               t->bt_http.failures);
 }
 
 static void http_status(void* ctx, const HttpRequest&, HttpAnswer* a) {
@@ -1311,9 +1321,26 @@ static void http_status(void* ctx, const HttpRequest&, HttpAnswer* a) {
   tracker_status_html(static_cast<Tracker*>(ctx), &a->body);
 }
 
+// BitTorrent HTTP tracker: the sender's address is the connection's.
+static void http_bt_announce(void* ctx, const HttpRequest& req, HttpAnswer* a) {
+  Tracker* t = static_cast<Tracker*>(ctx);
+  t->now = static_cast<int64_t>(uv_now(t->loop));
+  a->content_type = "text/plain";
+  bt_http_announce(t->bt, tracker_bt_limits(t->opt), req.query, req.addr, t->now, &a->body,
+                   &t->bt_http);
+}
+
+static void http_bt_scrape(void* ctx, const HttpRequest& req, HttpAnswer* a) {
+  Tracker* t = static_cast<Tracker*>(ctx);
+  a->content_type = "text/plain";
+  bt_http_scrape(t->bt, req.query, &a->body, &t->bt_http);
+}
+
 static const HttpRoute kRoutes[] = {
     {"GET", "/", http_status},
     {"GET", "/metrics", http_metrics},
+    {"GET", "/announce", http_bt_announce},
+    {"GET", "/scrape", http_bt_scrape},
 };
 
 // Starts the status server when --http asked for one (main.cc checked the

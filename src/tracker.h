@@ -17,6 +17,7 @@
 
 #include "app.h"
 #include "bep15.h"
+#include "bthttp.h"
 #include "btstore.h"
 #include "console.h"
 #include "http.h"
@@ -115,6 +116,7 @@ struct Tracker {
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
   ~Tracker() { bt_store_free(bt); }
+  BtHttpCounts bt_http;  // /announce and /scrape answers
 };
 
 enum TrackerResult {
