@@ -353,6 +353,8 @@ struct Client {
   uint64_t sent = 0, answered = 0, lost = 0, errors = 0, malformed = 0, peers_seen = 0;
   std::vector<uint32_t> lat_ns;
   std::string first_problem;  // the first error or malformed answer, for the log
+  uint64_t strays = 0;        // datagrams that answer nothing we sent
+  std::string first_stray;    // the first one's length and first bytes
 };
 
 static const char* server_str(const Client* c) {
@@ -455,14 +457,22 @@ static void slot_send(Client* c, Slot* s) {
   if (c->recording) c->sent++;
 }
 
+// The first bytes of a datagram for a message: as text when they are printable
+// ASCII (a JSON answer), else in hex.
 static std::string hexstart(const uint8_t* d, size_t n) {
+  size_t m = std::min<size_t>(n, 48);
+  bool text = m > 0;
+  for (size_t i = 0; i < m; i++)
+    text = text && d[i] >= 0x20 && d[i] < 0x7f;
+  if (text)
+    return "'" + std::string(reinterpret_cast<const char*>(d), m) + "'" + (n > m ? "..." : "");
   std::string s;
   char b[4];
   for (size_t i = 0; i < n && i < 24; i++) {
     snprintf(b, sizeof b, "%02x", d[i]);
     s += b;
   }
-  return s;
+  return n > 24 ? s + "..." : s;
 }
 
 // A connect answer on socket k; dies when it is not one.
@@ -472,8 +482,8 @@ static void on_connect_answer(Client* c, Sock* k, const uint8_t* d, size_t n) {
         static_cast<int>(n - 8), reinterpret_cast<const char*>(d + 8));
   if (n < kConnectLen || get32(d) != ACT_CONNECT)
     die("the server at %s answered a BEP 15 connect with %zu bytes that are not a connect "
-        "answer (%s%s): it does not speak BEP 15",
-        server_str(c), n, hexstart(d, n).c_str(), n > 24 ? "..." : "");
+        "answer (%s): it does not speak BEP 15",
+        server_str(c), n, hexstart(d, n).c_str());
   k->connecting = false;
   k->connected = true;
   k->conn_id = get64(d + 8);
@@ -553,20 +563,20 @@ static void pump(Client* c, int timeout_ms, F on_answer) {
       if (r < 0) break;  // EAGAIN, or an ICMP error (nobody listening): times out
       uint64_t t = now_ns();
       size_t len = static_cast<size_t>(r);
-      if (len < 8) {
-        if (c->recording) c->malformed++;
-        problem(c, "malformed: a %zu-byte answer", len);
-        continue;
-      }
-      uint32_t tid = get32(buf + 4);
-      if (k->connecting && tid == k->ctid) {
+      uint32_t tid = len >= 8 ? get32(buf + 4) : 0;
+      if (len >= 8 && k->connecting && tid == k->ctid) {
         on_connect_answer(c, k, buf, len);
         continue;
       }
       size_t si = tid >> 20;
-      if (si >= c->slots.size()) continue;  // a late connect answer, or not ours
-      Slot* s = &c->slots[si];
-      if (!s->busy || s->tid != tid) continue;  // late: already counted lost
+      Slot* s = si < c->slots.size() ? &c->slots[si] : nullptr;
+      if (len < 8 || s == nullptr || !s->busy || s->tid != tid) {
+        // Late (already counted lost), a late connect answer, or not BEP 15:
+        // kept for the message when a connect is never answered.
+        if (c->strays++ == 0)
+          c->first_stray = std::to_string(len) + " bytes: " + hexstart(buf, len);
+        continue;
+      }
       s->busy = false;
       on_answer(s, buf, len, t - s->sent_ns);
     }
@@ -579,8 +589,13 @@ static void timeouts(Client* c, F on_timeout) {
   uint64_t t = now_ns();
   for (Sock& k : c->socks) {
     if (!k.connecting || t - k.csent_ns < kSecond) continue;
-    if (++k.ctries > 5)
+    if (++k.ctries > 5) {
+      if (c->strays > 0)
+        die("the server at %s did not answer a BEP 15 connect after 5 tries (5 s); it sent %" PRIu64
+            " datagram(s) that answer nothing sent (the first, %s): it does not speak BEP 15",
+            server_str(c), c->strays, c->first_stray.c_str());
       die("the server at %s did not answer a BEP 15 connect after 5 tries (5 s)", server_str(c));
+    }
     sock_connect(c, &k);
   }
   for (Slot& s : c->slots)
