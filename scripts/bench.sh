@@ -15,6 +15,14 @@
 #              peer a, each with a idle and while a hashes a 1 GiB `share`
 #   instr      instructions per request in the tracker's datagram handler
 #              (get_peers, join), counted by callgrind: exact, so one run each
+#   bep15      BitTorrent UDP tracker announces (BEP 15) under btload: `tt
+#              tracker` against Debian's opentracker (installed when missing;
+#              whitelist filled with btload's info hashes) and btload's null
+#              responder, runs alternating, W=16 and W=1 in flight, the server
+#              on CPU 0 and btload on CPU 1; rate, p50/p99, the server's CPU per
+#              announce (/proc/PID/stat) and its RSS growth per (info hash, peer)
+#              after BENCH_BT_PAIRS pairs; a server that does not speak BEP 15
+#              shows as FAILED runs with btload's reason
 #   all        every subcommand (swarm-net not included)
 #   swarm-net [FLAGS]  tt's swarm on shaped links in network namespaces (root
 #              only): runs scripts/swarm-net.sh with FLAGS (its own flags, see
@@ -28,14 +36,17 @@
 #              (its own tracker and seeders), in the same rounds, and print the
 #              ratios of today's medians to its (e.g. a build of the last release)
 # Sizes can also be set with BENCH_BIG_MIB, BENCH_SWARM_MIB, BENCH_IPERF_SECS,
-# BENCH_LOAD_SECS, BENCH_MEM_PEERS, BENCH_SHARE_MIB, BENCH_SMALL_MIB; and
+# BENCH_LOAD_SECS, BENCH_MEM_PEERS, BENCH_SHARE_MIB, BENCH_SMALL_MIB,
+# BENCH_BT_PAIRS, BENCH_BT_HASHES (bep15: 100000 pairs over 10000 info hashes,
+# --quick 20000 over 2000); and
 # BENCH_PIN=same|split|none says where the tracker runs against ttload.
 #
 # Rates are MB/s = 10^6 bytes per second. A tt download is timed by this script:
 # from just before `get NAME` is written to the peer's stdin to the moment the
 # peer prints `Downloaded file NAME successfully.` (each console line is stamped
 # on arrival); tt's own `Received ...` figure is shown next to it as a check.
-# The tracker figures come from build/tests/bench/ttload (see `ttload --help`).
+# The tracker figures come from build/tests/bench/ttload (see `ttload --help`),
+# the bep15 figures from build/tests/bench/btload (`btload --help`).
 #
 # Each subcommand is one function bench_NAME, plus its name in `subcommands`
 # below; they use the same helpers (ports, processes, record/median) and land
@@ -45,7 +56,7 @@ export LC_ALL=C
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-subcommands=(transfer tracker memory share instr)
+subcommands=(transfer tracker memory share instr bep15)
 quick=0
 runs=""
 baseline="${BENCH_BASELINE:-}"
@@ -82,9 +93,11 @@ done
 if [ "$quick" = 1 ]; then
   : "${runs:=1}" "${BENCH_BIG_MIB:=256}" "${BENCH_SWARM_MIB:=128}" "${BENCH_IPERF_SECS:=2}"
   : "${BENCH_LOAD_SECS:=2}" "${BENCH_MEM_PEERS:=20000}" "${BENCH_SHARE_MIB:=256}" "${BENCH_SMALL_MIB:=32}"
+  : "${BENCH_BT_PAIRS:=20000}" "${BENCH_BT_HASHES:=2000}"
 else
   : "${runs:=3}" "${BENCH_BIG_MIB:=1024}" "${BENCH_SWARM_MIB:=256}" "${BENCH_IPERF_SECS:=5}"
   : "${BENCH_LOAD_SECS:=5}" "${BENCH_MEM_PEERS:=100000}" "${BENCH_SHARE_MIB:=1024}" "${BENCH_SMALL_MIB:=64}"
+  : "${BENCH_BT_PAIRS:=100000}" "${BENCH_BT_HASHES:=10000}"
 fi
 : "${BENCH_PIN:=same}"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs needs a positive number" >&2; exit 2; }
@@ -811,6 +824,149 @@ bench_instr() {
       log "  $a: FAILED"; record "tracker_handle_from, $a (callgrind)" "-" "" "1" "instr"
     fi
   done
+}
+
+# ------------------------------------------------------------------ bep15
+# BEP 15 (UDP tracker protocol) announces: `tt tracker` against Debian's
+# opentracker and btload's null responder, on the same work. btload
+# (tests/bench/btload.cc, `btload --help`) connects S sockets, announces each
+# of BENCH_BT_PAIRS (info hash, peer) pairs over BENCH_BT_HASHES info hashes
+# once (setup, not timed: the server's RSS before and after it gives the bytes
+# per pair), then keeps W announces of random pairs in flight and checks every
+# answer. A fresh tracker per run; the server on CPU 0, btload on CPU 1.
+BTLOAD="$root/build/tests/bench/btload"
+# free_udp_port: a UDP port on 127.0.0.1 the kernel says is free.
+free_udp_port() {
+  python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+ot_port=""
+ot_pid=""
+# start_opentracker TAG: opentracker on UDP 127.0.0.1 (and a TCP port it also
+# wants), chrooted to $work/ot, its whitelist filled with btload's info hashes
+# (Debian builds it with a whitelist only); sets ot_port and ot_pid.
+start_opentracker() {
+  local tag=$1 tcp
+  ot_port=$(free_udp_port); tcp=$(free_port)
+  ${srv_pin[@]+"${srv_pin[@]}"} opentracker -i 127.0.0.1 -p "$tcp" -P "$ot_port" -d "$work/ot" \
+    -w /whitelist.txt > "$work/$tag.out" 2>&1 &
+  ot_pid=$!
+  pids+=($ot_pid)
+  for _ in $(seq 100); do
+    [ -n "$(ss -Hlun "sport = :$ot_port")" ] && return 0
+    sleep 0.1
+  done
+  log "opentracker did not start:"; sed 's/^/    /' "$work/$tag.out" >&2; return 1
+}
+# bt_ready PORT OUT: one announce, retried for 5 s (opentracker reads its
+# whitelist after it starts); fails, with btload's reason in OUT, when the
+# server never answers one well.
+bt_ready() {
+  local i
+  for i in 1 2 3 4 5; do
+    ${gen_pin[@]+"${gen_pin[@]}"} "$BTLOAD" load --server "127.0.0.1:$1" --window 1 --sockets 1 \
+      --pairs 1 --hashes 1 --duration 0.01 --warmup 0 > "$2" 2>&1 && return 0
+    grep -q 'did not answer a BEP 15 connect' "$2" && return 1  # 5 s gone already
+    sleep 1
+  done
+  return 1
+}
+# bt_once KEY PORT W PID: one btload run against 127.0.0.1:PORT (process PID);
+# appends rate, p50, p99, the server's CPU per announce (ns), the busy shares
+# and the bytes per pair to V[KEY.*]. A run fails when the server does not
+# speak BEP 15, or any answer was an error or malformed.
+bt_once() {
+  local key=$1 port=$2 w=$3 pid=$4 out="$work/bt-$1.out" f
+  if ! bt_ready "$port" "$work/bt-$key.ready"; then
+    log "  $key: FAILED: $(sed 's/^btload: //' "$work/bt-$key.ready" | tail -1)"; failed "$key.rate"; return 0
+  fi
+  if ${gen_pin[@]+"${gen_pin[@]}"} "$BTLOAD" load --server "127.0.0.1:$port" --window "$w" \
+       --duration "$BENCH_LOAD_SECS" --warmup 1 --hashes "$BENCH_BT_HASHES" --pairs "$BENCH_BT_PAIRS" \
+       --server-pid "$pid" > "$out" 2> "$work/bt-$key.err" &&
+     [ "$(bt_field errors "$out")" = 0 ] && [ "$(bt_field malformed "$out")" = 0 ]; then
+    ok "$key.rate" "$(bt_field rate "$out")"
+    for f in p50 p99; do ok "$key.$f" "$(bt_field "${f}_us" "$out")"; done
+    ok "$key.cpu_ns" "$(calc "$(bt_field server_us "$out") * 1000" 0)"
+    ok "$key.srv_busy" "$(calc "$(bt_field server_cpu "$out") * 100" 1)"
+    ok "$key.gen_busy" "$(calc "$(bt_field load_cpu "$out") * 100" 1)"
+    ok "$key.bpp" "$(bt_field bytes_per_pair "$out")"
+    log "  $key: $(sed 's/^btload: //' "$out") $(grep -o 'in [0-9.]* s' "$work/bt-$key.err" | sed 's/^/setup /')"
+  else
+    log "  $key: FAILED"; sed 's/^/    /' "$out" "$work/bt-$key.err" >&2 || true
+    failed "$key.rate"
+  fi
+}
+bt_field() { sed -n "s/^btload: .* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
+
+bench_bep15() {
+  need_pkgs opentracker
+  local r w step key label what pin np=$BENCH_BT_PAIRS
+  if [ "$(nproc)" -ge 2 ]; then srv_pin=(taskset -c 0); gen_pin=(taskset -c 1); pin="split"
+  else srv_pin=(taskset -c 0); gen_pin=(taskset -c 0); pin="same"; fi
+  mkdir -p "$work/ot"
+  chmod 755 "$work/ot"   # opentracker reads its whitelist as nobody, chrooted there
+  "$BTLOAD" hashes --hashes "$BENCH_BT_HASHES" > "$work/ot/whitelist.txt"
+  chmod 644 "$work/ot/whitelist.txt"
+  # One null responder for the whole subcommand (it keeps no state); its
+  # announce answers list 9 peers, as a swarm of 10 would.
+  start_null_bt
+  log "btload null on 127.0.0.1:$null_port; $runs rounds of ${BENCH_LOAD_SECS} s runs (after 1 s warm-up)"
+  log "each run first announces $np (info hash, peer) pairs over $BENCH_BT_HASHES info hashes; server on CPU 0, btload on CPU ${gen_pin[2]}"
+  for r in $(seq "$runs"); do
+    for w in 16 1; do
+      log "round $r of $runs, W=$w"
+      for step in $(rotate "$r" null ot tt); do
+        case $step in
+          null) bt_once "btnull.w$w" "$null_port" "$w" "$null_pid" ;;
+          ot)
+            if start_opentracker "opentracker-w$w-$r"; then
+              bt_once "ot.w$w" "$ot_port" "$w" "$ot_pid"
+              stop_pid "$ot_pid"
+            else failed "ot.w$w.rate"; fi ;;
+          tt)
+            if start_tracker "bep15-tt-w$w-$r"; then
+              bt_once "btt.w$w" "$tport" "$w" "$tpid"
+              stop_pid "$tpid"
+              rm -f "$work/bep15-tt-w$w-$r.log"
+            else failed "btt.w$w.rate"; fi ;;
+        esac
+      done
+    done
+  done
+  stop_pid "$null_pid"
+  unpin
+  for w in 16 1; do
+    for key in btnull ot btt; do
+      case $key in
+        btnull) label="btload null, BEP 15 announce" ;;
+        ot) label="opentracker, BEP 15 announce" ;;
+        btt) label="tt tracker, BEP 15 announce" ;;
+      esac
+      record "$label, W=$w" "pin $pin" "${V[$key.w$w.rate]:-}" "${F[$key.w$w.rate]:-0}" "req/s"
+      for what in p50 p99; do record "  $what latency" "-" "${V[$key.w$w.$what]:-}" "0" "us"; done
+      record "  server CPU per announce" "-" "${V[$key.w$w.cpu_ns]:-}" "0" "ns"
+      record "  server busy" "-" "${V[$key.w$w.srv_busy]:-}" "0" "% CPU"
+      record "  btload busy" "-" "${V[$key.w$w.gen_busy]:-}" "0" "% CPU"
+    done
+  done
+  # Bytes per pair from every run's setup (W does not matter there).
+  record "opentracker RSS growth per (hash, peer)" "$np pairs" "${V[ot.w16.bpp]:-} ${V[ot.w1.bpp]:-}" "0" "B"
+  record "tt tracker RSS growth per (hash, peer)" "$np pairs" "${V[btt.w16.bpp]:-} ${V[btt.w1.bpp]:-}" "0" "B"
+  local tr or
+  tr=$(median_of "${V[btt.w16.rate]:-}"); or=$(median_of "${V[ot.w16.rate]:-}")
+  ratios+=("tt / opentracker, BEP 15 rate W=16:      $(ratio "$tr" "$or")   (issue 15 target >= 1.3)")
+  ratios+=("tt / opentracker, CPU per announce W=16: $(ratio "$(median_of "${V[btt.w16.cpu_ns]:-}")" "$(median_of "${V[ot.w16.cpu_ns]:-}")")   (issue 15 target < 1; the steadier figure)")
+  ratios+=("tt / opentracker, bytes per (hash, peer): $(ratio "$(median_of "${V[btt.w16.bpp]:-} ${V[btt.w1.bpp]:-}")" "$(median_of "${V[ot.w16.bpp]:-} ${V[ot.w1.bpp]:-}")")   (issue 15 target <= 1)")
+  ratios+=("tt / opentracker, BEP 15 p99 W=1:        $(ratio "$(median_of "${V[btt.w1.p99]:-}")" "$(median_of "${V[ot.w1.p99]:-}")")")
+  ratios+=("opentracker / null, BEP 15 rate W=16:    $(ratio "$or" "$(median_of "${V[btnull.w16.rate]:-}")")")
+  ratios+=("tt / null, BEP 15 rate W=16:             $(ratio "$tr" "$(median_of "${V[btnull.w16.rate]:-}")")")
+}
+# start_null_bt: btload's null responder (pinned as the servers are); sets null_port and null_pid.
+start_null_bt() {
+  ${srv_pin[@]+"${srv_pin[@]}"} "$BTLOAD" null --port 0 > >(stamp > "$work/btnull.out") 2> "$work/btnull.err" &
+  null_pid=$!
+  pids+=($null_pid)
+  wait_line "$work/btnull.out" '^listening on 127\.0\.0\.1:[0-9]+' 10 > /dev/null
+  null_port=$(sed -n 's/^[^ ]* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/btnull.out")
 }
 
 # ------------------------------------------------------------------ main
