@@ -56,9 +56,6 @@ struct HashKey {
     return static_cast<size_t>(x ^ (x >> 32));
   }
 };
-struct HashEq {
-  bool operator()(const BtHash& a, const BtHash& b) const { return memcmp(a.b, b.b, 20) == 0; }
-};
 
 }  // namespace
 
@@ -66,7 +63,14 @@ struct BtStore {
   BtLimits lim;
   std::vector<Swarm> swarms;
   std::vector<uint32_t> free_swarms;
-  std::unordered_map<BtHash, uint32_t, HashKey, HashEq> index;
+  // Info hash -> swarm slot: open addressing (linear probing) over slot
+  // numbers + 1, the hash itself kept in the swarm. 0: empty; kGone: a
+  // removed entry that probes pass over. A power of two long, at most
+  // 3/4 used (removed entries counted until the next rebuild).
+  std::vector<uint32_t> index;
+  HashKey key;
+  size_t index_used = 0;                          // live entries
+  size_t index_gone = 0;                          // removed entries still in the table
   std::unordered_map<uint32_t, uint32_t> per_ip;  // entries by address, over all swarms
   size_t peers = 0;
   uint64_t rng = 0;
@@ -85,7 +89,7 @@ BtStore* bt_store_new(const BtLimits& lim) {
   uint64_t seed[2] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull};
   RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed);  // else the constants
   BtStore* s = new BtStore{
-      lim, {}, {}, decltype(BtStore::index)(16, HashKey{seed[0]}), {}, 0, seed[1] | 1, 0, 0};
+      lim, {}, {}, std::vector<uint32_t>(16, 0), HashKey{seed[0]}, 0, 0, {}, 0, seed[1] | 1, 0, 0};
   if (s->lim.interval_s < 1) s->lim.interval_s = 1;
   if (s->lim.interval_s > 86400) s->lim.interval_s = 86400;  // two fit in an entry's clock
   if (s->lim.numwant_max < 0) s->lim.numwant_max = 0;
@@ -107,9 +111,72 @@ static void ip_remove(BtStore* s, uint32_t ip) {
   s->peers--;
 }
 
+constexpr uint32_t kGone = UINT32_MAX;
+
+// The table position holding h, or of the empty entry where it would go.
+static size_t index_probe(const BtStore* s, const BtHash& h) {
+  size_t mask = s->index.size() - 1;
+  size_t i = s->key(h) & mask;
+  size_t first_gone = SIZE_MAX;
+  while (true) {
+    uint32_t e = s->index[i];
+    if (e == 0) return first_gone != SIZE_MAX ? first_gone : i;
+    if (e == kGone) {
+      if (first_gone == SIZE_MAX) first_gone = i;
+    } else if (memcmp(s->swarms[e - 1].hash.b, h.b, sizeof h.b) == 0) {
+      return i;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+static uint32_t index_find(const BtStore* s, const BtHash& h) {
+  uint32_t e = s->index[index_probe(s, h)];
+  return e == 0 || e == kGone ? UINT32_MAX : e - 1;
+}
+
+static void index_rebuild(BtStore* s, size_t size) {
+  std::vector<uint32_t> old;
+  old.swap(s->index);
+  s->index.assign(size, 0);
+  s->index_gone = 0;
+  for (uint32_t e : old) {
+    if (e != 0 && e != kGone) s->index[index_probe(s, s->swarms[e - 1].hash)] = e;
+  }
+}
+
+static void index_insert(BtStore* s, uint32_t slot) {
+  if ((s->index_used + s->index_gone + 1) * 4 > s->index.size() * 3) {
+    // At most half full after a rebuild (which also drops the removed entries).
+    size_t size = s->index.size();
+    while ((s->index_used + 1) * 2 > size)
+      size *= 2;
+    index_rebuild(s, size);
+  }
+  size_t i = index_probe(s, s->swarms[slot].hash);
+  if (s->index[i] == kGone) s->index_gone--;
+  s->index[i] = slot + 1;
+  s->index_used++;
+}
+
+static void index_erase(BtStore* s, const BtHash& h) {
+  size_t i = index_probe(s, h);
+  if (s->index[i] == 0 || s->index[i] == kGone) return;
+  s->index[i] = kGone;
+  s->index_used--;
+  s->index_gone++;
+}
+
+// Inserts p at v[at], growing the vector by about a quarter when it is full
+// rather than doubling it: most swarms are small, and their slack is memory.
+static void peer_insert(std::vector<BtPeer>* v, size_t at, const BtPeer& p) {
+  if (v->size() == v->capacity()) v->reserve(v->size() + v->size() / 4 + 1);
+  v->insert(v->begin() + static_cast<ptrdiff_t>(at), p);
+}
+
 static void swarm_release(BtStore* s, uint32_t slot) {
   Swarm& w = s->swarms[slot];
-  s->index.erase(w.hash);
+  index_erase(s, w.hash);
   w.used = false;
   std::vector<BtPeer>().swap(w.peers);
   w.seeders = w.completed = 0;
@@ -162,11 +229,10 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
   *counts = BtCounts();
   uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
   bool stop = a.event == BT_EVENT_STOPPED;
-  auto it = s->index.find(a.info_hash);
-  uint32_t slot;
-  if (it == s->index.end()) {
+  uint32_t slot = index_find(s, a.info_hash);
+  if (slot == UINT32_MAX) {
     if (stop) return 0;
-    if (s->index.size() >= s->lim.max_swarms) {
+    if (s->index_used >= s->lim.max_swarms) {
       *why = "the tracker is full (swarms)";
       return -1;
     }
@@ -184,14 +250,14 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       s->free_swarms.pop_back();
     } else {
       slot = static_cast<uint32_t>(s->swarms.size());
+      if (s->swarms.size() == s->swarms.capacity())  // a quarter more, as peer_insert
+        s->swarms.reserve(s->swarms.size() + s->swarms.size() / 4 + 16);
       s->swarms.emplace_back();
     }
     Swarm& w = s->swarms[slot];
     w.hash = a.info_hash;
     w.used = true;
-    s->index.emplace(a.info_hash, slot);
-  } else {
-    slot = it->second;
+    index_insert(s, slot);
   }
   Swarm& w = s->swarms[slot];
   std::vector<BtPeer>& v = w.peers;
@@ -211,8 +277,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       if (!stop) {
         // Re-inserted below at its new place, keeping what it was.
         at = lower(v, peer_order(a.ip, a.port));
-        v.insert(v.begin() + static_cast<ptrdiff_t>(at),
-                 BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
+        peer_insert(&v, at, BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
         if (was_seeder) w.seeders++;
         ip_add(s, a.ip);
         found = true;
@@ -245,7 +310,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       if (v.empty() && w.completed == 0) swarm_release(s, slot);
       return -1;
     }
-    v.insert(v.begin() + static_cast<ptrdiff_t>(at), BtPeer{a.ip, a.port, now_u, tag});
+    peer_insert(&v, at, BtPeer{a.ip, a.port, now_u, tag});
     ip_add(s, a.ip);
   }
   BtPeer& p = v[at];
@@ -271,8 +336,8 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
 
 void bt_scrape(const BtStore* s, const BtHash& h, BtCounts* counts) {
   *counts = BtCounts();
-  auto it = s->index.find(h);
-  if (it != s->index.end()) fill_counts(s->swarms[it->second], counts);
+  uint32_t slot = index_find(s, h);
+  if (slot != UINT32_MAX) fill_counts(s->swarms[slot], counts);
 }
 
 size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
@@ -320,7 +385,7 @@ size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
 }
 
 size_t bt_swarm_count(const BtStore* s) {
-  return s->index.size();
+  return s->index_used;
 }
 
 size_t bt_peer_count(const BtStore* s) {

@@ -205,3 +205,33 @@ TEST_CASE("btstore: expiry after two intervals, in bounded steps", "[btstore]") 
   CHECK(c.seeders == 25);  // counts kept right as entries go
   bt_store_free(s);
 }
+
+TEST_CASE("btstore: many swarms come and go; each is found by its hash, counts stay right",
+          "[btstore]") {
+  BtStore* s = bt_store_new(BtLimits());
+  std::vector<BtPeerAddr> peers;
+  BtCounts c;
+  const char* why = nullptr;
+  for (int round = 0; round < 3; round++) {
+    int refused = 0;
+    for (int n = 0; n < 5000; n++)
+      refused += bt_announce(s, ann(n, 0x0A000001, 6881, n % 2), T0, &peers, &c, &why) != 0;
+    CHECK(refused == 0);
+    CHECK(bt_swarm_count(s) == 5000);
+    // The odd ones stop: their swarms go (nothing completed), the even ones stay.
+    for (int n = 1; n < 5000; n += 2)
+      REQUIRE(bt_announce(s, ann(n, 0x0A000001, 6881, 1, BT_EVENT_STOPPED), T0, &peers, &c, &why) ==
+              0);
+    CHECK(bt_swarm_count(s) == 2500);
+    CHECK(bt_peer_count(s) == 2500);
+    int wrong = 0;
+    for (int n = 0; n < 5000; n++) {
+      bt_scrape(s, hash_of(n), &c);
+      wrong += c.seeders != (n % 2 == 0 ? 1u : 0u) || c.leechers != 0u;
+    }
+    CHECK(wrong == 0);
+    bt_scrape(s, hash_of(999999), &c);  // never announced
+    CHECK(c.seeders + c.leechers + c.completed == 0u);
+  }
+  bt_store_free(s);
+}
