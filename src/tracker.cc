@@ -102,7 +102,9 @@ uint64_t tracker_bt_connection_id(const Tracker* t, uint32_t ip_n, int port, int
   uint64_t id = 0;
   for (int i = 0; i < 8; i++)
     id = id << 8 | mac[i];
-  return id;
+  // The id leads announce and scrape datagrams: its first byte (on the wire,
+  // the top one) must never be '{', which sends a datagram to the JSON path.
+  return id | 1ull << 63;
 }
 
 BtLimits tracker_bt_limits(const TrackerOptions& opt) {

@@ -318,3 +318,22 @@ TEST_CASE("tracker: a forged connection id gets an error no longer than the requ
   CHECK(bt_peer_count(t->bt) == 0);
   delete t;
 }
+
+TEST_CASE("tracker: no connection id starts an announce with '{' (the JSON path's byte)",
+          "[bep15][tracker]") {
+  Tracker* t = quiet_tracker();
+  tracker_init_key(t);
+  t->now = 7 * 60 * 1000;
+  // Without the rule about 1 id in 256 would lead with 0x7b; 4000 senders find one.
+  int json_led = 0, answered = 0;
+  std::string req;
+  for (int port = 1024; port < 5024; port++) {
+    uint64_t id = tracker_bt_connection_id(t, htonl(0x7f000001), port, t->now);
+    bep15_encode_announce_request(id, 5, bt_ann(0, BT_EVENT_STARTED, port), &req);
+    json_led += req[0] == '{';
+    answered += answer_of(send(t, req, "127.0.0.1", port)).action == BEP15_ANNOUNCE;
+  }
+  CHECK(json_led == 0);
+  CHECK(answered == 4000);
+  delete t;
+}
