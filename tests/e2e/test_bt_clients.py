@@ -243,7 +243,8 @@ while True:
     for a in ses.pop_alerts():
         print("alert: %s" % a.message(), flush=True)
     st = h.status()
-    line = "state %s progress %.3f peers %d seeding %s" % (st.state, st.progress, st.num_peers, st.is_seeding)
+    line = "state %s progress %.3f peers %d seeding %s" % (
+        st.state, st.progress, st.num_peers, st.is_seeding)
     if line != last:
         print(line, flush=True)
         last = line
@@ -289,7 +290,7 @@ def start_client(kind, role, torrent, d):
         argv = ["aria2c", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
                 "--enable-peer-exchange=false", "--disable-ipv6=true", f"--listen-port={port}",
                 "--file-allocation=none", "--summary-interval=1", "--console-log-level=notice",
-                "--bt-tracker-interval=5", "--auto-save-interval=0", "--bt-save-metadata=false",
+                "--auto-save-interval=0", "--bt-save-metadata=false",
                 f"--dir={d}", "--seed-ratio=0.0"]
         if role == "seed":
             argv += ["--check-integrity=true", "--seed-time=5"]
@@ -320,11 +321,13 @@ def client_problem(kind):
                            text=True)
         return None if r.returncode == 0 else \
             f"{SYSTEM_PYTHON} cannot import libtorrent: {r.stderr.strip()[-160:]}"
-    argv = {"transmission": ["transmission-cli", "--version"], "aria2": ["aria2c", "--version"]}[kind]
+    argv = {"transmission": ["transmission-cli", "--version"],
+            "aria2": ["aria2c", "--version"]}[kind]
     if not shutil.which(argv[0]):
         return f"{argv[0]} not found after installing"
     r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=10)
-    return None if r.returncode == 0 else f"{' '.join(argv)} exits {r.returncode}: {r.stderr[-160:]}"
+    return None if r.returncode == 0 else \
+        f"{' '.join(argv)} exits {r.returncode}: {r.stderr[-160:]}"
 
 
 # ---------------------------------------------------------------- pairs
