@@ -3,12 +3,14 @@
 # Usage: scripts/deps.sh [build|test|all]   (default: all)
 #   build  what building tt needs (scripts/build.sh, scripts/demo.sh)
 #   test   what the tests need on top (scripts/test.sh): Catch2, clang-format,
-#          valgrind, clang and its sanitizer runtimes, the metrics parser
+#          valgrind, clang and its sanitizer runtimes, the metrics parser,
+#          BitTorrent clients (transmission-cli, aria2, python3-libtorrent) and mktorrent
 #   all    both
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev rapidjson-dev libssl-dev libhttp-parser-dev)
-test_pkgs=(catch2 clang-format python3 valgrind clang libclang-rt-14-dev python3-prometheus-client)
+test_pkgs=(catch2 clang-format python3 valgrind clang libclang-rt-14-dev python3-prometheus-client
+  transmission-cli aria2 python3-libtorrent mktorrent)
 case "${1:-all}" in
   build) pkgs=("${build_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;
