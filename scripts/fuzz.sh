@@ -44,7 +44,10 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 bins=()
 for t in "${targets[@]}"; do bins+=("fuzz_$t"); done
-if ! meson compile -C "$dir" "${bins[@]}" >"$dir/fuzz-build.log" 2>&1; then
+# A build dir configured before a target was added regenerates first (meson
+# compile looks targets up before ninja would regenerate).
+if ! { ninja -C "$dir" build.ninja && meson compile -C "$dir" "${bins[@]}"; } \
+    >"$dir/fuzz-build.log" 2>&1; then
   grep -E "error|Error" "$dir/fuzz-build.log" | head -40 >&2
   fail_all "build failed (see $dir/fuzz-build.log)"
 fi

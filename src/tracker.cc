@@ -1055,6 +1055,9 @@ void tracker_stats_text(Tracker* t, std::string* out) {
                bt_swarm_count(t->bt), bt_peer_count(t->bt), s.bt_requests[BT_REQ_CONNECT],
                s.bt_requests[BT_REQ_ANNOUNCE], s.bt_requests[BT_REQ_SCRAPE],
                s.bt_requests[BT_REQ_ERROR]);
+  text_appendf(
+      out, "bittorrent over http: announce %" PRIu64 ", scrape %" PRIu64 ", failure %" PRIu64 "\n",
+      t->bt_http.announces, t->bt_http.scrapes, t->bt_http.failures);
   const Registry& g = t->reg;
   text_appendf(out,
                "memory: %.1f MiB resident; registry slots: %zu peers (%zu free), %zu names "

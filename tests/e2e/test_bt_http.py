@@ -202,6 +202,9 @@ def _():
     require("tt_requests_total" in text, "the tracker's counters")
     counts = dict(re.findall(r'^tt_bt_http_requests_total\{answer="(\w+)"\} (\d+)$', text, re.M))
     eq(counts, {"announce": "5", "scrape": "3", "failure": "10"}, "BitTorrent HTTP counts")
+    # The console's stats says the same.
+    c.tracker.send("stats")
+    c.tracker.expect(r"^bittorrent over http: announce 5, scrape 3, failure 10$")
 
 
 @t.test("the tracker exits cleanly")
