@@ -175,11 +175,13 @@ bool bt_http_parse_announce(const std::string& query, BtHttpAnnounce* out, std::
         return false;
       }
     } else if (n == "numwant") {
-      if (!parse_u64(v, &num)) {
+      // A negative number asks for the default, as BEP 15's -1 does.
+      bool negative = !v.empty() && v[0] == '-';
+      if (!parse_u64(negative ? v.substr(1) : v, &num)) {
         *why = "numwant must be a decimal number";
         return false;
       }
-      out->a.numwant = num > INT32_MAX ? INT32_MAX : static_cast<int32_t>(num);
+      out->a.numwant = negative ? -1 : num > INT32_MAX ? INT32_MAX : static_cast<int32_t>(num);
     } else if (n == "compact") {
       if (v == "0") {
         *why = "only compact peer lists are served: ask with compact=1";

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "limits.h"
+
 namespace {
 
 // The clock in an entry: 4-second units, 16 bits, compared modulo 2^16 (about
@@ -44,15 +46,19 @@ inline uint64_t peer_order(uint32_t ip, uint16_t port) {
   return static_cast<uint64_t>(ip) << 16 | port;
 }
 
+// Every byte of the hash, mixed with two secret keys (random per process): a
+// sender who picks info hashes cannot tell where they land in the index.
 struct HashKey {
-  uint64_t seed;
+  uint64_t k0, k1;
   size_t operator()(const BtHash& h) const {
     uint64_t a, b;
+    uint32_t c;
     memcpy(&a, h.b, 8);
     memcpy(&b, h.b + 8, 8);
-    uint64_t x = (a ^ seed) * 0x9E3779B97F4A7C15ull;
-    x ^= (x >> 29) ^ b;
-    x *= 0xBF58476D1CE4E5B9ull;
+    memcpy(&c, h.b + 16, 4);
+    uint64_t x = (a ^ k0) * 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 31) ^ b ^ k1) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 29) ^ c) * 0x94D049BB133111EBull;
     return static_cast<size_t>(x ^ (x >> 32));
   }
 };
@@ -86,10 +92,11 @@ static uint64_t next_random(BtStore* s) {  // xorshift64*
 }
 
 BtStore* bt_store_new(const BtLimits& lim) {
-  uint64_t seed[2] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull};
+  uint64_t seed[3] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull};
   RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed);  // else the constants
   BtStore* s = new BtStore{
-      lim, {}, {}, std::vector<uint32_t>(16, 0), HashKey{seed[0]}, 0, 0, {}, 0, seed[1] | 1, 0, 0};
+      lim,         {}, {}, std::vector<uint32_t>(16, 0), HashKey{seed[0], seed[2]}, 0, 0, {}, 0,
+      seed[1] | 1, 0,  0};
   if (s->lim.interval_s < 1) s->lim.interval_s = 1;
   if (s->lim.interval_s > 86400) s->lim.interval_s = 86400;  // two fit in an entry's clock
   if (s->lim.numwant_max < 0) s->lim.numwant_max = 0;
@@ -172,6 +179,12 @@ static void index_erase(BtStore* s, const BtHash& h) {
 static void peer_insert(std::vector<BtPeer>* v, size_t at, const BtPeer& p) {
   if (v->size() == v->capacity()) v->reserve(v->size() + v->size() / 4 + 1);
   v->insert(v->begin() + static_cast<ptrdiff_t>(at), p);
+}
+
+// After entries leave: a vector down to a quarter of its capacity gives the
+// rest back, so that memory follows the entries the caps count.
+static void peers_shrink(std::vector<BtPeer>* v) {
+  if (v->capacity() > 16 && v->size() < v->capacity() / 4) v->shrink_to_fit();
 }
 
 static void swarm_release(BtStore* s, uint32_t slot) {
@@ -267,8 +280,12 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
   bool found = at < v.size() && v[at].ip == a.ip && v[at].port == a.port;
   if (!found) {
     // The same client from another port of its address: its old entry goes.
+    // Only the first kBtSameAddrScan entries of the address are looked at, so
+    // that a crowded address (NAT, a load generator) costs no more per
+    // announce; a client missed there leaves an entry that expires.
     size_t first = lower(v, peer_order(a.ip, 0));
-    for (size_t i = first; i < v.size() && v[i].ip == a.ip; i++) {
+    size_t last = std::min(v.size(), first + kBtSameAddrScan);
+    for (size_t i = first; i < last && v[i].ip == a.ip; i++) {
       if ((v[i].tag & ~1u) != tag) continue;
       bool was_seeder = is_seeder(v[i]);
       if (was_seeder) w.seeders--;
@@ -290,6 +307,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       if (is_seeder(v[at])) w.seeders--;
       v.erase(v.begin() + static_cast<ptrdiff_t>(at));
       ip_remove(s, a.ip);
+      peers_shrink(&v);
     }
     if (v.empty() && w.completed == 0) {
       swarm_release(s, slot);
@@ -316,7 +334,7 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
   BtPeer& p = v[at];
   // A download counts as completed once per entry: on the announce that
   // turns a leecher (or a newcomer) into a seeder with event completed.
-  if (a.event == BT_EVENT_COMPLETED && !is_seeder(p)) w.completed++;
+  if (a.event == BT_EVENT_COMPLETED && seeder && !is_seeder(p)) w.completed++;
   if (seeder != is_seeder(p)) {
     if (seeder)
       w.seeders++;
@@ -373,6 +391,7 @@ size_t bt_expire_step(BtStore* s, int64_t now_ms, size_t max_slots) {
       }
     }
     v.erase(v.begin() + static_cast<ptrdiff_t>(keep), v.begin() + static_cast<ptrdiff_t>(end));
+    peers_shrink(&v);
     visited += end - from + (end == from ? 1 : 0);
     s->cursor_peer = keep;
     if (keep >= v.size()) {

@@ -135,6 +135,9 @@ constexpr size_t kBtExpireSlotsPerStep = 65536;   // peer entries one expiry ste
 constexpr int kBtSweepMs = 1000;                  // expiry steps this often
 
 // Console.
+// BitTorrent: entries of one address a new peer's announce looks through for
+// the same client on another port (btstore.cc).
+constexpr size_t kBtSameAddrScan = 32;
 constexpr size_t kMaxConsoleLine = 8192;  // longer lines are refused whole
 
 // Watching a tracker: counters, console listings, the HTTP status server (--http).

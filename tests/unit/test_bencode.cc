@@ -160,6 +160,9 @@ TEST_CASE("announce queries are checked", "[bthttp]") {
   CHECK(a.a.event == BT_EVENT_NONE);
   CHECK(a.a.numwant == -1);
   CHECK(a.compact);
+  // A negative numwant asks for the default, as in BEP 15.
+  REQUIRE(bt_http_parse_announce(announce_query(h, id, "&port=1&left=0&numwant=-1"), &a, &why));
+  CHECK(a.a.numwant == -1);
 
   struct Bad {
     std::string query, why;

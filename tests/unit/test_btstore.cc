@@ -235,3 +235,42 @@ TEST_CASE("btstore: many swarms come and go; each is found by its hash, counts s
   }
   bt_store_free(s);
 }
+
+TEST_CASE("btstore: 'completed' counts a download that ends, not any announce that says so",
+          "[btstore]") {
+  BtStore* s = bt_store_new(BtLimits());
+  std::vector<BtPeerAddr> peers;
+  BtCounts c;
+  const char* why = nullptr;
+  for (int i = 0; i < 5; i++)  // a leecher claiming completed with bytes left
+    bt_announce(s, ann(1, 0x0A000001, 6881, 100, BT_EVENT_COMPLETED), T0, &peers, &c, &why);
+  CHECK(c.completed == 0u);
+  CHECK(c.leechers == 1u);
+  bt_announce(s, ann(1, 0x0A000001, 6881, 0, BT_EVENT_COMPLETED), T0, &peers, &c, &why);
+  bt_announce(s, ann(1, 0x0A000001, 6881, 0, BT_EVENT_COMPLETED), T0, &peers, &c, &why);
+  CHECK(c.completed == 1u);
+  CHECK(c.seeders == 1u);
+  bt_store_free(s);
+}
+
+TEST_CASE("btstore: info hashes that differ only in their last bytes are all found", "[btstore]") {
+  BtStore* s = bt_store_new(BtLimits());
+  std::vector<BtPeerAddr> peers;
+  BtCounts c;
+  const char* why = nullptr;
+  BtAnnounce a = ann(0, 0x0A000001, 6881, 0);
+  int refused = 0, wrong = 0;
+  for (uint32_t n = 0; n < 4000; n++) {
+    memcpy(a.info_hash.b + 16, &n, 4);
+    refused += bt_announce(s, a, T0, &peers, &c, &why) != 0;
+  }
+  for (uint32_t n = 0; n < 4000; n++) {
+    memcpy(a.info_hash.b + 16, &n, 4);
+    bt_scrape(s, a.info_hash, &c);
+    wrong += c.seeders != 1u;
+  }
+  CHECK(refused == 0);
+  CHECK(wrong == 0);
+  CHECK(bt_swarm_count(s) == 4000);
+  bt_store_free(s);
+}
