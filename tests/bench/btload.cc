@@ -37,6 +37,9 @@
 
 #include "udpserve.h"
 
+static constexpr const char* kLoadgenName = "btload";
+#include "loadgen.h"
+
 static const char kUsage[] =
     "usage: btload null --port PORT [--answer-peers K]\n"
     "       btload load --server IP:PORT --window W --duration SECS [--sockets S]\n"
@@ -67,23 +70,6 @@ static const char kUsage[] =
     "        server_cpu=.. load_cpu=.. (busy fraction of one CPU) server_us=.. (server\n"
     "        CPU microseconds per answered announce)\n"
     "hashes  prints the H info hashes load uses, 40 hex digits a line (a whitelist)\n";
-
-static void die(const char* fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("btload: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(2);
-}
-
-static uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 /* ----------------------------------------------------------------------------
  * BEP 15 wire layout (big-endian)
@@ -145,34 +131,8 @@ struct Opts {
   long answer_peers = 9;
 };
 
-static long parse_long(const char* flag, const char* s, long lo, long hi) {
-  char* end = nullptr;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    die("%s needs an integer from %ld to %ld, not '%s'", flag, lo, hi, s);
-  return v;
-}
-
-static double parse_secs(const char* flag, const char* s, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
-    die("%s needs a number of seconds from %g to %g, not '%s'", flag, lo, hi, s);
-  return v;
-}
-
 static void parse_server(const char* s, Opts* o) {
-  std::string str(s);
-  size_t colon = str.rfind(':');
-  if (colon == std::string::npos) die("--server needs IP:PORT, not '%s'", s);
-  std::string ip = str.substr(0, colon);
-  long port = parse_long("--server port", str.c_str() + colon + 1, 1, 65535);
-  o->server.sin_family = AF_INET;
-  o->server.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, ip.c_str(), &o->server.sin_addr) != 1)
-    die("--server needs an IPv4 address, not '%s'", ip.c_str());
+  o->server = parse_server_addr(s);
   o->has_server = true;
 }
 
@@ -239,8 +199,7 @@ static void parse_args(int argc, char** argv, Opts* o) {
  * ------------------------------------------------------------------------- */
 
 struct Null {
-  UdpServe udp;
-  uv_signal_t sigint, sigterm;
+  NullServer srv;
   uint8_t announce[kAnnounceAnswerLen + 6 * 200];
   size_t announce_len = 0;
 };
@@ -254,28 +213,20 @@ static void null_datagram(void* ctx, const char* data, size_t len, const struct 
     put32(out, ACT_CONNECT);
     memcpy(out + 4, d + 12, 4);
     put64(out + 8, 0x1234567890abcdefull);
-    udpserve_answer(&n->udp, from, reinterpret_cast<char*>(out), kConnectLen);
+    udpserve_answer(&n->srv.udp, from, reinterpret_cast<char*>(out), kConnectLen);
   } else if (len >= kAnnounceLen && get32(d + 8) == ACT_ANNOUNCE) {
     memcpy(n->announce + 4, d + 12, 4);  // the transaction id
-    udpserve_answer(&n->udp, from, reinterpret_cast<char*>(n->announce), n->announce_len);
+    udpserve_answer(&n->srv.udp, from, reinterpret_cast<char*>(n->announce), n->announce_len);
   } else if (len >= 16) {
     static const char kMsg[] = "unknown request";
     put32(out, ACT_ERROR);
     memcpy(out + 4, d + 12, 4);
     memcpy(out + 8, kMsg, sizeof kMsg - 1);
-    udpserve_answer(&n->udp, from, reinterpret_cast<char*>(out), 8 + sizeof kMsg - 1);
+    udpserve_answer(&n->srv.udp, from, reinterpret_cast<char*>(out), 8 + sizeof kMsg - 1);
   }
 }
 
-static void null_stop(uv_signal_t* s, int) {
-  Null* n = static_cast<Null*>(s->data);
-  udpserve_close(&n->udp);
-  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigint), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigterm), nullptr);
-}
-
 static int run_null(const Opts& o) {
-  uv_loop_t* loop = uv_default_loop();
   Null n;
   // The fixed announce answer: interval 1800, K peers counted as leechers and
   // one seeder, peers 127.0.0.1 at ports 6881, 6882, ...
@@ -291,22 +242,8 @@ static int run_null(const Opts& o) {
     p[5] = static_cast<uint8_t>(6881 + i);
   }
   n.announce_len = kAnnounceAnswerLen + 6 * k;
-  n.udp.ctx = &n;
-  n.udp.on_datagram = null_datagram;
-  struct sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", o.port, &addr);
-  int r = udpserve_start(&n.udp, loop, &addr);
-  if (r != 0) die("cannot bind UDP 127.0.0.1:%d: %s", o.port, uv_strerror(r));
-  uv_signal_init(loop, &n.sigint);
-  uv_signal_init(loop, &n.sigterm);
-  n.sigint.data = n.sigterm.data = &n;
-  uv_signal_start(&n.sigint, null_stop, SIGINT);
-  uv_signal_start(&n.sigterm, null_stop, SIGTERM);
-  printf("listening on 127.0.0.1:%d\n", udpserve_port(&n.udp));
-  fflush(stdout);
-  uv_run(loop, UV_RUN_DEFAULT);
-  fprintf(stderr, "btload null: answered %" PRIu64 " datagrams\n", n.udp.datagrams);
-  uv_loop_close(loop);
+  uint64_t answered = null_serve(&n.srv, o.port, &n, null_datagram);
+  fprintf(stderr, "btload null: answered %" PRIu64 " datagrams\n", answered);
   return 0;
 }
 
@@ -605,13 +542,6 @@ static void timeouts(Client* c, F on_timeout) {
 /* ----------------------------------------------------------------------------
  * load
  * ------------------------------------------------------------------------- */
-
-static uint32_t pct(const std::vector<uint32_t>& v, double q) {
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-  if (i >= v.size()) i = v.size() - 1;
-  return v[i];
-}
 
 // utime + stime of a process in seconds, from /proc/PID/stat (fields 14 and 15).
 static double proc_cpu_secs(long pid) {

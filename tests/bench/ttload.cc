@@ -35,6 +35,9 @@
 
 #include "udpserve.h"
 
+static constexpr const char* kLoadgenName = "ttload";
+#include "loadgen.h"
+
 static const char kUsage[] =
     "usage: ttload null --port PORT [--answer-bytes N]\n"
     "       ttload load --server IP:PORT --window W --duration SECS [--mix SPEC] [--peers N]\n"
@@ -62,23 +65,6 @@ static const char kUsage[] =
     "      (i*K+j) mod F), W (default 64) joins in flight, timeouts retried; prints\n"
     "      ttload: registered N peers, R registrations in T s\n";
 
-static void die(const char* fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("ttload: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(2);
-}
-
-static uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 /* ----------------------------------------------------------------------------
  * Flags
  * ------------------------------------------------------------------------- */
@@ -103,34 +89,8 @@ struct Opts {
 enum Action { A_GET_PEERS, A_HEARTBEAT, A_SHARE_FILE, A_JOIN, A_COUNT };
 static const char* const kActionNames[A_COUNT] = {"get_peers", "heartbeat", "share_file", "join"};
 
-static long parse_long(const char* flag, const char* s, long lo, long hi) {
-  char* end = nullptr;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    die("%s needs an integer from %ld to %ld, not '%s'", flag, lo, hi, s);
-  return v;
-}
-
-static double parse_secs(const char* flag, const char* s, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
-    die("%s needs a number of seconds from %g to %g, not '%s'", flag, lo, hi, s);
-  return v;
-}
-
 static void parse_server(const char* s, Opts* o) {
-  std::string str(s);
-  size_t colon = str.rfind(':');
-  if (colon == std::string::npos) die("--server needs IP:PORT, not '%s'", s);
-  std::string ip = str.substr(0, colon);
-  long port = parse_long("--server port", str.c_str() + colon + 1, 1, 65535);
-  o->server.sin_family = AF_INET;
-  o->server.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, ip.c_str(), &o->server.sin_addr) != 1)
-    die("--server needs an IPv4 address, not '%s'", ip.c_str());
+  o->server = parse_server_addr(s);
   o->has_server = true;
 }
 
@@ -237,25 +197,16 @@ static const char kOk[] = "{\"status\":\"ok\"}";
 // together with sendmmsg), with a fixed answer in place of the tracker's work:
 // the ratio tracker/null then measures what the tracker's handling costs.
 struct Null {
-  UdpServe udp;
-  uv_signal_t sigint, sigterm;
+  NullServer srv;
   std::string answer = kOk;  // or padded to --answer-bytes
 };
 
 static void null_datagram(void* ctx, const char*, size_t, const struct sockaddr_in* from, bool) {
   Null* n = static_cast<Null*>(ctx);
-  udpserve_answer(&n->udp, from, n->answer.data(), n->answer.size());
-}
-
-static void null_stop(uv_signal_t* s, int) {
-  Null* n = static_cast<Null*>(s->data);
-  udpserve_close(&n->udp);
-  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigint), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&n->sigterm), nullptr);
+  udpserve_answer(&n->srv.udp, from, n->answer.data(), n->answer.size());
 }
 
 static int run_null(const Opts& o) {
-  uv_loop_t* loop = uv_default_loop();
   Null n;
   if (o.answer_bytes > 0) {
     // {"status":"ok","pad":"xx..."}: as long as a tracker's answer, to tell
@@ -265,22 +216,8 @@ static int run_null(const Opts& o) {
     n.answer.insert(n.answer.size() - 2, static_cast<size_t>(o.answer_bytes) - n.answer.size(),
                     'x');
   }
-  n.udp.ctx = &n;
-  n.udp.on_datagram = null_datagram;
-  struct sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", o.port, &addr);
-  int r = udpserve_start(&n.udp, loop, &addr);
-  if (r != 0) die("cannot bind UDP 127.0.0.1:%d: %s", o.port, uv_strerror(r));
-  uv_signal_init(loop, &n.sigint);
-  uv_signal_init(loop, &n.sigterm);
-  n.sigint.data = n.sigterm.data = &n;
-  uv_signal_start(&n.sigint, null_stop, SIGINT);
-  uv_signal_start(&n.sigterm, null_stop, SIGTERM);
-  printf("listening on 127.0.0.1:%d\n", udpserve_port(&n.udp));
-  fflush(stdout);
-  uv_run(loop, UV_RUN_DEFAULT);
-  fprintf(stderr, "ttload null: answered %" PRIu64 " datagrams\n", n.udp.datagrams);
-  uv_loop_close(loop);
+  uint64_t answered = null_serve(&n.srv, o.port, &n, null_datagram);
+  fprintf(stderr, "ttload null: answered %" PRIu64 " datagrams\n", answered);
   return 0;
 }
 
@@ -613,13 +550,6 @@ static Peer make_peer(Client* c, long k) {
 /* ----------------------------------------------------------------------------
  * load
  * ------------------------------------------------------------------------- */
-
-static uint32_t pct(const std::vector<uint32_t>& v, double q) {
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-  if (i >= v.size()) i = v.size() - 1;
-  return v[i];
-}
 
 // CPU seconds used so far by a process (ns precision), through its CPU-time clock.
 static double cpu_secs(clockid_t clk) {

@@ -1,0 +1,120 @@
+// What the load generators (ttload: JSON actions; btload: BEP 15 announces)
+// share: fatal usage errors, the clock, flag values, the server address and
+// latency percentiles, the null responder. Each program sets kLoadgenName
+// before including this.
+#pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "udpserve.h"
+
+// Prints "NAME: message" on stderr and exits 2 (a usage error).
+static void die(const char* fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", kLoadgenName);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(2);
+}
+
+static uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+static long parse_long(const char* flag, const char* s, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+    die("%s needs an integer from %ld to %ld, not '%s'", flag, lo, hi, s);
+  return v;
+}
+
+static double parse_secs(const char* flag, const char* s, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+    die("%s needs a number of seconds from %g to %g, not '%s'", flag, lo, hi, s);
+  return v;
+}
+
+// --server IP:PORT (IPv4, port 1..65535).
+static struct sockaddr_in parse_server_addr(const char* s) {
+  std::string str(s);
+  size_t colon = str.rfind(':');
+  if (colon == std::string::npos) die("--server needs IP:PORT, not '%s'", s);
+  std::string ip = str.substr(0, colon);
+  long port = parse_long("--server port", str.c_str() + colon + 1, 1, 65535);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1)
+    die("--server needs an IPv4 address, not '%s'", ip.c_str());
+  return a;
+}
+
+// The q-quantile (0..1] of sorted latencies v; 0 when there are none.
+static uint32_t pct(const std::vector<uint32_t>& v, double q) {
+  if (v.empty()) return 0;
+  size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+  if (i >= v.size()) i = v.size() - 1;
+  return v[i];
+}
+
+// The null responder's server: the tracker's own UDP I/O (src/udpserve.cc:
+// recvmmsg batches, answers sent together with sendmmsg) with a fixed answer
+// in place of the tracker's work, so that tracker / null measures what the
+// tracker's handling costs. Both programs' `null` modes run it.
+struct NullServer {
+  UdpServe udp;
+  uv_signal_t sigint, sigterm;
+};
+
+static void null_server_stop(uv_signal_t* s, int) {
+  NullServer* ns = static_cast<NullServer*>(s->data);
+  udpserve_close(&ns->udp);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ns->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ns->sigterm), nullptr);
+}
+
+// Serves 127.0.0.1:port (0: a free one), each datagram to on_datagram(ctx, ...),
+// until SIGINT or SIGTERM; prints "listening on 127.0.0.1:PORT" first. Returns
+// the datagrams it answered.
+static uint64_t null_serve(NullServer* ns, int port, void* ctx,
+                           void (*on_datagram)(void*, const char*, size_t,
+                                               const struct sockaddr_in*, bool)) {
+  uv_loop_t* loop = uv_default_loop();
+  ns->udp.ctx = ctx;
+  ns->udp.on_datagram = on_datagram;
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", port, &addr);
+  int r = udpserve_start(&ns->udp, loop, &addr);
+  if (r != 0) die("cannot bind UDP 127.0.0.1:%d: %s", port, uv_strerror(r));
+  uv_signal_init(loop, &ns->sigint);
+  uv_signal_init(loop, &ns->sigterm);
+  ns->sigint.data = ns->sigterm.data = ns;
+  uv_signal_start(&ns->sigint, null_server_stop, SIGINT);
+  uv_signal_start(&ns->sigterm, null_server_stop, SIGTERM);
+  printf("listening on 127.0.0.1:%d\n", udpserve_port(&ns->udp));
+  fflush(stdout);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return ns->udp.datagrams;
+}
