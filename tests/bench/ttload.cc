@@ -318,10 +318,13 @@ static void build(Client* c, Slot* s, Action a, long peer, long file,
   const Peer& p = c->peers[static_cast<size_t>(peer)];
   size_t at = 0;
   if (a == A_JOIN) {
+    // A join again shows the token of the last one, as a tt peer does: the id
+    // then moves to whichever socket this slot uses.
+    char tok[64];
     at = put(s->req, 0,
              "{\"action\":\"join\",\"v\":1,\"seq\":%" PRIu64
-             ",\"peer_id\":\"%s\",\"tcp_port\":%ld,\"files\":[",
-             s->seq, p.id.c_str(), 1024 + peer % 60000);
+             ",\"peer_id\":\"%s\"%s,\"tcp_port\":%ld,\"files\":[",
+             s->seq, p.id.c_str(), token_field(p, tok, sizeof tok), 1024 + peer % 60000);
     if (files != nullptr) {
       for (size_t i = 0; i < files->size(); i++)
         at = put(s->req, at, "%s\"f%ld\"", i ? "," : "", (*files)[i]);
