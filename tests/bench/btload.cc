@@ -305,20 +305,7 @@ static void client_open(Client* c) {
   if (c->ep < 0) die("epoll_create1: %s", strerror(errno));
   c->socks.resize(static_cast<size_t>(c->o.sockets));
   for (size_t i = 0; i < c->socks.size(); i++) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket: %s", strerror(errno));
-    struct sockaddr_in any {};
-    any.sin_family = AF_INET;
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<struct sockaddr*>(&any), sizeof any) != 0)
-      die("bind: %s", strerror(errno));
-    // connect(): the kernel then drops datagrams from anyone but the server.
-    if (connect(fd, reinterpret_cast<struct sockaddr*>(&c->o.server), sizeof c->o.server) != 0)
-      die("connect: %s", strerror(errno));
-    struct epoll_event ev {};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl: %s", strerror(errno));
+    int fd = loadgen_socket(c->ep, c->o.server, i);
     c->socks[i].fd = fd;
   }
   c->slots.resize(static_cast<size_t>(c->o.window));

@@ -5,6 +5,8 @@
 #pragma once
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -68,6 +71,25 @@ static struct sockaddr_in parse_server_addr(const char* s) {
   if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1)
     die("--server needs an IPv4 address, not '%s'", ip.c_str());
   return a;
+}
+
+// A client UDP socket on 127.0.0.1 connected to server (the kernel then drops
+// datagrams from anyone else), watched by epoll ep with tag as its data.
+static int loadgen_socket(int ep, const struct sockaddr_in& server, uint64_t tag) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket: %s", strerror(errno));
+  struct sockaddr_in any {};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&any), sizeof any) != 0)
+    die("bind: %s", strerror(errno));
+  if (connect(fd, reinterpret_cast<const struct sockaddr*>(&server), sizeof server) != 0)
+    die("connect: %s", strerror(errno));
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl: %s", strerror(errno));
+  return fd;
 }
 
 // The q-quantile (0..1] of sorted latencies v; 0 when there are none.
