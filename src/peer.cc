@@ -267,10 +267,6 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
 
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
-static std::string human_bytes(double b) {
-  return progress_bytes(b);
-}
-
 static double seconds_since(uint64_t start_ns) {
   return static_cast<double>(uv_hrtime() - start_ns) / 1e9;
 }
@@ -283,13 +279,11 @@ static void progress_draw(uv_timer_t* t) {
   if (p->get.swarm != nullptr) {
     Swarm* s = p->get.swarm;
     double total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
-    double have = 0;
-    const std::vector<uint8_t>& had = swarm_have(s);
-    const Manifest& m = swarm_manifest(s);
-    for (uint32_t i = 0; i < had.size(); i++)
-      have += had[i] ? manifest_piece_length(m, i) : 0;
-    rate_window_add(&p->progress_rate, now, swarm_bytes_received(s));
-    out_status(progress_text(p->get.name, have, total, rate_window_rate(&p->progress_rate, now),
+    SwarmStatus st;
+    swarm_status(s, &st);
+    rate_window_add(&p->progress_rate, now, st.bytes_received);
+    out_status(progress_text(p->get.name, static_cast<double>(st.bytes_had), total,
+                             rate_window_rate(&p->progress_rate, now),
                              rate_window_stalled(&p->progress_rate, now), swarm_active_sources(s)));
     return;
   }
@@ -376,9 +370,10 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   if (fetched) {
     double secs = seconds_since(p->get.started_ns);
     out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
-             human_bytes(static_cast<double>(bytes)).c_str(),
+             progress_bytes(static_cast<double>(bytes)).c_str(),
              static_cast<unsigned long long>(bytes), secs,
-             human_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(), from.c_str());
+             progress_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
+             from.c_str());
   }
   log_line(&p->log, "Downloaded file %s from %s", name, from.c_str());
   ProtoRequest r = make_request(p, "got_the_file");
@@ -891,7 +886,7 @@ static int cmd_get(Peer* p, const std::vector<std::string>& args) {
 
 // A size without blanks, so that a line splits on blanks: "1.5MiB".
 static std::string human_compact(double b) {
-  std::string h = human_bytes(b);
+  std::string h = progress_bytes(b);
   h.erase(std::remove(h.begin(), h.end(), ' '), h.end());
   return h;
 }
