@@ -389,10 +389,10 @@ rotate() {
 }
 
 # The transfer figures. The machine is noisy (and writing 1 GiB of fresh page
-# cache costs a varying amount: see docs/benchmarks.md, Caveats), so the figures that are
-# compared run in rounds -- one socat, one tt from 1 source, one tt from 4 per
-# round -- and the order rotates from round to round, so that neither a slow
-# spell nor a place in the sequence lands on one figure only.
+# cache costs a varying amount: see docs/benchmarks.md, Caveats), so the
+# figures that are compared run in rounds -- one socat, one tt from 1 source,
+# one tt from 4 per round -- and the order rotates from round to round, so that
+# neither a slow spell nor a place in the sequence lands on one figure only.
 bench_transfer() {
   local big="$work/big" swarm="$work/swarm" bigmib=$BENCH_BIG_MIB swmib=$BENCH_SWARM_MIB
   local r port lpid mbs i step
