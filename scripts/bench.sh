@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks tt on loopback (127.0.0.1 only) and prints a results table; the
-# numbers and their reading live in docs/benchmarks.md.
+# Benchmarks tt on loopback (127.0.0.1 only) and prints a results table. What
+# each subcommand measures, the current figures and the caveats are in
+# docs/benchmarks.md; how the figures came about, in docs/perf-history.md.
 #
 # Usage: scripts/bench.sh [--quick] [--runs N] [--keep] [SUBCOMMAND...]
 #   transfer   (default) loopback limits (iperf3, socat) and tt downloads:
@@ -388,10 +389,10 @@ rotate() {
 }
 
 # The transfer figures. The machine is noisy (and writing 1 GiB of fresh page
-# cache costs a varying amount: see docs/benchmarks.md), so the figures that are
-# compared run in rounds -- one socat, one tt from 1 source, one tt from 4 per
-# round -- and the order rotates from round to round, so that neither a slow
-# spell nor a place in the sequence lands on one figure only.
+# cache costs a varying amount: see docs/benchmarks.md, Caveats), so the
+# figures that are compared run in rounds -- one socat, one tt from 1 source,
+# one tt from 4 per round -- and the order rotates from round to round, so that
+# neither a slow spell nor a place in the sequence lands on one figure only.
 bench_transfer() {
   local big="$work/big" swarm="$work/swarm" bigmib=$BENCH_BIG_MIB swmib=$BENCH_SWARM_MIB
   local r port lpid mbs i step
@@ -497,8 +498,9 @@ bench_transfer() {
 #         round trip, so the figures are repeatable; ttload's own CPU time is
 #         part of every request's cost, for both servers alike
 #   split server on CPU 0, ttload on CPU 1
-#   none  wherever the scheduler puts them (on this VM a W=1 round trip is
-#         about 5 us when both land on one CPU and about 70 us when they don't)
+#   none  wherever the scheduler puts them (on a VM whose idle vCPUs halt, a
+#         W=1 round trip across two CPUs waits for a wake-up through the host:
+#         see docs/benchmarks.md, Caveats)
 srv_pin=(); gen_pin=()
 set_pin() {
   case "$BENCH_PIN" in

@@ -54,7 +54,7 @@
 # --aria2: opentracker (its whitelist holds the torrent's info hash) at
 # 10.77.0.1:6969, a torrent made by mktorrent, an aria2c seeder (started, its
 # file verified, and one announce, before t0) and N aria2c downloaders started
-# at t0 (so aria2's T_N includes its start and first announce, about 1.5 s),
+# at t0 (so aria2's T_N includes its start and its first announce),
 # which keep seeding; one is done when its --on-bt-download-complete hook runs.
 # Same T_N, ratios and seeder upload; aria2c reports no per-source bytes.
 set -euo pipefail
