@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "limits.h"
-#include "log.h"
+#include "out.h"
 
 /* ----------------------------------------------------------------------------
  * Line splitting

@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "manifest.h"
 #include "netaddr.h"
+#include "out.h"
 #include "peer.h"
 #include "ratelimit.h"
 #include "tracker.h"

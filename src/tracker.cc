@@ -18,6 +18,7 @@
 #include "bep15.h"
 #include "hex.h"
 #include "manifest.h"
+#include "out.h"
 #include "proto.h"
 
 /* ----------------------------------------------------------------------------
