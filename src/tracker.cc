@@ -25,41 +25,19 @@
  * Tokens
  * ------------------------------------------------------------------------- */
 
-// HMAC-SHA256 (RFC 2104) with the key's inner and outer states absorbed once,
-// at start: a token then costs two short SHA-256 runs from copied states,
-// where OpenSSL's one-shot HMAC() sets up a keyed context each time (about 60%
-// of the cost of a join). SHA256_CTX is a plain struct, so the states live in
-// the Tracker by value; the low-level SHA-256 calls are deprecated in OpenSSL 3
-// but kept (and fast).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
-static void hmac_prepare(const unsigned char key[32], SHA256_CTX* inner, SHA256_CTX* outer) {
-  unsigned char pad[SHA256_CBLOCK];
-  memset(pad, 0, sizeof pad);
-  memcpy(pad, key, 32);  // shorter than a block: used as is
-  for (unsigned char& b : pad)
-    b ^= 0x36;
-  SHA256_Init(inner);
-  SHA256_Update(inner, pad, sizeof pad);
-  for (unsigned char& b : pad)
-    b ^= 0x36 ^ 0x5c;
-  SHA256_Init(outer);
-  SHA256_Update(outer, pad, sizeof pad);
+// HMAC-SHA256 under the tracker's key (hmac.cc keeps the keyed context).
+static void keyed_mac(const Tracker* t, const void* msg, size_t len, unsigned char out[kHmacLen]) {
+  int r = t->mac.ctx != nullptr ? hmac_sha256(&t->mac, msg, len, out) : -1;
+  if (r == 0) return;
+  // A tracker made without tracker_init_key (tests): the one-shot form.
+  size_t n = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, t->key, sizeof t->key,
+                static_cast<const unsigned char*>(msg), len, out, kHmacLen, &n) != nullptr)
+    return;
+  // OpenSSL failed: random bytes, so no token or connection id is guessable
+  // (the one made here matches nothing later).
+  RAND_bytes(out, static_cast<int>(kHmacLen));
 }
-
-static void hmac_sha256(const Tracker* t, const void* msg, size_t len,
-                        unsigned char out[SHA256_DIGEST_LENGTH]) {
-  SHA256_CTX inner = t->hmac_inner, outer = t->hmac_outer;
-  if (!t->hmac_ready) hmac_prepare(t->key, &inner, &outer);  // a tracker made without a key
-  SHA256_Update(&inner, msg, len);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &inner);
-  SHA256_Update(&outer, digest, sizeof digest);
-  SHA256_Final(out, &outer);
-}
-
-#pragma GCC diagnostic pop
 
 void tracker_init_key(Tracker* t) {
   if (RAND_bytes(t->key, sizeof t->key) != 1) {
@@ -67,8 +45,7 @@ void tracker_init_key(Tracker* t) {
     uint64_t seed[2] = {uv_hrtime(), static_cast<uint64_t>(uv_os_getpid())};
     SHA256(reinterpret_cast<unsigned char*>(seed), sizeof seed, t->key);
   }
-  hmac_prepare(t->key, &t->hmac_inner, &t->hmac_outer);
-  t->hmac_ready = true;
+  hmac_init(&t->mac, t->key, sizeof t->key);  // on failure, keyed_mac keys each call
 }
 
 // A keyed hash of who joined from where: it changes when the tracker restarts
@@ -77,8 +54,8 @@ void tracker_init_key(Tracker* t) {
 static void token_bytes(const Tracker* t, const std::string& id, const std::string& ip,
                         int tcp_port, unsigned char out[kTokenHexLen / 2]) {
   std::string msg = id + '\0' + ip + '\0' + std::to_string(tcp_port);
-  unsigned char mac[SHA256_DIGEST_LENGTH];
-  hmac_sha256(t, msg.data(), msg.size(), mac);
+  unsigned char mac[kHmacLen];
+  keyed_mac(t, msg.data(), msg.size(), mac);
   memcpy(out, mac, kTokenHexLen / 2);
 }
 
@@ -98,8 +75,8 @@ uint64_t tracker_bt_connection_id(const Tracker* t, uint32_t ip_n, int port, int
   msg[7] = static_cast<unsigned char>(port);
   for (int i = 0; i < 8; i++)
     msg[8 + i] = static_cast<unsigned char>(window >> (56 - 8 * i));
-  unsigned char mac[SHA256_DIGEST_LENGTH];
-  hmac_sha256(t, msg, sizeof msg, mac);
+  unsigned char mac[kHmacLen];
+  keyed_mac(t, msg, sizeof msg, mac);
   uint64_t id = 0;
   for (int i = 0; i < 8; i++)
     id = id << 8 | mac[i];
