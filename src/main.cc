@@ -43,7 +43,7 @@ struct Subcommand {
   const char* about;     // the lines after the synopsis
   const Flag* flags;     // nullptr: no flags
   size_t nflags;
-  const ConsoleCmd* (*console)(size_t* n);  // its console's command table; nullptr: no console
+  ConsoleTable (*console)();  // its console's command table; nullptr: no console
 };
 
 static const Subcommand* find_subcommand(const char* name);
@@ -508,8 +508,9 @@ static void print_usage(FILE* out, const Subcommand* s) {
   if (s->about != nullptr) fputs(s->about, out);
   if (s->nflags > 0) print_flags(out, s->flags, s->nflags);
   if (s->console == nullptr) return;
-  size_t n = 0;
-  const ConsoleCmd* cmds = s->console(&n);
+  ConsoleTable table = s->console();
+  const ConsoleCmd* cmds = table.rows;
+  size_t n = table.n;
   fprintf(out, "Console commands (typed, or piped one per line):\n");
   std::vector<std::string> left;
   std::vector<const char*> help;
@@ -535,8 +536,9 @@ static void dump_help(FILE* out) {
       fprintf(out, "flag\t%s\t%s\t%s\n", s.name, s.flags[i].name, meta);
     }
     if (s.console == nullptr) continue;
-    size_t n = 0;
-    const ConsoleCmd* cmds = s.console(&n);
+    ConsoleTable table = s.console();
+    const ConsoleCmd* cmds = table.rows;
+    size_t n = table.n;
     for (size_t i = 0; i < n; i++)
       fprintf(out, "console\t%s\t%s\t%s\n", s.name, cmds[i].name, cmds[i].args);
   }
@@ -561,8 +563,9 @@ static int help_console(const Subcommand* s, int argc, char** argv) {
   std::string want;
   for (int i = 0; i < argc; i++)
     want += (i > 0 ? " " : "") + std::string(argv[i]);
-  size_t n = 0;
-  const ConsoleCmd* cmds = s->console != nullptr ? s->console(&n) : nullptr;
+  ConsoleTable table = s->console != nullptr ? s->console() : ConsoleTable{nullptr, 0};
+  const ConsoleCmd* cmds = table.rows;
+  size_t n = table.n;
   for (size_t i = 0; i < n; i++) {
     if (want != cmds[i].name) continue;
     printf("%s%s%s  (console command of tt %s)\n  %s\n", cmds[i].name, cmds[i].args[0] ? " " : "",

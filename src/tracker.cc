@@ -1121,7 +1121,7 @@ static bool line_is_about(const std::string& line, void* ctx) {
 // A console command that prints from the log. The file may be large (up to
 // --log-max-size twice, with <log>.1): it is read and printed on a libuv
 // worker thread, so datagrams keep being answered meanwhile; console lines
-// typed in the meantime wait for it (issue 12, item 4).
+// typed in the meantime wait for it.
 struct LogPrint {
   uv_work_t work;
   Tracker* t;
@@ -1174,23 +1174,26 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
   }
 }
 
-static void cmd_logs_request(void* owner, const std::vector<std::string>&) {
+static int cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
   log_print_start(t, "logs request", nullptr, std::string(), false);
+  return 0;
 }
 
-static void cmd_all_logs(void* owner, const std::vector<std::string>&) {
+static int cmd_all_logs(void* owner, const std::vector<std::string>&) {
   log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), false);
+  return 0;
 }
 
-static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
+static int cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   Tracker* t = static_cast<Tracker*>(owner);
   // The seed takes the rest of the line as the name, so "file_logs my notes.txt" works.
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
   log_print_start(t, "file_logs", line_is_about, name, true);
+  return 0;
 }
 
 // Prints text line by line on the console.
@@ -1204,31 +1207,35 @@ static void print_text(const std::string& text) {
   }
 }
 
-static void cmd_peers(void* owner, const std::vector<std::string>&) {
+static int cmd_peers(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_peers_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_files(void* owner, const std::vector<std::string>&) {
+static int cmd_files(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_files_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_stats(void* owner, const std::vector<std::string>&) {
+static int cmd_stats(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_stats_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_help(void* owner, const std::vector<std::string>&);
+static int cmd_help(void* owner, const std::vector<std::string>&);
 
-static void cmd_exit(void* owner, const std::vector<std::string>&) {
+static int cmd_exit(void* owner, const std::vector<std::string>&) {
   tracker_stop(static_cast<Tracker*>(owner));
+  return 0;
 }
 
-static const ConsoleCmd kCommands[] = {
+static const ConsoleCmd kCommandRows[] = {
     {"logs request", "", "print every log line", 0, 0, cmd_logs_request},
     {"all-logs", "", "print the log lines about sharing", 0, 0, cmd_all_logs},
     {"file_logs", "NAME", "print the log lines about file NAME", 1, 64, cmd_file_logs},
@@ -1240,12 +1247,14 @@ static const ConsoleCmd kCommands[] = {
     {"quit", "", "the same as exit", 0, 0, cmd_exit},
 };
 
-static void cmd_help(void*, const std::vector<std::string>&) {
-  console_print_help(kCommands, sizeof kCommands / sizeof kCommands[0]);
+static const ConsoleTable kCommands = {kCommandRows, sizeof kCommandRows / sizeof kCommandRows[0]};
+
+static int cmd_help(void*, const std::vector<std::string>&) {
+  console_print_help(kCommands);
+  return 0;
 }
 
-const ConsoleCmd* tracker_console_commands(size_t* n) {
-  *n = sizeof kCommands / sizeof kCommands[0];
+ConsoleTable tracker_console_commands() {
   return kCommands;
 }
 
@@ -1262,19 +1271,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     return;
   }
   ConsoleParsed p;
-  int r = console_parse(kCommands, sizeof kCommands / sizeof kCommands[0], line, &p);
-  if (r == CONSOLE_EMPTY) return;
-  if (r == CONSOLE_UNKNOWN) {
-    out_line("Please enter a valid command!");
-    out_line("%s",
-             console_unknown_hint(kCommands, sizeof kCommands / sizeof kCommands[0], line).c_str());
-    return;
-  }
-  if (r == CONSOLE_BADARGS) {
-    out_fail(line, p.error);
-    return;
-  }
-  p.cmd->handler(t, p.args);
+  console_dispatch(kCommands, t, line, &p);
 }
 
 // End of stdin does not stop a tracker: `tt tracker </dev/null &` is a service.

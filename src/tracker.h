@@ -180,6 +180,6 @@ void tracker_metrics_text(Tracker* t, std::string* out);
 void tracker_status_html(Tracker* t, std::string* out);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.
 int tracker_main(const TrackerOptions& opt);
-// The tracker console's command table (n rows), as `help` prints it; tt's usage
+// The tracker console's command table, as `help` prints it; tt's usage
 // text and `tt help --dump` list it too.
-const ConsoleCmd* tracker_console_commands(size_t* n);
+ConsoleTable tracker_console_commands();
