@@ -1,6 +1,7 @@
-// stdin as a TTY, a pipe or a file, split into lines; and the command tables that
-// the tracker and peer consoles dispatch through. Owns one uv_tty_t or uv_pipe_t
-// (or a chained uv_fs_read for a regular file). Used by tracker.cc and peer.cc.
+// stdin as a TTY, a pipe or a file, split into lines; and the command tables
+// with the one dispatcher the tracker and peer consoles run lines through.
+// Owns one uv_tty_t or uv_pipe_t (or a chained uv_fs_read for a regular file).
+// Used by tracker.cc and peer.cc.
 #pragma once
 
 #include <uv.h>

@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "limits.h"
+#include "out.h"
 
 static int noop(void*, const std::vector<std::string>&) {
   return 0;
@@ -141,4 +142,40 @@ TEST_CASE("console: an unknown command suggests the closest name, from the table
   std::string hint = console_unknown_hint(n, std::string("\x1b[2J") + std::string(200, 'z'));
   CHECK(hint.find('\x1b') == std::string::npos);
   CHECK(hint.size() < 120);
+}
+
+struct Owner {
+  int ran = 0;
+  std::vector<std::string> args;
+};
+
+static int record(void* ctx, const std::vector<std::string>& args) {
+  Owner* o = static_cast<Owner*>(ctx);
+  o->ran++;
+  o->args = args;
+  return 7;
+}
+
+TEST_CASE("console: the dispatcher runs the row's handler with the owner's context", "[console]") {
+  static const ConsoleCmd rows[] = {
+      {"share", "NAME [PATH]", "share", 1, 2, record, 4u},
+      {"request logs", "", "logs", 0, 0, record},
+  };
+  const ConsoleTable table = {rows, 2};
+  Owner o;
+  ConsoleParsed p;
+  out_set_quiet(true);  // the unknown-command lines would mix with the test's output
+  CHECK(console_dispatch(table, &o, "share \"a b.txt\" there", &p) == CONSOLE_OK);
+  CHECK(o.ran == 1);
+  CHECK(o.args == std::vector<std::string>{"a b.txt", "there"});
+  CHECK(p.result == 7);
+  CHECK(p.cmd->flags == 4u);  // the owner's bits come back with the row
+  CHECK(console_dispatch(table, &o, "request logs", &p) == CONSOLE_OK);
+  CHECK(o.ran == 2);
+  CHECK(console_dispatch(table, &o, "  ", &p) == CONSOLE_EMPTY);
+  CHECK(console_dispatch(table, &o, "stauts", &p) == CONSOLE_UNKNOWN);
+  CHECK(console_dispatch(table, &o, "share", &p) == CONSOLE_BADARGS);  // its failure line: stderr
+  CHECK(p.error == "usage: share NAME [PATH]");
+  CHECK(o.ran == 2);  // neither ran a handler
+  out_set_quiet(false);
 }
