@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "limits.h"
-#include "log.h"
+#include "out.h"
 
 /* ----------------------------------------------------------------------------
  * Line splitting
@@ -223,7 +223,7 @@ static size_t name_words(const char* name, std::vector<std::string>* parts) {
   return parts->size();
 }
 
-int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, ConsoleParsed* out) {
+int console_parse(const ConsoleTable& table, const std::string& line, ConsoleParsed* out) {
   *out = ConsoleParsed();
   std::vector<std::string> words;
   if (console_split(line, &words) != 0) {
@@ -232,19 +232,19 @@ int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, Co
   }
   if (words.empty()) return CONSOLE_EMPTY;
   std::vector<std::string> parts;
-  for (size_t i = 0; i < n; i++) {
-    size_t k = name_words(table[i].name, &parts);
+  for (size_t i = 0; i < table.n; i++) {
+    const ConsoleCmd& row = table.rows[i];
+    size_t k = name_words(row.name, &parts);
     if (words.size() < k) continue;
     bool match = true;
     for (size_t j = 0; j < k && match; j++)
       match = words[j] == parts[j];
     if (!match) continue;
-    out->cmd = &table[i];
+    out->cmd = &row;
     out->args.assign(words.begin() + static_cast<long>(k), words.end());
     int argc = static_cast<int>(out->args.size());
-    if (argc < table[i].min_args || argc > table[i].max_args) {
-      out->error =
-          std::string("usage: ") + table[i].name + (table[i].args[0] ? " " : "") + table[i].args;
+    if (argc < row.min_args || argc > row.max_args) {
+      out->error = std::string("usage: ") + row.name + (row.args[0] ? " " : "") + row.args;
       return CONSOLE_BADARGS;
     }
     return CONSOLE_OK;
@@ -252,11 +252,26 @@ int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, Co
   return CONSOLE_UNKNOWN;
 }
 
-void console_print_help(const ConsoleCmd* table, size_t n) {
+int console_dispatch(const ConsoleTable& table, void* ctx, const std::string& line,
+                     ConsoleParsed* out) {
+  int r = console_parse(table, line, out);
+  if (r == CONSOLE_UNKNOWN) {
+    out_line("Please enter a valid command!");
+    out_line("%s", console_unknown_hint(table, line).c_str());
+  } else if (r == CONSOLE_BADARGS) {
+    out_fail(line, out->error);
+  } else if (r == CONSOLE_OK) {
+    out->result = out->cmd->handler(ctx, out->args);
+  }
+  return r;
+}
+
+void console_print_help(const ConsoleTable& table) {
   out_line("Commands:");
-  for (size_t i = 0; i < n; i++) {
-    std::string left = std::string(table[i].name) + (table[i].args[0] ? " " : "") + table[i].args;
-    out_line("  %-24s %s", left.c_str(), table[i].help);
+  for (size_t i = 0; i < table.n; i++) {
+    const ConsoleCmd& row = table.rows[i];
+    std::string left = std::string(row.name) + (row.args[0] ? " " : "") + row.args;
+    out_line("  %-24s %s", left.c_str(), row.help);
   }
 }
 
@@ -289,7 +304,7 @@ static size_t close_enough(const std::string& name) {
   return name.size() <= 4 ? 1 : 2;
 }
 
-std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::string& line) {
+std::string console_unknown_hint(const ConsoleTable& table, const std::string& line) {
   std::vector<std::string> typed_words, words;
   console_split(line, &typed_words);  // an unknown command always splits (a bad quote is BADARGS)
   words = typed_words;                // compared in lower case, shown as typed
@@ -302,8 +317,9 @@ std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::s
   std::string best_typed;
   size_t best_d = 0;
   std::vector<std::string> parts;
-  for (size_t i = 0; i < n; i++) {
-    size_t k = name_words(table[i].name, &parts);
+  for (size_t i = 0; i < table.n; i++) {
+    const char* row_name = table.rows[i].name;
+    size_t k = name_words(row_name, &parts);
     if (k == 0 || words.empty()) continue;
     size_t take = words.size() < k ? words.size() : k;
     std::string cand, cand_typed;
@@ -313,11 +329,11 @@ std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::s
       cand_typed += (j > 0 ? " " : "") + typed_words[j];
       prefix = prefix && words[j] == parts[j];
     }
-    std::string name = table[i].name;
+    std::string name = row_name;
     size_t d = prefix ? 0 : console_edit_distance(cand, name);
     if (!prefix && (d > close_enough(name) || d >= name.size())) continue;
     if (best == nullptr || d < best_d) {
-      best = table[i].name;
+      best = row_name;
       best_d = d;
       best_typed = cand_typed;
     }

@@ -1,6 +1,7 @@
-// stdin as a TTY, a pipe or a file, split into lines; and the command tables that
-// the tracker and peer consoles dispatch through. Owns one uv_tty_t or uv_pipe_t
-// (or a chained uv_fs_read for a regular file). Used by tracker.cc and peer.cc.
+// stdin as a TTY, a pipe or a file, split into lines; and the command tables
+// with the one dispatcher the tracker and peer consoles run lines through.
+// Owns one uv_tty_t or uv_pipe_t (or a chained uv_fs_read for a regular file).
+// Used by tracker.cc and peer.cc.
 #pragma once
 
 #include <uv.h>
@@ -47,7 +48,10 @@ void console_finish(Console* c);
 
 /* ---- command tables ------------------------------------------------------- */
 
-typedef void (*ConsoleHandler)(void* owner, const std::vector<std::string>& args);
+// A console command's handler. ctx is what the table's owner passed to
+// console_dispatch (the Tracker, the Peer); the result is the owner's own code
+// (0: done), handed back in ConsoleParsed::result.
+typedef int (*ConsoleHandler)(void* ctx, const std::vector<std::string>& args);
 
 struct ConsoleCmd {
   const char* name;  // one or more words: "request logs"
@@ -56,6 +60,13 @@ struct ConsoleCmd {
   int min_args;
   int max_args;
   ConsoleHandler handler;
+  unsigned flags = 0;  // the owner's bits (the peer's PEER_CMD_*); the dispatcher reads none
+};
+
+// A command table: its rows, in the order help lists them.
+struct ConsoleTable {
+  const ConsoleCmd* rows;
+  size_t n;
 };
 
 enum ConsoleParse {
@@ -69,18 +80,28 @@ struct ConsoleParsed {
   const ConsoleCmd* cmd = nullptr;
   std::vector<std::string> args;
   std::string error;
+  int result = 0;  // console_dispatch: the handler's result, when it ran
 };
 
 // Splits a line into words on blanks; "double quotes" keep blanks inside a word,
 // and \" or \\ inside quotes stand for themselves. Returns 0 or -1 (unclosed quote).
 int console_split(const std::string& line, std::vector<std::string>* words);
-int console_parse(const ConsoleCmd* table, size_t n, const std::string& line, ConsoleParsed* out);
+int console_parse(const ConsoleTable& table, const std::string& line, ConsoleParsed* out);
+// The one way a console line runs, for the tracker and the peer alike: parse
+// it against the table; a blank line does nothing; a line that names no
+// command prints the seed's "Please enter a valid command!" and the hint
+// below; a known command with the wrong arguments prints a failure line
+// (out_fail: the line, its usage); else the command's handler runs with ctx.
+// Returns the ConsoleParse outcome; *out holds the command, its arguments and
+// (CONSOLE_OK) the handler's result, for what the owner does after.
+int console_dispatch(const ConsoleTable& table, void* ctx, const std::string& line,
+                     ConsoleParsed* out);
 // Prints one line per command, from the table.
-void console_print_help(const ConsoleCmd* table, size_t n);
+void console_print_help(const ConsoleTable& table);
 // The line that follows "Please enter a valid command!" for a line that names
 // no command in the table: "Unknown command 'stauts'. Did you mean 'status'?
 // Type 'help' for the list." (the suggestion only when a name is close enough).
-std::string console_unknown_hint(const ConsoleCmd* table, size_t n, const std::string& line);
+std::string console_unknown_hint(const ConsoleTable& table, const std::string& line);
 // Edit distance (insertions, deletions, substitutions and swaps of two
 // neighbours each count one), for the suggestion above.
 size_t console_edit_distance(const std::string& a, const std::string& b);

@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "manifest.h"
 #include "netaddr.h"
+#include "out.h"
 #include "peer.h"
 #include "ratelimit.h"
 #include "tracker.h"
@@ -21,13 +22,19 @@
 // SIZE: bytes, K or M; BOOL: a switch without a value (dest is a bool*).
 enum FlagKind { FLAG_STRING, FLAG_INT, FLAG_RATE, FLAG_SIZE, FLAG_BOOL };
 
+// A flag's row: parsing and the usage line both read it, so the usage's
+// default and range are the ones the parser and the options struct hold.
 struct Flag {
   const char* name;  // "--port"
   const char* metavar;
-  const char* help;
+  const char* help;  // what it sets; the usage adds the default and the range
   FlagKind kind;
   void* dest;  // std::string*, int*, bool* or (a rate in bytes per second) uint64_t*
-  int min, max;
+  // The same field in a default-made options struct: the default the usage shows.
+  const void* def;
+  int min, max;      // FLAG_INT: the values accepted
+  const char* zero;  // what 0 or an empty value means ("a free one"); nullptr: nothing
+  const char* note;  // said after the default and the range; nullptr: nothing
 };
 
 // A subcommand's row: its usage text, `tt help --dump` and the shell completion
@@ -42,111 +49,154 @@ struct Subcommand {
   const char* about;     // the lines after the synopsis
   const Flag* flags;     // nullptr: no flags
   size_t nflags;
-  const ConsoleCmd* (*console)(size_t* n);  // its console's command table; nullptr: no console
+  ConsoleTable (*console)();  // its console's command table; nullptr: no console
 };
 
 static const Subcommand* find_subcommand(const char* name);
 static void print_usage(FILE* out, const Subcommand* s);
-
 // Two columns, the left one as wide as its widest entry up to kUsageColumnMax;
 // a longer entry has a line of its own, its help on the next, indented.
 static constexpr size_t kUsageColumnMax = 30;
 static void print_columns(FILE* out, const std::vector<std::string>& left,
-                          const std::vector<const char*>& help) {
+                          const std::vector<std::string>& help) {
   size_t width = 0;
   for (const std::string& l : left) {
     if (l.size() <= kUsageColumnMax && l.size() > width) width = l.size();
   }
   for (size_t i = 0; i < left.size(); i++) {
     if (left[i].size() > width)
-      fprintf(out, "  %s\n  %-*s  %s\n", left[i].c_str(), static_cast<int>(width), "", help[i]);
+      fprintf(out, "  %s\n  %-*s  %s\n", left[i].c_str(), static_cast<int>(width), "",
+              help[i].c_str());
     else
-      fprintf(out, "  %-*s  %s\n", static_cast<int>(width), left[i].c_str(), help[i]);
+      fprintf(out, "  %-*s  %s\n", static_cast<int>(width), left[i].c_str(), help[i].c_str());
   }
 }
 
+// A byte count as the rate and size flags take it: "4096M", "1K", "100".
+static std::string size_text(uint64_t v) {
+  if (v != 0 && v % (1u << 20) == 0) return std::to_string(v >> 20) + "M";
+  if (v != 0 && v % 1024 == 0) return std::to_string(v >> 10) + "K";
+  return std::to_string(v);
+}
+
+// The flag's default as typed on the command line; "" for none (an empty
+// string, a switch).
+static std::string default_text(const Flag& f) {
+  switch (f.kind) {
+    case FLAG_STRING:
+      return *static_cast<const std::string*>(f.def);
+    case FLAG_INT:
+      return std::to_string(*static_cast<const int*>(f.def));
+    case FLAG_RATE:
+    case FLAG_SIZE:
+      return size_text(*static_cast<const uint64_t*>(f.def));
+    case FLAG_BOOL:
+      break;
+  }
+  return "";
+}
+
+// The usage's help for a flag: its row's help, then "(default D, MIN to MAX;
+// 0: what zero means; note)", each part only where the row has it.
+static std::string flag_help(const Flag& f) {
+  std::string def = default_text(f);
+  bool zero = def.empty() || def == "0";
+  std::string more;
+  if (zero && f.zero != nullptr)
+    more = "default " + (def.empty() ? std::string() : def + ": ") + f.zero;
+  else if (!def.empty())
+    more = "default " + def;
+  if (f.kind == FLAG_INT) more += ", " + std::to_string(f.min) + " to " + std::to_string(f.max);
+  if (!zero && f.zero != nullptr) more += std::string("; 0: ") + f.zero;
+  if (f.note != nullptr) more += std::string(more.empty() ? "" : "; ") + f.note;
+  return more.empty() ? f.help : std::string(f.help) + " (" + more + ")";
+}
+
 static void print_flags(FILE* out, const Flag* flags, size_t n) {
-  std::vector<std::string> left;
-  std::vector<const char*> help;
+  std::vector<std::string> left, help;
   for (size_t i = 0; i < n; i++) {
     left.push_back(std::string(flags[i].name) + " " + flags[i].metavar);
-    help.push_back(flags[i].help);
+    help.push_back(flag_help(flags[i]));
   }
   print_columns(out, left, help);
 }
 
-// Parses argv against a flag table. Returns 0, or 2 after printing what was wrong.
-static int parse_flags(int argc, char** argv, const Flag* flags, size_t n, const char* cmd,
-                       void (*usage)(FILE*)) {
-  for (int i = 0; i < argc; i++) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    size_t eq = arg.find('=');
-    if (arg.compare(0, 2, "--") == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      exit(0);
-    }
-    const Flag* f = nullptr;
-    for (size_t k = 0; k < n; k++) {
-      if (arg == flags[k].name) f = &flags[k];
-    }
-    if (f == nullptr) {
-      fprintf(stderr, "tt %s: unknown argument '%s'\n", cmd, argv[i]);
-      usage(stderr);
+/* ---- flag parsing --------------------------------------------------------- */
+
+// A usage error: "tt CMD: why" and the usage on stderr. Returns 2.
+static int usage_error(const Subcommand* s, const std::string& why) {
+  fprintf(stderr, "tt %s: %s\n", s->name, why.c_str());
+  s->usage(stderr);
+  return 2;
+}
+
+static const Flag* find_flag(const Subcommand* s, const std::string& name) {
+  for (size_t k = 0; k < s->nflags; k++) {
+    if (name == s->flags[k].name) return &s->flags[k];
+  }
+  return nullptr;
+}
+
+// Stores a rate or size flag's value. Returns 0, or 2 after saying why not.
+static int set_size_flag(const Subcommand* s, const Flag* f, const std::string& value) {
+  std::string why;
+  if (rate_parse(value, static_cast<uint64_t*>(f->dest), &why) == 0) return 0;
+  if (f->kind == FLAG_SIZE && why.compare(0, 8, "expected") == 0)
+    why = "expected bytes, with an optional K or M suffix (e.g. 512M; 0: no limit)";
+  return usage_error(s, std::string("bad ") + f->name + " '" + value + "': " + why);
+}
+
+// Stores the value of a flag that takes one. Returns 0, or 2 after saying why not.
+static int set_flag(const Subcommand* s, const Flag* f, const std::string& value) {
+  if (f->kind == FLAG_STRING) {
+    if (value.empty()) {
+      fprintf(stderr, "tt %s: %s may not be empty\n", s->name, f->name);
       return 2;
     }
+    *static_cast<std::string*>(f->dest) = value;
+    return 0;
+  }
+  if (f->kind == FLAG_RATE || f->kind == FLAG_SIZE) return set_size_flag(s, f, value);
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno != 0 || v < f->min || v > f->max) {
+    return usage_error(s, std::string(f->name) + " must be an integer from " +
+                              std::to_string(f->min) + " to " + std::to_string(f->max) + ", not '" +
+                              value + "'");
+  }
+  *static_cast<int*>(f->dest) = static_cast<int>(v);
+  return 0;
+}
+
+// Parses argv against the subcommand's flag table ("--flag value" or
+// "--flag=value"; --help prints the usage and exits 0). Returns 0, or 2 after
+// printing what was wrong.
+static int parse_flags(const Subcommand* s, int argc, char** argv) {
+  for (int i = 0; i < argc; i++) {
+    std::string arg = argv[i], value;
+    size_t eq = arg.find('=');
+    bool has_value = arg.compare(0, 2, "--") == 0 && eq != std::string::npos;
+    if (has_value) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
+    if (arg == "--help" || arg == "-h") {
+      s->usage(stdout);
+      exit(0);
+    }
+    const Flag* f = find_flag(s, arg);
+    if (f == nullptr) return usage_error(s, std::string("unknown argument '") + argv[i] + "'");
     if (f->kind == FLAG_BOOL) {
-      if (has_value) {
-        fprintf(stderr, "tt %s: %s takes no value\n", cmd, f->name);
-        usage(stderr);
-        return 2;
-      }
+      if (has_value) return usage_error(s, std::string(f->name) + " takes no value");
       *static_cast<bool*>(f->dest) = true;
       continue;
     }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "tt %s: %s needs a value (%s)\n", cmd, f->name, f->metavar);
-        usage(stderr);
-        return 2;
-      }
-      value = argv[++i];
-    }
-    if (f->kind == FLAG_STRING) {
-      if (value.empty()) {
-        fprintf(stderr, "tt %s: %s may not be empty\n", cmd, f->name);
-        return 2;
-      }
-      *static_cast<std::string*>(f->dest) = value;
-      continue;
-    }
-    if (f->kind == FLAG_RATE || f->kind == FLAG_SIZE) {
-      std::string why;
-      if (rate_parse(value, static_cast<uint64_t*>(f->dest), &why) != 0) {
-        if (f->kind == FLAG_SIZE && why.compare(0, 8, "expected") == 0)
-          why = "expected bytes, with an optional K or M suffix (e.g. 512M; 0: no limit)";
-        fprintf(stderr, "tt %s: bad %s '%s': %s\n", cmd, f->name, value.c_str(), why.c_str());
-        usage(stderr);
-        return 2;
-      }
-      continue;
-    }
-    char* end = nullptr;
-    errno = 0;
-    long v = strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || errno != 0 || v < f->min || v > f->max) {
-      fprintf(stderr, "tt %s: %s must be an integer from %d to %d, not '%s'\n", cmd, f->name,
-              f->min, f->max, value.c_str());
-      usage(stderr);
-      return 2;
-    }
-    *static_cast<int*>(f->dest) = static_cast<int>(v);
+    if (!has_value && i + 1 >= argc)
+      return usage_error(s, std::string(f->name) + " needs a value (" + f->metavar + ")");
+    if (!has_value) value = argv[++i];
+    int r = set_flag(s, f, value);
+    if (r != 0) return r;
   }
   return 0;
 }
@@ -166,37 +216,39 @@ static int resolve_host_flag(const char* cmd, const char* flag, std::string* hos
 /* ---- tt tracker ----------------------------------------------------------- */
 
 static TrackerOptions g_tracker;
-static std::string g_tracker_http;  // --http as given; run_tracker checks it
+static const TrackerOptions kTrackerDefaults;  // what the usage shows as defaults
+static std::string g_tracker_http;             // --http as given; run_tracker checks it
+static const std::string kNoValue;             // the default of a flag that is off unless given
 static const Flag kTrackerFlags[] = {
-    {"--host", "IP", "UDP address or host name to listen on (default 127.0.0.1)", FLAG_STRING,
-     &g_tracker.host, 0, 0},
-    {"--port", "PORT", "UDP port (default 6771; 0 picks a free one)", FLAG_INT, &g_tracker.port, 0,
-     65535},
-    {"--log", "PATH", "log file (default .tracker.log)", FLAG_STRING, &g_tracker.log_path, 0, 0},
-    {"--peer-ttl", "SECONDS",
-     "forget a peer silent this long (default 90; heartbeats every third of it)", FLAG_INT,
-     &g_tracker.peer_ttl_s, 2, 86400},
-    {"--max-ids-per-ip", "N", "peer ids one IP may hold (default 10000)", FLAG_INT,
-     &g_tracker.max_ids_per_ip, 1, static_cast<int>(kMaxPeers)},
-    {"--max-files-per-ip", "N",
-     "names registered from one IP address, all its peer ids together (default 262144)", FLAG_INT,
-     &g_tracker.max_files_per_ip, 1, static_cast<int>(kMaxRegistrations)},
-    {"--max-contents-per-ip", "N",
-     "contents one IP address may introduce under one name (default 4)", FLAG_INT,
-     &g_tracker.max_contents_per_ip, 1, 65536},
-    {"--log-max-size", "MIB", "rotate the log to PATH.1 at this size (default 64)", FLAG_INT,
-     &g_tracker.log_max_mib, 1, 1048576},
-    {"--http", "HOST:PORT", "serve /metrics and a status page over HTTP (default: off)",
-     FLAG_STRING, &g_tracker_http, 0, 0},
-    {"--bt-max-swarms", "N", "BitTorrent info hashes at once (default 1048576)", FLAG_INT,
-     &g_tracker.bt_max_swarms, 1, 1 << 28},
-    {"--bt-max-peers", "N", "BitTorrent peers at once, all info hashes together (default 4194304)",
-     FLAG_INT, &g_tracker.bt_max_peers, 1, 1 << 30},
-    {"--bt-max-peers-per-ip", "N", "BitTorrent peers from one IP (default 131072, at least 65536)",
-     FLAG_INT, &g_tracker.bt_max_peers_per_ip, 65536, 1 << 30},
-    {"--bt-interval", "SECONDS",
-     "BitTorrent announce interval; silent for two: gone (default 1800)", FLAG_INT,
-     &g_tracker.bt_interval_s, 10, 86400},
+    {"--host", "IP", "UDP address or host name to listen on", FLAG_STRING, &g_tracker.host,
+     &kTrackerDefaults.host, 0, 0, nullptr, nullptr},
+    {"--port", "PORT", "UDP port", FLAG_INT, &g_tracker.port, &kTrackerDefaults.port, 0, 65535,
+     "a free one", nullptr},
+    {"--log", "PATH", "log file", FLAG_STRING, &g_tracker.log_path, &kTrackerDefaults.log_path, 0,
+     0, nullptr, nullptr},
+    {"--peer-ttl", "SECONDS", "forget a peer silent this long", FLAG_INT, &g_tracker.peer_ttl_s,
+     &kTrackerDefaults.peer_ttl_s, 2, 86400, nullptr, "heartbeats every third of it"},
+    {"--max-ids-per-ip", "N", "peer ids one IP may hold", FLAG_INT, &g_tracker.max_ids_per_ip,
+     &kTrackerDefaults.max_ids_per_ip, 1, static_cast<int>(kMaxPeers), nullptr, nullptr},
+    {"--max-files-per-ip", "N", "names registered from one IP address, all its peer ids together",
+     FLAG_INT, &g_tracker.max_files_per_ip, &kTrackerDefaults.max_files_per_ip, 1,
+     static_cast<int>(kMaxRegistrations), nullptr, nullptr},
+    {"--max-contents-per-ip", "N", "contents one IP address may introduce under one name", FLAG_INT,
+     &g_tracker.max_contents_per_ip, &kTrackerDefaults.max_contents_per_ip, 1, 65536, nullptr,
+     nullptr},
+    {"--log-max-size", "MIB", "rotate the log to PATH.1 at this size", FLAG_INT,
+     &g_tracker.log_max_mib, &kTrackerDefaults.log_max_mib, 1, 1048576, nullptr, nullptr},
+    {"--http", "HOST:PORT", "serve /metrics and a status page over HTTP", FLAG_STRING,
+     &g_tracker_http, &kNoValue, 0, 0, "off", nullptr},
+    {"--bt-max-swarms", "N", "BitTorrent info hashes at once", FLAG_INT, &g_tracker.bt_max_swarms,
+     &kTrackerDefaults.bt_max_swarms, 1, 1 << 28, nullptr, nullptr},
+    {"--bt-max-peers", "N", "BitTorrent peers at once, all info hashes together", FLAG_INT,
+     &g_tracker.bt_max_peers, &kTrackerDefaults.bt_max_peers, 1, 1 << 30, nullptr, nullptr},
+    {"--bt-max-peers-per-ip", "N", "BitTorrent peers from one IP", FLAG_INT,
+     &g_tracker.bt_max_peers_per_ip, &kTrackerDefaults.bt_max_peers_per_ip, 65536, 1 << 30, nullptr,
+     nullptr},
+    {"--bt-interval", "SECONDS", "BitTorrent announce interval", FLAG_INT, &g_tracker.bt_interval_s,
+     &kTrackerDefaults.bt_interval_s, 10, 86400, nullptr, "silent for two: gone"},
 };
 
 static void tracker_usage(FILE* out) {
@@ -204,8 +256,7 @@ static void tracker_usage(FILE* out) {
 }
 
 static int run_tracker(int argc, char** argv) {
-  int r = parse_flags(argc, argv, kTrackerFlags, sizeof kTrackerFlags / sizeof kTrackerFlags[0],
-                      "tracker", tracker_usage);
+  int r = parse_flags(find_subcommand("tracker"), argc, argv);
   if (r != 0) return r;
   if (resolve_host_flag("tracker", "--host", &g_tracker.host) != 0) return 2;
   // --http HOST:PORT, checked here only: HOST as every host flag; PORT digits
@@ -231,39 +282,37 @@ static int run_tracker(int argc, char** argv) {
 /* ---- tt peer -------------------------------------------------------------- */
 
 static PeerOptions g_peer;
+static const PeerOptions kPeerDefaults;  // what the usage shows as defaults
 static const Flag kPeerFlags[] = {
     {"--id", "ID", "this peer's id (asked for on a terminal when missing)", FLAG_STRING, &g_peer.id,
-     0, 0},
-    {"--tracker", "HOST:PORT", "the tracker (default 127.0.0.1:6771)", FLAG_STRING, &g_peer.tracker,
-     0, 0},
-    {"--dir", "DIR", "directory to share from and download into (default .)", FLAG_STRING,
-     &g_peer.dir, 0, 0},
-    {"--host", "IP", "TCP address or host name to serve on (default 0.0.0.0)", FLAG_STRING,
-     &g_peer.host, 0, 0},
-    {"--port", "PORT", "TCP port to serve on (default 0: a free one)", FLAG_INT, &g_peer.port, 0,
-     65535},
-    {"--log", "PATH", "log file (default .peer_ID.log)", FLAG_STRING, &g_peer.log_path, 0, 0},
-    {"--sources", "K", "download from up to K sources at once (default 32)", FLAG_INT,
-     &g_peer.sources, 1, 64},
-    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long (default 30)",
-     FLAG_INT, &g_peer.timeout_s, 1, 86400},
-    {"--max-upload-rate", "RATE",
-     "bytes per second served to others, K or M suffix (default 0: no limit)", FLAG_RATE,
-     &g_peer.max_upload_rate, 0, 0},
-    {"--max-download-rate", "RATE",
-     "bytes per second downloaded, K or M suffix (default 0: no limit)", FLAG_RATE,
-     &g_peer.max_download_rate, 0, 0},
-    {"--max-conns-per-ip", "N",
-     "connections served at once to one address (default 64; 256 in all)", FLAG_INT,
-     &g_peer.max_conns_per_ip, 1, static_cast<int>(kMaxServeConns)},
-    {"--min-rate", "RATE",
-     "drop a source sending under RATE bytes/s for --timeout (default 1K; 0: never)", FLAG_RATE,
-     &g_peer.min_rate, 0, 0},
-    {"--max-unverified-size", "SIZE",
-     "largest download of unknown size, K or M suffix (default 4096M; 0: none)", FLAG_SIZE,
-     &g_peer.max_unverified_size, 0, 0},
+     &kPeerDefaults.id, 0, 0, nullptr, nullptr},
+    {"--tracker", "HOST:PORT", "the tracker", FLAG_STRING, &g_peer.tracker, &kPeerDefaults.tracker,
+     0, 0, nullptr, nullptr},
+    {"--dir", "DIR", "directory to share from and download into", FLAG_STRING, &g_peer.dir,
+     &kPeerDefaults.dir, 0, 0, nullptr, nullptr},
+    {"--host", "IP", "TCP address or host name to serve on", FLAG_STRING, &g_peer.host,
+     &kPeerDefaults.host, 0, 0, nullptr, nullptr},
+    {"--port", "PORT", "TCP port to serve on", FLAG_INT, &g_peer.port, &kPeerDefaults.port, 0,
+     65535, "a free one", nullptr},
+    {"--log", "PATH", "log file", FLAG_STRING, &g_peer.log_path, &kPeerDefaults.log_path, 0, 0,
+     ".peer_ID.log", nullptr},
+    {"--sources", "K", "download from up to K sources at once", FLAG_INT, &g_peer.sources,
+     &kPeerDefaults.sources, 1, static_cast<int>(kMaxSources), nullptr, nullptr},
+    {"--timeout", "SECONDS", "give up on a source that sends nothing for this long", FLAG_INT,
+     &g_peer.timeout_s, &kPeerDefaults.timeout_s, 1, 86400, nullptr, nullptr},
+    {"--max-upload-rate", "RATE", "bytes per second served to others, K or M suffix", FLAG_RATE,
+     &g_peer.max_upload_rate, &kPeerDefaults.max_upload_rate, 0, 0, "no limit", nullptr},
+    {"--max-download-rate", "RATE", "bytes per second downloaded, K or M suffix", FLAG_RATE,
+     &g_peer.max_download_rate, &kPeerDefaults.max_download_rate, 0, 0, "no limit", nullptr},
+    {"--max-conns-per-ip", "N", "connections served at once to one address", FLAG_INT,
+     &g_peer.max_conns_per_ip, &kPeerDefaults.max_conns_per_ip, 1, static_cast<int>(kMaxServeConns),
+     nullptr, nullptr},
+    {"--min-rate", "RATE", "drop a source sending under RATE bytes/s for --timeout", FLAG_RATE,
+     &g_peer.min_rate, &kPeerDefaults.min_rate, 0, 0, "never", nullptr},
+    {"--max-unverified-size", "SIZE", "largest download of unknown size, K or M suffix", FLAG_SIZE,
+     &g_peer.max_unverified_size, &kPeerDefaults.max_unverified_size, 0, 0, "none", nullptr},
     {"--quiet", "", "print errors only (on stderr), and what status, list and help print",
-     FLAG_BOOL, &g_peer.quiet, 0, 0},
+     FLAG_BOOL, &g_peer.quiet, &kPeerDefaults.quiet, 0, 0, nullptr, nullptr},
 };
 
 static void peer_usage(FILE* out) {
@@ -285,8 +334,7 @@ static int ask_id(std::string* id) {
 }
 
 static int run_peer(int argc, char** argv) {
-  int r = parse_flags(argc, argv, kPeerFlags, sizeof kPeerFlags / sizeof kPeerFlags[0], "peer",
-                      peer_usage);
+  int r = parse_flags(find_subcommand("peer"), argc, argv);
   if (r != 0) return r;
   if (g_peer.id.empty() && ask_id(&g_peer.id) != 0) {
     fprintf(stderr, "tt peer: --id is required when stdin is not a terminal\n");
@@ -323,19 +371,20 @@ static int run_peer(int argc, char** argv) {
 struct FlagRef {
   const char* name;
   const char* help;  // nullptr: the peer flag's
+  const char* zero;  // nullptr: the peer flag's
 };
 static const FlagRef kGetFlagRefs[] = {
-    {"--tracker", nullptr},
-    {"--dir", "directory to download into (default .)"},
-    {"--host", "TCP address or host name to serve pieces on meanwhile (default 0.0.0.0)"},
-    {"--port", nullptr},
-    {"--log", "log file (default: none)"},
-    {"--sources", nullptr},
-    {"--timeout", nullptr},
-    {"--max-download-rate", nullptr},
-    {"--min-rate", nullptr},
-    {"--max-unverified-size", nullptr},
-    {"--quiet", "print errors only (on stderr): no progress, no other lines"},
+    {"--tracker", nullptr, nullptr},
+    {"--dir", "directory to download into", nullptr},
+    {"--host", "TCP address or host name to serve pieces on meanwhile", nullptr},
+    {"--port", nullptr, nullptr},
+    {"--log", nullptr, "none"},
+    {"--sources", nullptr, nullptr},
+    {"--timeout", nullptr, nullptr},
+    {"--max-download-rate", nullptr, nullptr},
+    {"--min-rate", nullptr, nullptr},
+    {"--max-unverified-size", nullptr, nullptr},
+    {"--quiet", "print errors only (on stderr): no progress, no other lines", nullptr},
 };
 static constexpr size_t kNumGetFlags = sizeof kGetFlagRefs / sizeof kGetFlagRefs[0];
 static Flag kGetFlags[kNumGetFlags];  // filled from kPeerFlags by get_flags_init
@@ -346,6 +395,7 @@ static void get_flags_init() {
       if (strcmp(f.name, kGetFlagRefs[i].name) == 0) kGetFlags[i] = f;
     }
     if (kGetFlagRefs[i].help != nullptr) kGetFlags[i].help = kGetFlagRefs[i].help;
+    if (kGetFlagRefs[i].zero != nullptr) kGetFlags[i].zero = kGetFlagRefs[i].zero;
   }
 }
 
@@ -373,8 +423,7 @@ static int run_get(int argc, char** argv) {
     }
     if (takes_value && i + 1 < argc && strncmp(a, "--", 2) == 0) flags.push_back(argv[++i]);
   }
-  int r = parse_flags(static_cast<int>(flags.size()), flags.data(), kGetFlags, kNumGetFlags, "get",
-                      get_usage);
+  int r = parse_flags(find_subcommand("get"), static_cast<int>(flags.size()), flags.data());
   if (r != 0) return r;
   if (names.size() != 1) {
     fprintf(stderr,
@@ -507,11 +556,11 @@ static void print_usage(FILE* out, const Subcommand* s) {
   if (s->about != nullptr) fputs(s->about, out);
   if (s->nflags > 0) print_flags(out, s->flags, s->nflags);
   if (s->console == nullptr) return;
-  size_t n = 0;
-  const ConsoleCmd* cmds = s->console(&n);
+  ConsoleTable table = s->console();
+  const ConsoleCmd* cmds = table.rows;
+  size_t n = table.n;
   fprintf(out, "Console commands (typed, or piped one per line):\n");
-  std::vector<std::string> left;
-  std::vector<const char*> help;
+  std::vector<std::string> left, help;
   for (size_t i = 0; i < n; i++) {
     left.push_back(std::string(cmds[i].name) + (cmds[i].args[0] ? " " : "") + cmds[i].args);
     help.push_back(cmds[i].help);
@@ -534,8 +583,9 @@ static void dump_help(FILE* out) {
       fprintf(out, "flag\t%s\t%s\t%s\n", s.name, s.flags[i].name, meta);
     }
     if (s.console == nullptr) continue;
-    size_t n = 0;
-    const ConsoleCmd* cmds = s.console(&n);
+    ConsoleTable table = s.console();
+    const ConsoleCmd* cmds = table.rows;
+    size_t n = table.n;
     for (size_t i = 0; i < n; i++)
       fprintf(out, "console\t%s\t%s\t%s\n", s.name, cmds[i].name, cmds[i].args);
   }
@@ -560,8 +610,9 @@ static int help_console(const Subcommand* s, int argc, char** argv) {
   std::string want;
   for (int i = 0; i < argc; i++)
     want += (i > 0 ? " " : "") + std::string(argv[i]);
-  size_t n = 0;
-  const ConsoleCmd* cmds = s->console != nullptr ? s->console(&n) : nullptr;
+  ConsoleTable table = s->console != nullptr ? s->console() : ConsoleTable{nullptr, 0};
+  const ConsoleCmd* cmds = table.rows;
+  size_t n = table.n;
   for (size_t i = 0; i < n; i++) {
     if (want != cmds[i].name) continue;
     printf("%s%s%s  (console command of tt %s)\n  %s\n", cmds[i].name, cmds[i].args[0] ? " " : "",

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "log.h"
+#include "out.h"
 
 int net_resolve_ipv4(const std::string& host, std::string* ip, std::string* why) {
   if (host.empty()) {

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "out.h"
+
 /* ----------------------------------------------------------------------------
  * Command plumbing
  * ------------------------------------------------------------------------- */
@@ -1174,75 +1176,60 @@ static int cmd_exit(Peer* p, const std::vector<std::string>&) {
 
 static int cmd_help(Peer* p, const std::vector<std::string>&);
 
-typedef int (*PeerHandler)(Peer* p, const std::vector<std::string>& args);
-
-struct PeerCmd {
-  ConsoleCmd console;
-  PeerHandler handler;
-  bool at_once = false;  // runs even while another command (a download) runs: reads only
-};
-
-static const PeerCmd kCommands[] = {
-    {{"share", "NAME [PATH]", "share a file (PATH, relative to --dir, defaults to NAME there)", 1,
-      2, nullptr},
-     cmd_share},
-    {{"get", "NAME [N] [--sources K]",
-      "download a file (from peer N of the list, or from up to K at once)", 1, 4, nullptr},
-     cmd_get},
-    {{"list", "[SUBSTRING]", "list the files the tracker knows (names containing SUBSTRING)", 0, 1,
-      nullptr},
-     cmd_list},
-    {{"status", "", "print what this peer shares, downloads and uploads", 0, 0, nullptr},
-     cmd_status,
-     true},
-    {{"request logs", "", "print this peer's download log lines", 0, 0, nullptr}, cmd_request_logs},
-    {{"help", "", "print this list", 0, 0, nullptr}, cmd_help},
-    {{"exit", "", "leave the network and quit", 0, 0, nullptr}, cmd_exit},
-    {{"quit", "", "the same as exit", 0, 0, nullptr}, cmd_exit},
-};
-static constexpr size_t kNumCommands = sizeof kCommands / sizeof kCommands[0];
-
-// The console module matches against plain ConsoleCmd rows.
-static const ConsoleCmd* console_table() {
-  static ConsoleCmd table[kNumCommands];
-  for (size_t i = 0; i < kNumCommands; i++)
-    table[i] = kCommands[i].console;
-  return table;
+// The table's handler for a peer command: F with the Peer that console_dispatch passes.
+template <int (*F)(Peer*, const std::vector<std::string>&)>
+static int peer_cmd(void* ctx, const std::vector<std::string>& args) {
+  return F(static_cast<Peer*>(ctx), args);
 }
+
+// ConsoleCmd::flags of the peer's commands.
+enum PeerCmdFlags : unsigned {
+  PEER_CMD_AT_ONCE = 1u << 0,  // runs even while another command (a download) runs: reads only
+  PEER_CMD_NAME = 1u << 1,     // takes a file name: too many words hint at quotes
+};
+
+static const ConsoleCmd kCommandRows[] = {
+    {"share", "NAME [PATH]", "share a file (PATH, relative to --dir, defaults to NAME there)", 1, 2,
+     peer_cmd<cmd_share>, PEER_CMD_NAME},
+    {"get", "NAME [N] [--sources K]",
+     "download a file (from peer N of the list, or from up to K at once)", 1, 4, peer_cmd<cmd_get>,
+     PEER_CMD_NAME},
+    {"list", "[SUBSTRING]", "list the files the tracker knows (names containing SUBSTRING)", 0, 1,
+     peer_cmd<cmd_list>},
+    {"status", "", "print what this peer shares, downloads and uploads", 0, 0, peer_cmd<cmd_status>,
+     PEER_CMD_AT_ONCE},
+    {"request logs", "", "print this peer's download log lines", 0, 0, peer_cmd<cmd_request_logs>},
+    {"help", "", "print this list", 0, 0, peer_cmd<cmd_help>},
+    {"exit", "", "leave the network and quit", 0, 0, peer_cmd<cmd_exit>},
+    {"quit", "", "the same as exit", 0, 0, peer_cmd<cmd_exit>},
+};
+static const ConsoleTable kCommands = {kCommandRows, sizeof kCommandRows / sizeof kCommandRows[0]};
 
 static int cmd_help(Peer* p, const std::vector<std::string>&) {
   out_set_quiet(false);  // asked for, so printed even under --quiet
-  console_print_help(console_table(), kNumCommands);
+  console_print_help(kCommands);
   out_set_quiet(p->opt.quiet);
   return CMD_OK;
 }
 
-const ConsoleCmd* peer_console_commands(size_t* n) {
-  *n = kNumCommands;
-  return console_table();
+ConsoleTable peer_console_commands() {
+  return kCommands;
 }
 
 static int run_line(Peer* p, const std::string& line) {
   ConsoleParsed parsed;
-  const ConsoleCmd* table = console_table();
-  int r = console_parse(table, kNumCommands, line, &parsed);
+  int r = console_dispatch(kCommands, p, line, &parsed);
+  if (r == CONSOLE_OK) return parsed.result;
   if (r == CONSOLE_EMPTY) return CMD_OK;
   if (r == CONSOLE_UNKNOWN) {
-    out_line("Please enter a valid command!");
-    out_line("%s", console_unknown_hint(table, kNumCommands, line).c_str());
     cmd_fail(p, "unknown command (help lists them)");
     return CMD_FAILED;
   }
-  if (r == CONSOLE_BADARGS) {
-    cmd_fail(p, parsed.error);
-    // "share my notes 2024.txt": more words than the command takes.
-    PeerHandler h = parsed.cmd != nullptr ? kCommands[parsed.cmd - table].handler : nullptr;
-    if (parsed.cmd != nullptr && (h == cmd_share || h == cmd_get) &&
-        static_cast<int>(parsed.args.size()) > parsed.cmd->max_args)
-      quote_hint(parsed.cmd->name, parsed.args);
-    return CMD_FAILED;
-  }
-  return kCommands[parsed.cmd - table].handler(p, parsed.args);
+  // "share my notes 2024.txt": more words than the command takes.
+  if (parsed.cmd != nullptr && (parsed.cmd->flags & PEER_CMD_NAME) &&
+      static_cast<int>(parsed.args.size()) > parsed.cmd->max_args)
+    quote_hint(parsed.cmd->name, parsed.args);
+  return CMD_FAILED;
 }
 
 /* ----------------------------------------------------------------------------
@@ -1253,11 +1240,9 @@ static int run_line(Peer* p, const std::string& line) {
 // does, rather than wait its turn. Returns whether it ran.
 static bool run_at_once(Peer* p, const std::string& line) {
   ConsoleParsed parsed;
-  const ConsoleCmd* table = console_table();
-  if (console_parse(table, kNumCommands, line, &parsed) != CONSOLE_OK) return false;
-  const PeerCmd& cmd = kCommands[parsed.cmd - table];
-  if (!cmd.at_once) return false;
-  if (cmd.handler(p, parsed.args) == CMD_FAILED) p->failures++;
+  if (console_parse(kCommands, line, &parsed) != CONSOLE_OK) return false;
+  if (!(parsed.cmd->flags & PEER_CMD_AT_ONCE)) return false;
+  if (parsed.cmd->handler(p, parsed.args) == CMD_FAILED) p->failures++;
   return true;
 }
 

@@ -115,9 +115,9 @@ struct Peer {
 };
 
 int peer_main(const PeerOptions& opt);
-// The peer console's command table (n rows), as `help` prints it; tt's usage
+// The peer console's command table, as `help` prints it; tt's usage
 // text and `tt help --dump` list it too.
-const ConsoleCmd* peer_console_commands(size_t* n);
+ConsoleTable peer_console_commands();
 
 // A peer id of the form get-<8 hex digits>, random: what a `tt get` joins as.
 std::string peer_oneshot_id();

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "utf8.h"
+
 // Which request fields a datagram carried; the tracker's action table says which
 // ones each action needs.
 enum ProtoField : uint32_t {
@@ -150,7 +152,10 @@ int proto_check_name(const char* s, size_t n, std::string* why);
 inline int proto_check_name(const std::string& s, std::string* why) {
   return proto_check_name(s.data(), s.size(), why);
 }
-bool proto_utf8_valid(const char* s, size_t n);
+// Whether s[0, n) is valid UTF-8, as names and ids must be (PROTOCOL §4).
+inline bool proto_utf8_valid(const char* s, size_t n) {
+  return utf8_valid(s, n);
+}
 
 // The wire name of one ProtoField bit ("peer_id", ...).
 const char* proto_field_name(uint32_t field);

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "log.h"
+#include "out.h"
 
 const char* const kStatsRefusalNames[REF_COUNT] = {
     "malformed", "unknown_action", "missing_field", "not_found", "not_owner",

@@ -18,47 +18,26 @@
 #include "bep15.h"
 #include "hex.h"
 #include "manifest.h"
+#include "out.h"
 #include "proto.h"
 
 /* ----------------------------------------------------------------------------
  * Tokens
  * ------------------------------------------------------------------------- */
 
-// HMAC-SHA256 (RFC 2104) with the key's inner and outer states absorbed once,
-// at start: a token then costs two short SHA-256 runs from copied states,
-// where OpenSSL's one-shot HMAC() sets up a keyed context each time (about 60%
-// of the cost of a join). SHA256_CTX is a plain struct, so the states live in
-// the Tracker by value; the low-level SHA-256 calls are deprecated in OpenSSL 3
-// but kept (and fast).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
-static void hmac_prepare(const unsigned char key[32], SHA256_CTX* inner, SHA256_CTX* outer) {
-  unsigned char pad[SHA256_CBLOCK];
-  memset(pad, 0, sizeof pad);
-  memcpy(pad, key, 32);  // shorter than a block: used as is
-  for (unsigned char& b : pad)
-    b ^= 0x36;
-  SHA256_Init(inner);
-  SHA256_Update(inner, pad, sizeof pad);
-  for (unsigned char& b : pad)
-    b ^= 0x36 ^ 0x5c;
-  SHA256_Init(outer);
-  SHA256_Update(outer, pad, sizeof pad);
+// HMAC-SHA256 under the tracker's key (hmac.cc keeps the keyed context).
+static void keyed_mac(const Tracker* t, const void* msg, size_t len, unsigned char out[kHmacLen]) {
+  int r = t->mac.ctx != nullptr ? hmac_sha256(&t->mac, msg, len, out) : -1;
+  if (r == 0) return;
+  // A tracker made without tracker_init_key (tests): the one-shot form.
+  size_t n = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, t->key, sizeof t->key,
+                static_cast<const unsigned char*>(msg), len, out, kHmacLen, &n) != nullptr)
+    return;
+  // OpenSSL failed: random bytes, so no token or connection id is guessable
+  // (the one made here matches nothing later).
+  RAND_bytes(out, static_cast<int>(kHmacLen));
 }
-
-static void hmac_sha256(const Tracker* t, const void* msg, size_t len,
-                        unsigned char out[SHA256_DIGEST_LENGTH]) {
-  SHA256_CTX inner = t->hmac_inner, outer = t->hmac_outer;
-  if (!t->hmac_ready) hmac_prepare(t->key, &inner, &outer);  // a tracker made without a key
-  SHA256_Update(&inner, msg, len);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &inner);
-  SHA256_Update(&outer, digest, sizeof digest);
-  SHA256_Final(out, &outer);
-}
-
-#pragma GCC diagnostic pop
 
 void tracker_init_key(Tracker* t) {
   if (RAND_bytes(t->key, sizeof t->key) != 1) {
@@ -66,8 +45,7 @@ void tracker_init_key(Tracker* t) {
     uint64_t seed[2] = {uv_hrtime(), static_cast<uint64_t>(uv_os_getpid())};
     SHA256(reinterpret_cast<unsigned char*>(seed), sizeof seed, t->key);
   }
-  hmac_prepare(t->key, &t->hmac_inner, &t->hmac_outer);
-  t->hmac_ready = true;
+  hmac_init(&t->mac, t->key, sizeof t->key);  // on failure, keyed_mac keys each call
 }
 
 // A keyed hash of who joined from where: it changes when the tracker restarts
@@ -76,8 +54,8 @@ void tracker_init_key(Tracker* t) {
 static void token_bytes(const Tracker* t, const std::string& id, const std::string& ip,
                         int tcp_port, unsigned char out[kTokenHexLen / 2]) {
   std::string msg = id + '\0' + ip + '\0' + std::to_string(tcp_port);
-  unsigned char mac[SHA256_DIGEST_LENGTH];
-  hmac_sha256(t, msg.data(), msg.size(), mac);
+  unsigned char mac[kHmacLen];
+  keyed_mac(t, msg.data(), msg.size(), mac);
   memcpy(out, mac, kTokenHexLen / 2);
 }
 
@@ -97,8 +75,8 @@ uint64_t tracker_bt_connection_id(const Tracker* t, uint32_t ip_n, int port, int
   msg[7] = static_cast<unsigned char>(port);
   for (int i = 0; i < 8; i++)
     msg[8 + i] = static_cast<unsigned char>(window >> (56 - 8 * i));
-  unsigned char mac[SHA256_DIGEST_LENGTH];
-  hmac_sha256(t, msg, sizeof msg, mac);
+  unsigned char mac[kHmacLen];
+  keyed_mac(t, msg, sizeof msg, mac);
   uint64_t id = 0;
   for (int i = 0; i < 8; i++)
     id = id << 8 | mac[i];
@@ -1143,7 +1121,7 @@ static bool line_is_about(const std::string& line, void* ctx) {
 // A console command that prints from the log. The file may be large (up to
 // --log-max-size twice, with <log>.1): it is read and printed on a libuv
 // worker thread, so datagrams keep being answered meanwhile; console lines
-// typed in the meantime wait for it (issue 12, item 4).
+// typed in the meantime wait for it.
 struct LogPrint {
   uv_work_t work;
   Tracker* t;
@@ -1196,23 +1174,26 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
   }
 }
 
-static void cmd_logs_request(void* owner, const std::vector<std::string>&) {
+static int cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
   log_print_start(t, "logs request", nullptr, std::string(), false);
+  return 0;
 }
 
-static void cmd_all_logs(void* owner, const std::vector<std::string>&) {
+static int cmd_all_logs(void* owner, const std::vector<std::string>&) {
   log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), false);
+  return 0;
 }
 
-static void cmd_file_logs(void* owner, const std::vector<std::string>& args) {
+static int cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   Tracker* t = static_cast<Tracker*>(owner);
   // The seed takes the rest of the line as the name, so "file_logs my notes.txt" works.
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
   log_print_start(t, "file_logs", line_is_about, name, true);
+  return 0;
 }
 
 // Prints text line by line on the console.
@@ -1226,31 +1207,35 @@ static void print_text(const std::string& text) {
   }
 }
 
-static void cmd_peers(void* owner, const std::vector<std::string>&) {
+static int cmd_peers(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_peers_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_files(void* owner, const std::vector<std::string>&) {
+static int cmd_files(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_files_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_stats(void* owner, const std::vector<std::string>&) {
+static int cmd_stats(void* owner, const std::vector<std::string>&) {
   std::string text;
   tracker_stats_text(static_cast<Tracker*>(owner), &text);
   print_text(text);
+  return 0;
 }
 
-static void cmd_help(void* owner, const std::vector<std::string>&);
+static int cmd_help(void* owner, const std::vector<std::string>&);
 
-static void cmd_exit(void* owner, const std::vector<std::string>&) {
+static int cmd_exit(void* owner, const std::vector<std::string>&) {
   tracker_stop(static_cast<Tracker*>(owner));
+  return 0;
 }
 
-static const ConsoleCmd kCommands[] = {
+static const ConsoleCmd kCommandRows[] = {
     {"logs request", "", "print every log line", 0, 0, cmd_logs_request},
     {"all-logs", "", "print the log lines about sharing", 0, 0, cmd_all_logs},
     {"file_logs", "NAME", "print the log lines about file NAME", 1, 64, cmd_file_logs},
@@ -1262,12 +1247,14 @@ static const ConsoleCmd kCommands[] = {
     {"quit", "", "the same as exit", 0, 0, cmd_exit},
 };
 
-static void cmd_help(void*, const std::vector<std::string>&) {
-  console_print_help(kCommands, sizeof kCommands / sizeof kCommands[0]);
+static const ConsoleTable kCommands = {kCommandRows, sizeof kCommandRows / sizeof kCommandRows[0]};
+
+static int cmd_help(void*, const std::vector<std::string>&) {
+  console_print_help(kCommands);
+  return 0;
 }
 
-const ConsoleCmd* tracker_console_commands(size_t* n) {
-  *n = sizeof kCommands / sizeof kCommands[0];
+ConsoleTable tracker_console_commands() {
   return kCommands;
 }
 
@@ -1284,19 +1271,7 @@ static void on_console_line(void* ctx, const std::string& line, bool too_long) {
     return;
   }
   ConsoleParsed p;
-  int r = console_parse(kCommands, sizeof kCommands / sizeof kCommands[0], line, &p);
-  if (r == CONSOLE_EMPTY) return;
-  if (r == CONSOLE_UNKNOWN) {
-    out_line("Please enter a valid command!");
-    out_line("%s",
-             console_unknown_hint(kCommands, sizeof kCommands / sizeof kCommands[0], line).c_str());
-    return;
-  }
-  if (r == CONSOLE_BADARGS) {
-    out_fail(line, p.error);
-    return;
-  }
-  p.cmd->handler(t, p.args);
+  console_dispatch(kCommands, t, line, &p);
 }
 
 // End of stdin does not stop a tracker: `tt tracker </dev/null &` is a service.

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <netinet/in.h>
-#include <openssl/sha.h>
 #include <uv.h>
 
 #include <string>
@@ -20,6 +19,7 @@
 #include "bthttp.h"
 #include "btstore.h"
 #include "console.h"
+#include "hmac.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"
@@ -80,12 +80,10 @@ struct Tracker {
   Registry reg;
   bool quiet = false;  // no console lines (unit tests)
   bool stopping = false;
-  int64_t now = 0;             // ms, read once per datagram or timer pass
-  unsigned char key[32] = {};  // keys the tokens; new at every start
-  SHA256_CTX hmac_inner;       // the key absorbed: see tracker.cc
-  SHA256_CTX hmac_outer;
-  bool hmac_ready = false;
-  std::unordered_map<std::string, Probe*> probes;         // by the id whose holder is probed
+  int64_t now = 0;                                 // ms, read once per datagram or timer pass
+  unsigned char key[32] = {};                      // keys the tokens; new at every start
+  Hmac mac;                                        // keyed with key; freed with the tracker
+  std::unordered_map<std::string, Probe*> probes;  // by the id whose holder is probed
   std::unordered_map<std::string, int64_t> probed_alive;  // id -> when a probe last found it alive
   std::unordered_map<std::string, ProbeWait> waiting;     // probes in flight, by id
   std::unordered_map<uint64_t, int> probe_targets;        // ProbeWait::target -> probes in flight
@@ -115,7 +113,10 @@ struct Tracker {
   Tracker() = default;
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
-  ~Tracker() { bt_store_free(bt); }
+  ~Tracker() {
+    bt_store_free(bt);
+    hmac_free(&mac);
+  }
   BtHttpCounts bt_http;  // /announce and /scrape answers
 };
 
@@ -179,6 +180,6 @@ void tracker_metrics_text(Tracker* t, std::string* out);
 void tracker_status_html(Tracker* t, std::string* out);
 // Runs a tracker until `exit` or a signal. Returns the process exit code.
 int tracker_main(const TrackerOptions& opt);
-// The tracker console's command table (n rows), as `help` prints it; tt's usage
+// The tracker console's command table, as `help` prints it; tt's usage
 // text and `tt help --dump` list it too.
-const ConsoleCmd* tracker_console_commands(size_t* n);
+ConsoleTable tracker_console_commands();

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "hex.h"
-#include "log.h"
+#include "out.h"
 #include "proto.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"

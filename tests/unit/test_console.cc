@@ -3,17 +3,22 @@
 
 #include "console.h"
 #include "limits.h"
+#include "out.h"
 
-static void noop(void*, const std::vector<std::string>&) {}
+static int noop(void*, const std::vector<std::string>&) {
+  return 0;
+}
 
-static const ConsoleCmd kTable[] = {
+static const ConsoleCmd kRows[] = {
     {"share", "NAME [PATH]", "share", 1, 2, noop},
     {"request logs", "", "logs", 0, 0, noop},
     {"exit", "", "exit", 0, 0, noop},
 };
 
+static const ConsoleTable kTable = {kRows, 3};
+
 static int parse(const std::string& line, ConsoleParsed* p) {
-  return console_parse(kTable, 3, line, p);
+  return console_parse(kTable, line, p);
 }
 
 TEST_CASE("console: words split on blanks, quotes keep blanks", "[console]") {
@@ -121,21 +126,56 @@ TEST_CASE("console: an unknown command suggests the closest name, from the table
       {"exit", "", "exit", 0, 0, noop},
       {"quit", "", "quit", 0, 0, noop},
   };
-  size_t n = sizeof table / sizeof table[0];
-  CHECK(console_unknown_hint(table, n, "stauts") ==
+  ConsoleTable n = {table, sizeof table / sizeof table[0]};
+  CHECK(console_unknown_hint(n, "stauts") ==
         "Unknown command 'stauts'. Did you mean 'status'? Type 'help' for the list.");
-  CHECK(console_unknown_hint(table, n, "EXTI now") ==
+  CHECK(console_unknown_hint(n, "EXTI now") ==
         "Unknown command 'EXTI'. Did you mean 'exit'? Type 'help' for the list.");
-  CHECK(console_unknown_hint(table, n, "requst logs") ==
+  CHECK(console_unknown_hint(n, "requst logs") ==
         "Unknown command 'requst logs'. Did you mean 'request logs'? Type 'help' for the list.");
-  CHECK(console_unknown_hint(table, n, "request") ==
+  CHECK(console_unknown_hint(n, "request") ==
         "Unknown command 'request'. Did you mean 'request logs'? Type 'help' for the list.");
   // Too far from every name: only the pointer to help.
-  CHECK(console_unknown_hint(table, n, "hello") ==
-        "Unknown command 'hello'. Type 'help' for the list.");
-  CHECK(console_unknown_hint(table, n, "xy") == "Unknown command 'xy'. Type 'help' for the list.");
+  CHECK(console_unknown_hint(n, "hello") == "Unknown command 'hello'. Type 'help' for the list.");
+  CHECK(console_unknown_hint(n, "xy") == "Unknown command 'xy'. Type 'help' for the list.");
   // What is echoed is sanitised and bounded.
-  std::string hint = console_unknown_hint(table, n, std::string("\x1b[2J") + std::string(200, 'z'));
+  std::string hint = console_unknown_hint(n, std::string("\x1b[2J") + std::string(200, 'z'));
   CHECK(hint.find('\x1b') == std::string::npos);
   CHECK(hint.size() < 120);
+}
+
+struct Owner {
+  int ran = 0;
+  std::vector<std::string> args;
+};
+
+static int record(void* ctx, const std::vector<std::string>& args) {
+  Owner* o = static_cast<Owner*>(ctx);
+  o->ran++;
+  o->args = args;
+  return 7;
+}
+
+TEST_CASE("console: the dispatcher runs the row's handler with the owner's context", "[console]") {
+  static const ConsoleCmd rows[] = {
+      {"share", "NAME [PATH]", "share", 1, 2, record, 4u},
+      {"request logs", "", "logs", 0, 0, record},
+  };
+  const ConsoleTable table = {rows, 2};
+  Owner o;
+  ConsoleParsed p;
+  out_set_quiet(true);  // the unknown-command lines would mix with the test's output
+  CHECK(console_dispatch(table, &o, "share \"a b.txt\" there", &p) == CONSOLE_OK);
+  CHECK(o.ran == 1);
+  CHECK(o.args == std::vector<std::string>{"a b.txt", "there"});
+  CHECK(p.result == 7);
+  CHECK(p.cmd->flags == 4u);  // the owner's bits come back with the row
+  CHECK(console_dispatch(table, &o, "request logs", &p) == CONSOLE_OK);
+  CHECK(o.ran == 2);
+  CHECK(console_dispatch(table, &o, "  ", &p) == CONSOLE_EMPTY);
+  CHECK(console_dispatch(table, &o, "stauts", &p) == CONSOLE_UNKNOWN);
+  CHECK(console_dispatch(table, &o, "share", &p) == CONSOLE_BADARGS);  // its failure line: stderr
+  CHECK(p.error == "usage: share NAME [PATH]");
+  CHECK(o.ran == 2);  // neither ran a handler
+  out_set_quiet(false);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "log.h"
+#include "out.h"
 
 TEST_CASE("log: timestamps are local time with milliseconds after a comma", "[log]") {
   setenv("TZ", "UTC", 1);
