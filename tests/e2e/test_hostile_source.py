@@ -272,7 +272,7 @@ def mount_small(size="4m"):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()
-    harness._closers.append(lambda: subprocess.run(["umount", "-l", d],
+    harness.on_cleanup(lambda: subprocess.run(["umount", "-l", d],
                                                    stdout=subprocess.DEVNULL,
                                                    stderr=subprocess.DEVNULL))
     return d, ""
