@@ -1,5 +1,7 @@
-"""TAP reporting: the `Tap` reporter that runs each check (`t.test`), numbers
-the checks, and ends the file with the plan line and an exit code.
+"""TAP reporting: the `Tap` reporter that runs each check (`t.test`) and each
+set-up step (`t.setup`), numbers the checks, and ends the file with the plan
+line and an exit code. Only checks are TAP test points; a set-up step that
+works is a `# setup:` comment, one that fails is a `not ok` and skips the rest.
 """
 
 import signal
@@ -19,6 +21,16 @@ class Tap:
 
     An exception inside makes the check `not ok` with diagnostics. After a
     fatal check fails, the remaining checks are reported as skipped.
+
+    Set-up (starting a tracker, making a file, sharing it) is not a check and
+    is not counted as one:
+
+        @t.setup("tracker starts")
+        def _():
+            c.tracker = start_tracker(tt)
+
+    prints `# setup: tracker starts` when it works; when it fails it is one
+    `not ok` (the file fails) and every later check is skipped.
     """
 
     def __init__(self):
@@ -68,12 +80,7 @@ class Tap:
                     print(f"not ok {self.count} - {desc} # TODO {todo}", flush=True)
                     self.diag(str(exc))
                     return None
-                self.ok(False, desc)
-                if isinstance(exc, (CheckFailed, ExpectTimeout)):
-                    self.diag(str(exc))
-                else:
-                    self.diag("".join(traceback.format_exception(exc)).rstrip())
-                self._dump_watched()
+                self._failed(desc, exc)
                 if fatal:
                     self.skip_reason = f"after the fatal failure of check {self.count}"
                 return None
@@ -81,6 +88,32 @@ class Tap:
             return result
 
         return run
+
+    def setup(self, desc):
+        """Run the decorated function as a set-up step: a TAP comment when it
+        works, a failed test point (and every later check skipped) when not."""
+        def run(fn):
+            if self.skip_reason:
+                self.diag(f"setup skipped: {desc} ({self.skip_reason})")
+                return None
+            try:
+                result = fn()
+            except Exception as exc:  # a failed set-up is a failure of the file
+                self._failed(f"setup: {desc}", exc)
+                self.skip_reason = f"after the failed set-up step {desc!r}"
+                return None
+            self.diag(f"setup: {desc}")
+            return result
+
+        return run
+
+    def _failed(self, desc, exc):
+        self.ok(False, desc)
+        if isinstance(exc, (CheckFailed, ExpectTimeout)):
+            self.diag(str(exc))
+        else:
+            self.diag("".join(traceback.format_exception(exc)).rstrip())
+        self._dump_watched()
 
     def watch(self, *procs):
         """Processes whose recent output is shown when a check fails."""

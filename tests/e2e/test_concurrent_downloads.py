@@ -20,7 +20,7 @@ t = Tap()
 c = SimpleNamespace()
 
 
-@t.test("tracker and seeder start; peer 31 shares a 32 MiB random file", fatal=True)
+@t.setup("tracker and seeder start; peer 31 shares a 32 MiB random file")
 def _():
     c.tracker = start_tracker(tt)
     d = tempdir("seeder")

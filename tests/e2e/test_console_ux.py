@@ -47,7 +47,7 @@ def _():
     eq(p.wait(10), 1, "exit code")
 
 
-@t.test("tracker and peer 62 (piped) start", fatal=True)
+@t.setup("tracker and peer 62 (piped) start")
 def _():
     c.tracker = start_tracker(tt)
     c.dir = tempdir("peer62")

@@ -47,7 +47,7 @@ def content_33():
     return content
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
@@ -58,8 +58,8 @@ def _():
 A = "corrupt.bin"
 
 
-@t.test("(a) tt seeder 71 shares corrupt.bin; an honest python source with the even pieces "
-        "and a python liar (bad bytes in pieces 3, 7, 11, ...) register", fatal=True)
+@t.setup("(a) tt seeder 71 shares corrupt.bin; an honest python source with the even pieces "
+        "and a python liar (bad bytes in pieces 3, 7, 11, ...) register")
 def _():
     c.a = content_33()
     d = tempdir("seeder71")
@@ -124,8 +124,8 @@ def _():
 B = "twisted.bin"
 
 
-@t.test("(b) a source with another file's manifest, one that answers garbage, and an honest one "
-        "(held back) register twisted.bin", fatal=True)
+@t.setup("(b) a source with another file's manifest, one that answers garbage, and an honest one "
+        "(held back) register twisted.bin")
 def _():
     c.b = content_33()
     other = Content(os.urandom(3 << 20))

@@ -94,7 +94,7 @@ def read_to_close(s, timeout=10.0):
     return out
 
 
-@t.test("tracker; peer idle serving one file (for (c)); seeder sharing five files", fatal=True)
+@t.setup("tracker; peer idle serving one file (for (c)); seeder sharing five files")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

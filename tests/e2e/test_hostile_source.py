@@ -64,7 +64,7 @@ def peer(n, extra=()):
     return p
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

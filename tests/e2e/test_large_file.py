@@ -15,7 +15,7 @@ t = Tap()
 c = SimpleNamespace()
 
 
-@t.test("tracker and two peers start; peer 21 shares a 64 MiB random file", fatal=True)
+@t.setup("tracker and two peers start; peer 21 shares a 64 MiB random file")
 def _():
     c.tracker = start_tracker(tt)
     seed_dir = tempdir("seeder")

@@ -36,7 +36,7 @@ def sources(name):
     return peer_list(c.watcher.get_peers(name))
 
 
-@t.test(f"tracker starts with --peer-ttl {TTL}", fatal=True)
+@t.setup(f"tracker starts with --peer-ttl {TTL}")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", str(TTL)])
     t.watch(c.tracker)
@@ -144,7 +144,7 @@ def _():
 # ---------------------------------------------------------------- (d)
 
 
-@t.test("(d) tt peer 8 shares v.txt", fatal=True)
+@t.setup("(d) tt peer 8 shares v.txt")
 def _():
     d = tempdir("peer8")
     write_bytes(f"{d}/v.txt", V_DATA)

@@ -35,7 +35,7 @@ def sharer(peer_id, name, content):
     return p
 
 
-@t.test("tracker starts", fatal=True)
+@t.setup("tracker starts")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

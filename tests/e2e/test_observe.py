@@ -143,7 +143,7 @@ def _():
     require(c.http_port > 0, "a port")
 
 
-@t.test("two peers share files", fatal=True)
+@t.setup("two peers share files")
 def _():
     c.alice = start_sharer(tt, "alice", c.tracker.port, "a.txt", b"alpha\n" * 100)
     c.bob = start_sharer(tt, "bob", c.tracker.port, "b.txt", b"bravo\n" * 200)

@@ -44,8 +44,7 @@ def source_entry(peer):
     return None
 
 
-@t.test("tracker starts (--peer-ttl 600); a gated complete python source registers part.bin",
-        fatal=True)
+@t.setup("tracker starts (--peer-ttl 600); a gated complete python source registers part.bin")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

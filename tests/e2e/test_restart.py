@@ -33,7 +33,7 @@ F1 = os.urandom(300_000)
 F2 = os.urandom(70_000)
 
 
-@t.test(f"tracker starts with --peer-ttl {TTL}", fatal=True)
+@t.setup(f"tracker starts with --peer-ttl {TTL}")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", str(TTL)])
     c.port = c.tracker.port
@@ -72,8 +72,7 @@ def _():
                         r"\(will keep trying\)$", timeout=15)
 
 
-@t.test("after 3 more heartbeat intervals down, a new tracker starts on the same port P",
-        fatal=True)
+@t.setup("after 3 more heartbeat intervals down, a new tracker starts on the same port P")
 def _():
     time.sleep(3 * INTERVAL)
     c.tracker2 = start_tracker_at(tt, c.port, extra=["--peer-ttl", str(TTL)], name="tracker2")

@@ -81,7 +81,7 @@ def resumed_ok(p, name, content, src, kept, conn_marker):
     eq(temp_files(p.dir), [], "temp files")
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.exact = []
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])

@@ -28,7 +28,7 @@ D_DATA = os.urandom(1 << 20)
 A_DATA = b"shared by tt peer 66 through a seed tracker\n" * 500
 
 
-@t.test("tracker starts", fatal=True)
+@t.setup("tracker starts")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

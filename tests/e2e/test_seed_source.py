@@ -52,7 +52,7 @@ def number_of(name, port):
     return ports.index(port) + 1
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

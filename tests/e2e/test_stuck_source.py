@@ -58,7 +58,7 @@ def _():
     c.have71 = c.content.verified_in(c.part71)
 
 
-@t.test("a black hole H that has exactly peer 71's pieces registers (complete:false)", fatal=True)
+@t.setup("a black hole H that has exactly peer 71's pieces registers (complete:false)")
 def _():
     # gate=0: every piece request is accepted and held for ever (the test never opens it).
     c.h = ExtSource(c.tracker.port, "hole", NAME, c.content, complete=False, have=c.have71,

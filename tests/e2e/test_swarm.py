@@ -34,7 +34,7 @@ def received(p):
     return int(m.group(1)), [s.strip() for s in m.group(2).split(",")]
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

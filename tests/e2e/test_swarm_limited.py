@@ -35,7 +35,7 @@ RECEIVED_RE = r"^Received .* \((\d+) bytes\) in [0-9.]+ s \(.*/s\) from (.*)$"
 SOURCE_RE = r"^Source ([0-9.]+):(\d+) sent (\d+) bytes \((\d+) pieces\)$"
 
 
-@t.test("tracker, a seeder limited to 1 MiB/s upload sharing 8 MiB, six downloaders", fatal=True)
+@t.setup("tracker, a seeder limited to 1 MiB/s upload sharing 8 MiB, six downloaders")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

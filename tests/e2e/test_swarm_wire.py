@@ -35,7 +35,7 @@ def bitfield(indexes, count):
     return b.hex()
 
 
-@t.test("tracker, and a tt seeder sharing a 4 MiB file (16 pieces)", fatal=True)
+@t.setup("tracker, and a tt seeder sharing a 4 MiB file (16 pieces)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

@@ -16,7 +16,7 @@ c = SimpleNamespace()
 DATA = b"fetched through a terminal session\n" * 300
 
 
-@t.test("tracker and seeder peer 81 (piped) start; 81 shares t.txt", fatal=True)
+@t.setup("tracker and seeder peer 81 (piped) start; 81 shares t.txt")
 def _():
     c.tracker = start_tracker(tt)
     d = tempdir("peer81")
