@@ -61,6 +61,13 @@ def same_file(path, expected_sha, what=None):
             f"{what or path} differs from the original (size {os.path.getsize(path)})")
 
 
+def clean_copy(d, name, expected_sha, who):
+    """Check that directory d holds NAME byte-identical and no part or temp file."""
+    same_file(os.path.join(d, name), expected_sha, f"{who}'s copy")
+    require(part_files(d) == [], f"{who}: part files {part_files(d)}")
+    require(temp_files(d) == [], f"{who}: temp files {temp_files(d)}")
+
+
 def part_name(cid):
     """The name of the part file a download of content id `cid` goes to."""
     return ".tt-part-" + cid[:16]

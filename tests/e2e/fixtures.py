@@ -1,5 +1,6 @@
 """Starting tt: trackers and peers on 127.0.0.1 with ports of the kernel's
-choosing (read from their first lines), `tt id`.
+choosing (read from their first lines), `tt id`, and the set-ups many tests
+share.
 """
 
 import os
@@ -7,8 +8,9 @@ import re
 import sys
 import time
 
-from checks import HOST, CheckFailed, ExpectTimeout, require
-from files import write_bytes
+from checks import HOST, CheckFailed, ExpectTimeout, eq, require
+from extclient import ExtClient
+from files import write_bytes, write_random
 from procs import Proc, run, tempdir
 
 
@@ -76,15 +78,48 @@ def start_peer(tt, peer_id, tracker_port, d=None, cwd=None, extra=(), use_pty=Fa
     return p
 
 
+def share(p, name, timeout=60):
+    """Peer p shares NAME (a file in its --dir) and says so."""
+    p.send(f"share {name}")
+    p.expect_line(f"Peer {p.peer_id} shared a new files: {name}", timeout=timeout)
+
+
 def start_sharer(tt, peer_id, tracker_port, name, data, extra=()):
     """A tt peer in a new temp dir with file NAME (bytes `data`), joined and
     sharing it. Returns the Proc (the caller watches it)."""
     d = tempdir(f"sharer{peer_id}")
     write_bytes(f"{d}/{name}", data)
     p = start_peer(tt, peer_id, tracker_port, d, extra=extra)
-    p.send(f"share {name}")
-    p.expect_line(f"Peer {peer_id} shared a new files: {name}", timeout=30)
+    share(p, name)
     return p
+
+
+def start_random_sharer(tt, peer_id, tracker_port, name, size, extra=()):
+    """start_sharer for `size` random bytes, written a block at a time (for
+    large files). The Proc's .sha is their SHA-256 hex digest."""
+    d = tempdir(f"sharer{peer_id}")
+    sha = write_random(f"{d}/{name}", size)
+    p = start_peer(tt, peer_id, tracker_port, d, extra=extra)
+    p.sha = sha
+    share(p, name)
+    return p
+
+
+def start_tracker_and_watcher(tt, extra=()):
+    """A tracker and an ExtClient "watcher" that asks it (extended get_peers)
+    and never joins. Returns (tracker Proc, watcher)."""
+    tracker = start_tracker(tt, extra=extra)
+    return tracker, ExtClient(tracker.port, "watcher")
+
+
+def all_leave_at_eof(expected):
+    """Ends the stdin of every peer in `expected`, a list of (Proc, exit code),
+    then checks that each says it leaves the network and exits with its code."""
+    for p, _ in expected:
+        p.close_stdin()
+    for p, code in expected:
+        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
+        eq(p.wait(), code, f"{p.name} exit code")
 
 
 def tt_id(tt, path):

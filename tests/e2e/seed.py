@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from checks import DEFAULT_TIMEOUT, HOST, CheckFailed, budget, wait_for
+from checks import DEFAULT_TIMEOUT, HOST, CheckFailed, budget, eq, wait_for
 from net import serve_in_background, udp_ask_json, udp_socket
 from procs import on_cleanup
 
@@ -140,6 +140,14 @@ class SeedPeer:
 
     def leave(self):
         return self.ask({"action": "leave", "peer_id": self.peer_id})
+
+
+def joined_seed_source(tracker_port, peer_id, name, data, mode="full"):
+    """A SeedPeer that serves NAME (bytes `data`) in `mode`, joined at the tracker
+    with that one file; a join answer other than {"status": "ok"} fails the check."""
+    src = SeedPeer(tracker_port, peer_id, {name: data}, mode)
+    eq(src.join([name]), {"status": "ok"}, f"join answer of seed source {peer_id}")
+    return src
 
 
 class SeedTracker:

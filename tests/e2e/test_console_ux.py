@@ -9,10 +9,9 @@ Ctrl-C (SIGINT) in a download says what is kept and how to resume."""
 import os
 import re
 import signal
-import time
 from types import SimpleNamespace
 
-from harness import (HOST, PEER_PROMPT, Content, CheckFailed, Tap, eq, require, seed_download,
+from harness import (CheckFailed, Content, HOST, PEER_PROMPT, Tap, eq, require, seed_download,
                      start_peer, start_sharer, start_tracker, tempdir, tt_path, udp_socket,
                      wait_for, write_bytes)
 

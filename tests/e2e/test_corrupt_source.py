@@ -24,9 +24,9 @@ import re
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
-                     require, same_file, start_peer, start_tracker, temp_files, tempdir, tt_id,
-                     tt_path, wait_for, write_bytes)
+from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, eq, log_messages,
+                     part_files, part_name, require, same_file, start_peer, start_sharer,
+                     start_tracker, temp_files, tt_id, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -62,13 +62,9 @@ A = "corrupt.bin"
         "and a python liar (bad bytes in pieces 3, 7, 11, ...) register")
 def _():
     c.a = content_33()
-    d = tempdir("seeder71")
-    write_bytes(f"{d}/{A}", c.a.data)
-    eq(tt_id(tt, f"{d}/{A}")[0], c.a.id, "tt id of the file")
-    c.seeder = start_peer(tt, 71, c.tracker.port, d)
+    c.seeder = start_sharer(tt, 71, c.tracker.port, A, c.a.data)
     t.watch(c.seeder)
-    c.seeder.send(f"share {A}")
-    c.seeder.expect_line(f"Peer 71 shared a new files: {A}", timeout=30)
+    eq(tt_id(tt, f"{c.seeder.dir}/{A}")[0], c.a.id, "tt id of the file")
     c.even = ExtSource(c.tracker.port, "even", A, c.a, complete=False,
                        have=range(0, c.a.count, 2))
     c.liar = ExtSource(c.tracker.port, "liar", A, c.a,
@@ -213,10 +209,7 @@ def _():
 
 @t.test("the peers leave at end of stdin (72 with exit code 0, 73 with 1: one get failed)")
 def _():
-    for p, code in ((c.p72, 0), (c.p73, 1), (c.seeder, 0)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p72, 0), (c.p73, 1), (c.seeder, 0)])
 
 
 t.done()

@@ -14,9 +14,9 @@ import socket
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, absent, eq, log_messages, require, sha256, sha256_file,
-                     start_peer, start_sharer, start_tracker, temp_files, tt_path, udp_ask_json,
-                     wait_for, write_bytes)
+from harness import (HOST, Tap, absent, eq, joined_seed_source, log_messages, require, sha256,
+                     sha256_file, start_peer, start_sharer, start_tracker, temp_files, tt_path,
+                     udp_ask_json, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -28,9 +28,7 @@ DATA_SHA = sha256(DATA)
 
 def seed_source(peer_id, name, mode):
     """A python seed peer joined at the tracker with `name`, served in `mode`."""
-    src = SeedPeer(c.tracker.port, peer_id, {name: DATA}, mode)
-    eq(src.join([name]), {"status": "ok"}, f"join answer for seed source {peer_id}")
-    return src
+    return joined_seed_source(c.tracker.port, peer_id, name, DATA, mode)
 
 
 def download_error(p, name):

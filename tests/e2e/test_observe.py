@@ -19,8 +19,7 @@ import time
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, require, start_sharer, start_tracker, tempdir,
-                     tt_path, wait_for)
+from harness import HOST, SeedPeer, Tap, eq, require, start_sharer, start_tracker, tempdir, tt_path
 
 tt = tt_path()
 t = Tap()

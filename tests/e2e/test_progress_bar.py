@@ -9,8 +9,7 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, Tap, eq, require, same_file, start_peer, start_sharer,
-                     start_tracker, tt_path)
+from harness import Content, Tap, eq, same_file, start_peer, start_sharer, start_tracker, tt_path
 
 tt = tt_path()
 t = Tap()

@@ -23,8 +23,9 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
-                     require, same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, eq, log_messages,
+                     part_files, part_name, require, same_file, start_peer, start_tracker,
+                     temp_files, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -216,10 +217,7 @@ def _():
 
 @t.test("the peers leave at end of stdin (peer 53, which had a failed command, with exit code 1)")
 def _():
-    for p, code in ((c.p51, 0), (c.p52, 0), (c.p53, 1)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p51, 0), (c.p52, 0), (c.p53, 1)])
 
 
 t.done()

@@ -21,9 +21,9 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtClient, HOST, SeedPeer, Tap, absent, eq, ext_get_peers,
-                     log_messages, part_files, require, same_file, start_peer, start_sharer,
-                     start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, HOST, Tap, absent, all_leave_at_eof, eq, ext_get_peers,
+                     joined_seed_source, log_messages, part_files, require, same_file, start_peer,
+                     start_sharer, start_tracker_and_watcher, temp_files, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -33,9 +33,7 @@ RECEIVED_RE = r"^Received .* \((\d+) bytes\) in [0-9.]+ s \(.*/s\) from (.*)$"
 
 
 def seed_source(peer_id, name, data):
-    src = SeedPeer(c.tracker.port, peer_id, {name: data})
-    eq(src.join([name]), {"status": "ok"}, f"join answer of {peer_id}")
-    return src
+    return joined_seed_source(c.tracker.port, peer_id, name, data)
 
 
 def tt_seeder(peer_id, name, content):
@@ -54,9 +52,8 @@ def number_of(name, port):
 
 @t.setup("tracker starts (--peer-ttl 600)")
 def _():
-    c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
+    c.tracker, c.watcher = start_tracker_and_watcher(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    c.watcher = ExtClient(c.tracker.port, "watcher")
 
 
 # ---------------------------------------------------------------- (a)
@@ -205,10 +202,7 @@ def _():
 
 @t.test("the peers leave at end of stdin (85, whose get failed, with exit code 1)")
 def _():
-    for p, code in ((c.p81, 0), (c.p82, 0), (c.p83, 0), (c.p84, 0), (c.p85, 1), (c.p87, 0)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p81, 0), (c.p82, 0), (c.p83, 0), (c.p84, 0), (c.p85, 1), (c.p87, 0)])
 
 
 t.done()

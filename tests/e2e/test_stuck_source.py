@@ -26,8 +26,8 @@ No check depends on timing tighter than the --timeout itself.
 import os
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtSource, Tap, eq, part_files, part_name, require,
-                     same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, eq, part_files, part_name,
+                     require, same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -115,10 +115,7 @@ def _():
 
 @t.test("the peers leave at end of stdin with exit code 0")
 def _():
-    for p in (c.p71, c.p72, c.p73):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(c.p71, 0), (c.p72, 0), (c.p73, 0)])
     c.h.server.close()
     c.h2.server.close()
 
