@@ -68,6 +68,14 @@ def clean_copy(d, name, expected_sha, who):
     require(temp_files(d) == [], f"{who}: temp files {temp_files(d)}")
 
 
+def nothing_left(d, name):
+    """Check that a failed download left nothing in directory d: nothing under
+    NAME, no part file and no temp file."""
+    absent(d, name)
+    require(part_files(d) == [], f"part files {part_files(d)} in {d}")
+    require(temp_files(d) == [], f"temp files {temp_files(d)} in {d}")
+
+
 def part_name(cid):
     """The name of the part file a download of content id `cid` goes to."""
     return ".tt-part-" + cid[:16]

@@ -25,8 +25,8 @@ from content import (MAX_PIECE_SIZE, MAX_PIECES_WANTED, MIN_PIECE_SIZE, Content,
 from extclient import ExtClient, ExtConn, ext_get_peers
 from extserve import ExtServer, ExtSource, SeedFormSource
 from files import (LOG_LINE_RE, TEMP_PREFIX, absent, check_log_format, clean_copy, log_messages,
-                   part_files, part_name, read_log, same_file, sha256, sha256_file, temp_files,
-                   write_bytes, write_random)
+                   nothing_left, part_files, part_name, read_log, same_file, sha256, sha256_file,
+                   temp_files, write_bytes, write_random)
 from fixtures import (PEER_PROMPT, all_leave_at_eof, share, start_peer, start_random_sharer,
                       start_sharer, start_tracker, start_tracker_and_watcher, start_tracker_at,
                       tt_id, tt_path)
@@ -44,8 +44,8 @@ __all__ = [
     "SeedFormSource", "SeedPeer", "SeedServer", "SeedTracker", "TEMP_PREFIX", "Tap", "absent",
     "all_leave_at_eof", "bitfield_hex", "bitfield_indices", "budget", "check_log_format",
     "clean_copy", "cleanup", "eq", "ext_get_peers", "is_error", "joined_seed_source",
-    "log_messages", "on_cleanup", "part_files", "part_name", "peer_list", "piece_size_for",
-    "read_log", "recv_answer", "require", "run", "same_file", "seed_download",
+    "log_messages", "nothing_left", "on_cleanup", "part_files", "part_name", "peer_list",
+    "piece_size_for", "read_log", "recv_answer", "require", "run", "same_file", "seed_download",
     "serve_in_background", "sha256", "sha256_file", "share", "start_peer", "start_random_sharer",
     "start_sharer", "start_tracker", "start_tracker_and_watcher", "start_tracker_at",
     "tcp_listener", "temp_files", "tempdir", "tt_id", "tt_path", "udp_ask", "udp_ask_json",

@@ -24,9 +24,9 @@ import re
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, eq, log_messages,
-                     part_files, part_name, require, same_file, start_peer, start_sharer,
-                     start_tracker, temp_files, tt_id, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, clean_copy, eq,
+                     log_messages, part_files, part_name, require, same_file, start_peer,
+                     start_sharer, start_tracker, temp_files, tt_id, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -90,9 +90,7 @@ def _():
 def _():
     c.seeder.signal(signal.SIGCONT)
     c.p72.expect_line(f"Downloaded file {A} successfully.", timeout=60)
-    same_file(os.path.join(c.p72.dir, A), c.a.sha)
-    eq(part_files(c.p72.dir), [], "part files")
-    eq(temp_files(c.p72.dir), [], "temp files")
+    clean_copy(c.p72.dir, A, c.a.sha, c.p72.name)
 
 
 @t.test("(a) the seeder is among the sources named; only the liar was dropped")
@@ -202,9 +200,7 @@ def _():
     if c.good:
         c.p73.expect_line(f"Resuming {C}: {len(c.good)} of 33 pieces already here")
     c.p73.expect_line(f"Downloaded file {C} successfully.", timeout=60)
-    same_file(os.path.join(c.p73.dir, C), c.c.sha)
-    eq(part_files(c.p73.dir), [], "part files")
-    eq(temp_files(c.p73.dir), [], "temp files")
+    clean_copy(c.p73.dir, C, c.c.sha, c.p73.name)
 
 
 @t.test("the peers leave at end of stdin (72 with exit code 0, 73 with 1: one get failed)")

@@ -37,8 +37,8 @@ from types import SimpleNamespace
 
 import harness
 from harness import (Content, ExtSource, HOST, SeedFormSource, Tap, absent, eq, joined_seed_source,
-                     part_files, require, same_file, start_peer, start_tracker, temp_files,
-                     tempdir, tt_path)
+                     nothing_left, part_files, require, same_file, start_peer, start_tracker,
+                     temp_files, tempdir, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -84,9 +84,7 @@ def _():
                   f"the tracker announced 100", timeout=30)
     error_line(p, name)
     eq(piece_requests(liar.server), [], "piece requests")
-    absent(p.dir, name)
-    eq(part_files(p.dir), [], "part files")
-    eq(temp_files(p.dir), [], "temp files")
+    nothing_left(p.dir, name)
     c.p101 = p
 
 

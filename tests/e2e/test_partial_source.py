@@ -22,8 +22,8 @@ import os
 from types import SimpleNamespace
 
 from harness import (Content, ExtConn, ExtSource, HOST, Tap, all_leave_at_eof, bitfield_indices,
-                     eq, ext_get_peers, part_files, part_name, require, same_file, seed_download,
-                     sha256, start_peer, start_tracker_and_watcher, temp_files, tt_path, wait_for)
+                     clean_copy, eq, ext_get_peers, part_name, require, seed_download, sha256,
+                     start_peer, start_tracker_and_watcher, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -141,9 +141,7 @@ def _():
     c.src.server.open_gate()
     for p in (c.p61, c.p62):
         p.expect_line(f"Downloaded file {NAME} successfully.", timeout=60)
-        same_file(os.path.join(p.dir, NAME), c.content.sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, NAME, c.content.sha, p.name)
 
 
 @t.test("peer 62's `Received ... from` names peer 61")

@@ -26,8 +26,8 @@ No check depends on timing tighter than the --timeout itself.
 import os
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, eq, part_files, part_name,
-                     require, same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, clean_copy, eq, part_files,
+                     part_name, require, same_file, start_peer, start_tracker, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -89,9 +89,7 @@ def _():
     c.g.server.open_gate()
     for p in (c.p71, c.p72):
         p.expect_line(f"Downloaded file {NAME} successfully.", timeout=60)
-        same_file(os.path.join(p.dir, NAME), c.content.sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, NAME, c.content.sha, p.name)
     eq(dropped(c.p72, c.h.port), [], "peer 72 dropping H")
 
 

@@ -18,9 +18,8 @@ import re
 from types import SimpleNamespace
 
 from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, clean_copy, eq,
-                     ext_get_peers, log_messages, part_files, require, same_file, start_peer,
-                     start_random_sharer, start_tracker_and_watcher, temp_files, tempdir, tt_id,
-                     tt_path, wait_for, write_bytes)
+                     ext_get_peers, log_messages, require, start_peer, start_random_sharer,
+                     start_tracker_and_watcher, tempdir, tt_id, tt_path, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -102,9 +101,7 @@ def _():
 
 @t.test("(a) the file is byte-identical; no part file or temp file is left")
 def _():
-    same_file(f"{c.p.dir}/{SPREAD}", c.content.sha)
-    eq(part_files(c.p.dir), [], "part files")
-    eq(temp_files(c.p.dir), [], "temp files")
+    clean_copy(c.p.dir, SPREAD, c.content.sha, c.p.name)
 
 
 @t.test("(a) each source was asked only for pieces it holds, and each sent its whole third")
