@@ -44,7 +44,7 @@ def one_error_line(command):
     require(new[1].startswith("tt: fence: "), f"the fence wrote {new[1]!r} on stderr")
 
 
-@t.test("tracker and peer 71 start", fatal=True)
+@t.setup("tracker and peer 71 start")
 def _():
     c.tracker = start_tracker(tt)
     c.dir = tempdir("peer71")

@@ -65,7 +65,7 @@ def error_of(raw, tid):
     return raw[8:].decode("utf-8", "replace")
 
 
-@t.test("tracker starts with an HTTP status server", fatal=True)
+@t.setup("tracker starts with an HTTP status server")
 def _():
     c.tracker = start_tracker(tt, extra=["--http", f"{HOST}:0", "--bt-interval", "600"])
     t.watch(c.tracker)

@@ -452,14 +452,14 @@ def _answers_connect():
         return False
 
 
-@t.test("mktorrent is installed (or installs)", fatal=True)
+@t.setup("mktorrent is installed (or installs)")
 def _():
     why = apt_install(["mktorrent"])
     require(why is None and shutil.which("mktorrent"), f"mktorrent: {why}")
 
 
 if OPENTRACKER:
-    @t.test("opentracker starts on 127.0.0.1 (development comparison)", fatal=True)
+    @t.setup("opentracker starts on 127.0.0.1 (development comparison)")
     def _():
         why = apt_install(["opentracker"])
         require(why is None, f"opentracker: {why}")
@@ -478,7 +478,7 @@ if OPENTRACKER:
         t.watch(c.tracker)
         wait_for(lambda: _answers_connect(), timeout=10, what="opentracker to answer")
 else:
-    @t.test("tt tracker starts with --http 127.0.0.1:0", fatal=True)
+    @t.setup("tt tracker starts with --http 127.0.0.1:0")
     def _():
         c.tracker = start_tracker(tt, extra=["--http", "127.0.0.1:0"])
         t.watch(c.tracker)

@@ -114,7 +114,7 @@ def failure(path):
     return d[b"failure reason"].decode()
 
 
-@t.test("tracker starts with --http 127.0.0.1:0", fatal=True)
+@t.setup("tracker starts with --http 127.0.0.1:0")
 def _():
     c.tracker = start_tracker(tt, extra=["--http", "127.0.0.1:0"])
     t.watch(c.tracker)

@@ -10,8 +10,8 @@ import socket
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, Tap, eq, require, same_file, seed_download, sha256, start_peer,
-                     start_tracker, temp_files, tempdir, tt_path, wait_for, write_random)
+from harness import (HOST, Tap, all_leave_at_eof, eq, require, same_file, seed_download, sha256,
+                     start_peer, start_random_sharer, start_tracker, temp_files, tt_path, wait_for)
 
 SIZE = 32 << 20
 
@@ -20,15 +20,13 @@ t = Tap()
 c = SimpleNamespace()
 
 
-@t.test("tracker and seeder start; peer 31 shares a 32 MiB random file", fatal=True)
+@t.setup("tracker and seeder start; peer 31 shares a 32 MiB random file")
 def _():
     c.tracker = start_tracker(tt)
-    d = tempdir("seeder")
-    c.sha = write_random(f"{d}/big.bin", SIZE)
-    c.seeder = start_peer(tt, 31, c.tracker.port, d)
-    t.watch(c.tracker, c.seeder)
-    c.seeder.send("share big.bin")
-    c.seeder.expect_line("Peer 31 shared a new files: big.bin", timeout=60)
+    t.watch(c.tracker)
+    c.seeder = start_random_sharer(tt, 31, c.tracker.port, "big.bin", SIZE)
+    t.watch(c.seeder)
+    c.sha = c.seeder.sha
 
 
 @t.test("a second seed-form client gets the whole file while the first one has stopped reading")
@@ -82,11 +80,7 @@ def _():
 
 @t.test("all peers leave at end of stdin with exit code 0")
 def _():
-    for p in c.getters + [c.seeder]:
-        p.close_stdin()
-    for p in c.getters + [c.seeder]:
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(p, 0) for p in c.getters + [c.seeder]])
 
 
 t.done()

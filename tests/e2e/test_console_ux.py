@@ -9,10 +9,9 @@ Ctrl-C (SIGINT) in a download says what is kept and how to resume."""
 import os
 import re
 import signal
-import time
 from types import SimpleNamespace
 
-from harness import (HOST, PEER_PROMPT, Content, CheckFailed, Tap, eq, require, seed_download,
+from harness import (CheckFailed, Content, HOST, PEER_PROMPT, Tap, eq, require, seed_download,
                      start_peer, start_sharer, start_tracker, tempdir, tt_path, udp_socket,
                      wait_for, write_bytes)
 
@@ -47,7 +46,7 @@ def _():
     eq(p.wait(10), 1, "exit code")
 
 
-@t.test("tracker and peer 62 (piped) start", fatal=True)
+@t.setup("tracker and peer 62 (piped) start")
 def _():
     c.tracker = start_tracker(tt)
     c.dir = tempdir("peer62")

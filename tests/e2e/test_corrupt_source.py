@@ -24,9 +24,9 @@ import re
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
-                     require, same_file, start_peer, start_tracker, temp_files, tempdir, tt_id,
-                     tt_path, wait_for, write_bytes)
+from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, clean_copy, eq,
+                     log_messages, part_files, part_name, require, same_file, start_peer,
+                     start_sharer, start_tracker, temp_files, tt_id, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -47,7 +47,7 @@ def content_33():
     return content
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
@@ -58,17 +58,13 @@ def _():
 A = "corrupt.bin"
 
 
-@t.test("(a) tt seeder 71 shares corrupt.bin; an honest python source with the even pieces "
-        "and a python liar (bad bytes in pieces 3, 7, 11, ...) register", fatal=True)
+@t.setup("(a) tt seeder 71 shares corrupt.bin; an honest python source with the even pieces "
+        "and a python liar (bad bytes in pieces 3, 7, 11, ...) register")
 def _():
     c.a = content_33()
-    d = tempdir("seeder71")
-    write_bytes(f"{d}/{A}", c.a.data)
-    eq(tt_id(tt, f"{d}/{A}")[0], c.a.id, "tt id of the file")
-    c.seeder = start_peer(tt, 71, c.tracker.port, d)
+    c.seeder = start_sharer(tt, 71, c.tracker.port, A, c.a.data)
     t.watch(c.seeder)
-    c.seeder.send(f"share {A}")
-    c.seeder.expect_line(f"Peer 71 shared a new files: {A}", timeout=30)
+    eq(tt_id(tt, f"{c.seeder.dir}/{A}")[0], c.a.id, "tt id of the file")
     c.even = ExtSource(c.tracker.port, "even", A, c.a, complete=False,
                        have=range(0, c.a.count, 2))
     c.liar = ExtSource(c.tracker.port, "liar", A, c.a,
@@ -94,9 +90,7 @@ def _():
 def _():
     c.seeder.signal(signal.SIGCONT)
     c.p72.expect_line(f"Downloaded file {A} successfully.", timeout=60)
-    same_file(os.path.join(c.p72.dir, A), c.a.sha)
-    eq(part_files(c.p72.dir), [], "part files")
-    eq(temp_files(c.p72.dir), [], "temp files")
+    clean_copy(c.p72.dir, A, c.a.sha, c.p72.name)
 
 
 @t.test("(a) the seeder is among the sources named; only the liar was dropped")
@@ -124,8 +118,8 @@ def _():
 B = "twisted.bin"
 
 
-@t.test("(b) a source with another file's manifest, one that answers garbage, and an honest one "
-        "(held back) register twisted.bin", fatal=True)
+@t.setup("(b) a source with another file's manifest, one that answers garbage, and an honest one "
+        "(held back) register twisted.bin")
 def _():
     c.b = content_33()
     other = Content(os.urandom(3 << 20))
@@ -206,17 +200,12 @@ def _():
     if c.good:
         c.p73.expect_line(f"Resuming {C}: {len(c.good)} of 33 pieces already here")
     c.p73.expect_line(f"Downloaded file {C} successfully.", timeout=60)
-    same_file(os.path.join(c.p73.dir, C), c.c.sha)
-    eq(part_files(c.p73.dir), [], "part files")
-    eq(temp_files(c.p73.dir), [], "temp files")
+    clean_copy(c.p73.dir, C, c.c.sha, c.p73.name)
 
 
 @t.test("the peers leave at end of stdin (72 with exit code 0, 73 with 1: one get failed)")
 def _():
-    for p, code in ((c.p72, 0), (c.p73, 1), (c.seeder, 0)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p72, 0), (c.p73, 1), (c.seeder, 0)])
 
 
 t.done()

@@ -43,7 +43,7 @@ def joined_id(p):
     return p.expect(rf"^Peer ({ID_RE}) joined the network on TCP port \d+$").group(1)
 
 
-@t.test("tracker, a sharer of a.bin and a rate-limited sharer of b.bin start", fatal=True)
+@t.setup("tracker, a sharer of a.bin and a rate-limited sharer of b.bin start")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

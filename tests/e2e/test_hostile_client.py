@@ -31,8 +31,9 @@ import threading
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, ExtConn, Tap, eq, require, run, same_file, seed_download, start_peer,
-                     start_tracker, tempdir, tt_path, wait_for, write_bytes, write_random)
+from harness import (ExtConn, HOST, Tap, eq, require, run, same_file, seed_download, share,
+                     start_peer, start_random_sharer, start_tracker, tempdir, tt_path, wait_for,
+                     write_bytes, write_random)
 
 tt = tt_path()
 t = Tap()
@@ -94,16 +95,12 @@ def read_to_close(s, timeout=10.0):
     return out
 
 
-@t.test("tracker; peer idle serving one file (for (c)); seeder sharing five files", fatal=True)
+@t.setup("tracker; peer idle serving one file (for (c)); seeder sharing five files")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    d = tempdir("idle")
-    write_random(f"{d}/idle.bin", 1 << 20)
-    c.idle = start_peer(tt, "idle", c.tracker.port, d)
+    c.idle = start_random_sharer(tt, "idle", c.tracker.port, "idle.bin", 1 << 20)
     t.watch(c.idle)
-    c.idle.send("share idle.bin")
-    c.idle.expect_line("Peer idle shared a new files: idle.bin", timeout=60)
     # (c) starts now and is checked at the end: the idle time runs meanwhile.
     c.quiet = hold_conn(c.idle.port, "idle.bin")
     c.drip = hold_conn(c.idle.port, "idle.bin")
@@ -147,8 +144,7 @@ def _():
     c.seeder = start_peer(tt, "s", c.tracker.port, c.dir)
     t.watch(c.seeder)
     for name in ("hold.bin", "link.bin", "swap.bin", "trick.bin", "big.bin"):
-        c.seeder.send(f"share {name}")
-        c.seeder.expect_line(f"Peer s shared a new files: {name}", timeout=60)
+        share(c.seeder, name)
 
 
 @t.test("(a) a symbolic link swapped in for a shared file: neither form sends the secret")

@@ -29,7 +29,6 @@ piece), link unverified bytes without saying so, or hang on a trickle.
 """
 
 import hashlib
-import json
 import os
 import subprocess
 import threading
@@ -37,9 +36,9 @@ import time
 from types import SimpleNamespace
 
 import harness
-from harness import (Content, ExtSource, HOST, SeedFormSource, SeedPeer, Tap, absent, eq,
-                     part_files, require, same_file, start_peer, start_tracker, temp_files, tempdir,
-                     tt_path, wait_for, write_bytes)
+from harness import (Content, ExtSource, HOST, SeedFormSource, Tap, absent, eq, joined_seed_source,
+                     nothing_left, part_files, require, same_file, start_peer, start_tracker,
+                     temp_files, tempdir, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -64,7 +63,7 @@ def peer(n, extra=()):
     return p
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
@@ -85,9 +84,7 @@ def _():
                   f"the tracker announced 100", timeout=30)
     error_line(p, name)
     eq(piece_requests(liar.server), [], "piece requests")
-    absent(p.dir, name)
-    eq(part_files(p.dir), [], "part files")
-    eq(temp_files(p.dir), [], "temp files")
+    nothing_left(p.dir, name)
     c.p101 = p
 
 
@@ -142,8 +139,7 @@ def _():
 @t.test("(b) no id, no size: a 3 MiB flood stops at --max-unverified-size 1M, and says so")
 def _():
     name = "movie.mkv"
-    src = SeedPeer(c.tracker.port, "flood-b", {name: bytes(3 << 20)})
-    eq(src.join([name]), {"status": "ok"}, "join answer")
+    joined_seed_source(c.tracker.port, "flood-b", name, bytes(3 << 20))
     p = peer(103, ["--max-unverified-size", "1M"])
     p.send(f"get {name}")
     err = error_line(p, name)
@@ -159,8 +155,7 @@ def _():
 def _():
     name = "notes.txt"
     data = os.urandom(300000)
-    src = SeedPeer(c.tracker.port, "plain-b", {name: data})
-    eq(src.join([name]), {"status": "ok"}, "join answer")
+    joined_seed_source(c.tracker.port, "plain-b", name, data)
     p = peer(104)
     p.send(f"get {name}")
     p.expect_line(f"Downloaded file {name} successfully.", timeout=30)
@@ -218,8 +213,7 @@ def _():
 @t.test("(d) a seed-form source dripping a byte every 0.1 s is given up after --timeout 2")
 def _():
     name = "drip.bin"
-    src = SeedPeer(c.tracker.port, "drip-d", {name: os.urandom(100000)}, mode="drip")
-    eq(src.join([name]), {"status": "ok"}, "join answer")
+    joined_seed_source(c.tracker.port, "drip-d", name, os.urandom(100000), mode="drip")
     p = peer(106, ["--timeout", "2"])
     p.send(f"get {name}")
     err = error_line(p, name, timeout=20)
@@ -250,8 +244,7 @@ def _():
     content = Content(os.urandom(300000))
     swarm_name, seed_name = "limited.bin", "limited-seed.bin"
     ExtSource(c.tracker.port, "honest-d", swarm_name, content)
-    src = SeedPeer(c.tracker.port, "honest-seed-d", {seed_name: content.data})
-    eq(src.join([seed_name]), {"status": "ok"}, "join answer")
+    joined_seed_source(c.tracker.port, "honest-seed-d", seed_name, content.data)
     p = peer(108, ["--max-download-rate", "64K", "--min-rate", "1M", "--timeout", "3"])
     p.send(f"get {swarm_name}")
     p.expect_line(f"Downloaded file {swarm_name} successfully.", timeout=60)
@@ -272,7 +265,7 @@ def mount_small(size="4m"):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()
-    harness._closers.append(lambda: subprocess.run(["umount", "-l", d],
+    harness.on_cleanup(lambda: subprocess.run(["umount", "-l", d],
                                                    stdout=subprocess.DEVNULL,
                                                    stderr=subprocess.DEVNULL))
     return d, ""

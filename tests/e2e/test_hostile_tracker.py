@@ -69,7 +69,7 @@ def drain(sock):
 # ---------------------------------------------------------------- (1)
 
 
-@t.test("(1) a holder whose port never completes a connection (full accept queue)", fatal=True)
+@t.setup("(1) a holder whose port never completes a connection (full accept queue)")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

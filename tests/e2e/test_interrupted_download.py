@@ -14,9 +14,9 @@ import socket
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, absent, eq, log_messages, require, sha256, sha256_file,
-                     start_peer, start_tracker, temp_files, tempdir, tt_path, udp_ask_json,
-                     wait_for, write_bytes)
+from harness import (HOST, Tap, absent, eq, joined_seed_source, log_messages, require, sha256,
+                     sha256_file, start_peer, start_sharer, start_tracker, temp_files, tt_path,
+                     udp_ask_json, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -28,9 +28,7 @@ DATA_SHA = sha256(DATA)
 
 def seed_source(peer_id, name, mode):
     """A python seed peer joined at the tracker with `name`, served in `mode`."""
-    src = SeedPeer(c.tracker.port, peer_id, {name: DATA}, mode)
-    eq(src.join([name]), {"status": "ok"}, f"join answer for seed source {peer_id}")
-    return src
+    return joined_seed_source(c.tracker.port, peer_id, name, DATA, mode)
 
 
 def download_error(p, name):
@@ -43,7 +41,7 @@ def readable(reason):
             f"unreadable reason {reason!r}")
 
 
-@t.test("tracker starts", fatal=True)
+@t.setup("tracker starts")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)
@@ -138,25 +136,25 @@ def _():
     eq(temp_files(c.p42.dir), [], "temp files")
 
 
-@t.test("setup: tt peer 44 shares trunc.bin, then a seed source that sends half and closes joins")
+@t.setup("tt peer 44 shares trunc.bin, then a seed source that sends half and closes joins")
 def _():
-    d = tempdir("seeder44")
-    write_bytes(f"{d}/trunc.bin", DATA)
-    seeder = start_peer(tt, 44, c.tracker.port, d)
-    t.watch(seeder)
-    seeder.send("share trunc.bin")
-    seeder.expect_line("Peer 44 shared a new files: trunc.bin")
+    c.seeder44 = start_sharer(tt, 44, c.tracker.port, "trunc.bin", DATA)
+    t.watch(c.seeder44)
     c.trunc_src = seed_source("s44", "trunc.bin", "half_close")
+
+
+@t.test("the tracker announces trunc.bin's size and id (from tt peer 44's share)")
+def _():
     # Only a downloader that learns the size (or content id) can tell a
     # truncated seed-form transfer from a whole one.
     answer = udp_ask_json(c.tracker.port, {"action": "get_peers", "v": 1, "peer_id": "s45",
                                            "file_name": "trunc.bin"})
-    c.size_known = "size" in answer or "id" in answer
-    t.diag(f"extended get_peers answer: {answer}")
+    eq(answer.get("size"), len(DATA), f"size in the extended get_peers answer {answer}")
+    require(isinstance(answer.get("id"), str) and len(answer["id"]) == 64,
+            f"no content id in the extended get_peers answer {answer}")
 
 
-@t.test("a source that closes after half of a file of known size never leaves a truncated file",
-        todo=None if getattr(c, "size_known", False) else "tt's tracker does not know file sizes yet (PROTOCOL §1 extensions)")
+@t.test("a source that closes after half of a file of known size never leaves a truncated file")
 def _():
     src = c.trunc_src
     c.p42.send("get trunc.bin 2")

@@ -5,8 +5,9 @@ the downloader then serves it in turn (to a seed-form client)."""
 import time
 from types import SimpleNamespace
 
-from harness import (Tap, eq, require, same_file, seed_download, sha256, start_peer,
-                     start_tracker, temp_files, tempdir, tt_path, write_bytes, write_random)
+from harness import (Tap, all_leave_at_eof, eq, require, same_file, seed_download, sha256,
+                     start_peer, start_random_sharer, start_tracker, temp_files, tt_path,
+                     write_bytes)
 
 SIZE = 64 << 20
 
@@ -15,16 +16,14 @@ t = Tap()
 c = SimpleNamespace()
 
 
-@t.test("tracker and two peers start; peer 21 shares a 64 MiB random file", fatal=True)
+@t.setup("tracker and two peers start; peer 21 shares a 64 MiB random file")
 def _():
     c.tracker = start_tracker(tt)
-    seed_dir = tempdir("seeder")
-    c.sha = write_random(f"{seed_dir}/big.bin", SIZE)
-    c.seeder = start_peer(tt, 21, c.tracker.port, seed_dir)
+    t.watch(c.tracker)
+    c.seeder = start_random_sharer(tt, 21, c.tracker.port, "big.bin", SIZE)
+    c.sha = c.seeder.sha
     c.getter = start_peer(tt, 22, c.tracker.port)
-    t.watch(c.tracker, c.seeder, c.getter)
-    c.seeder.send("share big.bin")
-    c.seeder.expect_line("Peer 21 shared a new files: big.bin", timeout=60)
+    t.watch(c.seeder, c.getter)
 
 
 @t.test("peer 22 'get big.bin 1' downloads it ('Downloaded file big.bin successfully.')", fatal=True)
@@ -63,10 +62,7 @@ def _():
 
 @t.test("both peers leave at end of stdin with exit code 0")
 def _():
-    for p in (c.getter, c.seeder):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(c.getter, 0), (c.seeder, 0)])
 
 
 t.done()

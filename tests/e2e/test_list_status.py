@@ -83,7 +83,7 @@ def wait_status(peer, pattern, tries=40):
     raise AssertionError(f"no status line matches {pattern}: {lines}")
 
 
-@t.test("tracker and three sharers start", fatal=True)
+@t.setup("tracker and three sharers start")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

@@ -17,8 +17,8 @@ import signal
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, peer_list, require, seed_download, sha256,
-                     start_peer, start_tracker, tempdir, tt_path, wait_for, write_bytes)
+from harness import (HOST, SeedPeer, Tap, eq, peer_list, require, seed_download, sha256, share,
+                     start_peer, start_sharer, start_tracker, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -36,7 +36,7 @@ def sources(name):
     return peer_list(c.watcher.get_peers(name))
 
 
-@t.test(f"tracker starts with --peer-ttl {TTL}", fatal=True)
+@t.setup(f"tracker starts with --peer-ttl {TTL}")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", str(TTL)])
     t.watch(c.tracker)
@@ -56,12 +56,8 @@ def _():
 
 @t.test("(a) tt peer 71 shares x.txt and is listed", fatal=True)
 def _():
-    d = tempdir("peer71")
-    write_bytes(f"{d}/x.txt", X_DATA)
-    c.p71 = start_peer(tt, 71, c.tracker.port, d)
+    c.p71 = start_sharer(tt, 71, c.tracker.port, "x.txt", X_DATA)
     t.watch(c.p71)
-    c.p71.send("share x.txt")
-    c.p71.expect_line("Peer 71 shared a new files: x.txt")
     eq(sources("x.txt"), [(HOST, c.p71.port)], "sources of x.txt")
 
 
@@ -108,12 +104,9 @@ def _():
 
 @t.test("(c) tt peer 7 shares w.bin", fatal=True)
 def _():
-    c.d7 = tempdir("peer7")
-    write_bytes(f"{c.d7}/w.bin", W_DATA)
-    c.p7 = start_peer(tt, 7, c.tracker.port, c.d7)
+    c.p7 = start_sharer(tt, 7, c.tracker.port, "w.bin", W_DATA)
     t.watch(c.p7)
-    c.p7.send("share w.bin")
-    c.p7.expect_line("Peer 7 shared a new files: w.bin")
+    c.d7 = c.p7.dir
     eq(sources("w.bin"), [(HOST, c.p7.port)], "sources of w.bin")
 
 
@@ -134,8 +127,7 @@ def _():
 
 @t.test("(c) the new 7 shares w.bin again and serves it from its new port")
 def _():
-    c.p7.send("share w.bin")
-    c.p7.expect_line("Peer 7 shared a new files: w.bin")
+    share(c.p7, "w.bin")
     eq(sources("w.bin"), [(HOST, c.p7.port)], "sources of w.bin")
     data = seed_download(c.p7.port, "w.bin")
     require(sha256(data) == sha256(W_DATA), f"got {len(data)} bytes, not w.bin")
@@ -144,14 +136,10 @@ def _():
 # ---------------------------------------------------------------- (d)
 
 
-@t.test("(d) tt peer 8 shares v.txt", fatal=True)
+@t.setup("(d) tt peer 8 shares v.txt")
 def _():
-    d = tempdir("peer8")
-    write_bytes(f"{d}/v.txt", V_DATA)
-    c.p8 = start_peer(tt, 8, c.tracker.port, d)
+    c.p8 = start_sharer(tt, 8, c.tracker.port, "v.txt", V_DATA)
     t.watch(c.p8)
-    c.p8.send("share v.txt")
-    c.p8.expect_line("Peer 8 shared a new files: v.txt")
 
 
 @t.test("(d) a second tt peer with --id 8 prints 'held by a live peer' and exits 1")

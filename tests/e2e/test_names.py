@@ -20,8 +20,8 @@ import os
 from types import SimpleNamespace
 
 from harness import (Content, ExtClient, PEER_PROMPT, SeedPeer, Tap, absent, eq, ext_get_peers,
-                     require, same_file, start_peer, start_sharer, start_tracker, temp_files,
-                     tempdir, tt_path)
+                     require, same_file, start_peer, start_sharer, start_tracker_and_watcher,
+                     temp_files, tempdir, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -35,11 +35,10 @@ def sharer(peer_id, name, content):
     return p
 
 
-@t.test("tracker starts", fatal=True)
+@t.setup("tracker starts")
 def _():
-    c.tracker = start_tracker(tt)
+    c.tracker, c.watcher = start_tracker_and_watcher(tt)
     t.watch(c.tracker)
-    c.watcher = ExtClient(c.tracker.port, "watcher")
     c.a = Content(os.urandom((1 << 20) + 17))
     c.b = Content(os.urandom((1 << 20) + 33))
 

@@ -19,8 +19,7 @@ import time
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, require, start_sharer, start_tracker, tempdir,
-                     tt_path, wait_for)
+from harness import HOST, SeedPeer, Tap, eq, require, start_sharer, start_tracker, tempdir, tt_path
 
 tt = tt_path()
 t = Tap()
@@ -143,7 +142,7 @@ def _():
     require(c.http_port > 0, "a port")
 
 
-@t.test("two peers share files", fatal=True)
+@t.setup("two peers share files")
 def _():
     c.alice = start_sharer(tt, "alice", c.tracker.port, "a.txt", b"alpha\n" * 100)
     c.bob = start_sharer(tt, "bob", c.tracker.port, "b.txt", b"bravo\n" * 200)

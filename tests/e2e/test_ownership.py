@@ -54,7 +54,7 @@ def check_seq(answer, client, what):
     eq(answer.get("seq"), client.seq, f"{what}: seq")
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)

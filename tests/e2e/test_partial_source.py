@@ -19,12 +19,11 @@ the gate, so tt peer 61 stays partial, at a known point, for as long as needed
 
 import json
 import os
-import re
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtClient, ExtConn, ExtSource, Tap, bitfield_indices, eq,
-                     ext_get_peers, part_files, part_name, require, same_file, seed_download,
-                     sha256, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtConn, ExtSource, HOST, Tap, all_leave_at_eof, bitfield_indices,
+                     clean_copy, eq, ext_get_peers, part_name, require, seed_download, sha256,
+                     start_peer, start_tracker_and_watcher, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -44,12 +43,10 @@ def source_entry(peer):
     return None
 
 
-@t.test("tracker starts (--peer-ttl 600); a gated complete python source registers part.bin",
-        fatal=True)
+@t.setup("tracker starts (--peer-ttl 600); a gated complete python source registers part.bin")
 def _():
-    c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
+    c.tracker, c.watcher = start_tracker_and_watcher(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    c.watcher = ExtClient(c.tracker.port, "watcher")
     c.content = Content(os.urandom((8 << 20) + 777))
     c.src = ExtSource(c.tracker.port, "gated", NAME, c.content, gate=GATE)
 
@@ -144,9 +141,7 @@ def _():
     c.src.server.open_gate()
     for p in (c.p61, c.p62):
         p.expect_line(f"Downloaded file {NAME} successfully.", timeout=60)
-        same_file(os.path.join(p.dir, NAME), c.content.sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, NAME, c.content.sha, p.name)
 
 
 @t.test("peer 62's `Received ... from` names peer 61")
@@ -172,10 +167,7 @@ def _():
 
 @t.test("both peers leave at end of stdin with exit code 0")
 def _():
-    for p in (c.p61, c.p62):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(c.p61, 0), (c.p62, 0)])
 
 
 t.done()

@@ -9,8 +9,7 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, Tap, eq, require, same_file, start_peer, start_sharer,
-                     start_tracker, tt_path)
+from harness import Content, Tap, eq, same_file, start_peer, start_sharer, start_tracker, tt_path
 
 tt = tt_path()
 t = Tap()
@@ -22,7 +21,7 @@ FLOWING = r"bar\.bin +\d+% +\S+ \S+ / \S+ \S+ +[\d.]+ \S+/s +1 source +ETA \d+s"
 STALLED = r"bar\.bin +\d+% +\S+ \S+ / \S+ \S+ +stalled +1 source"
 
 
-@t.test("tracker; seeder 91 (piped, 512K/s upload) shares a 4 MiB file", fatal=True)
+@t.setup("tracker; seeder 91 (piped, 512K/s upload) shares a 4 MiB file")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)

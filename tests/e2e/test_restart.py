@@ -20,8 +20,9 @@ import signal
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, Tap, eq, peer_list, require, same_file, sha256, start_peer,
-                     start_tracker, start_tracker_at, tempdir, tt_path, wait_for, write_bytes)
+from harness import (HOST, SeedPeer, Tap, eq, peer_list, require, same_file, sha256, share,
+                     start_peer, start_sharer, start_tracker, start_tracker_at, tempdir, tt_path,
+                     wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -33,7 +34,7 @@ F1 = os.urandom(300_000)
 F2 = os.urandom(70_000)
 
 
-@t.test(f"tracker starts with --peer-ttl {TTL}", fatal=True)
+@t.setup(f"tracker starts with --peer-ttl {TTL}")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", str(TTL)])
     c.port = c.tracker.port
@@ -43,17 +44,10 @@ def _():
 
 @t.test("A shares f1; B shares f2 and downloads f1 from A", fatal=True)
 def _():
-    d = tempdir("peerA")
-    write_bytes(f"{d}/f1", F1)
-    c.a = start_peer(tt, "A", c.port, d)
-    d = tempdir("peerB")
-    write_bytes(f"{d}/f2", F2)
-    c.b = start_peer(tt, "B", c.port, d)
-    t.watch(c.a, c.b)
-    c.a.send("share f1")
-    c.a.expect_line("Peer A shared a new files: f1")
-    c.b.send("share f2")
-    c.b.expect_line("Peer B shared a new files: f2")
+    c.a = start_sharer(tt, "A", c.port, "f1", F1)
+    t.watch(c.a)
+    c.b = start_sharer(tt, "B", c.port, "f2", F2)
+    t.watch(c.b)
     c.b.send("get f1")
     c.b.expect_line(f"Connecting to peer at {HOST}:{c.a.port}")
     c.b.expect_line("Downloaded file f1 successfully.")
@@ -72,8 +66,7 @@ def _():
                         r"\(will keep trying\)$", timeout=15)
 
 
-@t.test("after 3 more heartbeat intervals down, a new tracker starts on the same port P",
-        fatal=True)
+@t.setup("after 3 more heartbeat intervals down, a new tracker starts on the same port P")
 def _():
     time.sleep(3 * INTERVAL)
     c.tracker2 = start_tracker_at(tt, c.port, extra=["--peer-ttl", str(TTL)], name="tracker2")
@@ -149,8 +142,7 @@ def _():
     t.watch(r)
     c.rport = r.port
     write_bytes(os.path.join(c.rdir, "r.bin"), F2)
-    r.send("share r.bin")
-    r.expect_line("Peer r shared a new files: r.bin", timeout=20)
+    share(r, "r.bin")
     token = os.path.join(c.rdir, ".peer_r.token")
     require(os.path.exists(token), "no .peer_r.token after the join")
     eq(oct(os.stat(token).st_mode & 0o777), "0o600", "mode of .peer_r.token")

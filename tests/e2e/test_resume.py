@@ -23,8 +23,9 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtSource, HOST, Tap, absent, eq, log_messages, part_files, part_name,
-                     require, same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, absent, all_leave_at_eof, clean_copy, eq,
+                     log_messages, part_name, require, start_peer, start_tracker, tt_path,
+                     wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -76,12 +77,25 @@ def resumed_ok(p, name, content, src, kept, conn_marker):
     eq(sorted(set(asked)), missing, "pieces asked of the source after the restart")
     eq(sorted(set(sent)), missing, "pieces the source sent after the restart")
     c.exact.append((name, got, want, sorted(asked)))
-    same_file(os.path.join(p.dir, name), content.sha)
-    eq(part_files(p.dir), [], "part files")
-    eq(temp_files(p.dir), [], "temp files")
+    clean_copy(p.dir, name, content.sha, p.name)
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+def get_again(p, name, content, src, kept):
+    """Opens src's gate and sends `get NAME` on p again; then resumed_ok."""
+    marker = src.server.accepted
+    src.server.open_gate()
+    p.send(f"get {name}")
+    resumed_ok(p, name, content, src, kept, marker)
+
+
+def restart(old):
+    """A new run of peer `old` with the same --id and --dir (watched)."""
+    p = start_peer(tt, old.peer_id, c.tracker.port, d=old.dir, name=f"{old.name}-again")
+    t.watch(p)
+    return p
+
+
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
     c.exact = []
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
@@ -114,13 +128,8 @@ def _():
 @t.test(f"(a) peer 51 again, same --dir: `Resuming {A}: {GATE} of 33`, fetches only the "
         "missing pieces, byte-identical")
 def _():
-    marker = c.a_src.server.accepted
-    c.a_src.server.open_gate()
-    p = start_peer(tt, 51, c.tracker.port, d=c.p51.dir, name="peer51-again")
-    t.watch(p)
-    c.p51 = p
-    p.send(f"get {A}")
-    resumed_ok(p, A, c.a_content, c.a_src, c.a_kept, marker)
+    c.p51 = restart(c.p51)
+    get_again(c.p51, A, c.a_content, c.a_src, c.a_kept)
 
 
 # ---------------------------------------------------------------- (b) SIGTERM, damaged piece
@@ -159,13 +168,8 @@ def _():
 @t.test(f"(b) peer 52 again: `Resuming {B}: {GATE - 1} of 33` (the damaged piece is fetched "
         "again), only the missing pieces, byte-identical")
 def _():
-    marker = c.b_src.server.accepted
-    c.b_src.server.open_gate()
-    p = start_peer(tt, 52, c.tracker.port, d=c.p52.dir, name="peer52-again")
-    t.watch(p)
-    c.p52 = p
-    p.send(f"get {B}")
-    resumed_ok(p, B, c.b_content, c.b_src, c.b_kept, marker)
+    c.p52 = restart(c.p52)
+    get_again(c.p52, B, c.b_content, c.b_src, c.b_kept)
 
 
 # ---------------------------------------------------------------- (c) the source stalls
@@ -200,10 +204,7 @@ def _():
 
 @t.test(f"(c) the same peer's next `get {C}` resumes from {GATE} pieces and fetches only the rest")
 def _():
-    marker = c.c_src.server.accepted
-    c.c_src.server.open_gate()
-    c.p53.send(f"get {C}")
-    resumed_ok(c.p53, C, c.c_content, c.c_src, c.c_kept, marker)
+    get_again(c.p53, C, c.c_content, c.c_src, c.c_kept)
 
 
 @t.test("with one source, each missing piece was asked for once and `Received` is exactly the "
@@ -216,10 +217,7 @@ def _():
 
 @t.test("the peers leave at end of stdin (peer 53, which had a failed command, with exit code 1)")
 def _():
-    for p, code in ((c.p51, 0), (c.p52, 0), (c.p53, 1)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p51, 0), (c.p52, 0), (c.p53, 1)])
 
 
 t.done()

@@ -13,9 +13,9 @@ import os
 import socket
 from types import SimpleNamespace
 
-from harness import (HOST, SeedPeer, SeedTracker, Tap, eq, is_error, peer_list, require,
-                     same_file, seed_download, sha256, start_peer, start_tracker, tempdir,
-                     tt_path, udp_ask, write_bytes)
+from harness import (HOST, SeedPeer, SeedTracker, Tap, eq, is_error, joined_seed_source, peer_list,
+                     require, same_file, seed_download, sha256, start_peer, start_sharer,
+                     start_tracker, tempdir, tt_path, udp_ask, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -28,7 +28,7 @@ D_DATA = os.urandom(1 << 20)
 A_DATA = b"shared by tt peer 66 through a seed tracker\n" * 500
 
 
-@t.test("tracker starts", fatal=True)
+@t.setup("tracker starts")
 def _():
     c.tracker = start_tracker(tt)
     t.watch(c.tracker)
@@ -110,13 +110,9 @@ def _():
 @t.test("(b) tt peer 64 shares b.bin; a seed-form client (bare name, read to EOF) gets it intact",
         fatal=True)
 def _():
-    d = tempdir("peer64")
-    write_bytes(f"{d}/b.bin", B_DATA)
-    write_bytes(f"{d}/secret.txt", b"not shared\n")
-    c.p64 = start_peer(tt, 64, c.tracker.port, d)
+    c.p64 = start_sharer(tt, 64, c.tracker.port, "b.bin", B_DATA)
     t.watch(c.p64)
-    c.p64.send("share b.bin")
-    c.p64.expect_line("Peer 64 shared a new files: b.bin")
+    write_bytes(f"{c.p64.dir}/secret.txt", b"not shared\n")
     data = seed_download(c.p64.port, "b.bin")
     eq(len(data), len(B_DATA), "bytes received")
     require(sha256(data) == sha256(B_DATA), "content differs")
@@ -154,8 +150,7 @@ def _():
 
 @t.test("(c) tt peer 65 downloads from a seed-style server joined at the tt tracker")
 def _():
-    src = SeedPeer(c.tracker.port, "66s", {"c.bin": C_DATA})
-    eq(src.join(["c.bin"]), {"status": "ok"}, "join answer")
+    src = joined_seed_source(c.tracker.port, "66s", "c.bin", C_DATA)
     p = start_peer(tt, 65, c.tracker.port)
     t.watch(p)
     p.send("get c.bin")
@@ -200,8 +195,7 @@ def _():
 
 @t.test("(d) 'get d.bin' through the seed tracker downloads from a seed server, sends got_the_file")
 def _():
-    src = SeedPeer(c.st.port, "67", {"d.bin": D_DATA})
-    eq(src.join(["d.bin"]), {"status": "ok"}, "join answer")
+    src = joined_seed_source(c.st.port, "67", "d.bin", D_DATA)
     c.p66.send("get d.bin")
     c.p66.expect_line(f"1: ip: {HOST}, port: {src.port}")
     c.p66.expect_line("Downloaded file d.bin successfully.")

@@ -21,9 +21,10 @@ import os
 import signal
 from types import SimpleNamespace
 
-from harness import (Content, ExtClient, HOST, SeedPeer, Tap, absent, eq, ext_get_peers,
-                     log_messages, part_files, require, same_file, start_peer, start_sharer,
-                     start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, HOST, Tap, all_leave_at_eof, clean_copy, eq, ext_get_peers,
+                     joined_seed_source, log_messages, nothing_left, part_files, require,
+                     same_file, start_peer, start_sharer, start_tracker_and_watcher, tt_path,
+                     wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -33,9 +34,7 @@ RECEIVED_RE = r"^Received .* \((\d+) bytes\) in [0-9.]+ s \(.*/s\) from (.*)$"
 
 
 def seed_source(peer_id, name, data):
-    src = SeedPeer(c.tracker.port, peer_id, {name: data})
-    eq(src.join([name]), {"status": "ok"}, f"join answer of {peer_id}")
-    return src
+    return joined_seed_source(c.tracker.port, peer_id, name, data)
 
 
 def tt_seeder(peer_id, name, content):
@@ -52,11 +51,10 @@ def number_of(name, port):
     return ports.index(port) + 1
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
-    c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
+    c.tracker, c.watcher = start_tracker_and_watcher(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    c.watcher = ExtClient(c.tracker.port, "watcher")
 
 
 # ---------------------------------------------------------------- (a)
@@ -86,9 +84,7 @@ def _():
     m = c.p81.expect(RECEIVED_RE)
     eq((int(m.group(1)), m.group(2)), (c.a.size, f"{HOST}:{c.seed_a.port}"), "bytes and source")
     eq(c.seed_a.server.requests, [A], "requests the seed source got")
-    same_file(os.path.join(c.p81.dir, A), c.a.sha)
-    eq(temp_files(c.p81.dir), [], "temp files")
-    eq(part_files(c.p81.dir), [], "part files")
+    clean_copy(c.p81.dir, A, c.a.sha, c.p81.name)
     require(not any(line.startswith(f"Downloading {A} (") for line in c.p81.lines()),
             "a swarm was started without a content id")
 
@@ -137,9 +133,7 @@ def _():
     c.p84.expect_line(f"Downloaded file {B} successfully.", timeout=60)
     m = c.p84.expect(RECEIVED_RE)
     eq((int(m.group(1)), m.group(2)), (c.b.size, f"{HOST}:{c.seed_b.port}"), "bytes and source")
-    same_file(os.path.join(c.p84.dir, B), c.b.sha)
-    eq(temp_files(c.p84.dir), [], "temp files")
-    eq(part_files(c.p84.dir), [], "part files")
+    clean_copy(c.p84.dir, B, c.b.sha, c.p84.name)
     require(A not in c.seed_b.server.requests, "asked for the wrong file")
 
 
@@ -156,9 +150,7 @@ def _():
     c.p85.expect_line(f"{n}: ip: {HOST}, port: {c.seed_bad.port}")
     c.p85.expect_line(f"Error downloading file {B}: the content does not match the id the "
                       f"tracker announced ({c.b.id[:12]}...)", timeout=60)
-    absent(c.p85.dir, B)
-    eq(temp_files(c.p85.dir), [], "temp files")
-    eq(part_files(c.p85.dir), [], "part files")
+    nothing_left(c.p85.dir, B)
     require(not any(line.startswith(f"Downloaded file {B}") for line in c.p85.lines()),
             "reported a download")
 
@@ -197,18 +189,13 @@ def _():
     c.p87.expect_line(f"Downloaded file {D} successfully.", timeout=60)
     m = c.p87.expect(RECEIVED_RE)
     eq((int(m.group(1)), m.group(2)), (c.d.size, f"{HOST}:{c.seed_d.port}"), "bytes and source")
-    same_file(os.path.join(c.p87.dir, D), c.d.sha)
-    eq(temp_files(c.p87.dir), [], "temp files")
-    eq(part_files(c.p87.dir), [], "part files")
+    clean_copy(c.p87.dir, D, c.d.sha, c.p87.name)
     eq(ext_get_peers(c.watcher, D).get("id"), c.d.id, "id at the tracker afterwards")
 
 
 @t.test("the peers leave at end of stdin (85, whose get failed, with exit code 1)")
 def _():
-    for p, code in ((c.p81, 0), (c.p82, 0), (c.p83, 0), (c.p84, 0), (c.p85, 1), (c.p87, 0)):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), code, f"{p.name} exit code")
+    all_leave_at_eof([(c.p81, 0), (c.p82, 0), (c.p83, 0), (c.p84, 0), (c.p85, 1), (c.p87, 0)])
 
 
 t.done()

@@ -26,8 +26,8 @@ No check depends on timing tighter than the --timeout itself.
 import os
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtSource, Tap, eq, part_files, part_name, require,
-                     same_file, start_peer, start_tracker, temp_files, tt_path, wait_for)
+from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, clean_copy, eq, part_files,
+                     part_name, require, same_file, start_peer, start_tracker, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -58,7 +58,7 @@ def _():
     c.have71 = c.content.verified_in(c.part71)
 
 
-@t.test("a black hole H that has exactly peer 71's pieces registers (complete:false)", fatal=True)
+@t.setup("a black hole H that has exactly peer 71's pieces registers (complete:false)")
 def _():
     # gate=0: every piece request is accepted and held for ever (the test never opens it).
     c.h = ExtSource(c.tracker.port, "hole", NAME, c.content, complete=False, have=c.have71,
@@ -89,9 +89,7 @@ def _():
     c.g.server.open_gate()
     for p in (c.p71, c.p72):
         p.expect_line(f"Downloaded file {NAME} successfully.", timeout=60)
-        same_file(os.path.join(p.dir, NAME), c.content.sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, NAME, c.content.sha, p.name)
     eq(dropped(c.p72, c.h.port), [], "peer 72 dropping H")
 
 
@@ -115,10 +113,7 @@ def _():
 
 @t.test("the peers leave at end of stdin with exit code 0")
 def _():
-    for p in (c.p71, c.p72, c.p73):
-        p.close_stdin()
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(c.p71, 0), (c.p72, 0), (c.p73, 0)])
     c.h.server.close()
     c.h2.server.close()
 

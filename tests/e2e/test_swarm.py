@@ -17,9 +17,9 @@ import os
 import re
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtClient, ExtSource, Tap, eq, ext_get_peers, log_messages,
-                     part_files, require, same_file, start_peer, start_tracker, temp_files,
-                     tempdir, tt_id, tt_path, wait_for, write_bytes, write_random)
+from harness import (Content, ExtSource, HOST, Tap, all_leave_at_eof, clean_copy, eq,
+                     ext_get_peers, log_messages, require, start_peer, start_random_sharer,
+                     start_tracker_and_watcher, tempdir, tt_id, tt_path, wait_for, write_bytes)
 
 tt = tt_path()
 t = Tap()
@@ -34,11 +34,10 @@ def received(p):
     return int(m.group(1)), [s.strip() for s in m.group(2).split(",")]
 
 
-@t.test("tracker starts (--peer-ttl 600)", fatal=True)
+@t.setup("tracker starts (--peer-ttl 600)")
 def _():
-    c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
+    c.tracker, c.watcher = start_tracker_and_watcher(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    c.watcher = ExtClient(c.tracker.port, "watcher")
 
 
 # ---------------------------------------------------------------- (a)
@@ -102,9 +101,7 @@ def _():
 
 @t.test("(a) the file is byte-identical; no part file or temp file is left")
 def _():
-    same_file(f"{c.p.dir}/{SPREAD}", c.content.sha)
-    eq(part_files(c.p.dir), [], "part files")
-    eq(temp_files(c.p.dir), [], "temp files")
+    clean_copy(c.p.dir, SPREAD, c.content.sha, c.p.name)
 
 
 @t.test("(a) each source was asked only for pieces it holds, and each sent its whole third")
@@ -144,13 +141,10 @@ NPEERS = 5
 
 @t.test(f"(b) tt seeder 40 shares a 32 MiB file; {NPEERS} more tt peers start", fatal=True)
 def _():
-    d = tempdir("seeder40")
-    c.crowd_sha = write_random(f"{d}/{CROWD}", CROWD_SIZE)
-    c.crowd_id = tt_id(tt, f"{d}/{CROWD}")[0]
-    c.seeder = start_peer(tt, 40, c.tracker.port, d)
+    c.seeder = start_random_sharer(tt, 40, c.tracker.port, CROWD, CROWD_SIZE)
     t.watch(c.seeder)
-    c.seeder.send(f"share {CROWD}")
-    c.seeder.expect_line(f"Peer 40 shared a new files: {CROWD}", timeout=60)
+    c.crowd_sha = c.seeder.sha
+    c.crowd_id = tt_id(tt, f"{c.seeder.dir}/{CROWD}")[0]
     c.crowd = [start_peer(tt, 41 + k, c.tracker.port) for k in range(NPEERS)]
     answer = ext_get_peers(c.watcher, CROWD)
     eq(answer.get("id"), c.crowd_id, "id announced by the seeder")
@@ -177,9 +171,7 @@ def _():
 @t.test(f"(b) all {NPEERS} copies are byte-identical; no part or temp file is left")
 def _():
     for p in c.crowd:
-        same_file(f"{p.dir}/{CROWD}", c.crowd_sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, CROWD, c.crowd_sha, p.name)
 
 
 @t.test("(b) no peer in the crowd was sent a piece that failed its hash")
@@ -206,11 +198,7 @@ def _():
 
 @t.test("every tt peer leaves at end of stdin with exit code 0")
 def _():
-    for p in [c.p, c.seeder, *c.crowd]:
-        p.close_stdin()
-    for p in [c.p, c.seeder, *c.crowd]:
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(p, 0) for p in [c.p, c.seeder, *c.crowd]])
 
 
 t.done()

@@ -15,13 +15,12 @@ Assertions are on bytes, never on times:
     allows (a lower bound on time, so a slow machine cannot fail it).
 """
 
-import os
 import re
 import time
 from types import SimpleNamespace
 
-from harness import (Tap, eq, part_files, require, same_file, start_peer, start_tracker,
-                     temp_files, tempdir, tt_path, write_random)
+from harness import (Tap, all_leave_at_eof, clean_copy, eq, require, same_file, start_peer,
+                     start_random_sharer, start_tracker, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -35,16 +34,14 @@ RECEIVED_RE = r"^Received .* \((\d+) bytes\) in [0-9.]+ s \(.*/s\) from (.*)$"
 SOURCE_RE = r"^Source ([0-9.]+):(\d+) sent (\d+) bytes \((\d+) pieces\)$"
 
 
-@t.test("tracker, a seeder limited to 1 MiB/s upload sharing 8 MiB, six downloaders", fatal=True)
+@t.setup("tracker, a seeder limited to 1 MiB/s upload sharing 8 MiB, six downloaders")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
-    d = tempdir("seeder")
-    c.sha = write_random(f"{d}/{NAME}", SIZE)
-    c.seeder = start_peer(tt, "seeder", c.tracker.port, d, extra=["--max-upload-rate", "1M"])
+    c.seeder = start_random_sharer(tt, "seeder", c.tracker.port, NAME, SIZE,
+                                   extra=["--max-upload-rate", "1M"])
     t.watch(c.seeder)
-    c.seeder.send(f"share {NAME}")
-    c.seeder.expect_line(f"Peer seeder shared a new files: {NAME}", timeout=60)
+    c.sha = c.seeder.sha
     c.down = [start_peer(tt, f"d{k}", c.tracker.port) for k in range(NDOWN)]
     for p in c.down:
         t.watch(p)
@@ -76,9 +73,7 @@ def _():
 @t.test("every copy is byte-identical; no part or temp file is left")
 def _():
     for p in c.down:
-        same_file(f"{p.dir}/{NAME}", c.sha, f"{p.name}'s copy")
-        eq(part_files(p.dir), [], f"{p.name}: part files")
-        eq(temp_files(p.dir), [], f"{p.name}: temp files")
+        clean_copy(p.dir, NAME, c.sha, p.name)
 
 
 @t.test("each downloader's `Source` lines add up to its `Received` total")
@@ -135,11 +130,7 @@ def _():
 
 @t.test("every peer leaves at end of stdin with exit code 0")
 def _():
-    for p in [c.seeder, *c.down]:
-        p.close_stdin()
-    for p in [c.seeder, *c.down]:
-        p.expect_line(f"Peer {p.peer_id} is leaving the network.")
-        eq(p.wait(), 0, f"{p.name} exit code")
+    all_leave_at_eof([(p, 0) for p in [c.seeder, *c.down]])
 
 
 t.done()

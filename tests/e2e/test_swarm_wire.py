@@ -17,10 +17,8 @@ import os
 import time
 from types import SimpleNamespace
 
-from harness import (HOST, Content, ExtConn, ExtSource, Tap, eq, require, same_file, start_peer,
-                     start_tracker, tempdir, write_bytes)
-
-from harness import tt_path
+from harness import (Content, ExtConn, ExtSource, HOST, Tap, eq, require, same_file, start_peer,
+                     start_sharer, start_tracker, tt_path)
 
 tt = tt_path()
 t = Tap()
@@ -35,17 +33,13 @@ def bitfield(indexes, count):
     return b.hex()
 
 
-@t.test("tracker, and a tt seeder sharing a 4 MiB file (16 pieces)", fatal=True)
+@t.setup("tracker, and a tt seeder sharing a 4 MiB file (16 pieces)")
 def _():
     c.tracker = start_tracker(tt, extra=["--peer-ttl", "600"])
     t.watch(c.tracker)
     c.content = Content(os.urandom(4 << 20))
-    d = tempdir("seeder")
-    write_bytes(f"{d}/{NAME}", c.content.data)
-    c.seeder = start_peer(tt, "seeder", c.tracker.port, d)
+    c.seeder = start_sharer(tt, "seeder", c.tracker.port, NAME, c.content.data)
     t.watch(c.seeder)
-    c.seeder.send(f"share {NAME}")
-    c.seeder.expect_line(f"Peer seeder shared a new files: {NAME}", timeout=60)
     eq(c.content.count, 16, "pieces")
 
 

@@ -6,8 +6,8 @@ after listing the sources of a `get` without N."""
 import os
 from types import SimpleNamespace
 
-from harness import (HOST, PEER_PROMPT, Proc, Tap, eq, require, start_peer, start_tracker,
-                     tempdir, tt_path, wait_for, write_bytes)
+from harness import (HOST, PEER_PROMPT, Proc, Tap, eq, require, start_peer, start_sharer,
+                     start_tracker, tempdir, tt_path, wait_for)
 
 tt = tt_path()
 t = Tap()
@@ -16,15 +16,12 @@ c = SimpleNamespace()
 DATA = b"fetched through a terminal session\n" * 300
 
 
-@t.test("tracker and seeder peer 81 (piped) start; 81 shares t.txt", fatal=True)
+@t.setup("tracker and seeder peer 81 (piped) start; 81 shares t.txt")
 def _():
     c.tracker = start_tracker(tt)
-    d = tempdir("peer81")
-    write_bytes(f"{d}/t.txt", DATA)
-    c.seeder = start_peer(tt, 81, c.tracker.port, d)
-    t.watch(c.tracker, c.seeder)
-    c.seeder.send("share t.txt")
-    c.seeder.expect_line("Peer 81 shared a new files: t.txt")
+    t.watch(c.tracker)
+    c.seeder = start_sharer(tt, 81, c.tracker.port, "t.txt", DATA)
+    t.watch(c.seeder)
 
 
 @t.test("peer 82 on a terminal joins and prints the prompt", fatal=True)

@@ -42,7 +42,7 @@ if shutil.which("valgrind") is None:
     t.done()
 
 
-@t.test("a tracker and two peers start under valgrind", fatal=True)
+@t.setup("a tracker and two peers start under valgrind")
 def _():
     d = tempdir("vg")
     c.d = d
