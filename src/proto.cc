@@ -6,17 +6,15 @@
 #include <emmintrin.h>
 #endif
 
-#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 
 #include "hex.h"
+#include "json_out.h"
 #include "limits.h"
 #include "out.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 using rapidjson::Value;
 
@@ -135,27 +133,6 @@ size_t proto_ip_format(uint32_t ip, char* buf) {
   }
   p[-1] = '\0';
   return static_cast<size_t>(p - 1 - buf);
-}
-
-// As inet_pton(AF_INET) reads it: four decimal octets of at most 255, no
-// leading zeros, nothing else; without its general-purpose cost (every join
-// reads one).
-int proto_ip_parse(const char* s, uint32_t* ip) {
-  unsigned char b[4];
-  for (int i = 0; i < 4; i++) {
-    if (i > 0 && *s++ != '.') return -1;
-    if (*s < '0' || *s > '9') return -1;
-    unsigned v = static_cast<unsigned>(*s++ - '0');
-    for (int digits = 1; *s >= '0' && *s <= '9'; digits++) {
-      if (v == 0 || digits == 3) return -1;  // a leading zero, or a fourth digit
-      v = v * 10 + static_cast<unsigned>(*s++ - '0');
-    }
-    if (v > 255) return -1;
-    b[i] = static_cast<unsigned char>(v);
-  }
-  if (*s != '\0') return -1;
-  memcpy(ip, b, 4);
-  return 0;
 }
 
 /* ----------------------------------------------------------------------------
@@ -701,157 +678,175 @@ int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::s
   return decode_with_rapidjson(&copy[0], req, err);
 }
 
-void proto_encode_request(const ProtoRequest& req, std::string* out) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("action");
-  w.String(req.action.data(), static_cast<rapidjson::SizeType>(req.action.size()));
+/* ----------------------------------------------------------------------------
+ * Requests out
+ * ------------------------------------------------------------------------- */
+
+// Every request field but the strings fits in this: the keys, punctuation and
+// the numbers at their longest.
+static constexpr size_t kRequestFixedBound = 256 + 6 * kJsonNumBound;
+
+static size_t request_bound(const ProtoRequest& req) {
+  size_t n = kRequestFixedBound;
+  for (const std::string* s :
+       {&req.action, &req.peer_id, &req.file, &req.file_name, &req.token, &req.id})
+    n += json_str_bound(s->size());
+  for (const std::string& f : req.files)
+    n += 1 + json_str_bound(f.size());
+  return n;
+}
+
+// The seed's fields, in the seed's order.
+static void put_seed_fields(JsonOut* o, const ProtoRequest& req) {
+  JSON_LIT(o, "{\"action\":");
+  json_str(o, req.action);
   if (req.fields & FLD_PEER_ID) {
-    w.Key("peer_id");  // as a string, as the seed sends it
-    w.String(req.peer_id.data(), static_cast<rapidjson::SizeType>(req.peer_id.size()));
+    JSON_LIT(o, ",\"peer_id\":");  // as a string, as the seed sends it
+    json_str(o, req.peer_id);
   }
   if (req.fields & FLD_FILES) {
-    w.Key("files");
-    w.StartArray();
-    for (const std::string& f : req.files)
-      w.String(f.data(), static_cast<rapidjson::SizeType>(f.size()));
-    w.EndArray();
+    JSON_LIT(o, ",\"files\":[");
+    for (size_t i = 0; i < req.files.size(); i++) {
+      if (i > 0) json_char(o, ',');
+      json_str(o, req.files[i]);
+    }
+    json_char(o, ']');
   }
   if (req.fields & FLD_TCP_PORT) {
-    w.Key("tcp_port");
-    w.Int(req.tcp_port);
+    JSON_LIT(o, ",\"tcp_port\":");
+    json_int(o, req.tcp_port);
   }
   if (req.fields & FLD_FILE) {
-    w.Key("file");
-    w.String(req.file.data(), static_cast<rapidjson::SizeType>(req.file.size()));
+    JSON_LIT(o, ",\"file\":");
+    json_str(o, req.file);
   }
   if (req.fields & FLD_FILE_NAME) {
-    w.Key("file_name");
-    w.String(req.file_name.data(), static_cast<rapidjson::SizeType>(req.file_name.size()));
+    JSON_LIT(o, ",\"file_name\":");
+    json_str(o, req.file_name);
   }
+}
+
+// "list"'s fields and the extensions ("v":1 first).
+static void put_extension_fields(JsonOut* o, const ProtoRequest& req) {
   if (req.fields & FLD_CURSOR) {
-    w.Key("cursor");
-    w.Uint64(req.cursor);
+    JSON_LIT(o, ",\"cursor\":");
+    json_uint(o, req.cursor);
   }
   if (req.fields & FLD_LIMIT) {
-    w.Key("limit");
-    w.Int(req.limit);
+    JSON_LIT(o, ",\"limit\":");
+    json_int(o, req.limit);
   }
-  if (req.extended) {
-    w.Key("v");
-    w.Int(1);
-    if (req.fields & FLD_SEQ) {
-      w.Key("seq");
-      w.Uint64(req.seq);
-    }
-    if (req.fields & FLD_TOKEN) {
-      w.Key("token");
-      w.String(req.token.data(), static_cast<rapidjson::SizeType>(req.token.size()));
-    }
-    if (req.fields & FLD_NUMWANT) {
-      w.Key("numwant");
-      w.Int(req.numwant);
-    }
-    if (req.fields & FLD_SIZE) {
-      w.Key("size");
-      w.Int64(req.size);
-    }
-    if (req.fields & FLD_ID) {
-      w.Key("id");
-      w.String(req.id.data(), static_cast<rapidjson::SizeType>(req.id.size()));
-    }
-    if (req.fields & FLD_COMPLETE) {
-      w.Key("complete");
-      w.Bool(req.complete);
-    }
+  if (!req.extended) return;
+  JSON_LIT(o, ",\"v\":1");
+  if (req.fields & FLD_SEQ) {
+    JSON_LIT(o, ",\"seq\":");
+    json_uint(o, req.seq);
   }
-  w.EndObject();
-  out->assign(sb.GetString(), sb.GetSize());
+  if (req.fields & FLD_TOKEN) {
+    JSON_LIT(o, ",\"token\":");
+    json_str(o, req.token);
+  }
+  if (req.fields & FLD_NUMWANT) {
+    JSON_LIT(o, ",\"numwant\":");
+    json_int(o, req.numwant);
+  }
+  if (req.fields & FLD_SIZE) {
+    JSON_LIT(o, ",\"size\":");
+    json_int(o, req.size);
+  }
+  if (req.fields & FLD_ID) {
+    JSON_LIT(o, ",\"id\":");
+    json_str(o, req.id);
+  }
+  if (req.fields & FLD_COMPLETE) {
+    JSON_LIT(o, ",\"complete\":");
+    json_bool(o, req.complete);
+  }
+}
+
+void proto_encode_request(const ProtoRequest& req, std::string* out) {
+  size_t bound = request_bound(req);
+  JsonOut o = json_begin(out, bound);
+  put_seed_fields(&o, req);
+  put_extension_fields(&o, req);
+  json_char(&o, '}');
+  json_end(out, o, bound);
+}
+
+/* ----------------------------------------------------------------------------
+ * Sources
+ * ------------------------------------------------------------------------- */
+
+// A source's blob is its two JSON forms, made once when the peer joins so that
+// listing it in an answer is copying: two bytes, the length n of its "sources"
+// entry (little-endian); that entry, up to the value of "complete"; then its
+// "peers" entry (the rest). E.g., after the two bytes,
+// {"peer_id":"p7","ip":"10.0.0.1","port":6881,"complete":["10.0.0.1",6881]
+static constexpr size_t kBlobHead = 2;
+
+void proto_source_blob(const std::string& peer_id, uint32_t ip, int port, std::string* out) {
+  char ip_port[32];  // "a.b.c.d",port
+  JsonOut a{ip_port};
+  json_char(&a, '"');
+  a.p += proto_ip_format(ip, a.p);
+  json_char(&a, '"');
+  size_t ip_len = static_cast<size_t>(a.p - ip_port);
+  json_char(&a, ',');
+  json_int(&a, port);
+  size_t ip_port_len = static_cast<size_t>(a.p - ip_port);
+  size_t bound = kBlobHead + 64 + json_str_bound(peer_id.size()) + 2 * ip_port_len;
+  JsonOut o = json_begin(out, bound);
+  o.p += kBlobHead;
+  JSON_LIT(&o, "{\"peer_id\":");
+  json_str(&o, peer_id);
+  JSON_LIT(&o, ",\"ip\":");
+  json_raw(&o, ip_port, ip_len);
+  JSON_LIT(&o, ",\"port\":");
+  json_raw(&o, ip_port + ip_len + 1, ip_port_len - ip_len - 1);
+  JSON_LIT(&o, ",\"complete\":");
+  size_t n = static_cast<size_t>(o.p - out->data()) - kBlobHead;
+  (*out)[0] = static_cast<char>(n & 0xff);
+  (*out)[1] = static_cast<char>(n >> 8);
+  json_char(&o, '[');
+  json_raw(&o, ip_port, ip_port_len);
+  json_char(&o, ']');
+  json_end(out, o, bound);
+}
+
+// Bytes of a source's "sources" entry (up to the value of "complete").
+static size_t source_entry_len(const ProtoSourceRef& s) {
+  const unsigned char* b = reinterpret_cast<const unsigned char*>(s.blob);
+  return b[0] | static_cast<size_t>(b[1]) << 8;
+}
+
+// Bytes of a source's "peers" entry, ["ip",port].
+static size_t peer_entry_len(const ProtoSourceRef& s) {
+  return s.len - kBlobHead - source_entry_len(s);
+}
+
+// A source's "peers" entry.
+static void put_peer(JsonOut* o, const ProtoSourceRef& s) {
+  json_raw(o, s.blob + kBlobHead + source_entry_len(s), peer_entry_len(s));
+}
+
+// A source's "sources" entry, whole.
+static void put_source(JsonOut* o, const ProtoSourceRef& s) {
+  json_raw(o, s.blob + kBlobHead, source_entry_len(s));
+  if (s.complete)
+    JSON_LIT(o, "true}");
+  else
+    JSON_LIT(o, "false}");
 }
 
 /* ----------------------------------------------------------------------------
  * Answers
  * ------------------------------------------------------------------------- */
 
+// Answers are written into the caller's reused string (json_out.h): the
+// tracker sends one per request.
+
 void proto_encode_ok(std::string* out) {
   out->assign("{\"status\":\"ok\"}");
-}
-
-// Answers are written by hand into the caller's reused string: the tracker
-// sends one per request, and a general-purpose writer was the larger part of
-// the cost of a get_peers (docs/benchmarks.md). The string is sized for the
-// worst case first, then written through a plain pointer and cut to length.
-// Strings are escaped as JSON requires (and as RapidJSON's writer does):
-// quote, backslash, control bytes; so a string needs at most 6 bytes per byte.
-struct Out {
-  char* p;
-};
-
-// Cuts `out` to what was written through o, which must be within the bound
-// the encoder sized it to (the writes are unchecked, so this is the check).
-static void out_end(std::string* out, const Out& o, size_t bound) {
-  size_t n = static_cast<size_t>(o.p - out->data());
-  assert(n <= bound && "an encoder wrote past its size bound");
-  (void)bound;
-  out->resize(n);
-}
-
-static void put_lit(Out* o, const char* s, size_t n) {
-  memcpy(o->p, s, n);
-  o->p += n;
-}
-#define PUT(o, lit) put_lit(o, lit, sizeof(lit) - 1)
-
-static void put_str(Out* o, const char* s, size_t n) {
-  static const char kHex[] = "0123456789ABCDEF";  // as RapidJSON writes them
-  char* p = o->p;
-  *p++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      *p++ = static_cast<char>(c);
-      continue;
-    }
-    *p++ = '\\';
-    switch (c) {
-      case '"':
-      case '\\':
-        *p++ = static_cast<char>(c);
-        break;
-      case '\b':
-        *p++ = 'b';
-        break;
-      case '\f':
-        *p++ = 'f';
-        break;
-      case '\n':
-        *p++ = 'n';
-        break;
-      case '\r':
-        *p++ = 'r';
-        break;
-      case '\t':
-        *p++ = 't';
-        break;
-      default:
-        memcpy(p, "u00", 3);
-        p[3] = kHex[c >> 4];
-        p[4] = kHex[c & 15];
-        p += 5;
-    }
-  }
-  *p++ = '"';
-  o->p = p;
-}
-
-static void put_str(Out* o, const std::string& s) {
-  put_str(o, s.data(), s.size());
-}
-
-// ["ip",port] from a source's text.
-static void put_peer(Out* o, const ProtoSourceRef& s) {
-  put_lit(o, s.text + s.source_len, s.len - s.source_len);
 }
 
 void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_bytes,
@@ -859,68 +854,34 @@ void proto_encode_peers(const std::vector<ProtoSourceRef>& sources, size_t max_b
   static const char kTail[] = "]}";
   size_t bound = 16;
   for (const ProtoSourceRef& s : sources)
-    bound += 1 + s.len - s.source_len;
-  out->resize(bound);
-  Out o{&(*out)[0]};
-  PUT(&o, "{\"peers\":[");
+    bound += 1 + peer_entry_len(s);
+  JsonOut o = json_begin(out, bound);
+  JSON_LIT(&o, "{\"peers\":[");
   bool first = true;
   for (const ProtoSourceRef& s : sources) {
     if (!s.complete) continue;
-    size_t entry = (first ? 0 : 1) + s.len - s.source_len;  // [ip,port] and a comma
+    size_t entry = (first ? 0 : 1) + peer_entry_len(s);  // [ip,port] and a comma
     if (static_cast<size_t>(o.p - out->data()) + entry + sizeof kTail - 1 > max_bytes) break;
-    if (!first) *o.p++ = ',';
+    if (!first) json_char(&o, ',');
     first = false;
     put_peer(&o, s);
   }
-  PUT(&o, kTail);
-  out_end(out, o, bound);
+  JSON_LIT(&o, kTail);
+  json_end(out, o, bound);
 }
 
 void proto_encode_error(const std::string& message, std::string* out) {
-  // The message may quote user input; it is already sanitised, and put_str escapes it.
-  size_t bound = 32 + 6 * message.size();
-  out->resize(bound);
-  Out o{&(*out)[0]};
-  PUT(&o, "{\"status\":\"error\",\"message\":");
-  put_str(&o, message);
-  *o.p++ = '}';
-  out_end(out, o, bound);
+  // The message may quote user input; it is already sanitised, and json_str escapes it.
+  size_t bound = 32 + json_str_bound(message.size());
+  JsonOut o = json_begin(out, bound);
+  JSON_LIT(&o, "{\"status\":\"error\",\"message\":");
+  json_str(&o, message);
+  json_char(&o, '}');
+  json_end(out, o, bound);
 }
 
-static const char kDigitPairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-static void put_uint(Out* o, uint64_t v) {
-  char buf[24];
-  char* p = buf + sizeof buf;
-  while (v >= 100) {
-    p -= 2;
-    memcpy(p, kDigitPairs + 2 * (v % 100), 2);
-    v /= 100;
-  }
-  if (v >= 10) {
-    p -= 2;
-    memcpy(p, kDigitPairs + 2 * v, 2);
-  } else {
-    *--p = static_cast<char>('0' + v);
-  }
-  put_lit(o, p, static_cast<size_t>(buf + sizeof buf - p));
-}
-
-static void put_int(Out* o, int64_t v) {
-  if (v < 0) {
-    *o->p++ = '-';
-    put_uint(o, 0 - static_cast<uint64_t>(v));
-    return;
-  }
-  put_uint(o, static_cast<uint64_t>(v));
-}
-
-// The extended form of a reply listing the first k sources.
-static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k, size_t kc,
-                            std::string* out) {
+// The most bytes encode_extended writes for a reply listing k sources and kc contents.
+static size_t extended_bound(const ProtoReply& reply, size_t k, size_t kc) {
   size_t bound =
       256 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size() + reply.name.size());
   for (size_t i = 0; i < kc; i++)
@@ -929,149 +890,134 @@ static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, si
     for (size_t i = 0; i < k; i++)
       bound += 8 + reply.sources[i].len;  // two commas, "false}"
   }
-  out->resize(bound);
-  Out o{&(*out)[0]};
+  return bound;
+}
+
+// An extended answer's members before its lists: status, v, seq, and those of
+// the reply's fields that are set.
+static void put_extended_head(JsonOut* o, const ProtoReply& reply, const ProtoRequest& req) {
   if (reply.kind == ProtoReply::ERROR)
-    PUT(&o, "{\"status\":\"error\",\"v\":1");
+    JSON_LIT(o, "{\"status\":\"error\",\"v\":1");
   else
-    PUT(&o, "{\"status\":\"ok\",\"v\":1");
+    JSON_LIT(o, "{\"status\":\"ok\",\"v\":1");
   if (req.fields & FLD_SEQ) {
-    PUT(&o, ",\"seq\":");
-    put_uint(&o, req.seq);
+    JSON_LIT(o, ",\"seq\":");
+    json_uint(o, req.seq);
   }
   if (reply.kind == ProtoReply::ERROR) {
-    PUT(&o, ",\"message\":");
-    put_str(&o, reply.message);
+    JSON_LIT(o, ",\"message\":");
+    json_str(o, reply.message);
   }
   if (reply.interval > 0) {
-    PUT(&o, ",\"interval\":");
-    put_int(&o, reply.interval);
+    JSON_LIT(o, ",\"interval\":");
+    json_int(o, reply.interval);
   }
   if (!reply.token.empty()) {
-    PUT(&o, ",\"token\":");
-    put_str(&o, reply.token);
+    JSON_LIT(o, ",\"token\":");
+    json_str(o, reply.token);
   }
   if (reply.kind == ProtoReply::PEERS && !reply.cid.empty()) {
-    PUT(&o, ",\"size\":");
-    put_int(&o, reply.size);
-    PUT(&o, ",\"id\":");
-    put_str(&o, reply.cid);
+    JSON_LIT(o, ",\"size\":");
+    json_int(o, reply.size);
+    JSON_LIT(o, ",\"id\":");
+    json_str(o, reply.cid);
   }
   if (!reply.name.empty()) {
-    PUT(&o, ",\"name\":");
-    put_str(&o, reply.name);
+    JSON_LIT(o, ",\"name\":");
+    json_str(o, reply.name);
   }
   if (reply.others >= 0) {
-    PUT(&o, ",\"others\":");
-    put_int(&o, reply.others);
+    JSON_LIT(o, ",\"others\":");
+    json_int(o, reply.others);
   }
-  if (reply.contents_total > 0) {
-    PUT(&o, ",\"contents\":[");
-    for (size_t i = 0; i < kc; i++) {
-      const ProtoContent& c = reply.contents[i];
-      if (i > 0) *o.p++ = ',';
-      PUT(&o, "{\"id\":");
-      put_str(&o, c.cid);
-      PUT(&o, ",\"size\":");
-      put_int(&o, c.size);
-      PUT(&o, ",\"holders\":");
-      put_int(&o, c.holders);
-      PUT(&o, ",\"first_seen\":");
-      put_int(&o, c.first_seen);
-      *o.p++ = '}';
-    }
-    PUT(&o, "],\"contents_total\":");
-    put_int(&o, reply.contents_total);
-  }
-  if (reply.kind == ProtoReply::PEERS) {
-    // "peers" keeps the seed's shape and lists complete sources only.
-    PUT(&o, ",\"peers\":[");
-    bool first = true;
-    for (size_t i = 0; i < k; i++) {
-      const ProtoSourceRef& s = reply.sources[i];
-      if (!s.complete) continue;
-      if (!first) *o.p++ = ',';
-      first = false;
-      put_peer(&o, s);
-    }
-    PUT(&o, "],\"sources\":[");
-    for (size_t i = 0; i < k; i++) {
-      const ProtoSourceRef& s = reply.sources[i];
-      if (i > 0) *o.p++ = ',';
-      put_lit(&o, s.text, s.source_len);
-      if (s.complete)
-        PUT(&o, "true}");
-      else
-        PUT(&o, "false}");
-    }
-    *o.p++ = ']';
-  }
-  *o.p++ = '}';
-  out_end(out, o, bound);
 }
-void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out) {
-  char ip_port[32];  // "a.b.c.d",port
-  Out o{ip_port};
-  *o.p++ = '"';
-  o.p += proto_ip_format(ip, o.p);
-  *o.p++ = '"';
-  size_t ip_len = static_cast<size_t>(o.p - ip_port);
-  *o.p++ = ',';
-  put_int(&o, port);
-  size_t ip_port_len = static_cast<size_t>(o.p - ip_port);
-  std::string& t = out->text;
-  size_t bound = 64 + 6 * peer_id.size() + 2 * ip_port_len;
-  t.resize(bound);
-  o.p = &t[0];
-  PUT(&o, "{\"peer_id\":");
-  put_str(&o, peer_id);
-  PUT(&o, ",\"ip\":");
-  put_lit(&o, ip_port, ip_len);
-  PUT(&o, ",\"port\":");
-  put_lit(&o, ip_port + ip_len + 1, ip_port_len - ip_len - 1);
-  PUT(&o, ",\"complete\":");
-  out->source_len = static_cast<uint16_t>(o.p - t.data());
-  *o.p++ = '[';
-  put_lit(&o, ip_port, ip_port_len);
-  *o.p++ = ']';
-  out_end(&t, o, bound);
+
+// "contents" (its first kc entries) and "contents_total".
+static void put_contents(JsonOut* o, const ProtoReply& reply, size_t kc) {
+  JSON_LIT(o, ",\"contents\":[");
+  for (size_t i = 0; i < kc; i++) {
+    const ProtoContent& c = reply.contents[i];
+    if (i > 0) json_char(o, ',');
+    JSON_LIT(o, "{\"id\":");
+    json_str(o, c.cid);
+    JSON_LIT(o, ",\"size\":");
+    json_int(o, c.size);
+    JSON_LIT(o, ",\"holders\":");
+    json_int(o, c.holders);
+    JSON_LIT(o, ",\"first_seen\":");
+    json_int(o, c.first_seen);
+    json_char(o, '}');
+  }
+  JSON_LIT(o, "],\"contents_total\":");
+  json_int(o, reply.contents_total);
+}
+
+// "peers" (the seed's shape: complete sources only) and "sources", of the first k sources.
+static void put_source_lists(JsonOut* o, const ProtoReply& reply, size_t k) {
+  JSON_LIT(o, ",\"peers\":[");
+  bool first = true;
+  for (size_t i = 0; i < k; i++) {
+    const ProtoSourceRef& s = reply.sources[i];
+    if (!s.complete) continue;
+    if (!first) json_char(o, ',');
+    first = false;
+    put_peer(o, s);
+  }
+  JSON_LIT(o, "],\"sources\":[");
+  for (size_t i = 0; i < k; i++) {
+    if (i > 0) json_char(o, ',');
+    put_source(o, reply.sources[i]);
+  }
+  json_char(o, ']');
+}
+
+// The extended form of a reply listing the first k sources and kc contents.
+static void encode_extended(const ProtoReply& reply, const ProtoRequest& req, size_t k, size_t kc,
+                            std::string* out) {
+  size_t bound = extended_bound(reply, k, kc);
+  JsonOut o = json_begin(out, bound);
+  put_extended_head(&o, reply, req);
+  if (reply.contents_total > 0) put_contents(&o, reply, kc);
+  if (reply.kind == ProtoReply::PEERS) put_source_lists(&o, reply, k);
+  json_char(&o, '}');
+  json_end(out, o, bound);
 }
 
 // A list answer: the head (status, version, seq), then rows, then the tail.
-static void list_head(const ProtoRequest& req, Out* o) {
-  PUT(o, "{\"status\":\"ok\"");
-  if (req.extended) PUT(o, ",\"v\":1");
+static void list_head(const ProtoRequest& req, JsonOut* o) {
+  JSON_LIT(o, "{\"status\":\"ok\"");
+  if (req.extended) JSON_LIT(o, ",\"v\":1");
   if (req.extended && (req.fields & FLD_SEQ)) {
-    PUT(o, ",\"seq\":");
-    put_uint(o, req.seq);
+    JSON_LIT(o, ",\"seq\":");
+    json_uint(o, req.seq);
   }
-  PUT(o, ",\"files\":[");
+  JSON_LIT(o, ",\"files\":[");
 }
 
 static size_t list_row_bound(const ProtoListRow& r) {
   return 128 + 6 * (r.name.size() + r.cid.size());
 }
 
-static void list_row(const ProtoListRow& r, Out* o) {
-  PUT(o, "{\"name\":");
-  put_str(o, r.name);
-  PUT(o, ",\"size\":");
-  put_int(o, r.size);
-  PUT(o, ",\"id\":");
-  put_str(o, r.cid);
-  PUT(o, ",\"holders\":");
-  put_int(o, r.holders);
-  PUT(o, ",\"complete\":");
-  put_int(o, r.complete);
-  *o->p++ = '}';
+static void list_row(const ProtoListRow& r, JsonOut* o) {
+  JSON_LIT(o, "{\"name\":");
+  json_str(o, r.name);
+  JSON_LIT(o, ",\"size\":");
+  json_int(o, r.size);
+  JSON_LIT(o, ",\"id\":");
+  json_str(o, r.cid);
+  JSON_LIT(o, ",\"holders\":");
+  json_int(o, r.holders);
+  JSON_LIT(o, ",\"complete\":");
+  json_int(o, r.complete);
+  json_char(o, '}');
 }
 
-static void list_tail(uint64_t next, int64_t total, Out* o) {
-  PUT(o, "],\"next\":");
-  put_uint(o, next);
-  PUT(o, ",\"total\":");
-  put_int(o, total);
-  *o->p++ = '}';
+static void list_tail(uint64_t next, int64_t total, JsonOut* o) {
+  JSON_LIT(o, "],\"next\":");
+  json_uint(o, next);
+  JSON_LIT(o, ",\"total\":");
+  json_int(o, total);
+  json_char(o, '}');
 }
 
 // The answer with the first k rows.
@@ -1080,20 +1026,19 @@ static void encode_list(const ProtoReply& reply, const ProtoRequest& req, size_t
   size_t bound = 128;
   for (size_t i = 0; i < k; i++)
     bound += 1 + list_row_bound(reply.rows[i]);
-  out->resize(bound);
-  Out o{&(*out)[0]};
+  JsonOut o = json_begin(out, bound);
   list_head(req, &o);
   for (size_t i = 0; i < k; i++) {
-    if (i > 0) *o.p++ = ',';
+    if (i > 0) json_char(&o, ',');
     list_row(reply.rows[i], &o);
   }
   list_tail(reply.next, reply.total, &o);
-  out_end(out, o, bound);
+  json_end(out, o, bound);
 }
 
 size_t proto_list_fit(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes) {
   char buf[160];  // the head and the tail: numbers and fixed text
-  Out o{buf};
+  JsonOut o{buf};
   list_head(req, &o);
   // Counted with the longest "next": the cursor after the rows that fit is
   // known only once they are chosen, and must not push the last one out.
@@ -1102,8 +1047,7 @@ size_t proto_list_fit(const ProtoReply& reply, const ProtoRequest& req, size_t m
   std::string row;
   size_t k = 0;
   for (; k < reply.rows.size(); k++) {
-    row.resize(list_row_bound(reply.rows[k]));
-    Out r{&row[0]};
+    JsonOut r = json_begin(&row, list_row_bound(reply.rows[k]));
     list_row(reply.rows[k], &r);
     size_t n = static_cast<size_t>(r.p - row.data()) + (k > 0 ? 1 : 0);
     if (used + n > max_bytes) break;
@@ -1111,8 +1055,6 @@ size_t proto_list_fit(const ProtoReply& reply, const ProtoRequest& req, size_t m
   }
   return k;
 }
-
-#undef PUT
 
 void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t max_bytes,
                         std::string* out) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "utf8.h"
+#include "proto_source.h"
 
 // Which request fields a datagram carried; the tracker's action table says which
 // ones each action needs.
@@ -62,28 +63,13 @@ struct ProtoSource {
   bool complete = true;
 };
 
-// A source's JSON text, made once per peer when it joins, so that listing it in
-// an answer is copying: first as an extended answer's "sources" list has it, up
-// to the value of "complete", then as "peers" has it, e.g.
-// {"peer_id":"p7","ip":"10.0.0.1","port":6881,"complete":["10.0.0.1",6881]
-struct ProtoSourceText {
-  std::string text;
-  uint16_t source_len = 0;  // bytes of the "sources" part; the "peers" entry is the rest
-};
-void proto_source_text(const std::string& peer_id, uint32_t ip, int port, ProtoSourceText* out);
-
-// A source as the tracker lists it in a reply: a view of the registry's own
-// copy of its ProtoSourceText (valid while the reply is encoded).
-struct ProtoSourceRef {
-  const char* text;
-  uint16_t len;         // bytes of text
-  uint16_t source_len;  // of which the "sources" part
-  int port;
-  bool complete;
-};
-inline ProtoSourceRef proto_source_ref(const ProtoSourceText& t, int port, bool complete) {
-  return ProtoSourceRef{t.text.data(), static_cast<uint16_t>(t.text.size()), t.source_len, port,
-                        complete};
+// A source's bytes for the registry to keep (RegJoin::blob) and the encoder to
+// list (ProtoSourceRef): made once per peer when it joins (its id, its IPv4
+// address in network byte order, its TCP port), so that listing it in an
+// answer is copying. What they hold is this module's business.
+void proto_source_blob(const std::string& peer_id, uint32_t ip, int port, std::string* out);
+inline ProtoSourceRef proto_source_ref(const std::string& blob, int port, bool complete) {
+  return ProtoSourceRef{blob.data(), static_cast<uint16_t>(blob.size()), port, complete};
 }
 
 // One of several contents a name or a content id prefix could mean (extended
@@ -163,8 +149,6 @@ const char* proto_field_name(uint32_t field);
 // "a.b.c.d" for an IPv4 address in network byte order; buf holds at least 16
 // bytes. Returns the length.
 size_t proto_ip_format(uint32_t ip, char* buf);
-// Parses a dotted quad into network byte order. Returns 0, or -1.
-int proto_ip_parse(const char* s, uint32_t* ip);
 
 // Decodes one request datagram. Every field present is type- and range-checked,
 // whatever the action; unknown fields are ignored (they are extensions).

@@ -185,8 +185,11 @@ static bool peer_holds(const RegPeer& p, uint32_t fs) {
   return std::binary_search(p.files.begin(), p.files.end(), fs);
 }
 
-static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool complete,
-                    int64_t size, const std::string& cid, int64_t now) {
+static int add_file(Registry* reg, uint32_t ps, const RegCopy& copy, int64_t now) {
+  const std::string& file = copy.file;
+  const std::string& cid = copy.cid;
+  bool complete = copy.complete;
+  int64_t size = copy.size;
   if (size_contradicts(reg, cid, size)) return REG_MISMATCH;
   auto fit = reg->file_ids.find(file);
   RegPeer& peer = reg->peers[ps];
@@ -229,11 +232,10 @@ static int add_file(Registry* reg, uint32_t ps, const std::string& file, bool co
   return changed ? REG_OK : REG_UNCHANGED;
 }
 
-int reg_add_file(Registry* reg, const std::string& id, const std::string& file, bool complete,
-                 int64_t size, const std::string& cid, int64_t now) {
+int reg_add_file(Registry* reg, const std::string& id, const RegCopy& copy, int64_t now) {
   uint32_t ps = find_slot(reg->peer_ids, id);
   if (ps == kRegNone) return REG_ENOPEER;
-  return add_file(reg, ps, file, complete, size, cid, now);
+  return add_file(reg, ps, copy, now);
 }
 
 RegIpCount reg_ip_count(const Registry* reg, uint32_t ip) {
@@ -269,61 +271,65 @@ static bool join_fits(const Registry* reg, uint32_t ps, uint32_t ip, bool fresh,
          reg->registrations + more <= kMaxRegistrations;
 }
 
-int reg_join(Registry* reg, const std::string& id, const std::string& ip_text, int tcp_port,
-             int udp_port, const std::vector<std::string>& files, bool extended, int64_t now) {
-  uint32_t ip;
-  if (proto_ip_parse(ip_text.c_str(), &ip) != 0) return REG_EINVAL;
-  uint32_t ps = find_slot(reg->peer_ids, id);
-  bool changed = false;
-  bool moved = ps != kRegNone && (reg->peers[ps].ip != ip || reg->peers[ps].tcp_port != tcp_port);
+// Keeps `blob` in the peer's record, or apart when it is too long for it.
+static void keep_blob(RegPeer* p, const std::string& blob) {
+  char* to = p->blob;
+  if (blob.size() > kRegBlobInline) {
+    p->long_blob.reset(new char[blob.size()]);
+    to = p->long_blob.get();
+  } else {
+    p->long_blob.reset();
+  }
+  memcpy(to, blob.data(), blob.size());
+  p->blob_len = static_cast<uint16_t>(blob.size());
+}
+
+// Places a joining peer: a new slot for a new id, its files dropped for one
+// that starts anew. Returns its slot.
+static uint32_t join_place(Registry* reg, uint32_t ps, const RegJoin& j, bool moved,
+                           bool restarted) {
+  if (ps == kRegNone) {
+    ps = slot_new(&reg->peers, &reg->free_peers);
+    RegPeer& p = reg->peers[ps];
+    p.id = &reg->peer_ids.emplace(j.id, ps).first->first;
+    p.ip = j.ip;
+    p.tcp_port = static_cast<uint16_t>(j.tcp_port);
+    ip_ids_add(reg, j.ip, +1);
+  } else if (restarted) {
+    drop_files(reg, ps);
+  } else if (moved) {
+    drop_files(reg, ps);
+    ip_ids_add(reg, reg->peers[ps].ip, -1);
+    ip_ids_add(reg, j.ip, +1);
+    reg->peers[ps].ip = j.ip;
+    reg->peers[ps].tcp_port = static_cast<uint16_t>(j.tcp_port);
+  }
+  return ps;
+}
+
+int reg_join(Registry* reg, const RegJoin& j, int64_t now) {
+  uint32_t ps = find_slot(reg->peer_ids, j.id);
+  bool moved =
+      ps != kRegNone && (reg->peers[ps].ip != j.ip || reg->peers[ps].tcp_port != j.tcp_port);
   if (moved && reg_is_alive(reg, reg->peers[ps], now)) return REG_CONFLICT;
   // A tt peer speaks from one UDP port all its life: another port at its
   // address is a new process (a restart that showed the token), which holds
   // only what it lists now.
   bool restarted =
-      ps != kRegNone && !moved && reg->peers[ps].extended && reg->peers[ps].udp_port != udp_port;
-  if (!join_fits(reg, ps, ip, moved || restarted, files)) return REG_FULL;
-  if (ps == kRegNone) {
-    ps = slot_new(&reg->peers, &reg->free_peers);
-    RegPeer& p = reg->peers[ps];
-    p.id = &reg->peer_ids.emplace(id, ps).first->first;
-    p.ip = ip;
-    p.tcp_port = static_cast<uint16_t>(tcp_port);
-    ip_ids_add(reg, ip, +1);
-    changed = true;
-  } else if (restarted) {
-    drop_files(reg, ps);
-    changed = true;
-  } else if (moved) {
-    drop_files(reg, ps);
-    ip_ids_add(reg, reg->peers[ps].ip, -1);
-    ip_ids_add(reg, ip, +1);
-    reg->peers[ps].ip = ip;
-    reg->peers[ps].tcp_port = static_cast<uint16_t>(tcp_port);
-    changed = true;
-  }
+      ps != kRegNone && !moved && reg->peers[ps].extended && reg->peers[ps].udp_port != j.udp_port;
+  if (!join_fits(reg, ps, j.ip, moved || restarted, j.files)) return REG_FULL;
+  bool changed = ps == kRegNone || moved || restarted;
+  ps = join_place(reg, ps, j, moved, restarted);
   RegPeer& p = reg->peers[ps];
-  if (changed) {
-    ProtoSourceText& t = reg->text_scratch;
-    proto_source_text(id, p.ip, p.tcp_port, &t);
-    char* to = p.text;
-    if (t.text.size() > kRegTextInline) {
-      p.long_text.reset(new char[t.text.size()]);
-      to = p.long_text.get();
-    } else {
-      p.long_text.reset();
-    }
-    memcpy(to, t.text.data(), t.text.size());
-    p.text_len = static_cast<uint16_t>(t.text.size());
-    p.source_len = t.source_len;
-  }
-  p.udp_port = static_cast<uint16_t>(udp_port);
+  if (changed) keep_blob(&p, j.blob);
+  p.udp_port = static_cast<uint16_t>(j.udp_port);
   // Once a peer has shown it speaks the extended form (and holds a token), a
   // seed-form join for its id does not make it tokenless.
-  p.extended = changed ? extended : (p.extended || extended);
+  p.extended = changed ? j.extended : (p.extended || j.extended);
   p.last_seen = now;
-  for (const std::string& f : files) {
-    if (add_file(reg, ps, f, true, -1, "", now) == REG_OK) changed = true;
+  static const std::string kNoCid;
+  for (const std::string& f : j.files) {
+    if (add_file(reg, ps, RegCopy{f, kNoCid, -1, true}, now) == REG_OK) changed = true;
   }
   return changed ? REG_OK : REG_UNCHANGED;
 }
@@ -369,12 +375,6 @@ void reg_touch_hint(Registry* reg, uint32_t hint, const std::string& id, int64_t
 
 uint32_t reg_slot(const Registry* reg, const std::string& id) {
   return find_slot(reg->peer_ids, id);
-}
-
-void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info,
-                 const std::string& id) {
-  reg_sources_slot(reg, file, find_slot(reg->peer_ids, exclude_id), want, now, out, info, id);
 }
 
 // The size a content's holders announced: a complete holder's, else the first's.
@@ -449,8 +449,8 @@ static void pick_sources(Registry* reg, const std::vector<const std::vector<RegH
     // Expiry is lazy here: a peer past its ttl is not listed even before the sweep.
     const RegPeer& p = reg->peers[x.peer];
     if (!reg_is_alive(reg, p, now)) return;
-    const char* text = p.long_text ? p.long_text.get() : p.text;
-    out->push_back(ProtoSourceRef{text, p.text_len, p.source_len, p.tcp_port, x.complete != 0});
+    const char* blob = p.long_blob ? p.long_blob.get() : p.blob;
+    out->push_back(ProtoSourceRef{blob, p.blob_len, p.tcp_port, x.complete != 0});
   };
   if (total <= 2 * want + 16) {
     for (const std::vector<RegHolder>* g : groups)
@@ -485,91 +485,122 @@ static void pick_sources(Registry* reg, const std::vector<const std::vector<RegH
   }
 }
 
-void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
-                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info,
-                      const std::string& id) {
-  out->clear();
-  RegFileInfo scratch;
-  if (info == nullptr) info = &scratch;
+// The content a get_peers answers for.
+struct Choice {
+  uint32_t cid = 0;                     // slot in Registry::cids + 1; 0: none with an id
+  const RegContent* content = nullptr;  // its holders under the name answered with
+};
+
+// How a content id prefix matched.
+enum CidMatch { CID_NONE, CID_ONE, CID_SEVERAL };
+
+// The contents `found` (cid + 1 each, 64 at most), listed for the asker to choose.
+static void list_candidates(Registry* reg, const std::vector<uint32_t>& found, RegFileInfo* info) {
+  for (uint32_t cid : found) {
+    const RegCid& c = reg->cids[cid - 1];
+    const RegContent* first = content_of(reg, c.files[0], cid);
+    list_content(reg, *first, c.refs, info);
+  }
+  rank_contents(info);
+  if (found.size() == 64) info->contents_total = 64;  // "64 or more"
+}
+
+// The holders of content ch->cid under every name it has (at most
+// kMaxContentNamesRead of them, and `file` if it is one), into reg->group_scratch;
+// the name answered with is `file` if it is one of them, else the one most of
+// them use.
+static void choose_names(Registry* reg, const std::string& file, Choice* ch, RegFileInfo* info) {
+  std::vector<const std::vector<RegHolder>*>& groups = reg->group_scratch;
+  uint32_t named = find_slot(reg->file_ids, file), best_fs = kRegNone;
+  if (named != kRegNone && content_of(reg, named, ch->cid) == nullptr) named = kRegNone;
+  const std::vector<uint32_t>& names = reg->cids[ch->cid - 1].files;
+  size_t n = names.size() < kMaxContentNamesRead ? names.size() : kMaxContentNamesRead;
+  for (size_t i = 0; i < n; i++) {
+    const RegContent* rc = content_of(reg, names[i], ch->cid);
+    groups.push_back(&rc->holders);
+    if (ch->content == nullptr || rc->holders.size() > ch->content->holders.size()) {
+      ch->content = rc;
+      best_fs = names[i];
+    }
+  }
+  if (named != kRegNone) {  // the name asked for wins (read even past the bound)
+    auto end = names.begin() + static_cast<ptrdiff_t>(n);
+    if (std::find(names.begin(), end, named) == end)
+      groups.push_back(&content_of(reg, named, ch->cid)->holders);
+    ch->content = content_of(reg, named, ch->cid);
+    best_fs = named;
+  }
+  info->name = *reg->files[best_fs].name;
+}
+
+// By a content id or prefix (ask.cid, long enough): one content, several (listed
+// in info, nobody chosen) or none.
+static CidMatch choose_by_cid(Registry* reg, const RegAsk& ask, RegFileInfo* info, Choice* ch) {
+  std::vector<uint32_t> found = cids_with_prefix(reg, ask.cid, 64);
+  if (found.size() > 1) {
+    list_candidates(reg, found, info);
+    return CID_SEVERAL;
+  }
+  if (found.empty()) return CID_NONE;
+  ch->cid = found[0];
+  choose_names(reg, ask.file, ch, info);
+  return CID_ONE;
+}
+
+// By name: the first announced content with a complete holder (the others
+// listed in info when there are several), and the holders that announced no
+// id; their holders into reg->group_scratch.
+static void choose_by_name(Registry* reg, const std::string& file, RegFileInfo* info, Choice* ch) {
+  uint32_t fs = find_slot(reg->file_ids, file);
+  if (fs == kRegNone) return;
+  const std::vector<RegContent>& cs = reg->files[fs].contents;
+  const RegContent* unknown = nullptr;  // holders that announced no id
+  size_t known = 0;
+  for (const RegContent& c : cs) {
+    if (c.cid == 0) {
+      unknown = &c;
+      continue;
+    }
+    known++;
+    if (ch->content == nullptr || (!content_complete(*ch->content) && content_complete(c)))
+      ch->content = &c;
+  }
+  if (known > 1) {
+    for (const RegContent& c : cs)
+      if (c.cid != 0) list_content(reg, c, static_cast<uint32_t>(c.holders.size()), info);
+    rank_contents(info);
+  }
+  if (ch->content != nullptr) {
+    ch->cid = ch->content->cid;
+    reg->group_scratch.push_back(&ch->content->holders);
+  }
+  if (unknown != nullptr) reg->group_scratch.push_back(&unknown->holders);
+}
+
+static void info_clear(RegFileInfo* info) {
   info->size = -1;
   info->cid.clear();
   info->name.clear();
   info->contents.clear();
   info->contents_total = 0;
-  std::vector<const std::vector<RegHolder>*>& groups = reg->group_scratch;  // reused
-  groups.clear();
-  uint32_t chosen = 0;  // the content answered for (cid + 1), 0: none with an id
-  const RegContent* chosen_c = nullptr;
-  if (id.size() >= kMinIdPrefix) {
-    std::vector<uint32_t> found = cids_with_prefix(reg, id, 64);
-    if (found.size() > 1) {  // ambiguous: the candidates, and no sources
-      for (uint32_t cid : found) {
-        const RegCid& c = reg->cids[cid - 1];
-        const RegContent* first = content_of(reg, c.files[0], cid);
-        list_content(reg, *first, c.refs, info);
-      }
-      rank_contents(info);
-      if (found.size() == 64) info->contents_total = 64;  // "64 or more"
-      return;
-    }
-    if (found.size() == 1) {
-      chosen = found[0];
-      // Holders under every name; the name given, if it is one of them, else
-      // the one most of them use.
-      uint32_t named = find_slot(reg->file_ids, file), best_fs = kRegNone;
-      if (named != kRegNone && content_of(reg, named, chosen) == nullptr) named = kRegNone;
-      const std::vector<uint32_t>& names = reg->cids[chosen - 1].files;
-      size_t n = names.size() < kMaxContentNamesRead ? names.size() : kMaxContentNamesRead;
-      for (size_t i = 0; i < n; i++) {
-        const RegContent* rc = content_of(reg, names[i], chosen);
-        groups.push_back(&rc->holders);
-        if (chosen_c == nullptr || rc->holders.size() > chosen_c->holders.size()) {
-          chosen_c = rc;
-          best_fs = names[i];
-        }
-      }
-      if (named != kRegNone) {  // the name asked for wins (read even past the bound)
-        if (std::find(names.begin(), names.begin() + static_cast<ptrdiff_t>(n), named) ==
-            names.begin() + static_cast<ptrdiff_t>(n))
-          groups.push_back(&content_of(reg, named, chosen)->holders);
-        chosen_c = content_of(reg, named, chosen);
-        best_fs = named;
-      }
-      info->name = *reg->files[best_fs].name;
-    }
+}
+
+void reg_sources(Registry* reg, const RegAsk& ask, int64_t now, std::vector<ProtoSourceRef>* out,
+                 RegFileInfo* info) {
+  out->clear();
+  RegFileInfo scratch;
+  if (info == nullptr) info = &scratch;
+  info_clear(info);
+  reg->group_scratch.clear();
+  Choice ch;
+  CidMatch m = ask.cid.size() >= kMinIdPrefix ? choose_by_cid(reg, ask, info, &ch) : CID_NONE;
+  if (m == CID_SEVERAL) return;  // the candidates, and no sources
+  if (m == CID_NONE) choose_by_name(reg, ask.file, info, &ch);
+  if (ch.content != nullptr && ch.cid != 0) {
+    info->size = content_size(reg, *ch.content);
+    info->cid = cid_hex(reg, ch.cid);
   }
-  if (chosen == 0) {
-    uint32_t fs = find_slot(reg->file_ids, file);
-    if (fs != kRegNone) {
-      const std::vector<RegContent>& cs = reg->files[fs].contents;
-      const RegContent* unknown = nullptr;  // holders that announced no id
-      size_t known = 0;
-      for (const RegContent& c : cs) {
-        if (c.cid == 0) {
-          unknown = &c;
-          continue;
-        }
-        known++;
-        if (chosen_c == nullptr || (!content_complete(*chosen_c) && content_complete(c)))
-          chosen_c = &c;
-      }
-      if (known > 1) {
-        for (const RegContent& c : cs)
-          if (c.cid != 0) list_content(reg, c, static_cast<uint32_t>(c.holders.size()), info);
-        rank_contents(info);
-      }
-      if (chosen_c != nullptr) {
-        chosen = chosen_c->cid;
-        groups.push_back(&chosen_c->holders);
-      }
-      if (unknown != nullptr) groups.push_back(&unknown->holders);
-    }
-  }
-  if (chosen_c != nullptr && chosen != 0) {
-    info->size = content_size(reg, *chosen_c);
-    info->cid = cid_hex(reg, chosen);
-  }
-  pick_sources(reg, groups, exclude, want, now, out);
+  pick_sources(reg, reg->group_scratch, ask.exclude, ask.want, now, out);
 }
 
 size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid) {

@@ -3,7 +3,7 @@
 // and no I/O (time is passed in), so the tracker's rules are tested directly
 // (tests/unit/test_registry.cc).
 //
-// Compact on purpose (issue 5: at most 150 bytes per registration at 1M): every
+// Compact on purpose (at most 150 bytes per registration at 1M of them): every
 // peer id, file name and content id is stored once, in the key of its index
 // map, and everything else refers to it by slot number. A registration (one
 // peer holding one file) costs one 16-byte RegHolder in its content's list and
@@ -25,31 +25,30 @@
 #include <vector>
 
 #include "limits.h"
-#include "proto.h"
+#include "proto_source.h"
 
 constexpr uint32_t kRegNone = UINT32_MAX;
 
-// The answer text (ProtoSourceText) of a peer is kept in its record up to
-// this many bytes: every id of up to 28 bytes, and most longer ones.
-constexpr size_t kRegTextInline = 114;
+// The bytes a peer is listed with (RegJoin::blob) are kept in its record up
+// to this many: every id of up to 28 bytes, and most longer ones.
+constexpr size_t kRegBlobInline = 116;
 
 // A peer. What listing it as a source reads comes first, in the record's first
 // 128 bytes (two cache lines, the record starting on a 64-byte boundary): its
-// liveness, its port and its answer text. A get_peers reads each of its
-// sources there and nowhere else.
+// liveness, its port and its blob. A get_peers reads each of its sources there
+// and nowhere else.
 struct alignas(64) RegPeer {
   int64_t last_seen = 0;  // ms: last sign of life (a request, a heartbeat, a probe)
   uint16_t tcp_port = 0;
-  uint16_t text_len = 0;            // its ProtoSourceText: text_len bytes,
-  uint16_t source_len = 0;          // the first source_len of them its "sources" entry,
-  char text[kRegTextInline] = {};   // here, or in long_text when longer
+  uint16_t blob_len = 0;            // its blob: blob_len bytes,
+  char blob[kRegBlobInline] = {};   // here, or in long_blob when longer
   const std::string* id = nullptr;  // the key in Registry::peer_ids; null: a free slot
   uint32_t ip = 0;                  // IPv4, network byte order
   uint16_t udp_port = 0;         // the source port of its join: requests for the id come from here
   bool extended = false;         // joined with "v":1: proves ownership with a token, heartbeats
   unsigned char token[16] = {};  // the token its join answer gave (set by the tracker)
   std::vector<uint32_t> files;   // file slots, sorted (no duplicates)
-  std::unique_ptr<char[]> long_text;
+  std::unique_ptr<char[]> long_blob;
 };
 static_assert(sizeof(RegPeer) == 192, "RegPeer: two lines to list it, one more for the rest");
 
@@ -131,13 +130,12 @@ struct Registry {
   std::map<std::string, uint32_t> cid_ids;  // content id (hex) -> slot; ordered for prefixes
   int64_t ttl_ms = 90 * 1000;               // a peer unseen this long is gone
   std::mt19937_64 rng{0x7474};              // for random selections of sources
-  ProtoSourceText text_scratch;             // reg_join's, reused
   // Registrations (a peer holding a name): in all, and per IPv4 address.
   size_t registrations = 0;
   size_t max_files_per_ip = kDefaultMaxFilesPerIp;
   size_t max_contents_per_ip = kDefaultMaxContentsPerIp;  // new contents per name and address
   std::unordered_map<uint32_t, RegIpCount> per_ip;        // IPv4 (network order) -> what it holds
-  std::vector<size_t> pick_scratch;                       // reg_sources_slot's, reused
+  std::vector<size_t> pick_scratch;                       // reg_sources', reused
   std::vector<const std::vector<RegHolder>*> group_scratch;
   std::vector<uint32_t> taken_scratch;
   uint64_t holders_read = 0;             // holders get_peers answers have looked at (for tests)
@@ -149,10 +147,22 @@ enum RegStatus {
   REG_UNCHANGED = 1,  // the request repeated what the registry already holds
   REG_ENOPEER = -1,   // no such peer
   REG_CONFLICT = -2,  // the id is held from another address by a peer not known to be dead
-  REG_EINVAL = -3,    // not an IPv4 address
   REG_FULL = -4,      // a cap on registrations (per peer, per address, in all) is reached
   REG_CROWDED = -5,   // the address has introduced max_contents_per_ip contents under the name
   REG_MISMATCH = -6,  // a size other than the one the content id was announced with
+};
+
+// A join: who, from where, holding what.
+struct RegJoin {
+  const std::string& id;
+  uint32_t ip;  // IPv4, network byte order
+  int tcp_port;
+  int udp_port;  // the source port of the join
+  const std::vector<std::string>& files;
+  bool extended;  // joined with "v":1
+  // The bytes the peer is listed with (proto_source_blob of id, ip and
+  // tcp_port): kept as they are, at most UINT16_MAX of them.
+  const std::string& blob;
 };
 
 // Registers (or refreshes) a peer and every file it lists. The same address
@@ -161,14 +171,19 @@ enum RegStatus {
 // known id is REG_CONFLICT while the holder may be alive; a holder unseen for
 // ttl_ms is replaced, its files forgotten. REG_FULL, changing nothing, when the
 // new files would pass a cap (kMaxFilesPerPeer, max_files_per_ip, kMaxRegistrations).
-int reg_join(Registry* reg, const std::string& id, const std::string& ip, int tcp_port,
-             int udp_port, const std::vector<std::string>& files, bool extended, int64_t now);
-// Registers a copy of `file` at peer `id`. Announcing it again changes nothing,
-// except that a partial copy may become complete and a size or content id may
-// be learnt (a new id moves the copy to that content). REG_FULL at a cap.
-int reg_add_file(Registry* reg, const std::string& id, const std::string& file,
-                 bool complete = true, int64_t size = -1, const std::string& cid = "",
-                 int64_t now = 0);
+int reg_join(Registry* reg, const RegJoin& join, int64_t now);
+
+// A copy of a file, as a peer announces it.
+struct RegCopy {
+  const std::string& file;
+  const std::string& cid;  // hex content id; "" when not announced
+  int64_t size;            // -1 when not announced
+  bool complete;           // false: a downloader serving the pieces it has verified
+};
+// Registers `copy` at peer `id`. Announcing it again changes nothing, except
+// that a partial copy may become complete and a size or content id may be
+// learnt (a new id moves the copy to that content). REG_FULL at a cap.
+int reg_add_file(Registry* reg, const std::string& id, const RegCopy& copy, int64_t now);
 int reg_leave(Registry* reg, const std::string& id);
 RegPeer* reg_find(Registry* reg, const std::string& id);
 const RegPeer* reg_find(const Registry* reg, const std::string& id);
@@ -178,26 +193,29 @@ void reg_touch(Registry* reg, const std::string& id, int64_t now);
 // request was handled: still id's unless the handler moved or removed it).
 void reg_touch_hint(Registry* reg, uint32_t hint, const std::string& id, int64_t now);
 bool reg_is_alive(const Registry* reg, const RegPeer& p, int64_t now);
-// Up to `want` live holders of one content, other than `exclude_id`: all of
+// What a get_peers asks for.
+struct RegAsk {
+  const std::string& file;  // the name
+  const std::string& cid;   // a content id or a prefix of one; "": by name
+  uint32_t exclude;         // the asker's slot, never listed (kRegNone: nobody)
+  size_t want;              // sources wanted at most
+};
+
+// Up to ask.want live holders of one content, other than the asker: all of
 // them in registration order when few, else a random selection (the work is
-// bounded by `want`, not by the number of holders).
+// bounded by want, not by the number of holders).
 //
-// Which content: with `id` (a content id or a prefix of 8 or more hex digits)
-// that matches one content, that one, under every name (info->name: the name
-// most of its holders use); a prefix that matches several lists them in
-// info->contents and selects nobody; one that matches none falls back to the
+// Which content: with ask.cid (a content id or a prefix of 8 or more hex
+// digits) that matches one content, that one, under every name (info->name:
+// the name most of its holders use); a prefix that matches several lists them
+// in info->contents and selects nobody; one that matches none falls back to the
 // name. By name: its one content with holders that announced no id (seed
 // peers, whose bytes are unknown). A name that carries several contents answers
 // with the first announced that has a complete holder (what seed requests get)
-// and lists them all in info->contents. The ids in `out` point into the
-// registry: valid until it next changes.
-void reg_sources(Registry* reg, const std::string& file, const std::string& exclude_id, size_t want,
-                 int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr,
-                 const std::string& id = "");
-// The same, leaving out the peer in slot `exclude` (kRegNone: nobody).
-void reg_sources_slot(Registry* reg, const std::string& file, uint32_t exclude, size_t want,
-                      int64_t now, std::vector<ProtoSourceRef>* out, RegFileInfo* info = nullptr,
-                      const std::string& id = "");
+// and lists them all in info->contents. The blobs in `out` point into the
+// registry: valid until it next changes. `info` may be null.
+void reg_sources(Registry* reg, const RegAsk& ask, int64_t now, std::vector<ProtoSourceRef>* out,
+                 RegFileInfo* info);
 // How many contents other than `cid` the name `file` carries.
 size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid);
 // The slot of peer `id` in reg->peers, or kRegNone.

@@ -198,8 +198,11 @@ static int act_join(Tracker* t, Call* c) {
                   std::string("too many peer ids from ") + ip + " (the limit is " +
                       std::to_string(t->opt.max_ids_per_ip) + "); try again later");
   }
-  int r =
-      reg_join(&t->reg, req.peer_id, c->ip, req.tcp_port, c->port, req.files, req.extended, t->now);
+  proto_source_blob(req.peer_id, c->ip_n, req.tcp_port, &t->blob);
+  int r = reg_join(
+      &t->reg,
+      RegJoin{req.peer_id, c->ip_n, req.tcp_port, c->port, req.files, req.extended, t->blob},
+      t->now);
   if (r == REG_FULL) return reply_full(t, c);
   if (r == REG_CONFLICT) return join_held(t, c, reg_find(&t->reg, req.peer_id));
   RegPeer* p = reg_find(&t->reg, req.peer_id);
@@ -233,7 +236,7 @@ static int reply_mismatch(Call* c, const std::string& cid, int64_t size) {
 static int act_share_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
   const ProtoRequest& r = c->req;
-  int rr = reg_add_file(&t->reg, r.peer_id, r.file, r.complete, r.size, r.id, t->now);
+  int rr = reg_add_file(&t->reg, r.peer_id, RegCopy{r.file, r.id, r.size, r.complete}, t->now);
   if (rr == REG_FULL) return reply_full(t, c);
   if (rr == REG_CROWDED) return reply_crowded(t, c, r.file);
   if (rr == REG_MISMATCH) return reply_mismatch(c, r.id, r.size);
@@ -253,7 +256,8 @@ static int act_get_peers(Tracker* t, Call* c) {
     want = static_cast<size_t>(req.numwant < kMaxNumwant ? req.numwant : kMaxNumwant);
   c->reply.kind = ProtoReply::PEERS;
   RegFileInfo& info = t->info;
-  reg_sources_slot(&t->reg, req.file_name, c->self, want, t->now, &c->reply.sources, &info, req.id);
+  reg_sources(&t->reg, RegAsk{req.file_name, req.id, c->self, want}, t->now, &c->reply.sources,
+              &info);
   c->reply.size = info.size;
   c->reply.cid = info.cid;
   if (req.extended) {
@@ -272,8 +276,8 @@ static int act_get_peers(Tracker* t, Call* c) {
 
 static int act_got_the_file(Tracker* t, Call* c) {
   const char* id = c->req.peer_id.c_str();
-  int rr =
-      reg_add_file(&t->reg, c->req.peer_id, c->req.file_name, true, c->req.size, c->req.id, t->now);
+  const ProtoRequest& r = c->req;
+  int rr = reg_add_file(&t->reg, r.peer_id, RegCopy{r.file_name, r.id, r.size, true}, t->now);
   if (rr == REG_FULL) return reply_full(t, c);
   if (rr == REG_CROWDED) return reply_crowded(t, c, c->req.file_name);
   if (rr == REG_MISMATCH) return reply_mismatch(c, c->req.id, c->req.size);
@@ -410,7 +414,15 @@ static int authorize(Tracker* t, Call* c, const TrackerAction* act, std::string*
   return 0;
 }
 
-static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint32_t ip_n, int port,
+// A datagram's sender: its IPv4 address as text (for log lines) and as a
+// number (network byte order), and its UDP port.
+struct Sender {
+  const char* ip;
+  uint32_t ip_n;
+  int port;
+};
+
+static int handle(Tracker* t, const char* data, size_t len, const Sender& from,
                   std::string* probe_id);
 
 /* ----------------------------------------------------------------------------
@@ -506,15 +518,15 @@ static int probe_wait(Tracker* t, const std::string& id, const char* data, size_
 int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
                    std::string* probe_id) {
   uint32_t ip_n = 0;
-  proto_ip_parse(ip, &ip_n);
-  return handle(t, data, len, ip, ip_n, port, probe_id);
+  inet_pton(AF_INET, ip, &ip_n);
+  return handle(t, data, len, Sender{ip, ip_n, port}, probe_id);
 }
 
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
                         std::string* probe_id) {
   char ip[INET_ADDRSTRLEN];
   proto_ip_format(from->sin_addr.s_addr, ip);
-  return handle(t, data, len, ip, from->sin_addr.s_addr, ntohs(from->sin_port), probe_id);
+  return handle(t, data, len, Sender{ip, from->sin_addr.s_addr, ntohs(from->sin_port)}, probe_id);
 }
 
 /* ----------------------------------------------------------------------------
@@ -533,8 +545,10 @@ static int bt_error(Tracker* t, uint32_t tid, const char* message, size_t reques
 // A BEP 15 datagram (bep15_is_request said so). Announces and scrapes are
 // counted, not logged (a busy swarm would flood the log); refusals by a cap
 // are logged like the JSON side's, at most kMaxRefusalLinesPerSec a second.
-static int bt_handle(Tracker* t, const uint8_t* d, size_t len, const char* ip, uint32_t ip_n,
-                     int port) {
+static int bt_handle(Tracker* t, const uint8_t* d, size_t len, const Sender& from) {
+  const char* ip = from.ip;
+  uint32_t ip_n = from.ip_n;
+  int port = from.port;
   Bep15Request& r = t->bt_req;
   const char* why = nullptr;
   if (bep15_decode_request(d, len, &r, &why) != 0) return bt_error(t, r.transaction_id, why, len);
@@ -571,67 +585,62 @@ size_t tracker_bt_sweep(Tracker* t) {
   return bt_expire_step(t->bt, t->now, kBtExpireSlotsPerStep);
 }
 
-// tracker_handle with the sender's address as text and as a number.
-static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint32_t ip_n, int port,
-                  std::string* probe_id) {
-  t->answer.clear();
-  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(data);
-  if (bep15_is_request(bytes, len)) return bt_handle(t, bytes, len, ip, ip_n, port);
-  ProtoRequest& req = t->req;  // reused: decoding allocates nothing once warm
-  std::string err;
-  int dr = proto_decode_request(data, len, &req, &err);
-  if (dr == PROTO_ANSWER) {
-    t->stats.dropped++;
-    return TRACKER_ANSWER;  // an answer is never answered
-  }
-  if (dr != 0) {
-    stats_request(&t->stats, kStatsMaxActions - 1, t->now);
-    t->stats.refusals[REF_MALFORMED]++;
-    log_refusal(t, ip, port, err);
-    ProtoReply reply;
-    reply.kind = ProtoReply::ERROR;
-    reply.message = err;
-    proto_encode_reply(reply, req, kSeedAnswerMax, &t->answer);
-    return TRACKER_ANSWER;
-  }
-  ProtoReply& reply = t->reply;
-  reply.kind = ProtoReply::OK;
-  reply.sources.clear();  // views into the registry: never kept from one request to the next
-  reply.message.clear();
-  reply.interval = 0;
-  reply.token.clear();
-  reply.size = -1;
-  reply.cid.clear();
-  reply.name.clear();
-  reply.contents.clear();
-  reply.contents_total = 0;
-  reply.others = -1;
-  uint32_t self = (req.fields & FLD_PEER_ID) ? reg_slot(&t->reg, req.peer_id) : kRegNone;
-  Call c{req, ip, ip_n, port, self, false, reply, std::string()};
-  const TrackerAction* act = nullptr;
-  size_t index = kStatsMaxActions - 1;  // counted by the action's index; unknown ones last
+// Answers a datagram that is not a valid request.
+static int answer_malformed(Tracker* t, const Sender& from, const std::string& err) {
+  stats_request(&t->stats, kStatsMaxActions - 1, t->now);
+  t->stats.refusals[REF_MALFORMED]++;
+  log_refusal(t, from.ip, from.port, err);
+  ProtoReply reply;
+  reply.kind = ProtoReply::ERROR;
+  reply.message = err;
+  proto_encode_reply(reply, t->req, kSeedAnswerMax, &t->answer);
+  return TRACKER_ANSWER;
+}
+
+// An OK reply with nothing in it; its sources are views into the registry,
+// never kept from one request to the next.
+static void reply_reset(ProtoReply* reply) {
+  reply->kind = ProtoReply::OK;
+  reply->sources.clear();
+  reply->message.clear();
+  reply->interval = 0;
+  reply->token.clear();
+  reply->size = -1;
+  reply->cid.clear();
+  reply->name.clear();
+  reply->contents.clear();
+  reply->contents_total = 0;
+  reply->others = -1;
+}
+
+// The index of `name` in kActions, or kActionCount.
+static size_t action_index(const std::string& name) {
   for (size_t i = 0; i < kActionCount; i++) {
     const TrackerAction& a = kActions[i];
-    if (req.action.size() == a.name_len && memcmp(req.action.data(), a.name, a.name_len) == 0) {
-      act = &a;
-      index = i;
-      break;
-    }
+    if (name.size() == a.name_len && memcmp(name.data(), a.name, a.name_len) == 0) return i;
   }
-  stats_request(&t->stats, index, t->now);
-  int r = TRACKER_ANSWER;
+  return kActionCount;
+}
+
+// Checks the request against its action (known, required fields present, sent
+// by the id's owner when it must be) and runs the handler. Returns what the
+// handler returned; a refusal is set in c->reply.
+static int run_action(Tracker* t, Call* c, const TrackerAction* act) {
+  const ProtoRequest& req = c->req;
+  std::string err;
   if (act == nullptr) {
-    c.refusal = REF_UNKNOWN_ACTION;
+    c->refusal = REF_UNKNOWN_ACTION;
     err = "unknown action '" + out_sanitize(req.action, 40) + "'";
   } else if (uint32_t missing = act->required & ~req.fields) {
-    c.refusal = REF_MISSING_FIELD;
+    c->refusal = REF_MISSING_FIELD;
     uint32_t first = missing & (~missing + 1);
     err = std::string("missing field '") + proto_field_name(first) + "' for " + act->name;
-  } else if (authorize(t, &c, act, &err) == 0) {
-    r = act->handler(t, &c);
-    if (c.reply.kind == ProtoReply::ERROR) log_refusal(t, ip, port, c.reply.message);
-    if (c.authenticated || (act->flags & ACT_OWNER))
-      reg_touch_hint(&t->reg, c.self, req.peer_id, t->now);
+  } else if (authorize(t, c, act, &err) == 0) {
+    int r = act->handler(t, c);
+    if (c->reply.kind == ProtoReply::ERROR) log_refusal(t, c->ip, c->port, c->reply.message);
+    if (c->authenticated || (act->flags & ACT_OWNER))
+      reg_touch_hint(&t->reg, c->self, req.peer_id, t->now);
+    return r;
   } else if (err == "Peer not found") {
     // The seed's own refusal, logged in the seed's words where it had them.
     if (req.action == "share_file")
@@ -640,24 +649,56 @@ static int handle(Tracker* t, const char* data, size_t len, const char* ip, uint
     if (req.action == "got_the_file")
       log_line(&t->log, "Peer %s downloaded the file file: %s, status: fail", req.peer_id.c_str(),
                req.file_name.c_str());
-    reply_error(&c, err);
-    err.clear();
+    reply_error(c, err);
+    return TRACKER_ANSWER;
   }
-  if (!err.empty()) {
-    log_refusal(t, ip, port, err);
-    reply_error(&c, err);
+  log_refusal(t, c->ip, c->port, err);
+  reply_error(c, err);
+  return TRACKER_ANSWER;
+}
+
+// A join that needs a probe of the id's holder: it waits for one (TRACKER_WAIT,
+// or TRACKER_PROBE with *probe_id set to start one), or is refused at once.
+static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len,
+                      std::string* probe_id) {
+  std::string why;
+  int r = probe_wait(t, c->probe_id, data, len, c->ip_n, c->port, &why);
+  if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c->probe_id;
+  if (r != TRACKER_ANSWER) {
+    // Counted when it is handled again, once the probe has finished.
+    stats_uncount(&t->stats, index);
+    return r;
   }
+  log_refusal(t, c->ip, c->port, why);
+  refuse(c, REF_BUSY, why);
+  return TRACKER_ANSWER;
+}
+
+// tracker_handle with the sender's address as text and as a number.
+static int handle(Tracker* t, const char* data, size_t len, const Sender& from,
+                  std::string* probe_id) {
+  t->answer.clear();
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(data);
+  if (bep15_is_request(bytes, len)) return bt_handle(t, bytes, len, from);
+  ProtoRequest& req = t->req;  // reused: decoding allocates nothing once warm
+  std::string err;
+  int dr = proto_decode_request(data, len, &req, &err);
+  if (dr == PROTO_ANSWER) {
+    t->stats.dropped++;
+    return TRACKER_ANSWER;  // an answer is never answered
+  }
+  if (dr != 0) return answer_malformed(t, from, err);
+  reply_reset(&t->reply);
+  uint32_t self = (req.fields & FLD_PEER_ID) ? reg_slot(&t->reg, req.peer_id) : kRegNone;
+  Call c{req, from.ip, from.ip_n, from.port, self, false, t->reply, std::string()};
+  size_t index = action_index(req.action);
+  const TrackerAction* act = index < kActionCount ? &kActions[index] : nullptr;
+  if (act == nullptr) index = kStatsMaxActions - 1;  // unknown actions are counted last
+  stats_request(&t->stats, index, t->now);
+  int r = run_action(t, &c, act);
   if (r == TRACKER_PROBE) {
-    std::string why;
-    r = probe_wait(t, c.probe_id, data, len, ip_n, port, &why);
-    if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
-    if (r != TRACKER_ANSWER) {
-      // Counted when it is handled again, once the probe has finished.
-      stats_uncount(&t->stats, index);
-      return r;
-    }
-    log_refusal(t, ip, port, why);
-    refuse(&c, REF_BUSY, why);
+    r = join_waits(t, &c, index, data, len, probe_id);
+    if (r != TRACKER_ANSWER) return r;
   }
   if (c.reply.kind == ProtoReply::ERROR) t->stats.refusals[c.refusal]++;
   // Only a proven owner gets a long answer; anyone else gets at most 1024 bytes,

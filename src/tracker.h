@@ -23,6 +23,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "proto.h"
 #include "registry.h"
 #include "stats.h"
 #include "udpserve.h"
@@ -99,6 +100,7 @@ struct Tracker {
   ProtoRequest req;    // reused for every datagram
   ProtoReply reply;    // reused for every answer
   RegFileInfo info;    // get_peers', reused
+  std::string blob;    // join's: the bytes the joining peer is listed with, reused
   std::string answer;  // the encoded answer, reused
   Stats stats;         // counters, for the console's stats and /metrics
   HttpServer http;     // --http: started only when asked for

@@ -65,24 +65,78 @@ static std::string token_of(const std::string& answer) {
   return answer.substr(at + 9, 32);
 }
 
+// The set-up: how many peers, files, and holders per file.
+struct Shape {
+  long peers = 10000, files = 1000, holders = 10;
+};
+
+static Shape parse_shape(int argc, char** argv) {
+  Shape s;
+  for (int i = 3; i < argc; i += 2) {
+    if (i + 1 >= argc) usage();
+    if (strcmp(argv[i], "--peers") == 0)
+      s.peers = arg_long("--peers", argv[i + 1]);
+    else if (strcmp(argv[i], "--files") == 0)
+      s.files = arg_long("--files", argv[i + 1]);
+    else if (strcmp(argv[i], "--holders") == 0)
+      s.holders = arg_long("--holders", argv[i + 1]);
+    else
+      usage();
+  }
+  if (s.peers < 1 || s.files < 1 || s.holders > s.peers) usage();
+  return s;
+}
+
+// Joins the peers and shares the files; returns each peer's token.
+static std::vector<std::string> set_up(Tracker* t, const Shape& s) {
+  char buf[512];
+  std::vector<std::string> tokens(static_cast<size_t>(s.peers));
+  for (long p = 0; p < s.peers; p++) {
+    snprintf(buf, sizeof buf,
+             "{\"action\":\"join\",\"v\":1,\"seq\":1,\"peer_id\":\"peer-%ld\",\"tcp_port\":%ld,"
+             "\"files\":[]}",
+             p, 1024 + p % 60000);
+    tokens[static_cast<size_t>(p)] = token_of(handle(t, buf, static_cast<int>(1024 + p % 60000)));
+  }
+  for (long f = 0; f < s.files; f++) {
+    for (long j = 0; j < s.holders; j++) {
+      long p = (f * s.holders + j) % s.peers;
+      snprintf(buf, sizeof buf,
+               "{\"action\":\"share_file\",\"v\":1,\"seq\":2,\"peer_id\":\"peer-%ld\","
+               "\"token\":\"%s\",\"file\":\"file-%ld\"}",
+               p, tokens[static_cast<size_t>(p)].c_str(), f);
+      handle(t, buf, static_cast<int>(1024 + p % 60000));
+    }
+  }
+  log_flush(&t->log);
+  return tokens;
+}
+
+// Request i of the measured ones. Returns the answer's size.
+static size_t request(Tracker* t, const std::string& what, long i, const Shape& s,
+                      const std::vector<std::string>& tokens) {
+  char buf[512];
+  if (what == "get_peers") {
+    long p = i % s.peers;
+    snprintf(buf, sizeof buf,
+             "{\"action\":\"get_peers\",\"v\":1,\"seq\":%ld,\"peer_id\":\"peer-%ld\","
+             "\"token\":\"%s\",\"file_name\":\"file-%ld\"}",
+             i, p, tokens[static_cast<size_t>(p)].c_str(), i % s.files);
+    return handle(t, buf, static_cast<int>(1024 + p % 60000)).size();
+  }
+  snprintf(buf, sizeof buf,
+           "{\"action\":\"join\",\"v\":1,\"seq\":%ld,\"peer_id\":\"new-%ld\",\"tcp_port\":%ld,"
+           "\"files\":[\"file-%ld\"]}",
+           i, i, 1024 + i % 60000, i % s.files);
+  return handle(t, buf, static_cast<int>(1024 + i % 60000)).size();
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) usage();
   std::string what = argv[1];
   if (what != "get_peers" && what != "join") usage();
   long n = arg_long("N", argv[2]);
-  long peers = 10000, files = 1000, holders = 10;
-  for (int i = 3; i < argc; i += 2) {
-    if (i + 1 >= argc) usage();
-    if (strcmp(argv[i], "--peers") == 0)
-      peers = arg_long("--peers", argv[i + 1]);
-    else if (strcmp(argv[i], "--files") == 0)
-      files = arg_long("--files", argv[i + 1]);
-    else if (strcmp(argv[i], "--holders") == 0)
-      holders = arg_long("--holders", argv[i + 1]);
-    else
-      usage();
-  }
-  if (peers < 1 || files < 1 || holders > peers) usage();
+  Shape shape = parse_shape(argc, argv);
 
   Tracker* t = new Tracker;
   t->quiet = true;
@@ -95,43 +149,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   t->log.deferred = true;  // as in the running tracker: written once per batch
-  char buf[512];
-  std::vector<std::string> tokens(static_cast<size_t>(peers));
-  for (long p = 0; p < peers; p++) {
-    snprintf(buf, sizeof buf,
-             "{\"action\":\"join\",\"v\":1,\"seq\":1,\"peer_id\":\"peer-%ld\",\"tcp_port\":%ld,"
-             "\"files\":[]}",
-             p, 1024 + p % 60000);
-    tokens[static_cast<size_t>(p)] = token_of(handle(t, buf, static_cast<int>(1024 + p % 60000)));
-  }
-  for (long f = 0; f < files; f++) {
-    for (long j = 0; j < holders; j++) {
-      long p = (f * holders + j) % peers;
-      snprintf(buf, sizeof buf,
-               "{\"action\":\"share_file\",\"v\":1,\"seq\":2,\"peer_id\":\"peer-%ld\","
-               "\"token\":\"%s\",\"file\":\"file-%ld\"}",
-               p, tokens[static_cast<size_t>(p)].c_str(), f);
-      handle(t, buf, static_cast<int>(1024 + p % 60000));
-    }
-  }
-  log_flush(&t->log);
+  std::vector<std::string> tokens = set_up(t, shape);
 
   size_t bytes = 0;
   for (long i = 0; i < n; i++) {
-    if (what == "get_peers") {
-      long p = i % peers;
-      snprintf(buf, sizeof buf,
-               "{\"action\":\"get_peers\",\"v\":1,\"seq\":%ld,\"peer_id\":\"peer-%ld\","
-               "\"token\":\"%s\",\"file_name\":\"file-%ld\"}",
-               i, p, tokens[static_cast<size_t>(p)].c_str(), i % files);
-      bytes += handle(t, buf, static_cast<int>(1024 + p % 60000)).size();
-    } else {
-      snprintf(buf, sizeof buf,
-               "{\"action\":\"join\",\"v\":1,\"seq\":%ld,\"peer_id\":\"new-%ld\",\"tcp_port\":%ld,"
-               "\"files\":[\"file-%ld\"]}",
-               i, i, 1024 + i % 60000, i % files);
-      bytes += handle(t, buf, static_cast<int>(1024 + i % 60000)).size();
-    }
+    bytes += request(t, what, i, shape, tokens);
     if (i % 16 == 15) log_flush(&t->log);  // a batch
   }
   log_flush(&t->log);

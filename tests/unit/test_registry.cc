@@ -1,24 +1,50 @@
 // registry: the tracker's state changes, as sets, with liveness and ownership.
+#include <arpa/inet.h>
+
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
+#include "proto.h"
 #include "registry.h"
+
+static const std::string kByName;  // no content id: get_peers by name
 
 static std::vector<int> ports(Registry& reg, const std::string& file,
                               const std::string& exclude = "", int64_t now = 0,
                               size_t want = 1000) {
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, file, exclude, want, now, &out);
+  reg_sources(&reg, RegAsk{file, kByName, reg_slot(&reg, exclude), want}, now, &out, nullptr);
   std::vector<int> r;
   for (const ProtoSourceRef& s : out)
     r.push_back(s.port);
   return r;
 }
 
+static uint32_t ipv4(const char* text) {
+  uint32_t ip = 0;
+  REQUIRE(inet_pton(AF_INET, text, &ip) == 1);
+  return ip;
+}
+
+// A join from `ip`, UDP port `udp_port`, listed with the blob the tracker makes.
+static int join_from(Registry& reg, const std::string& id, const char* ip, int port, int udp_port,
+                     const std::vector<std::string>& files, bool extended, int64_t now) {
+  std::string blob;
+  proto_source_blob(id, ipv4(ip), port, &blob);
+  return reg_join(&reg, RegJoin{id, ipv4(ip), port, udp_port, files, extended, blob}, now);
+}
+
 static int join(Registry& reg, const char* id, int port, std::vector<std::string> files = {},
                 int64_t now = 0, const char* ip = "127.0.0.1") {
-  return reg_join(&reg, id, ip, port, 5000, files, false, now);
+  return join_from(reg, id, ip, port, 5000, files, false, now);
+}
+
+// Announces a copy of `file` at peer `id`.
+static int add_copy(Registry& reg, const std::string& id, const std::string& file,
+                    bool complete = true, int64_t size = -1, const std::string& cid = "",
+                    int64_t now = 0) {
+  return reg_add_file(&reg, id, RegCopy{file, cid, size, complete}, now);
 }
 
 TEST_CASE("registry: join registers every listed file", "[registry]") {
@@ -33,16 +59,16 @@ TEST_CASE("registry: repeating a request changes nothing", "[registry]") {
   Registry reg;
   join(reg, "1", 1001, {"a"});
   CHECK(join(reg, "1", 1001, {"a"}) == REG_UNCHANGED);
-  CHECK(reg_add_file(&reg, "1", "a") == REG_UNCHANGED);
-  CHECK(reg_add_file(&reg, "1", "b") == REG_OK);
-  CHECK(reg_add_file(&reg, "1", "b") == REG_UNCHANGED);
+  CHECK(add_copy(reg, "1", "a") == REG_UNCHANGED);
+  CHECK(add_copy(reg, "1", "b") == REG_OK);
+  CHECK(add_copy(reg, "1", "b") == REG_UNCHANGED);
   CHECK(ports(reg, "a") == std::vector<int>{1001});
   CHECK(reg_find(&reg, "1")->files.size() == 2);
 }
 
 TEST_CASE("registry: unknown peers cannot share or leave", "[registry]") {
   Registry reg;
-  CHECK(reg_add_file(&reg, "9", "a") == REG_ENOPEER);
+  CHECK(add_copy(reg, "9", "a") == REG_ENOPEER);
   CHECK(reg_leave(&reg, "9") == REG_ENOPEER);
   CHECK(reg_file_count(&reg) == 0);
 }
@@ -140,20 +166,20 @@ TEST_CASE("registry: slots are reused and content ids are counted", "[registry]"
   for (int round = 0; round < 3; round++) {
     join(reg, "1", 1001, {});
     join(reg, "2", 1002, {});
-    CHECK(reg_add_file(&reg, "1", "a", true, 10, cid1) == REG_OK);
-    CHECK(reg_add_file(&reg, "2", "a", true, 10, cid1) == REG_OK);
-    CHECK(reg_add_file(&reg, "2", "b", false, 20, cid2) == REG_OK);
+    CHECK(add_copy(reg, "1", "a", true, 10, cid1) == REG_OK);
+    CHECK(add_copy(reg, "2", "a", true, 10, cid1) == REG_OK);
+    CHECK(add_copy(reg, "2", "b", false, 20, cid2) == REG_OK);
     CHECK(reg.cid_ids.size() == 2);
     RegFileInfo info;
     std::vector<ProtoSourceRef> out;
-    reg_sources(&reg, "b", "", 10, 0, &out, &info);
+    reg_sources(&reg, RegAsk{"b", kByName, kRegNone, 10}, 0, &out, &info);
     REQUIRE(out.size() == 1);
-    CHECK(std::string(out[0].text, out[0].len).rfind("{\"peer_id\":\"2\",", 0) == 0);
+    CHECK(out[0].port == 1002);
     CHECK_FALSE(out[0].complete);
     CHECK(info.cid == cid2);
     CHECK(info.size == 20);
     // A new content id for the same copy replaces the old one.
-    CHECK(reg_add_file(&reg, "2", "b", true, 10, cid1) == REG_OK);
+    CHECK(add_copy(reg, "2", "b", true, 10, cid1) == REG_OK);
     CHECK(reg.cid_ids.size() == 1);
     CHECK(reg_peer_files(&reg, "2") == std::vector<std::string>{"a", "b"});
     CHECK(reg_leave(&reg, "1") == REG_OK);
@@ -167,48 +193,59 @@ TEST_CASE("registry: slots are reused and content ids are counted", "[registry]"
   CHECK(reg.files.size() == 2);
 }
 
-TEST_CASE("registry: a join from something that is not an IPv4 address is refused", "[registry]") {
-  Registry reg;
-  CHECK(join(reg, "1", 1001, {"a"}, 0, "not-an-ip") == REG_EINVAL);
-  CHECK(reg_peer_count(&reg) == 0);
-}
-
-TEST_CASE("registry: a source's answer text is kept whole, short in the record or long apart",
+TEST_CASE("registry: a source's blob is kept whole, short in the record or long apart",
           "[registry]") {
   Registry reg;
   reg.ttl_ms = 1000;
   const std::string short_id = "s";
-  const std::string long_id(60, '"');  // each escapes to 2 bytes: longer than kRegTextInline
-  auto expect_text = [](const std::string& id, const char* ip, int port) {
-    uint32_t n;
-    REQUIRE(proto_ip_parse(ip, &n) == 0);
-    ProtoSourceText t;
-    proto_source_text(id, n, port, &t);
-    return t;
+  const std::string long_id(60, '"');  // each escapes to 2 bytes: longer than kRegBlobInline
+  auto expect_blob = [](const std::string& id, const char* ip, int port) {
+    std::string b;
+    proto_source_blob(id, ipv4(ip), port, &b);
+    return b;
   };
-  auto texts = [&reg](int64_t now) {
+  auto blobs = [&reg](int64_t now) {
     std::vector<ProtoSourceRef> out;
-    reg_sources(&reg, "a", "", 10, now, &out);
-    std::set<std::pair<std::string, uint16_t>> r;
+    reg_sources(&reg, RegAsk{"a", kByName, kRegNone, 10}, now, &out, nullptr);
+    std::set<std::string> r;
     for (const ProtoSourceRef& s : out)
-      r.insert({std::string(s.text, s.len), s.source_len});
+      r.insert(std::string(s.blob, s.len));
     return r;
   };
   REQUIRE(join(reg, short_id.c_str(), 1001, {"a"}) == REG_OK);
   REQUIRE(join(reg, long_id.c_str(), 65535, {"a"}, 0, "255.255.255.255") == REG_OK);
-  ProtoSourceText s = expect_text(short_id, "127.0.0.1", 1001);
-  ProtoSourceText l = expect_text(long_id, "255.255.255.255", 65535);
-  REQUIRE(s.text.size() <= kRegTextInline);
-  REQUIRE(l.text.size() > kRegTextInline);
-  CHECK(texts(0) ==
-        std::set<std::pair<std::string, uint16_t>>{{s.text, s.source_len}, {l.text, l.source_len}});
-  // Both gone quiet; each joins again from another address: the texts follow.
+  std::string s = expect_blob(short_id, "127.0.0.1", 1001);
+  std::string l = expect_blob(long_id, "255.255.255.255", 65535);
+  REQUIRE(s.size() <= kRegBlobInline);
+  REQUIRE(l.size() > kRegBlobInline);
+  CHECK(blobs(0) == std::set<std::string>{s, l});
+  // Both gone quiet; each joins again from another address: the blobs follow.
   REQUIRE(join(reg, short_id.c_str(), 2002, {"a"}, 5000, "10.0.0.1") == REG_OK);
   REQUIRE(join(reg, long_id.c_str(), 3003, {"a"}, 5000) == REG_OK);
-  ProtoSourceText s2 = expect_text(short_id, "10.0.0.1", 2002);
-  ProtoSourceText l2 = expect_text(long_id, "127.0.0.1", 3003);
-  CHECK(texts(5000) == std::set<std::pair<std::string, uint16_t>>{{s2.text, s2.source_len},
-                                                                  {l2.text, l2.source_len}});
+  CHECK(blobs(5000) == std::set<std::string>{expect_blob(short_id, "10.0.0.1", 2002),
+                                             expect_blob(long_id, "127.0.0.1", 3003)});
+}
+
+TEST_CASE("registry: what a join stores is what an answer lists", "[registry]") {
+  Registry reg;
+  const std::string long_id(60, 'L');  // kept apart from the record
+  REQUIRE(join(reg, "p\"1", 6881, {"f"}, 0, "10.200.3.45") == REG_OK);
+  REQUIRE(join(reg, long_id.c_str(), 65535, {}, 0, "255.255.255.255") == REG_OK);
+  REQUIRE(add_copy(reg, long_id, "f", false) == REG_OK);
+  ProtoReply reply;
+  reply.kind = ProtoReply::PEERS;
+  reg_sources(&reg, RegAsk{"f", kByName, kRegNone, 10}, 0, &reply.sources, nullptr);
+  REQUIRE(reply.sources.size() == 2);
+  ProtoRequest req;
+  std::string out;
+  proto_encode_reply(reply, req, 65536, &out);
+  CHECK(out == R"({"peers":[["10.200.3.45",6881]]})");
+  req.extended = true;
+  proto_encode_reply(reply, req, 65536, &out);
+  CHECK(out == R"({"status":"ok","v":1,"peers":[["10.200.3.45",6881]],"sources":[)"
+               R"({"peer_id":"p\"1","ip":"10.200.3.45","port":6881,"complete":true},)"
+               R"({"peer_id":")" +
+                   long_id + R"(","ip":"255.255.255.255","port":65535,"complete":false}]})");
 }
 
 /* ---- names are labels, content ids are identities (issue 12) --------------- */
@@ -219,16 +256,16 @@ TEST_CASE("registry: a name keeps every content shared under it", "[registry]") 
   join(reg, "squatter", 1001);
   join(reg, "publisher", 1002);
   join(reg, "mirror", 1003);
-  CHECK(reg_add_file(&reg, "squatter", "m", true, 10, a, 100) == REG_OK);
-  CHECK(reg_add_file(&reg, "publisher", "m", true, 20, b, 200) == REG_OK);
-  CHECK(reg_add_file(&reg, "mirror", "m", true, 20, b, 300) == REG_OK);
+  CHECK(add_copy(reg, "squatter", "m", true, 10, a, 100) == REG_OK);
+  CHECK(add_copy(reg, "publisher", "m", true, 20, b, 200) == REG_OK);
+  CHECK(add_copy(reg, "mirror", "m", true, 20, b, 300) == REG_OK);
   CHECK(reg_other_contents(&reg, "m", b) == 1);
   CHECK(reg_other_contents(&reg, "m", a) == 1);
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
   // By name: the first announced content answers (what seed requests get), and
   // both are listed, most held first.
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == a);
   CHECK(out.size() == 1);
   REQUIRE(info.contents.size() == 2);
@@ -240,7 +277,7 @@ TEST_CASE("registry: a name keeps every content shared under it", "[registry]") 
   CHECK(info.contents[1].cid == a);
   // By id or by prefix: that content only, named.
   for (const std::string& key : {b, b.substr(0, 8)}) {
-    reg_sources(&reg, "whatever", "", 10, 0, &out, &info, key);
+    reg_sources(&reg, RegAsk{"whatever", key, kRegNone, 10}, 0, &out, &info);
     CHECK(info.cid == b);
     CHECK(info.size == 20);
     CHECK(info.name == "m");
@@ -248,13 +285,13 @@ TEST_CASE("registry: a name keeps every content shared under it", "[registry]") 
     CHECK(out.size() == 2);
   }
   // A prefix shorter than 8 digits is no id; an unknown one falls back to the name.
-  reg_sources(&reg, "m", "", 10, 0, &out, &info, "bbbb");
+  reg_sources(&reg, RegAsk{"m", "bbbb", kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == a);
-  reg_sources(&reg, "m", "", 10, 0, &out, &info, std::string(64, 'c'));
+  reg_sources(&reg, RegAsk{"m", std::string(64, 'c'), kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == a);
   // The squatter leaves: one content, no list.
   reg_leave(&reg, "squatter");
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == b);
   CHECK(info.contents.empty());
   CHECK(out.size() == 2);
@@ -264,17 +301,17 @@ TEST_CASE("registry: a prefix of several contents lists them and selects nobody"
   Registry reg;
   join(reg, "1", 1001);
   std::string x = "deadbeef" + std::string(56, '0'), y = "deadbeef" + std::string(56, '1');
-  reg_add_file(&reg, "1", "x", true, 1, x, 5);
-  reg_add_file(&reg, "1", "y", true, 2, y, 6);
+  add_copy(reg, "1", "x", true, 1, x, 5);
+  add_copy(reg, "1", "y", true, 2, y, 6);
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, "x", "", 10, 0, &out, &info, "deadbeef");
+  reg_sources(&reg, RegAsk{"x", "deadbeef", kRegNone, 10}, 0, &out, &info);
   CHECK(out.empty());
   CHECK(info.cid.empty());
   REQUIRE(info.contents.size() == 2);
   CHECK(info.contents[0].cid == x);  // equally held: first seen first
   CHECK(info.contents[1].cid == y);
-  reg_sources(&reg, "x", "", 10, 0, &out, &info, "deadbeef1");
+  reg_sources(&reg, RegAsk{"x", "deadbeef1", kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == y);
   CHECK(info.name == "y");
 }
@@ -284,18 +321,18 @@ TEST_CASE("registry: a copy that announces another id moves to that content", "[
   std::string a(64, 'a'), b(64, 'b');
   join(reg, "1", 1001, {"m"});  // a seed-style join: no id
   join(reg, "2", 1002);
-  reg_add_file(&reg, "2", "m", true, 5, a, 1);
+  add_copy(reg, "2", "m", true, 5, a, 1);
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.cid == a);
   CHECK(out.size() == 2);  // holders with no id are listed with any content
-  CHECK(reg_add_file(&reg, "1", "m", true, 6, b, 2) == REG_OK);
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(add_copy(reg, "1", "m", true, 6, b, 2) == REG_OK);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.contents.size() == 2);
   CHECK(out.size() == 1);
-  CHECK(reg_add_file(&reg, "1", "m", true, 5, a, 3) == REG_OK);
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  CHECK(add_copy(reg, "1", "m", true, 5, a, 3) == REG_OK);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.contents.empty());
   CHECK(out.size() == 2);
   CHECK(reg.cid_ids.size() == 1);
@@ -307,12 +344,12 @@ TEST_CASE("registry: get_peers reads a bounded number of holders", "[registry]")
     join(reg, std::to_string(i).c_str(), 1000 + i % 60000, {"popular"});
   std::vector<ProtoSourceRef> out;
   reg.holders_read = 0;
-  reg_sources(&reg, "popular", "", 50, 0, &out);
+  reg_sources(&reg, RegAsk{"popular", kByName, kRegNone, 50}, 0, &out, nullptr);
   CHECK(out.size() == 50);
   CHECK(reg.holders_read <= 4 * 50 + 16);
   std::set<std::string> distinct;
   for (const ProtoSourceRef& s : out)
-    distinct.insert(std::string(s.text, s.len));
+    distinct.insert(std::string(s.blob, s.len));
   CHECK(distinct.size() == 50);
   // Few holders: all of them, in order, as before.
   join(reg, "solo", 999, {"rare"});
@@ -326,23 +363,23 @@ TEST_CASE("registry: caps on registrations per peer and per address", "[registry
   join(reg, "2", 1002, {}, 0, "10.0.0.1");
   join(reg, "3", 1003, {}, 0, "10.0.0.2");
   for (int i = 0; i < 60; i++)
-    CHECK(reg_add_file(&reg, "1", "f" + std::to_string(i)) == REG_OK);
+    CHECK(add_copy(reg, "1", "f" + std::to_string(i)) == REG_OK);
   for (int i = 0; i < 40; i++)
-    CHECK(reg_add_file(&reg, "2", "g" + std::to_string(i)) == REG_OK);
+    CHECK(add_copy(reg, "2", "g" + std::to_string(i)) == REG_OK);
   // The address holds 100: one more is refused, and changes nothing.
-  CHECK(reg_add_file(&reg, "2", "one-more") == REG_FULL);
+  CHECK(add_copy(reg, "2", "one-more") == REG_FULL);
   CHECK(!reg_has_file(&reg, "one-more"));
   CHECK(join(reg, "2", 1002, {"x", "y"}, 0, "10.0.0.1") == REG_FULL);
   CHECK(!reg_has_file(&reg, "x"));
   CHECK(reg_find(&reg, "2")->files.size() == 40);
   // Repeating what is held is no new registration.
-  CHECK(reg_add_file(&reg, "2", "g1") == REG_UNCHANGED);
+  CHECK(add_copy(reg, "2", "g1") == REG_UNCHANGED);
   CHECK(join(reg, "2", 1002, {"g1", "g2"}, 0, "10.0.0.1") == REG_UNCHANGED);
   // Another address is not affected.
-  CHECK(reg_add_file(&reg, "3", "f1") == REG_OK);
+  CHECK(add_copy(reg, "3", "f1") == REG_OK);
   // Leaving gives the room back.
   reg_leave(&reg, "1");
-  CHECK(reg_add_file(&reg, "2", "one-more") == REG_OK);
+  CHECK(add_copy(reg, "2", "one-more") == REG_OK);
   CHECK(reg.registrations == 42);
 }
 
@@ -358,8 +395,8 @@ TEST_CASE("registry: one peer holds at most kMaxFilesPerPeer names", "[registry]
     }
   }
   CHECK(reg_find(&reg, "1")->files.size() == kMaxFilesPerPeer);
-  CHECK(reg_add_file(&reg, "1", "too-many") == REG_FULL);
-  CHECK(reg_add_file(&reg, "1", "n7") == REG_UNCHANGED);
+  CHECK(add_copy(reg, "1", "too-many") == REG_FULL);
+  CHECK(add_copy(reg, "1", "n7") == REG_UNCHANGED);
 }
 
 TEST_CASE("registry: one address introduces at most max_contents_per_ip contents per name",
@@ -371,39 +408,39 @@ TEST_CASE("registry: one address introduces at most max_contents_per_ip contents
   join(reg, "s3", 1003, {}, 0, "10.0.0.1");
   join(reg, "pub", 1004, {}, 0, "10.0.0.2");
   auto cid = [](char c) { return std::string(64, c); };
-  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('1')) == REG_OK);
-  CHECK(reg_add_file(&reg, "s2", "m", true, 1, cid('2')) == REG_OK);
+  CHECK(add_copy(reg, "s1", "m", true, 1, cid('1')) == REG_OK);
+  CHECK(add_copy(reg, "s2", "m", true, 1, cid('2')) == REG_OK);
   // A third content from the same address is refused, and changes nothing...
-  CHECK(reg_add_file(&reg, "s3", "m", true, 1, cid('3')) == REG_CROWDED);
+  CHECK(add_copy(reg, "s3", "m", true, 1, cid('3')) == REG_CROWDED);
   CHECK(reg_find(&reg, "s3")->files.empty());
   CHECK(reg.cid_ids.count(cid('3')) == 0);
   // ... as is moving a copy to a third content; joining a content already there is not.
-  CHECK(reg_add_file(&reg, "s3", "m", true, 1, cid('1')) == REG_OK);
-  CHECK(reg_add_file(&reg, "s1", "m", true, 1, cid('3')) == REG_CROWDED);
+  CHECK(add_copy(reg, "s3", "m", true, 1, cid('1')) == REG_OK);
+  CHECK(add_copy(reg, "s1", "m", true, 1, cid('3')) == REG_CROWDED);
   // The last holder of a content moving to another leaves its place free.
-  CHECK(reg_add_file(&reg, "s2", "m", true, 1, cid('4')) == REG_OK);
+  CHECK(add_copy(reg, "s2", "m", true, 1, cid('4')) == REG_OK);
   CHECK(reg.cid_ids.count(cid('2')) == 0);
   // Another address is not affected.
-  CHECK(reg_add_file(&reg, "pub", "m", true, 1, cid('9')) == REG_OK);
+  CHECK(add_copy(reg, "pub", "m", true, 1, cid('9')) == REG_OK);
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.contents_total == 3);
 }
 
 TEST_CASE("registry: a restarted tt peer holds only what its join lists", "[registry]") {
   Registry reg;
-  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5001, {"old"}, true, 0) == REG_OK);
+  CHECK(join_from(reg, "r", "127.0.0.1", 7000, 5001, {"old"}, true, 0) == REG_OK);
   // The same address from the same UDP port (a retransmission): nothing is dropped.
-  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5001, {}, true, 1) == REG_UNCHANGED);
+  CHECK(join_from(reg, "r", "127.0.0.1", 7000, 5001, {}, true, 1) == REG_UNCHANGED);
   CHECK(reg_peer_files(&reg, "r") == std::vector<std::string>{"old"});
   // Another UDP port: a new process (it showed the token to get here).
-  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5002, {"new"}, true, 2) == REG_OK);
+  CHECK(join_from(reg, "r", "127.0.0.1", 7000, 5002, {"new"}, true, 2) == REG_OK);
   CHECK(reg_peer_files(&reg, "r") == std::vector<std::string>{"new"});
   CHECK(!reg_has_file(&reg, "old"));
   CHECK(reg.registrations == 1);
   // A seed-form join for the id does not make it tokenless.
-  CHECK(reg_join(&reg, "r", "127.0.0.1", 7000, 5002, {}, false, 3) == REG_UNCHANGED);
+  CHECK(join_from(reg, "r", "127.0.0.1", 7000, 5002, {}, false, 3) == REG_UNCHANGED);
   CHECK(reg_find(&reg, "r")->extended);
 }
 
@@ -413,11 +450,11 @@ TEST_CASE("registry: a content found by id lists each peer once", "[registry]") 
   join(reg, "1", 1001);
   join(reg, "2", 1002);
   for (const char* name : {"a", "b", "c"}) {
-    reg_add_file(&reg, "1", name, true, 5, x);
-    reg_add_file(&reg, "2", name, true, 5, x);
+    add_copy(reg, "1", name, true, 5, x);
+    add_copy(reg, "2", name, true, 5, x);
   }
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, "a", "", 10, 0, &out, nullptr, x);
+  reg_sources(&reg, RegAsk{"a", x, kRegNone, 10}, 0, &out, nullptr);
   CHECK(out.size() == 2);
 }
 
@@ -426,28 +463,28 @@ TEST_CASE("registry: a content id has the size it was first announced with", "[r
   std::string a(64, 'a');
   join(reg, "pub", 1001);
   join(reg, "liar", 1002);
-  CHECK(reg_add_file(&reg, "pub", "m", true, 1000, a) == REG_OK);
+  CHECK(add_copy(reg, "pub", "m", true, 1000, a) == REG_OK);
   // Another size for the same id is refused, under any name, and changes nothing.
-  CHECK(reg_add_file(&reg, "liar", "m", true, 5, a) == REG_MISMATCH);
-  CHECK(reg_add_file(&reg, "liar", "other", true, 5, a) == REG_MISMATCH);
+  CHECK(add_copy(reg, "liar", "m", true, 5, a) == REG_MISMATCH);
+  CHECK(add_copy(reg, "liar", "other", true, 5, a) == REG_MISMATCH);
   CHECK(reg_find(&reg, "liar")->files.empty());
-  CHECK(reg_add_file(&reg, "liar", "m", false, -1, a) == REG_OK);  // no size: no contradiction
+  CHECK(add_copy(reg, "liar", "m", false, -1, a) == REG_OK);  // no size: no contradiction
   RegFileInfo info;
   std::vector<ProtoSourceRef> out;
-  reg_sources(&reg, "m", "", 10, 0, &out, &info);
+  reg_sources(&reg, RegAsk{"m", kByName, kRegNone, 10}, 0, &out, &info);
   CHECK(info.size == 1000);
   // Once every holder is gone the id is forgotten, size and all.
   reg_leave(&reg, "pub");
   reg_leave(&reg, "liar");
   CHECK(reg.cid_ids.empty());
   join(reg, "again", 1003);
-  CHECK(reg_add_file(&reg, "again", "m", true, 5, a) == REG_OK);
+  CHECK(add_copy(reg, "again", "m", true, 5, a) == REG_OK);
   // First announced without a size: the first size given later binds it.
   std::string b(64, 'b');
   join(reg, "quiet", 1004);
-  CHECK(reg_add_file(&reg, "quiet", "q", true, -1, b) == REG_OK);
-  CHECK(reg_add_file(&reg, "quiet", "q", true, 7, b) == REG_OK);
-  CHECK(reg_add_file(&reg, "again", "q", true, 9, b) == REG_MISMATCH);
+  CHECK(add_copy(reg, "quiet", "q", true, -1, b) == REG_OK);
+  CHECK(add_copy(reg, "quiet", "q", true, 7, b) == REG_OK);
+  CHECK(add_copy(reg, "again", "q", true, 9, b) == REG_MISMATCH);
 }
 
 /* ---- reg_list_files ------------------------------------------------------ */
@@ -476,10 +513,10 @@ TEST_CASE("registry: a listing has every (name, content) once, with its counts",
   REQUIRE(join(reg, "1", 1001, {}) == REG_OK);
   REQUIRE(join(reg, "2", 1002, {}) == REG_OK);
   REQUIRE(join(reg, "3", 1003, {"seed.txt"}) == REG_OK);  // a seed peer: no id, no size
-  REQUIRE(reg_add_file(&reg, "1", "a.bin", true, 10, kCidA, 5) == REG_OK);
-  REQUIRE(reg_add_file(&reg, "2", "a.bin", false, 10, kCidA, 6) == REG_OK);
-  REQUIRE(reg_add_file(&reg, "2", "two.bin", true, 20, kCidB, 7) == REG_OK);
-  REQUIRE(reg_add_file(&reg, "1", "two.bin", true, 10, kCidA, 8) == REG_OK);
+  REQUIRE(add_copy(reg, "1", "a.bin", true, 10, kCidA, 5) == REG_OK);
+  REQUIRE(add_copy(reg, "2", "a.bin", false, 10, kCidA, 6) == REG_OK);
+  REQUIRE(add_copy(reg, "2", "two.bin", true, 20, kCidB, 7) == REG_OK);
+  REQUIRE(add_copy(reg, "1", "two.bin", true, 10, kCidA, 8) == REG_OK);
   for (size_t limit : {1, 2, 3, 50}) {
     std::vector<RegFileRow> rows = list_all(reg, limit);
     REQUIRE(rows.size() == 4);
@@ -500,7 +537,7 @@ TEST_CASE("registry: a listing has every (name, content) once, with its counts",
     CHECK(s.complete == 1);
   }
   // A partial copy that completes, and one that leaves, change the counts.
-  REQUIRE(reg_add_file(&reg, "2", "a.bin", true, 10, kCidA, 9) == REG_OK);
+  REQUIRE(add_copy(reg, "2", "a.bin", true, 10, kCidA, 9) == REG_OK);
   for (const RegFileRow& r : list_all(reg, 50))
     if (r.name == "a.bin") CHECK(r.complete == 2);
   REQUIRE(reg_leave(&reg, "1") == REG_OK);
