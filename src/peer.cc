@@ -262,8 +262,8 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
 static void get_try_next(Peer* p);
 static void get_start(Peer* p);
 static void get_check_existing(Peer* p);
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
-                         bool fetched = true);
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from);
+static void get_found_here(Peer* p, const Manifest& m);
 
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
@@ -346,10 +346,8 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   get_finished(p, manifest, bytes, src.ip + ":" + std::to_string(src.port));
 }
 
-// The file is in place and verified: serve it, say so, tell the tracker.
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
-                         bool fetched) {
-  const char* name = p->get.name.c_str();
+// The file is in place and verified: serve it and say so.
+static void get_adopt(Peer* p, const Manifest& m) {
   PeerFile& pf = p->files[p->get.name];
   pf.path = p->opt.dir + "/" + p->get.name;
   peer_file_pin(&pf);
@@ -357,25 +355,13 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   pf.manifest = m;
   pf.manifest.name = p->get.name;
   pf.hashed = true;
-  out_line("Downloaded file %s successfully.", name);
-  if (fetched && p->get.cid.empty()) {
-    out_line("Warning: %s is unverified: the tracker announced no content id to check it against",
-             name);
-    // tt get promises a verified file: it says so and fails (the file stays).
-    if (!p->opt.oneshot.empty()) {
-      cmd_fail(p, "the file is in place but unverified: the tracker announced no content id");
-      p->failures++;
-    }
-  }
-  if (fetched) {
-    double secs = seconds_since(p->get.started_ns);
-    out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
-             progress_bytes(static_cast<double>(bytes)).c_str(),
-             static_cast<unsigned long long>(bytes), secs,
-             progress_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
-             from.c_str());
-  }
-  log_line(&p->log, "Downloaded file %s from %s", name, from.c_str());
+  out_line("Downloaded file %s successfully.", p->get.name.c_str());
+}
+
+// Logs where the file came from and tells the tracker that we hold it now;
+// the command ends when the tracker answers.
+static void get_tell_tracker(Peer* p, const Manifest& m, const std::string& from) {
+  log_line(&p->log, "Downloaded file %s from %s", p->get.name.c_str(), from.c_str());
   ProtoRequest r = make_request(p, "got_the_file");
   r.file_name = p->get.name;
   r.size = static_cast<int64_t>(m.size);
@@ -385,6 +371,33 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
     get_reset(p);
     cmd_finished(p, true);
   }
+}
+
+// A download ended well: bytes came from `from` (one address, or several).
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from) {
+  const char* name = p->get.name.c_str();
+  get_adopt(p, m);
+  if (p->get.cid.empty()) {
+    out_line("Warning: %s is unverified: the tracker announced no content id to check it against",
+             name);
+    // tt get promises a verified file: it says so and fails (the file stays).
+    if (!p->opt.oneshot.empty()) {
+      cmd_fail(p, "the file is in place but unverified: the tracker announced no content id");
+      p->failures++;
+    }
+  }
+  double secs = seconds_since(p->get.started_ns);
+  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
+           progress_bytes(static_cast<double>(bytes)).c_str(),
+           static_cast<unsigned long long>(bytes), secs,
+           progress_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(), from.c_str());
+  get_tell_tracker(p, m, from);
+}
+
+// The same content was in --dir already: nothing was fetched.
+static void get_found_here(Peer* p, const Manifest& m) {
+  get_adopt(p, m);
+  get_tell_tracker(p, m, "this directory");
 }
 
 // Starts the download from the next source in order; ends the command when none is left.
@@ -397,16 +410,22 @@ static void get_try_next(Peer* p) {
       continue;
     }
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
+    FetchOptions o;
+    o.ip = src.ip;
+    o.port = src.port;
+    o.name = g->name;
+    o.dir = p->opt.dir;
+    o.stall_ms = static_cast<uint64_t>(p->opt.timeout_s) * 1000;
+    o.expect_id = g->cid;
+    o.expect_size = g->size;
+    o.max_unverified = p->opt.max_unverified_size;
+    o.min_rate = p->opt.min_rate;
+    o.download = &p->download;
+    o.done = get_on_fetched;
+    o.ctx = p;
     g->fetch = new Fetch;
-    g->fetch->expect_id = g->cid;
-    g->fetch->expect_size = g->size;
-    g->fetch->max_unverified = p->opt.max_unverified_size;
-    g->fetch->min_rate = p->opt.min_rate;
-    g->fetch->download = &p->download;
     std::string err;
-    int r =
-        xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
-                         static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
+    int r = xfer_fetch_start(g->fetch, p->loop, o, &err);
     if (r == 0) {
       g->started_ns = uv_hrtime();
       progress_start(p);
@@ -806,7 +825,7 @@ static void get_on_existing_hashed(void* ctx, int status, const Manifest* m,
   } else if (m->id == g->cid) {
     // The same content: nothing to fetch. Serve it, as if just downloaded.
     out_line("File %s is already here with the same content (id %.12s...)", name, m->id.c_str());
-    get_finished(p, *m, 0, "this directory", false);
+    get_found_here(p, *m);
     return;
   } else {
     why = g->name + " in " + p->opt.dir + " has other content (id " + m->id.substr(0, 12) +
