@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "limits.h"
+#include "netaddr.h"
 
 struct HttpConn {
   HttpServer* s = nullptr;
@@ -300,11 +301,7 @@ static void on_connection(uv_stream_t* server, int status) {
     conn_close(c);
     return;
   }
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&ss), &len) == 0 &&
-      ss.ss_family == AF_INET)
-    c->addr = reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr.s_addr;
+  c->addr = net_peer_ipv4(&c->tcp);
   // Past a limit, the oldest connection of that address (or of all) makes room.
   auto it = s->per_addr.find(c->addr);
   HttpConn* old = nullptr;

@@ -295,8 +295,8 @@ struct WriteJob {
 };
 
 // Runs on the threadpool. Whole pieces go through the O_DIRECT descriptor (no
-// copy into the page cache; on this kind of VM, fresh page-cache pages are the
-// most expensive part of a download); a short last piece, or anything the file
+// copy into the page cache: filling fresh page-cache pages can cost more than
+// the rest of a download); a short last piece, or anything the file
 // system refuses that way (EINVAL), through the buffered one. Returns 0 or a
 // negative error.
 static int pieces_write(Swarm* s, std::vector<PieceJob*>& ps) {
@@ -1110,6 +1110,31 @@ static void swarm_replace_useless(Swarm* s) {
   conn_drop(victim, "");  // its close connects the next source
 }
 
+// Connects to src (skipped when its address is not an IPv4 one); the stall
+// limit runs from now.
+static void conn_open(Swarm* s, const ProtoSource& src) {
+  struct sockaddr_in addr;
+  if (uv_ip4_addr(src.addr.ip.c_str(), src.addr.port, &addr) != 0) return;
+  if (s->cb.on_connect != nullptr) s->cb.on_connect(s->cb.ctx, src);
+  SwarmConn* c = new SwarmConn;
+  c->sw = s;
+  c->id = s->next_conn_id++;
+  c->cursor = s->cursor;
+  c->src = src;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->connect_req.data = c;
+  c->open_handles = 2;
+  s->conns.push_back(c);
+  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                     conn_on_connect) != 0)
+    conn_drop(c, "cannot connect");
+}
+
 static void swarm_connect_more(Swarm* s) {
   auto live = [s]() {
     size_t n = 0;
@@ -1120,27 +1145,7 @@ static void swarm_connect_more(Swarm* s) {
   if (!s->ending && live() >= s->opt.max_conns && s->next_source < s->opt.sources.size())
     swarm_replace_useless(s);
   while (!s->ending && live() < s->opt.max_conns && s->next_source < s->opt.sources.size()) {
-    const ProtoSource& src = s->opt.sources[s->next_source++];
-    struct sockaddr_in addr;
-    if (uv_ip4_addr(src.addr.ip.c_str(), src.addr.port, &addr) != 0) continue;
-    if (s->cb.on_connect != nullptr) s->cb.on_connect(s->cb.ctx, src);
-    SwarmConn* c = new SwarmConn;
-    c->sw = s;
-    c->id = s->next_conn_id++;
-    c->cursor = s->cursor;
-    c->src = src;
-    uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
-    c->tcp.data = c;
-    c->timer.data = c;
-    c->connect_req.data = c;
-    c->open_handles = 2;
-    s->conns.push_back(c);
-    uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
-                       conn_on_connect) != 0)
-      conn_drop(c, "cannot connect");
+    conn_open(s, s->opt.sources[s->next_source++]);
   }
   if (!s->ending && live() == 0) {
     if (!s->have_manifest) {
