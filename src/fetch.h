@@ -1,7 +1,8 @@
 // Fetching one whole file in the seed form (PROTOCOL §2) into a temporary file
 // that is linked into place only when complete and, when a content id is known,
 // verified. Each fetch owns a uv_tcp_t and a uv_timer_t. Used by peer.cc when no
-// source speaks the extended form.
+// content id is known, or no source speaks the extended form (swarm.h fetches
+// in the extended form).
 #pragma once
 
 #include <uv.h>
