@@ -176,8 +176,8 @@ static void fetch_on_written(uv_fs_t* req) {
   if (gate_limited(f->opt.download) && gate_available(f->opt.download) == 0) {
     // Over the download limit: the next read waits for its tokens.
     f->gate_wait = true;
-    f->floor_ms = 0;           // the rate floor measures the source, not our limit
-    uv_timer_stop(&f->timer);  // waiting for our own tokens is not the source stalling
+    rate_floor_reset(&f->floor);  // the rate floor measures the source, not our limit
+    uv_timer_stop(&f->timer);     // waiting for our own tokens is not the source stalling
     gate_wait(f->opt.download, kRateChunk, fetch_on_gate, f);
     return;
   }
@@ -207,28 +207,13 @@ static void fetch_write_chunk(Fetch* f) {
   f->fs_busy = true;
 }
 
-// The rate floor: less than min_rate bytes per second over a whole stall_ms
-// window (a drip never trips the stall timer). Returns true when it failed the fetch.
+// The rate floor (RateFloor): fails a fetch whose source drips. Returns true
+// when it failed the fetch.
 static bool fetch_below_floor(Fetch* f, uint64_t bytes) {
-  if (f->opt.min_rate == 0) return false;
-  uint64_t now = uv_now(f->loop);
-  if (f->floor_ms == 0) {
-    f->floor_ms = now;
-    f->floor_bytes = 0;
-  }
-  f->floor_bytes += bytes;
-  uint64_t span = now - f->floor_ms;
-  if (span < f->opt.stall_ms) return false;
-  if (f->floor_bytes * 1000 < f->opt.min_rate * span) {
-    fetch_fail(f, UV_ETIMEDOUT,
-               "the source sent " + std::to_string(f->floor_bytes) + " bytes in " +
-                   std::to_string(span / 1000) + " s, below the --min-rate of " +
-                   std::to_string(f->opt.min_rate) + " bytes/s");
-    return true;
-  }
-  f->floor_ms = now;
-  f->floor_bytes = 0;
-  return false;
+  std::string why;
+  if (!rate_floor_below(&f->floor, bytes, uv_now(f->loop), &why)) return false;
+  fetch_fail(f, UV_ETIMEDOUT, "the source " + why);
+  return true;
 }
 
 // The most bytes the source may send: the announced size, or without one the
@@ -336,6 +321,8 @@ int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const FetchOptions& o, std::stri
   f->opt = o;
   f->loop = loop;
   f->final_path = o.dir + "/" + o.name;
+  f->floor.min_rate = o.min_rate;
+  f->floor.window_ms = o.stall_ms;
   struct stat st;
   if (lstat(f->final_path.c_str(), &st) == 0) {
     *err = o.name + " already exists in " + o.dir + "; it was not overwritten";

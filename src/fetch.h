@@ -59,8 +59,8 @@ struct Fetch {
   bool done_called = false;
   int status = 0;
   std::string error;
-  uint64_t floor_ms = 0, floor_bytes = 0;  // the rate floor's window: start (loop ms), bytes
-  Manifest manifest;                       // of the complete download
+  RateFloor floor;    // the source's rate over windows of stall_ms
+  Manifest manifest;  // of the complete download
   bool gate_wait = false;
 };
 

@@ -86,9 +86,8 @@ struct SwarmConn {
   double rate = 0;                       // bytes per second received, smoothed
   uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
   bool gate_wait = false;                // reading stopped until download tokens are there
-  uint64_t floor_ms = 0;                 // the rate floor's window began (loop ms; 0: none)
-  uint64_t floor_bytes = 0;              // ... bytes since
-  uint64_t floor_waits = 0;              // ... and Swarm::gate_waits then
+  RateFloor floor;                       // the source's rate over windows of stall_ms
+  uint64_t floor_waits = 0;              // Swarm::gate_waits when its window began
   uint64_t connected_ms = 0;             // loop time it connected
   uint64_t useful_ms = 0;                // ... and last had a piece we needed
   bool sent_piece_bytes = false;         // its rate measures pieces, not just short answers
@@ -786,7 +785,7 @@ static void conn_arm_timer(SwarmConn* c) {
   }
   uint64_t idle = c->watched ? kHaveRefreshWatchedMs : kHaveRefreshMs;
   bool owed = !c->expect.empty() || c->body != nullptr;
-  if (!owed) c->floor_ms = 0;  // nothing asked: no rate to hold the source to
+  if (!owed) rate_floor_reset(&c->floor);  // nothing asked: no rate to hold the source to
   uv_timer_start(&c->timer, conn_on_timer, owed ? c->sw->opt.stall_ms : idle, 0);
 }
 
@@ -996,31 +995,19 @@ static void conn_on_gate(void* ctx) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
 }
 
-// The rate floor: a source that owes us answers and sends less than min_rate
-// bytes per second over a whole stall_ms window (a drip: one byte a second
-// never trips the stall timer) is dropped. A window in which our own download
-// limit made a connection wait starts again: it measures us, not the source.
+// The rate floor (RateFloor): a source that owes us answers and drips is
+// dropped. A window in which our own download limit made a connection wait
+// starts again: it measures us, not the source.
 static bool conn_below_floor(SwarmConn* c, uint64_t bytes) {
   Swarm* s = c->sw;
-  if (s->opt.min_rate == 0) return false;
-  uint64_t now = uv_now(s->loop);
-  if (c->floor_ms == 0 || c->floor_waits != s->gate_waits) {
-    c->floor_ms = now;
-    c->floor_bytes = 0;
+  if (c->floor_waits != s->gate_waits) {
+    rate_floor_reset(&c->floor);
     c->floor_waits = s->gate_waits;
   }
-  c->floor_bytes += bytes;
-  uint64_t span = now - c->floor_ms;
-  if (span < s->opt.stall_ms) return false;
-  if (c->floor_bytes * 1000 < s->opt.min_rate * span) {
-    conn_drop(c, "sent " + std::to_string(c->floor_bytes) + " bytes in " +
-                     std::to_string(span / 1000) + " s, below the --min-rate of " +
-                     std::to_string(s->opt.min_rate) + " bytes/s");
-    return true;
-  }
-  c->floor_ms = now;
-  c->floor_bytes = 0;
-  return false;
+  std::string why;
+  if (!rate_floor_below(&c->floor, bytes, uv_now(s->loop), &why)) return false;
+  conn_drop(c, why);
+  return true;
 }
 
 static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
@@ -1035,7 +1022,7 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   Swarm* s = c->sw;
   conn_measure(c, static_cast<uint64_t>(nread));
   if (c->expect.empty() && c->body == nullptr)
-    c->floor_ms = 0;  // pushed events only: nothing is owed
+    rate_floor_reset(&c->floor);  // pushed events only: nothing is owed
   else if (conn_below_floor(c, static_cast<uint64_t>(nread)))
     return;
   if (gate_limited(s->opt.download)) {
@@ -1121,6 +1108,8 @@ static void conn_open(Swarm* s, const ProtoSource& src) {
   c->id = s->next_conn_id++;
   c->cursor = s->cursor;
   c->src = src;
+  c->floor.min_rate = s->opt.min_rate;
+  c->floor.window_ms = s->opt.stall_ms;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
   c->tcp.data = c;

@@ -359,3 +359,29 @@ TEST_CASE("picker: an idle source takes a piece only late sources are fetching, 
   late.clear();
   CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == -1);
 }
+
+TEST_CASE("rate floor: a whole window below min_rate is too slow, one above starts again",
+          "[rate]") {
+  RateFloor f;
+  f.min_rate = 1000;  // bytes per second
+  f.window_ms = 2000;
+  std::string why;
+  REQUIRE_FALSE(rate_floor_below(&f, 100, 10000, &why));  // the window starts
+  REQUIRE_FALSE(rate_floor_below(&f, 100, 11000, &why));  // not a whole window yet
+  REQUIRE(rate_floor_below(&f, 100, 12000, &why));        // 300 bytes in 2 s
+  REQUIRE(why == "sent 300 bytes in 2 s, below the --min-rate of 1000 bytes/s");
+
+  RateFloor g;
+  g.min_rate = 1000;
+  g.window_ms = 2000;
+  REQUIRE_FALSE(rate_floor_below(&g, 500, 10000, &why));
+  REQUIRE_FALSE(rate_floor_below(&g, 2000, 12000, &why));  // 2500 in 2 s: a new window
+  REQUIRE_FALSE(rate_floor_below(&g, 10, 13000, &why));
+  rate_floor_reset(&g);                                  // our limit held it back
+  REQUIRE_FALSE(rate_floor_below(&g, 10, 20000, &why));  // the window starts again
+  REQUIRE(rate_floor_below(&g, 10, 22000, &why));
+
+  RateFloor off;  // min_rate 0: no floor
+  REQUIRE_FALSE(rate_floor_below(&off, 0, 10000, &why));
+  REQUIRE_FALSE(rate_floor_below(&off, 0, 99999, &why));
+}
