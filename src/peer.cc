@@ -1722,7 +1722,9 @@ static int peer_start(Peer* p) {
   p->srv.upload = &p->upload;
   p->srv.max_per_ip = static_cast<size_t>(p->opt.max_conns_per_ip);
   p->srv.on_refused = on_refused_served;
-  r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
+  p->srv.lookup = lookup_served;
+  p->srv.ctx = p;
+  r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port);
   if (r != 0) {
     fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port,
             uv_strerror(r));

@@ -1022,11 +1022,8 @@ static void serve_on_connection(uv_stream_t* server, int status) {
     serve_close(c);
 }
 
-int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
-                      XferLookup lookup, void* ctx) {
+int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port) {
   s->loop = loop;
-  s->lookup = lookup;
-  s->ctx = ctx;
   struct sockaddr_in addr;
   int r = uv_ip4_addr(host.c_str(), port, &addr);
   if (r != 0) return r;
