@@ -556,11 +556,11 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   // The endgame: every missing piece is asked of someone already. Only then,
   // and only for a source with nothing else to do, is a piece asked twice: in
   // a swarm whose uplinks are the limit, a second copy costs someone's uplink.
-  bool endgame = c->inflight == 0 && s->pick.nfree == 0;
+  v.endgame = c->inflight == 0 && s->pick.nfree == 0;
   // Each source has its own cursor (from the download's random start), so that
   // each is asked for a run of pieces in file order (written together) even
   // when several are asked at once.
-  int got = picker_pick(v, c->has, mine, endgame, &c->cursor, want);
+  int got = picker_pick(v, c->has, mine, &c->cursor, want);
   if (got >= 0 || c->inflight > 0 || c->body != nullptr) return got;
   // This source is idle and the picker has nothing for it: a piece a late
   // source owes (one that accepts requests and never answers holds them no
