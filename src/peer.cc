@@ -289,23 +289,28 @@ static double seconds_since(uint64_t start_ns) {
 static void progress_draw(uv_timer_t* t) {
   Peer* p = static_cast<Peer*>(t->data);
   uint64_t now = uv_now(p->loop);
+  ProgressLine line;
+  line.name = p->get.name;
+  uint64_t received = 0;
   if (p->get.swarm != nullptr) {
     Swarm* s = p->get.swarm;
-    double total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
     SwarmStatus st;
     swarm_status(s, &st);
-    rate_window_add(&p->progress_rate, now, st.bytes_received);
-    out_status(progress_text(p->get.name, static_cast<double>(st.bytes_had), total,
-                             rate_window_rate(&p->progress_rate, now),
-                             rate_window_stalled(&p->progress_rate, now), swarm_active_sources(s)));
+    received = st.bytes_received;
+    line.have = static_cast<double>(st.bytes_had);
+    line.total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
+    line.sources = swarm_active_sources(s);
+  } else if (p->get.fetch != nullptr) {
+    // The seed form tells no size, so there is no percentage or ETA to show.
+    received = p->get.fetch->received;
+    line.have = static_cast<double>(received);
+  } else {
     return;
   }
-  if (p->get.fetch == nullptr) return;
-  // The seed form tells no size, so there is no percentage or ETA to show.
-  rate_window_add(&p->progress_rate, now, p->get.fetch->received);
-  out_status(progress_text(p->get.name, static_cast<double>(p->get.fetch->received), -1,
-                           rate_window_rate(&p->progress_rate, now),
-                           rate_window_stalled(&p->progress_rate, now), 1));
+  rate_window_add(&p->progress_rate, now, received);
+  line.rate = rate_window_rate(&p->progress_rate, now);
+  line.stalled = rate_window_stalled(&p->progress_rate, now);
+  out_status(progress_text(line));
 }
 
 static void progress_start(Peer* p) {
