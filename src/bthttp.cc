@@ -242,25 +242,24 @@ bool bt_http_parse_announce(const std::string& query, BtHttpAnnounce* out, std::
   return true;
 }
 
+// A refusal: the bencoded "failure reason" answer, counted.
+static void bt_http_refuse(const std::string& why, std::string* body, BtHttpCounts* counts) {
+  *body = bencode_failure(why);
+  counts->failures++;
+}
+
 void bt_http_announce(BtStore* s, const BtLimits& lim, const std::string& query, uint32_t ip,
                       int64_t now_ms, std::string* body, BtHttpCounts* counts) {
   BtHttpAnnounce req;
   std::string why;
   body->clear();
-  if (!bt_http_parse_announce(query, &req, &why)) {
-    *body = bencode_failure(why);
-    counts->failures++;
-    return;
-  }
+  if (!bt_http_parse_announce(query, &req, &why)) return bt_http_refuse(why, body, counts);
   req.a.ip = ip;
   std::vector<BtPeerAddr> peers;
   BtCounts c;
   const char* refused = "refused";
-  if (bt_announce(s, req.a, now_ms, &peers, &c, &refused) != 0) {
-    *body = bencode_failure(refused);
-    counts->failures++;
-    return;
-  }
+  if (bt_announce(s, req.a, now_ms, &peers, &c, &refused) != 0)
+    return bt_http_refuse(refused, body, counts);
   std::string compact;
   compact.reserve(peers.size() * 6);
   for (const BtPeerAddr& p : peers) {
@@ -324,11 +323,7 @@ void bt_http_scrape(const BtStore* s, const std::string& query, std::string* bod
   std::vector<BtHash> hashes;
   std::string why;
   body->clear();
-  if (!bt_http_parse_scrape(query, &hashes, &why)) {
-    *body = bencode_failure(why);
-    counts->failures++;
-    return;
-  }
+  if (!bt_http_parse_scrape(query, &hashes, &why)) return bt_http_refuse(why, body, counts);
   *body += "d";
   bencode_str(body, "files");
   *body += "d";
