@@ -78,6 +78,7 @@ struct SwarmConn {
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
   std::vector<uint16_t> own_wanted;      // the part of Swarm::wanted that is this source's
   std::vector<uint8_t> mine;             // while picking: the pieces it owes us already
+  std::vector<uint8_t> want_bits;        // scratch: a request's want set, one byte per piece
   uint32_t cursor = 0;                   // where its next pick looks first
   bool watched = false;                  // the source pushes have events
   uint32_t nhas = 0;                     // pieces it has
@@ -650,7 +651,8 @@ static void conn_ask_piece(SwarmConn* c, uint32_t i, std::vector<uint32_t>* want
   r.file = s->opt.name;
   r.index = i;
   if (!want->empty()) {
-    std::vector<uint8_t> set(s->pieces, 0);
+    std::vector<uint8_t>& set = c->want_bits;
+    set.assign(s->pieces, 0);
     set[i] = 1;
     for (uint32_t j : *want) {
       set[j] = 1;
