@@ -55,12 +55,8 @@ static bool bfail(BReader* r, const char* what) {
 }
 
 // Digits up to `end` (exclusive of it), an optional '-' when negative_ok.
-static bool read_number(BReader* r, char end, bool negative_ok, int64_t* v) {
-  bool neg = false;
-  if (negative_ok && r->pos < r->len && r->p[r->pos] == '-') {
-    neg = true;
-    r->pos++;
-  }
+// Decimal digits that fit an int64_t, without a leading zero.
+static bool read_digits(BReader* r, uint64_t* out) {
   size_t start = r->pos;
   uint64_t n = 0;
   while (r->pos < r->len && r->p[r->pos] >= '0' && r->p[r->pos] <= '9') {
@@ -72,16 +68,39 @@ static bool read_number(BReader* r, char end, bool negative_ok, int64_t* v) {
   size_t digits = r->pos - start;
   if (digits == 0) return bfail(r, "digits expected");
   if (digits > 1 && r->p[start] == '0') return bfail(r, "leading zero");
-  if (neg && n == 0) return bfail(r, "negative zero");
+  *out = n;
+  return true;
+}
+
+static bool read_number_end(BReader* r, char end) {
   if (r->pos >= r->len || r->p[r->pos] != end) return bfail(r, "bad integer end");
   r->pos++;
+  return true;
+}
+
+// A string's length: digits, then ':'.
+static bool read_length(BReader* r, int64_t* v) {
+  uint64_t n = 0;
+  if (!read_digits(r, &n) || !read_number_end(r, ':')) return false;
+  *v = static_cast<int64_t>(n);
+  return true;
+}
+
+// An integer's body after 'i': an optional '-', digits, then 'e'.
+static bool read_int(BReader* r, int64_t* v) {
+  bool neg = r->pos < r->len && r->p[r->pos] == '-';
+  if (neg) r->pos++;
+  uint64_t n = 0;
+  if (!read_digits(r, &n)) return false;
+  if (neg && n == 0) return bfail(r, "negative zero");
+  if (!read_number_end(r, 'e')) return false;
   *v = neg ? -static_cast<int64_t>(n) : static_cast<int64_t>(n);
   return true;
 }
 
 static bool read_str(BReader* r, std::string* s) {
   int64_t n;
-  if (!read_number(r, ':', false, &n)) return false;
+  if (!read_length(r, &n)) return false;
   if (static_cast<uint64_t>(n) > r->len - r->pos) return bfail(r, "string past the end");
   s->assign(r->p + r->pos, static_cast<size_t>(n));
   r->pos += static_cast<size_t>(n);
@@ -95,7 +114,7 @@ static bool read_value(BReader* r, BValue* v, int depth) {
   if (c == 'i') {
     r->pos++;
     v->type = BV_INT;
-    return read_number(r, 'e', true, &v->i);
+    return read_int(r, &v->i);
   }
   if (c >= '0' && c <= '9') {
     v->type = BV_STR;

@@ -35,6 +35,52 @@ bool bep15_is_request(const uint8_t* d, size_t len) {
   return action == BEP15_ANNOUNCE || action == BEP15_SCRAPE;
 }
 
+// The announce's fixed layout (BEP 15), read top to bottom.
+static int decode_announce(const uint8_t* d, size_t len, Bep15Request* r, const char** why) {
+  if (len < kBep15AnnounceLen) {
+    *why = "announce shorter than 98 bytes";
+    return -1;
+  }
+  // Bytes past 98 are BEP 41 options: not used, not an error.
+  BtAnnounce& a = r->a;
+  memcpy(a.info_hash.b, d + 16, 20);
+  memcpy(a.peer_id, d + 36, 20);
+  r->downloaded = get64(d + 56);
+  a.left = get64(d + 64);
+  r->uploaded = get64(d + 72);
+  uint32_t event = get32(d + 80);
+  if (event > BT_EVENT_STOPPED) {
+    *why = "unknown event";
+    return -1;
+  }
+  a.event = static_cast<int>(event);
+  memcpy(&r->ip_field, d + 84, 4);
+  a.ip = 0;
+  a.key = get32(d + 88);
+  a.numwant = static_cast<int32_t>(get32(d + 92));
+  a.port = static_cast<uint16_t>(d[96] << 8 | d[97]);
+  r->action = BEP15_ANNOUNCE;
+  return 0;
+}
+
+// A scrape: 20-byte info hashes after the header, kBep15MaxScrape at most.
+static int decode_scrape(const uint8_t* d, size_t len, Bep15Request* r, const char** why) {
+  size_t body = len - 16;
+  if (body % 20 != 0) {
+    *why = "scrape length is not 16 + 20 n";
+    return -1;
+  }
+  if (body / 20 > kBep15MaxScrape) {
+    *why = "scrape of more than 74 info hashes";
+    return -1;
+  }
+  r->nhashes = body / 20;
+  for (size_t i = 0; i < r->nhashes; i++)
+    memcpy(r->hashes[i].b, d + 16 + 20 * i, 20);
+  r->action = BEP15_SCRAPE;
+  return 0;
+}
+
 int bep15_decode_request(const uint8_t* d, size_t len, Bep15Request* r, const char** why) {
   r->action = -1;
   r->nhashes = 0;
@@ -53,48 +99,10 @@ int bep15_decode_request(const uint8_t* d, size_t len, Bep15Request* r, const ch
       }
       r->action = BEP15_CONNECT;
       return 0;
-    case BEP15_ANNOUNCE: {
-      if (len < kBep15AnnounceLen) {
-        *why = "announce shorter than 98 bytes";
-        return -1;
-      }
-      // Bytes past 98 are BEP 41 options: not used, not an error.
-      BtAnnounce& a = r->a;
-      memcpy(a.info_hash.b, d + 16, 20);
-      memcpy(a.peer_id, d + 36, 20);
-      r->downloaded = get64(d + 56);
-      a.left = get64(d + 64);
-      r->uploaded = get64(d + 72);
-      uint32_t event = get32(d + 80);
-      if (event > BT_EVENT_STOPPED) {
-        *why = "unknown event";
-        return -1;
-      }
-      a.event = static_cast<int>(event);
-      memcpy(&r->ip_field, d + 84, 4);
-      a.ip = 0;
-      a.key = get32(d + 88);
-      a.numwant = static_cast<int32_t>(get32(d + 92));
-      a.port = static_cast<uint16_t>(d[96] << 8 | d[97]);
-      r->action = BEP15_ANNOUNCE;
-      return 0;
-    }
-    case BEP15_SCRAPE: {
-      size_t body = len - 16;
-      if (body % 20 != 0) {
-        *why = "scrape length is not 16 + 20 n";
-        return -1;
-      }
-      if (body / 20 > kBep15MaxScrape) {
-        *why = "scrape of more than 74 info hashes";
-        return -1;
-      }
-      r->nhashes = body / 20;
-      for (size_t i = 0; i < r->nhashes; i++)
-        memcpy(r->hashes[i].b, d + 16 + 20 * i, 20);
-      r->action = BEP15_SCRAPE;
-      return 0;
-    }
+    case BEP15_ANNOUNCE:
+      return decode_announce(d, len, r, why);
+    case BEP15_SCRAPE:
+      return decode_scrape(d, len, r, why);
     default:
       *why = "unknown action";
       return -1;

@@ -101,6 +101,119 @@ static uint32_t key_value(const std::string& s) {
  * Announce
  * ------------------------------------------------------------------------- */
 
+// Readers of one announce parameter's value into the announce. Each returns
+// false with *why when the value is not one it takes.
+typedef bool (*BtParamRead)(const std::string& name, const std::string& v, BtAnnounce* a,
+                            std::string* why);
+
+static bool read_id20(const std::string& n, const std::string& v, BtAnnounce* a, std::string* why) {
+  if (v.size() != 20) {
+    *why = n + " must be 20 bytes (percent-encoded), got " + std::to_string(v.size());
+    return false;
+  }
+  memcpy(n == "info_hash" ? a->info_hash.b : a->peer_id, v.data(), 20);
+  return true;
+}
+
+static bool read_port(const std::string&, const std::string& v, BtAnnounce* a, std::string* why) {
+  uint64_t num = 0;
+  if (!parse_u64(v, &num) || num < 1 || num > 65535) {
+    *why = "port must be a number from 1 to 65535";
+    return false;
+  }
+  a->port = static_cast<uint16_t>(num);
+  return true;
+}
+
+// left, uploaded, downloaded: only left is kept.
+static bool read_bytes(const std::string& n, const std::string& v, BtAnnounce* a,
+                       std::string* why) {
+  uint64_t num = 0;
+  if (!parse_u64(v, &num)) {
+    *why = n + " must be a decimal number of bytes";
+    return false;
+  }
+  if (n == "left") a->left = num;
+  return true;
+}
+
+static bool read_event(const std::string&, const std::string& v, BtAnnounce* a, std::string* why) {
+  if (v == "started")
+    a->event = BT_EVENT_STARTED;
+  else if (v == "completed")
+    a->event = BT_EVENT_COMPLETED;
+  else if (v == "stopped")
+    a->event = BT_EVENT_STOPPED;
+  else if (v.empty() || v == "empty" || v == "paused")
+    a->event = BT_EVENT_NONE;
+  else {
+    *why = "event must be started, completed, stopped or empty";
+    return false;
+  }
+  return true;
+}
+
+// A negative number asks for the default, as BEP 15's -1 does.
+static bool read_numwant(const std::string&, const std::string& v, BtAnnounce* a,
+                         std::string* why) {
+  uint64_t num = 0;
+  bool negative = !v.empty() && v[0] == '-';
+  if (!parse_u64(negative ? v.substr(1) : v, &num)) {
+    *why = "numwant must be a decimal number";
+    return false;
+  }
+  a->numwant = negative ? -1 : num > INT32_MAX ? INT32_MAX : static_cast<int32_t>(num);
+  return true;
+}
+
+static bool read_compact(const std::string&, const std::string& v, BtAnnounce*, std::string* why) {
+  if (v == "0") {
+    *why = "only compact peer lists are served: ask with compact=1";
+    return false;
+  }
+  if (v != "1") {
+    *why = "compact must be 1";
+    return false;
+  }
+  return true;
+}
+
+static bool read_key(const std::string&, const std::string& v, BtAnnounce* a, std::string* why) {
+  if (v.size() > kBtMaxKeyLen) {
+    *why = "key is longer than " + std::to_string(kBtMaxKeyLen) + " bytes";
+    return false;
+  }
+  a->key = key_value(v);
+  return true;
+}
+
+// The announce parameters that are read; others (ip, no_peer_id,
+// supportcrypto, trackerid, ...) are not used. The required ones are named
+// when missing in this order.
+struct BtParam {
+  const char* name;
+  BtParamRead read;
+  bool required;
+};
+static const BtParam kAnnounceParams[] = {
+    {"info_hash", read_id20, true},   {"peer_id", read_id20, true},
+    {"port", read_port, true},        {"left", read_bytes, true},
+    {"uploaded", read_bytes, false},  {"downloaded", read_bytes, false},
+    {"event", read_event, false},     {"numwant", read_numwant, false},
+    {"compact", read_compact, false}, {"key", read_key, false},
+};
+constexpr size_t kAnnounceParamCount = sizeof kAnnounceParams / sizeof kAnnounceParams[0];
+
+static const BtParam* announce_param(const std::string& name, size_t* index) {
+  for (size_t i = 0; i < kAnnounceParamCount; i++) {
+    if (name == kAnnounceParams[i].name) {
+      *index = i;
+      return &kAnnounceParams[i];
+    }
+  }
+  return nullptr;
+}
+
 bool bt_http_parse_announce(const std::string& query, BtHttpAnnounce* out, std::string* why) {
   std::vector<BtQueryParam> params;
   if (!bt_query_split(query, &params, why)) return false;
@@ -108,107 +221,31 @@ bool bt_http_parse_announce(const std::string& query, BtHttpAnnounce* out, std::
   memset(&out->a, 0, sizeof out->a);
   out->a.numwant = -1;
   out->a.event = BT_EVENT_NONE;
-  bool have_hash = false, have_id = false, have_port = false, have_left = false;
-  bool have_event = false, have_numwant = false, have_compact = false, have_key = false;
-  bool have_up = false, have_down = false;
+  bool seen[kAnnounceParamCount] = {};
   for (const BtQueryParam& q : params) {
-    const std::string& n = q.name;
-    const std::string& v = q.value;
-    bool* seen = nullptr;
-    if (n == "info_hash")
-      seen = &have_hash;
-    else if (n == "peer_id")
-      seen = &have_id;
-    else if (n == "port")
-      seen = &have_port;
-    else if (n == "left")
-      seen = &have_left;
-    else if (n == "uploaded")
-      seen = &have_up;
-    else if (n == "downloaded")
-      seen = &have_down;
-    else if (n == "event")
-      seen = &have_event;
-    else if (n == "numwant")
-      seen = &have_numwant;
-    else if (n == "compact")
-      seen = &have_compact;
-    else if (n == "key")
-      seen = &have_key;
-    else
-      continue;  // ip, no_peer_id, supportcrypto, trackerid, ...: not used
-    if (*seen) {
-      *why = n + " given twice";
+    size_t i = 0;
+    const BtParam* param = announce_param(q.name, &i);
+    if (param == nullptr) continue;
+    if (seen[i]) {
+      *why = q.name + " given twice";
       return false;
     }
-    *seen = true;
-    uint64_t num = 0;
-    if (n == "info_hash" || n == "peer_id") {
-      if (v.size() != 20) {
-        *why = n + " must be 20 bytes (percent-encoded), got " + std::to_string(v.size());
-        return false;
-      }
-      memcpy(n == "info_hash" ? out->a.info_hash.b : out->a.peer_id, v.data(), 20);
-    } else if (n == "port") {
-      if (!parse_u64(v, &num) || num < 1 || num > 65535) {
-        *why = "port must be a number from 1 to 65535";
-        return false;
-      }
-      out->a.port = static_cast<uint16_t>(num);
-    } else if (n == "left" || n == "uploaded" || n == "downloaded") {
-      if (!parse_u64(v, &num)) {
-        *why = n + " must be a decimal number of bytes";
-        return false;
-      }
-      if (n == "left") out->a.left = num;
-    } else if (n == "event") {
-      if (v == "started")
-        out->a.event = BT_EVENT_STARTED;
-      else if (v == "completed")
-        out->a.event = BT_EVENT_COMPLETED;
-      else if (v == "stopped")
-        out->a.event = BT_EVENT_STOPPED;
-      else if (v.empty() || v == "empty" || v == "paused")
-        out->a.event = BT_EVENT_NONE;
-      else {
-        *why = "event must be started, completed, stopped or empty";
-        return false;
-      }
-    } else if (n == "numwant") {
-      // A negative number asks for the default, as BEP 15's -1 does.
-      bool negative = !v.empty() && v[0] == '-';
-      if (!parse_u64(negative ? v.substr(1) : v, &num)) {
-        *why = "numwant must be a decimal number";
-        return false;
-      }
-      out->a.numwant = negative ? -1 : num > INT32_MAX ? INT32_MAX : static_cast<int32_t>(num);
-    } else if (n == "compact") {
-      if (v == "0") {
-        *why = "only compact peer lists are served: ask with compact=1";
-        return false;
-      }
-      if (v != "1") {
-        *why = "compact must be 1";
-        return false;
-      }
-    } else if (n == "key") {
-      if (v.size() > kBtMaxKeyLen) {
-        *why = "key is longer than " + std::to_string(kBtMaxKeyLen) + " bytes";
-        return false;
-      }
-      out->a.key = key_value(v);
+    seen[i] = true;
+    if (!param->read(q.name, q.value, &out->a, why)) return false;
+  }
+  for (size_t i = 0; i < kAnnounceParamCount; i++) {
+    if (kAnnounceParams[i].required && !seen[i]) {
+      *why = std::string("missing ") + kAnnounceParams[i].name;
+      return false;
     }
   }
-  const char* missing = !have_hash   ? "info_hash"
-                        : !have_id   ? "peer_id"
-                        : !have_port ? "port"
-                        : !have_left ? "left"
-                                     : nullptr;
-  if (missing != nullptr) {
-    *why = std::string("missing ") + missing;
-    return false;
-  }
   return true;
+}
+
+// A refusal: the bencoded "failure reason" answer, counted.
+static void bt_http_refuse(const std::string& why, std::string* body, BtHttpCounts* counts) {
+  *body = bencode_failure(why);
+  counts->failures++;
 }
 
 void bt_http_announce(BtStore* s, const BtLimits& lim, const std::string& query, uint32_t ip,
@@ -216,20 +253,13 @@ void bt_http_announce(BtStore* s, const BtLimits& lim, const std::string& query,
   BtHttpAnnounce req;
   std::string why;
   body->clear();
-  if (!bt_http_parse_announce(query, &req, &why)) {
-    *body = bencode_failure(why);
-    counts->failures++;
-    return;
-  }
+  if (!bt_http_parse_announce(query, &req, &why)) return bt_http_refuse(why, body, counts);
   req.a.ip = ip;
   std::vector<BtPeerAddr> peers;
   BtCounts c;
   const char* refused = "refused";
-  if (bt_announce(s, req.a, now_ms, &peers, &c, &refused) != 0) {
-    *body = bencode_failure(refused);
-    counts->failures++;
-    return;
-  }
+  if (bt_announce(s, req.a, now_ms, &peers, &c, &refused) != 0)
+    return bt_http_refuse(refused, body, counts);
   std::string compact;
   compact.reserve(peers.size() * 6);
   for (const BtPeerAddr& p : peers) {
@@ -293,11 +323,7 @@ void bt_http_scrape(const BtStore* s, const std::string& query, std::string* bod
   std::vector<BtHash> hashes;
   std::string why;
   body->clear();
-  if (!bt_http_parse_scrape(query, &hashes, &why)) {
-    *body = bencode_failure(why);
-    counts->failures++;
-    return;
-  }
+  if (!bt_http_parse_scrape(query, &hashes, &why)) return bt_http_refuse(why, body, counts);
   *body += "d";
   bencode_str(body, "files");
   *body += "d";

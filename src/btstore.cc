@@ -236,104 +236,97 @@ static void sample(BtStore* s, const std::vector<BtPeer>& v, size_t self, size_t
   }
 }
 
-int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
-                BtCounts* counts, const char** why) {
-  peers->clear();
-  *counts = BtCounts();
-  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
-  bool stop = a.event == BT_EVENT_STOPPED;
-  uint32_t slot = index_find(s, a.info_hash);
-  if (slot == UINT32_MAX) {
-    if (stop) return 0;
-    if (s->index_used >= s->lim.max_swarms) {
-      *why = "the tracker is full (swarms)";
-      return -1;
-    }
-    if (s->peers >= s->lim.max_peers) {
-      *why = "the tracker is full (peers)";
-      return -1;
-    }
-    auto ip = s->per_ip.find(a.ip);
-    if (ip != s->per_ip.end() && ip->second >= s->lim.max_peers_per_ip) {
-      *why = "too many peers from this address";
-      return -1;
-    }
-    if (!s->free_swarms.empty()) {
-      slot = s->free_swarms.back();
-      s->free_swarms.pop_back();
-    } else {
-      slot = static_cast<uint32_t>(s->swarms.size());
-      if (s->swarms.size() == s->swarms.capacity())  // a quarter more, as peer_insert
-        s->swarms.reserve(s->swarms.size() + s->swarms.size() / 4 + 16);
-      s->swarms.emplace_back();
-    }
-    Swarm& w = s->swarms[slot];
-    w.hash = a.info_hash;
-    w.used = true;
-    index_insert(s, slot);
+// Whether one more entry from ip fits under the caps. Returns 0, or -1 with *why.
+static int room_for_peer(const BtStore* s, uint32_t ip, const char** why) {
+  if (s->peers >= s->lim.max_peers) {
+    *why = "the tracker is full (peers)";
+    return -1;
+  }
+  auto it = s->per_ip.find(ip);
+  if (it != s->per_ip.end() && it->second >= s->lim.max_peers_per_ip) {
+    *why = "too many peers from this address";
+    return -1;
+  }
+  return 0;
+}
+
+// A new swarm for h, in a free slot or a new one. Returns its slot, or
+// UINT32_MAX with *why when a cap refuses it (or its first peer from ip).
+static uint32_t swarm_new(BtStore* s, const BtHash& h, uint32_t ip, const char** why) {
+  if (s->index_used >= s->lim.max_swarms) {
+    *why = "the tracker is full (swarms)";
+    return UINT32_MAX;
+  }
+  if (room_for_peer(s, ip, why) != 0) return UINT32_MAX;
+  uint32_t slot;
+  if (!s->free_swarms.empty()) {
+    slot = s->free_swarms.back();
+    s->free_swarms.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(s->swarms.size());
+    if (s->swarms.size() == s->swarms.capacity())  // a quarter more, as peer_insert
+      s->swarms.reserve(s->swarms.size() + s->swarms.size() / 4 + 16);
+    s->swarms.emplace_back();
   }
   Swarm& w = s->swarms[slot];
+  w.hash = h;
+  w.used = true;
+  index_insert(s, slot);
+  return slot;
+}
+
+// The same client from another port of its address: its old entry goes (and,
+// unless it is stopping, comes back at a.port keeping what it was). Only the
+// first kBtSameAddrScan entries of the address are looked at, so that a
+// crowded address (NAT, a load generator) costs no more per announce; a client
+// missed there leaves an entry that expires. Returns whether the client now
+// has an entry, at *at.
+static bool peer_moved_port(BtStore* s, Swarm& w, const BtAnnounce& a, uint16_t now_u, size_t* at) {
   std::vector<BtPeer>& v = w.peers;
   uint32_t tag = peer_tag(a);
-  bool seeder = a.left == 0;
-  size_t at = lower(v, peer_order(a.ip, a.port));
-  bool found = at < v.size() && v[at].ip == a.ip && v[at].port == a.port;
-  if (!found) {
-    // The same client from another port of its address: its old entry goes.
-    // Only the first kBtSameAddrScan entries of the address are looked at, so
-    // that a crowded address (NAT, a load generator) costs no more per
-    // announce; a client missed there leaves an entry that expires.
-    size_t first = lower(v, peer_order(a.ip, 0));
-    size_t last = std::min(v.size(), first + kBtSameAddrScan);
-    for (size_t i = first; i < last && v[i].ip == a.ip; i++) {
-      if ((v[i].tag & ~1u) != tag) continue;
-      bool was_seeder = is_seeder(v[i]);
-      if (was_seeder) w.seeders--;
-      v.erase(v.begin() + static_cast<ptrdiff_t>(i));
-      ip_remove(s, a.ip);
-      if (!stop) {
-        // Re-inserted below at its new place, keeping what it was.
-        at = lower(v, peer_order(a.ip, a.port));
-        peer_insert(&v, at, BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
-        if (was_seeder) w.seeders++;
-        ip_add(s, a.ip);
-        found = true;
-      }
-      break;
-    }
-  }
-  if (stop) {
-    if (found) {
-      if (is_seeder(v[at])) w.seeders--;
-      v.erase(v.begin() + static_cast<ptrdiff_t>(at));
-      ip_remove(s, a.ip);
-      peers_shrink(&v);
-    }
-    if (v.empty() && w.completed == 0) {
-      swarm_release(s, slot);
-      return 0;
-    }
-    fill_counts(w, counts);
-    return 0;
-  }
-  if (!found) {
-    if (s->peers >= s->lim.max_peers) {
-      *why = "the tracker is full (peers)";
-      if (v.empty() && w.completed == 0) swarm_release(s, slot);
-      return -1;
-    }
-    auto ip = s->per_ip.find(a.ip);
-    if (ip != s->per_ip.end() && ip->second >= s->lim.max_peers_per_ip) {
-      *why = "too many peers from this address";
-      if (v.empty() && w.completed == 0) swarm_release(s, slot);
-      return -1;
-    }
-    peer_insert(&v, at, BtPeer{a.ip, a.port, now_u, tag});
+  bool stop = a.event == BT_EVENT_STOPPED;
+  size_t first = lower(v, peer_order(a.ip, 0));
+  size_t last = std::min(v.size(), first + kBtSameAddrScan);
+  for (size_t i = first; i < last && v[i].ip == a.ip; i++) {
+    if ((v[i].tag & ~1u) != tag) continue;
+    bool was_seeder = is_seeder(v[i]);
+    if (was_seeder) w.seeders--;
+    v.erase(v.begin() + static_cast<ptrdiff_t>(i));
+    ip_remove(s, a.ip);
+    if (stop) return false;
+    *at = lower(v, peer_order(a.ip, a.port));
+    peer_insert(&v, *at, BtPeer{a.ip, a.port, now_u, tag | (was_seeder ? 1u : 0u)});
+    if (was_seeder) w.seeders++;
     ip_add(s, a.ip);
+    return true;
   }
-  BtPeer& p = v[at];
-  // A download counts as completed once per entry: on the announce that
-  // turns a leecher (or a newcomer) into a seeder with event completed.
+  return false;
+}
+
+// A stopped announce: the entry at `at` (when found) goes, and the swarm with
+// it when nothing is left of it.
+static void announce_stopped(BtStore* s, uint32_t slot, size_t at, bool found, BtCounts* counts) {
+  Swarm& w = s->swarms[slot];
+  std::vector<BtPeer>& v = w.peers;
+  if (found) {
+    if (is_seeder(v[at])) w.seeders--;
+    uint32_t ip = v[at].ip;
+    v.erase(v.begin() + static_cast<ptrdiff_t>(at));
+    ip_remove(s, ip);
+    peers_shrink(&v);
+  }
+  if (v.empty() && w.completed == 0) {
+    swarm_release(s, slot);
+    return;
+  }
+  fill_counts(w, counts);
+}
+
+// The announcer's entry p is seen now, as a seeder or not. A download counts
+// as completed once per entry: on the announce that turns a leecher (or a
+// newcomer) into a seeder with event completed.
+static void peer_seen(Swarm& w, BtPeer& p, const BtAnnounce& a, uint16_t now_u) {
+  bool seeder = a.left == 0;
   if (a.event == BT_EVENT_COMPLETED && seeder && !is_seeder(p)) w.completed++;
   if (seeder != is_seeder(p)) {
     if (seeder)
@@ -342,7 +335,36 @@ int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtP
       w.seeders--;
   }
   p.seen = now_u;
-  p.tag = tag | (seeder ? 1u : 0u);
+  p.tag = peer_tag(a) | (seeder ? 1u : 0u);
+}
+
+int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
+                BtCounts* counts, const char** why) {
+  peers->clear();
+  *counts = BtCounts();
+  uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
+  bool stop = a.event == BT_EVENT_STOPPED;
+  uint32_t slot = index_find(s, a.info_hash);
+  if (slot == UINT32_MAX && stop) return 0;
+  if (slot == UINT32_MAX && (slot = swarm_new(s, a.info_hash, a.ip, why)) == UINT32_MAX) return -1;
+  Swarm& w = s->swarms[slot];
+  std::vector<BtPeer>& v = w.peers;
+  size_t at = lower(v, peer_order(a.ip, a.port));
+  bool found = at < v.size() && v[at].ip == a.ip && v[at].port == a.port;
+  if (!found) found = peer_moved_port(s, w, a, now_u, &at);
+  if (stop) {
+    announce_stopped(s, slot, at, found, counts);
+    return 0;
+  }
+  if (!found) {
+    if (room_for_peer(s, a.ip, why) != 0) {
+      if (v.empty() && w.completed == 0) swarm_release(s, slot);
+      return -1;
+    }
+    peer_insert(&v, at, BtPeer{a.ip, a.port, now_u, peer_tag(a)});
+    ip_add(s, a.ip);
+  }
+  peer_seen(w, v[at], a, now_u);
   size_t want =
       a.numwant < 0 ? static_cast<size_t>(s->lim.numwant_default) : static_cast<size_t>(a.numwant);
   if (want > static_cast<size_t>(s->lim.numwant_max))

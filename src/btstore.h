@@ -35,9 +35,10 @@ struct BtCounts {
   uint32_t seeders = 0, leechers = 0, completed = 0;
 };
 struct BtLimits {
-  size_t max_swarms = 1 << 20;        // global cap on info hashes
-  size_t max_peers = 1 << 22;         // global cap on (info hash, peer) entries
-  size_t max_peers_per_ip = 1 << 17;  // per address, over all swarms (>= 65536 by the issue)
+  size_t max_swarms = 1 << 20;  // global cap on info hashes
+  size_t max_peers = 1 << 22;   // global cap on (info hash, peer) entries
+  // per address, over all swarms; at least 65536 (many clients share one address behind NAT)
+  size_t max_peers_per_ip = 1 << 17;
   int interval_s = 1800;  // announce interval given to clients; a peer is gone after 2 intervals
   int min_interval_s = 900;
   int numwant_default = 50, numwant_max = 200;

@@ -22,7 +22,7 @@ static void fetch_maybe_done(Fetch* f) {
   f->done_called = true;
   delete[] f->buf;
   f->buf = nullptr;
-  f->done(f->ctx, f->status, f->error, f->received);
+  f->opt.done(f->opt.ctx, f->status, f->error, f->received);
 }
 
 static void fetch_on_handle_closed(uv_handle_t* h) {
@@ -44,7 +44,7 @@ static void fetch_close_fd(Fetch* f) {
 static void fetch_end(Fetch* f, int status, const std::string& err) {
   if (f->failed) return;
   f->failed = true;
-  gate_forget(f->download, f);
+  gate_forget(f->opt.download, f);
   f->status = status;
   f->error = err;
   uv_handle_t* hs[2] = {reinterpret_cast<uv_handle_t*>(&f->tcp),
@@ -106,15 +106,15 @@ static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std:
     fetch_fail(f, status, "cannot hash the download: " + err);
     return;
   }
-  if (!f->expect_id.empty() && m->id != f->expect_id) {
+  if (!f->opt.expect_id.empty() && m->id != f->opt.expect_id) {
     fetch_fail(f, UV_EPROTO,
                "the content does not match the id the tracker announced (" +
-                   f->expect_id.substr(0, 12) + "...)");
+                   f->opt.expect_id.substr(0, 12) + "...)");
     return;
   }
   f->manifest = *m;
-  f->manifest.name = f->name;
-  int r = place_download(f->loop, f->tmp_path, f->final_path, f->name, fetch_on_placed, f);
+  f->manifest.name = f->opt.name;
+  int r = place_download(f->loop, f->tmp_path, f->final_path, f->opt.name, fetch_on_placed, f);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
     return;
@@ -143,9 +143,9 @@ static void fetch_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   buf->base = f->buf;
   buf->len = kXferChunk;
   // Under a download limit a read takes no more than the tokens there are.
-  if (gate_limited(f->download)) {
+  if (gate_limited(f->opt.download)) {
     uint64_t room =
-        std::max<uint64_t>(std::min<uint64_t>(gate_available(f->download), kRateChunk), 4096);
+        std::max<uint64_t>(std::min<uint64_t>(gate_available(f->opt.download), kRateChunk), 4096);
     if (buf->len > room) buf->len = static_cast<size_t>(room);
   }
 }
@@ -171,14 +171,14 @@ static void fetch_on_written(uv_fs_t* req) {
     fetch_write_chunk(f);
     return;
   }
-  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
-  gate_spend(f->download, f->chunk_len);
-  if (gate_limited(f->download) && gate_available(f->download) == 0) {
+  uv_timer_start(&f->timer, fetch_on_timer, f->opt.stall_ms, 0);
+  gate_spend(f->opt.download, f->chunk_len);
+  if (gate_limited(f->opt.download) && gate_available(f->opt.download) == 0) {
     // Over the download limit: the next read waits for its tokens.
     f->gate_wait = true;
-    f->floor_ms = 0;           // the rate floor measures the source, not our limit
-    uv_timer_stop(&f->timer);  // waiting for our own tokens is not the source stalling
-    gate_wait(f->download, kRateChunk, fetch_on_gate, f);
+    rate_floor_reset(&f->floor);  // the rate floor measures the source, not our limit
+    uv_timer_stop(&f->timer);     // waiting for our own tokens is not the source stalling
+    gate_wait(f->opt.download, kRateChunk, fetch_on_gate, f);
     return;
   }
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
@@ -189,7 +189,7 @@ static void fetch_on_gate(void* ctx) {
   Fetch* f = static_cast<Fetch*>(ctx);
   f->gate_wait = false;
   if (f->failed) return;
-  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
+  uv_timer_start(&f->timer, fetch_on_timer, f->opt.stall_ms, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&f->tcp), fetch_alloc, fetch_on_read) != 0)
     fetch_fail(f, UV_EIO, "lost the connection to the source");
 }
@@ -207,44 +207,29 @@ static void fetch_write_chunk(Fetch* f) {
   f->fs_busy = true;
 }
 
-// The rate floor: less than min_rate bytes per second over a whole stall_ms
-// window (a drip never trips the stall timer). Returns true when it failed the fetch.
+// The rate floor (RateFloor): fails a fetch whose source drips. Returns true
+// when it failed the fetch.
 static bool fetch_below_floor(Fetch* f, uint64_t bytes) {
-  if (f->min_rate == 0) return false;
-  uint64_t now = uv_now(f->loop);
-  if (f->floor_ms == 0) {
-    f->floor_ms = now;
-    f->floor_bytes = 0;
-  }
-  f->floor_bytes += bytes;
-  uint64_t span = now - f->floor_ms;
-  if (span < f->stall_ms) return false;
-  if (f->floor_bytes * 1000 < f->min_rate * span) {
-    fetch_fail(f, UV_ETIMEDOUT,
-               "the source sent " + std::to_string(f->floor_bytes) + " bytes in " +
-                   std::to_string(span / 1000) + " s, below the --min-rate of " +
-                   std::to_string(f->min_rate) + " bytes/s");
-    return true;
-  }
-  f->floor_ms = now;
-  f->floor_bytes = 0;
-  return false;
+  std::string why;
+  if (!rate_floor_below(&f->floor, bytes, uv_now(f->loop), &why)) return false;
+  fetch_fail(f, UV_ETIMEDOUT, "the source " + why);
+  return true;
 }
 
 // The most bytes the source may send: the announced size, or without one the
 // --max-unverified-size limit (0: none).
 static bool fetch_over_size(Fetch* f, uint64_t more) {
   uint64_t total = f->received + more;
-  if (f->expect_size >= 0) {
-    if (total <= static_cast<uint64_t>(f->expect_size)) return false;
+  if (f->opt.expect_size >= 0) {
+    if (total <= static_cast<uint64_t>(f->opt.expect_size)) return false;
     fetch_fail(f, UV_EFBIG,
-               "the source sent more than the " + std::to_string(f->expect_size) +
+               "the source sent more than the " + std::to_string(f->opt.expect_size) +
                    " bytes the tracker announced");
     return true;
   }
-  if (f->max_unverified == 0 || total <= f->max_unverified) return false;
+  if (f->opt.max_unverified == 0 || total <= f->opt.max_unverified) return false;
   fetch_fail(f, UV_EFBIG,
-             "the source sent more than " + std::to_string(f->max_unverified) +
+             "the source sent more than " + std::to_string(f->opt.max_unverified) +
                  " bytes, the --max-unverified-size limit for a file the tracker gave no size "
                  "for (raise it to fetch a larger file)");
   return true;
@@ -255,11 +240,11 @@ static void fetch_on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || f->failed) return;
   if (nread == UV_EOF) {
     uv_read_stop(s);
-    if (f->expect_size >= 0 && f->received != static_cast<uint64_t>(f->expect_size) &&
+    if (f->opt.expect_size >= 0 && f->received != static_cast<uint64_t>(f->opt.expect_size) &&
         f->received > 0) {
       fetch_fail(f, UV_EPROTO,
                  "the source sent " + std::to_string(f->received) + " of the " +
-                     std::to_string(f->expect_size) + " bytes the tracker announced");
+                     std::to_string(f->opt.expect_size) + " bytes the tracker announced");
       return;
     }
     fetch_finish_file(f);
@@ -295,7 +280,7 @@ static void fetch_on_connect(uv_connect_t* req, int status) {
     return;
   }
   // Seed form: the bare name in one send, no terminator.
-  uv_buf_t b = uv_buf_init(&f->name[0], static_cast<unsigned>(f->name.size()));
+  uv_buf_t b = uv_buf_init(&f->opt.name[0], static_cast<unsigned>(f->opt.name.size()));
   f->write_req.data = f;
   int r = uv_write(&f->write_req, reinterpret_cast<uv_stream_t*>(&f->tcp), &b, 1,
                    fetch_on_request_sent);
@@ -319,7 +304,7 @@ static void fetch_on_tmp_created(uv_fs_t* req) {
     return;
   }
   struct sockaddr_in addr;
-  int e = uv_ip4_addr(f->ip.c_str(), f->port, &addr);
+  int e = uv_ip4_addr(f->opt.ip.c_str(), f->opt.port, &addr);
   if (e == 0) {
     f->connect_req.data = f;
     e = uv_tcp_connect(&f->connect_req, &f->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
@@ -329,30 +314,25 @@ static void fetch_on_tmp_created(uv_fs_t* req) {
     fetch_fail(f, e, std::string("cannot connect: ") + uv_strerror(e));
     return;
   }
-  uv_timer_start(&f->timer, fetch_on_timer, f->stall_ms, 0);
+  uv_timer_start(&f->timer, fetch_on_timer, f->opt.stall_ms, 0);
 }
 
-int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const std::string& ip, int port,
-                     const std::string& name, const std::string& dir, uint64_t stall_ms,
-                     FetchDoneCb done, void* ctx, std::string* err) {
+int xfer_fetch_start(Fetch* f, uv_loop_t* loop, const FetchOptions& o, std::string* err) {
+  f->opt = o;
   f->loop = loop;
-  f->ip = ip;
-  f->port = port;
-  f->name = name;
-  f->final_path = dir + "/" + name;
-  f->stall_ms = stall_ms;
-  f->done = done;
-  f->ctx = ctx;
+  f->final_path = o.dir + "/" + o.name;
+  f->floor.min_rate = o.min_rate;
+  f->floor.window_ms = o.stall_ms;
   struct stat st;
   if (lstat(f->final_path.c_str(), &st) == 0) {
-    *err = name + " already exists in " + dir + "; it was not overwritten";
+    *err = o.name + " already exists in " + o.dir + "; it was not overwritten";
     return UV_EEXIST;
   }
-  if (f->expect_size > 0) {
-    int r = place_check_space(dir, static_cast<uint64_t>(f->expect_size), err);
+  if (o.expect_size > 0) {
+    int r = place_check_space(o.dir, static_cast<uint64_t>(o.expect_size), err);
     if (r != 0) return r;
   }
-  std::string tmpl = dir + "/.tt-dl-XXXXXX";
+  std::string tmpl = o.dir + "/.tt-dl-XXXXXX";
   f->fs_req.data = f;
   int r = uv_fs_mkstemp(loop, &f->fs_req, tmpl.c_str(), fetch_on_tmp_created);
   if (r != 0) {

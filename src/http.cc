@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "limits.h"
+#include "netaddr.h"
 
 struct HttpConn {
   HttpServer* s = nullptr;
@@ -274,16 +275,28 @@ static void conn_on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   }
 }
 
-// The oldest connection with the address (any address when all is true):
-// unanswered ones first, as those hold a place without having been served.
-static HttpConn* oldest_conn(HttpServer* s, uint32_t addr, bool all) {
-  HttpConn* any = nullptr;
+// Whether c may go before `best` (the one chosen so far): unanswered ones
+// first, as those hold a place without having been served; else the oldest.
+static bool conn_goes_first(const HttpConn* c, const HttpConn* best) {
+  return best == nullptr || (!c->answered && best->answered);
+}
+
+// The connection of the address to close first (conn_goes_first).
+static HttpConn* oldest_conn_of(HttpServer* s, uint32_t addr) {
+  HttpConn* best = nullptr;
   for (HttpConn* c : s->conns) {
-    if (!all && c->addr != addr) continue;
-    if (!c->answered) return c;
-    if (any == nullptr) any = c;
+    if (c->addr == addr && conn_goes_first(c, best)) best = c;
   }
-  return any;
+  return best;
+}
+
+// The connection of any address to close first (conn_goes_first).
+static HttpConn* oldest_conn_any(HttpServer* s) {
+  HttpConn* best = nullptr;
+  for (HttpConn* c : s->conns) {
+    if (conn_goes_first(c, best)) best = c;
+  }
+  return best;
 }
 
 static void on_connection(uv_stream_t* server, int status) {
@@ -300,18 +313,14 @@ static void on_connection(uv_stream_t* server, int status) {
     conn_close(c);
     return;
   }
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&ss), &len) == 0 &&
-      ss.ss_family == AF_INET)
-    c->addr = reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr.s_addr;
+  c->addr = net_peer_ipv4(&c->tcp);
   // Past a limit, the oldest connection of that address (or of all) makes room.
   auto it = s->per_addr.find(c->addr);
   HttpConn* old = nullptr;
   if (it != s->per_addr.end() && it->second >= kHttpMaxConnsPerAddr)
-    old = oldest_conn(s, c->addr, false);
+    old = oldest_conn_of(s, c->addr);
   else if (s->conns.size() >= kHttpMaxConns)
-    old = oldest_conn(s, 0, true);
+    old = oldest_conn_any(s);
   if (old != nullptr) {
     s->evicted++;
     conn_close(old);

@@ -48,9 +48,9 @@ std::string manifest_hex(const unsigned char* bytes, size_t n) {
 
 // SHA-256 in 4 KiB steps, each step first asking the CPU to fetch the next 4 KiB.
 // The SHA-NI loop reads its input too slowly for the hardware prefetcher to run
-// ahead: a piece that is not in this core's cache (one the kernel just copied in
-// on the loop thread's core) hashed at about 1.0 s per GiB here, and at 0.63 s
-// with the software prefetch, against 0.58 s from cache (docs/benchmarks.md).
+// ahead, so a piece that is not in this core's cache (one the kernel just copied
+// in on the loop thread's core) hashes far slower than one that is; the software
+// prefetch brings it close to the cached speed (docs/benchmarks.md).
 Sha256 manifest_sha256(const void* data, size_t n) {
   constexpr size_t kStep = 4096, kLine = 64;
   const unsigned char* p = static_cast<const unsigned char*>(data);

@@ -71,3 +71,12 @@ int net_resolve_hostport(const std::string& s, std::string* out, std::string* wh
   *out = ip + ":" + std::to_string(p);
   return 0;
 }
+
+uint32_t net_peer_ipv4(const uv_tcp_t* tcp) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0 ||
+      ss.ss_family != AF_INET)
+    return 0;
+  return reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr.s_addr;
+}

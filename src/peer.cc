@@ -70,6 +70,23 @@ static std::string python_set(const std::vector<std::string>& names) {
   return s + "}";
 }
 
+// Whether NAME, as given to share or get, is a valid file name. Returns 0, or
+// -1 after saying why not.
+static int check_name_arg(Peer* p, const std::string& name) {
+  std::string why;
+  if (proto_check_name(name, &why) == 0) return 0;
+  cmd_fail(p, "invalid file name \"" + out_sanitize(name) + "\": " + why);
+  return -1;
+}
+
+// A console answer without the blanks and tabs around it.
+static std::string trim_blanks(const std::string& line) {
+  size_t b = line.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = line.find_last_not_of(" \t");
+  return line.substr(b, e - b + 1);
+}
+
 // "share notes 2024.txt" is the name "notes" and the path "2024.txt": when that
 // goes wrong, say how a name with blanks is given.
 static void quote_hint(const char* cmd, const std::vector<std::string>& words) {
@@ -230,11 +247,7 @@ static void share_on_open(uv_fs_t* req) {
 }
 
 static int cmd_share(Peer* p, const std::vector<std::string>& args) {
-  std::string why;
-  if (proto_check_name(args[0], &why) != 0) {
-    cmd_fail(p, "invalid file name \"" + out_sanitize(args[0]) + "\": " + why);
-    return CMD_FAILED;
-  }
+  if (check_name_arg(p, args[0]) != 0) return CMD_FAILED;
   ShareOp* op = new ShareOp;
   op->p = p;
   op->name = args[0];
@@ -264,8 +277,8 @@ static int cmd_share(Peer* p, const std::vector<std::string>& args) {
 static void get_try_next(Peer* p);
 static void get_start(Peer* p);
 static void get_check_existing(Peer* p);
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
-                         bool fetched = true);
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from);
+static void get_found_here(Peer* p, const Manifest& m);
 
 /* ---- progress: a bar on a terminal (stderr), nothing when piped ---------- */
 
@@ -278,23 +291,28 @@ static double seconds_since(uint64_t start_ns) {
 static void progress_draw(uv_timer_t* t) {
   Peer* p = static_cast<Peer*>(t->data);
   uint64_t now = uv_now(p->loop);
+  ProgressLine line;
+  line.name = p->get.name;
+  uint64_t received = 0;
   if (p->get.swarm != nullptr) {
     Swarm* s = p->get.swarm;
-    double total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
     SwarmStatus st;
     swarm_status(s, &st);
-    rate_window_add(&p->progress_rate, now, st.bytes_received);
-    out_status(progress_text(p->get.name, static_cast<double>(st.bytes_had), total,
-                             rate_window_rate(&p->progress_rate, now),
-                             rate_window_stalled(&p->progress_rate, now), swarm_active_sources(s)));
+    received = st.bytes_received;
+    line.have = static_cast<double>(st.bytes_had);
+    line.total = p->get.size > 0 ? static_cast<double>(p->get.size) : 0;
+    line.sources = swarm_active_sources(s);
+  } else if (p->get.fetch != nullptr) {
+    // The seed form tells no size, so there is no percentage or ETA to show.
+    received = p->get.fetch->received;
+    line.have = static_cast<double>(received);
+  } else {
     return;
   }
-  if (p->get.fetch == nullptr) return;
-  // The seed form tells no size, so there is no percentage or ETA to show.
-  rate_window_add(&p->progress_rate, now, p->get.fetch->received);
-  out_status(progress_text(p->get.name, static_cast<double>(p->get.fetch->received), -1,
-                           rate_window_rate(&p->progress_rate, now),
-                           rate_window_stalled(&p->progress_rate, now), 1));
+  rate_window_add(&p->progress_rate, now, received);
+  line.rate = rate_window_rate(&p->progress_rate, now);
+  line.stalled = rate_window_stalled(&p->progress_rate, now);
+  out_status(progress_text(line));
 }
 
 static void progress_start(Peer* p) {
@@ -313,6 +331,24 @@ static void get_reset(Peer* p) {
   p->get = PeerGet();
 }
 
+// The get ended, well or after saying why not; the next command may run.
+static void get_end(Peer* p, bool ok) {
+  get_reset(p);
+  cmd_finished(p, ok);
+}
+
+// The get failed, and why (a copy: it may live in p->get, which is reset).
+static void get_failed(Peer* p, std::string why) {
+  get_reset(p);
+  cmd_failed(p, why);
+}
+
+// The get failed: the seed's "Error downloading file" line, then as get_failed.
+static void get_error(Peer* p, const std::string& why) {
+  out_line("Error downloading file %s: %s", p->get.name.c_str(), why.c_str());
+  get_failed(p, why);
+}
+
 static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
                               const std::string& err) {
   Peer* p = static_cast<Peer*>(ctx);
@@ -323,8 +359,7 @@ static void get_on_got_answer(void* ctx, int status, const ProtoAnswer* ans,
     cmd_fail(p, "warning: the tracker did not hear that the file is here: " + err);
   else if (ans->has_status && !ans->ok)
     cmd_fail(p, "warning: the tracker did not take the file: " + ans->message);
-  get_reset(p);
-  cmd_finished(p, true);
+  get_end(p, true);
 }
 
 static void get_on_fetched(void* ctx, int status, const std::string& error, uint64_t bytes) {
@@ -348,10 +383,8 @@ static void get_on_fetched(void* ctx, int status, const std::string& error, uint
   get_finished(p, manifest, bytes, src.ip + ":" + std::to_string(src.port));
 }
 
-// The file is in place and verified: serve it, say so, tell the tracker.
-static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from,
-                         bool fetched) {
-  const char* name = p->get.name.c_str();
+// The file is in place and verified: serve it and say so.
+static void get_adopt(Peer* p, const Manifest& m) {
   PeerFile& pf = p->files[p->get.name];
   pf.path = p->opt.dir + "/" + p->get.name;
   peer_file_pin(&pf);
@@ -359,8 +392,26 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
   pf.manifest = m;
   pf.manifest.name = p->get.name;
   pf.hashed = true;
-  out_line("Downloaded file %s successfully.", name);
-  if (fetched && p->get.cid.empty()) {
+  out_line("Downloaded file %s successfully.", p->get.name.c_str());
+}
+
+// Logs where the file came from and tells the tracker that we hold it now;
+// the command ends when the tracker answers.
+static void get_tell_tracker(Peer* p, const Manifest& m, const std::string& from) {
+  log_line(&p->log, "Downloaded file %s from %s", p->get.name.c_str(), from.c_str());
+  ProtoRequest r = make_request(p, "got_the_file");
+  r.file_name = p->get.name;
+  r.size = static_cast<int64_t>(m.size);
+  r.id = m.id;
+  r.fields |= FLD_FILE_NAME | FLD_SIZE | FLD_ID;
+  if (tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_got_answer, p) != 0) get_end(p, true);
+}
+
+// A download ended well: bytes came from `from` (one address, or several).
+static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::string& from) {
+  const char* name = p->get.name.c_str();
+  get_adopt(p, m);
+  if (p->get.cid.empty()) {
     out_line("Warning: %s is unverified: the tracker announced no content id to check it against",
              name);
     // tt get promises a verified file: it says so and fails (the file stays).
@@ -369,24 +420,18 @@ static void get_finished(Peer* p, const Manifest& m, uint64_t bytes, const std::
       p->failures++;
     }
   }
-  if (fetched) {
-    double secs = seconds_since(p->get.started_ns);
-    out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
-             progress_bytes(static_cast<double>(bytes)).c_str(),
-             static_cast<unsigned long long>(bytes), secs,
-             progress_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(),
-             from.c_str());
-  }
-  log_line(&p->log, "Downloaded file %s from %s", name, from.c_str());
-  ProtoRequest r = make_request(p, "got_the_file");
-  r.file_name = p->get.name;
-  r.size = static_cast<int64_t>(m.size);
-  r.id = m.id;
-  r.fields |= FLD_FILE_NAME | FLD_SIZE | FLD_ID;
-  if (tc_request(&p->tc, r, kTrackerAnswerTimeoutMs, get_on_got_answer, p) != 0) {
-    get_reset(p);
-    cmd_finished(p, true);
-  }
+  double secs = seconds_since(p->get.started_ns);
+  out_line("Received %s (%llu bytes) in %.2f s (%s/s) from %s",
+           progress_bytes(static_cast<double>(bytes)).c_str(),
+           static_cast<unsigned long long>(bytes), secs,
+           progress_bytes(secs > 0 ? static_cast<double>(bytes) / secs : 0).c_str(), from.c_str());
+  get_tell_tracker(p, m, from);
+}
+
+// The same content was in --dir already: nothing was fetched.
+static void get_found_here(Peer* p, const Manifest& m) {
+  get_adopt(p, m);
+  get_tell_tracker(p, m, "this directory");
 }
 
 // Starts the download from the next source in order; ends the command when none is left.
@@ -399,16 +444,22 @@ static void get_try_next(Peer* p) {
       continue;
     }
     out_line("Connecting to peer at %s:%d", src.ip.c_str(), src.port);
+    FetchOptions o;
+    o.ip = src.ip;
+    o.port = src.port;
+    o.name = g->name;
+    o.dir = p->opt.dir;
+    o.stall_ms = static_cast<uint64_t>(p->opt.timeout_s) * 1000;
+    o.expect_id = g->cid;
+    o.expect_size = g->size;
+    o.max_unverified = p->opt.max_unverified_size;
+    o.min_rate = p->opt.min_rate;
+    o.download = &p->download;
+    o.done = get_on_fetched;
+    o.ctx = p;
     g->fetch = new Fetch;
-    g->fetch->expect_id = g->cid;
-    g->fetch->expect_size = g->size;
-    g->fetch->max_unverified = p->opt.max_unverified_size;
-    g->fetch->min_rate = p->opt.min_rate;
-    g->fetch->download = &p->download;
     std::string err;
-    int r =
-        xfer_fetch_start(g->fetch, p->loop, src.ip, src.port, g->name, p->opt.dir,
-                         static_cast<uint64_t>(p->opt.timeout_s) * 1000, get_on_fetched, p, &err);
+    int r = xfer_fetch_start(g->fetch, p->loop, o, &err);
     if (r == 0) {
       g->started_ns = uv_hrtime();
       progress_start(p);
@@ -423,9 +474,7 @@ static void get_try_next(Peer* p) {
     if (r == UV_EEXIST || r == UV_ENOSPC) break;  // no other source can help
     g->attempt++;
   }
-  std::string why = g->why.empty() ? "no source has a whole copy" : g->why;
-  get_reset(p);
-  cmd_failed(p, why);
+  get_failed(p, g->why.empty() ? "no source has a whole copy" : g->why);
 }
 
 /* ---- swarming: many sources, every piece verified -------------------------- */
@@ -507,8 +556,7 @@ static void get_swarm_done(void* ctx, Swarm* s, int status, const std::string& e
     // are picked up by the next get of the same content.
     auto it = p->files.find(g->name);
     if (it != p->files.end() && swarm_pieces_had(s) == 0) p->files.erase(it);
-    get_reset(p);
-    cmd_failed(p, err);
+    get_failed(p, err);
     return;
   }
   // The seed logs "from IP:PORT"; a swarm names every source that sent a good piece.
@@ -549,9 +597,7 @@ static void get_start(Peer* p) {
   std::string space_err;  // a size known: it must fit before anything is fetched
   if (g->size > 0 &&
       swarm_check_space(p->opt.dir, g->cid, static_cast<uint64_t>(g->size), &space_err) != 0) {
-    out_line("Error downloading file %s: %s", g->name.c_str(), space_err.c_str());
-    get_reset(p);
-    cmd_failed(p, space_err);
+    get_error(p, space_err);
     return;
   }
   if (g->cid.empty()) {  // no content id known: the seed form, one source after another
@@ -605,11 +651,7 @@ static size_t parse_choice(const std::string& s, size_t n) {
 
 static void get_on_choice(Peer* p, const std::string& line) {
   size_t n = p->get.sources.size();
-  std::string s = line;
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.pop_back();
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.erase(0, 1);
+  std::string s = trim_blanks(line);
   size_t k = parse_choice(s, n);
   if (k == 0 && !s.empty()) {
     out_line("Please choose a peer from 1 to %zu (or press Enter for all of them).", n);
@@ -692,19 +734,13 @@ static bool get_offer_contents(Peer* p, const ProtoAnswer* ans) {
   std::string why = std::string("the ") + what + " matches " + std::to_string(ans->contents_total) +
                     " contents; get one by its id (e.g. get " + g->contents[0].cid.substr(0, 16) +
                     ")";
-  out_line("Error downloading file %s: %s", g->name.c_str(), why.c_str());
-  get_reset(p);
-  cmd_failed(p, why);
+  get_error(p, why);
   return true;
 }
 
 static void get_on_content(Peer* p, const std::string& line) {
   PeerGet* g = &p->get;
-  std::string s = line;
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.pop_back();
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.erase(0, 1);
+  std::string s = trim_blanks(line);
   size_t k = parse_choice(s, g->contents.size());
   if (k == 0) {
     out_line("Please choose a content from 1 to %zu.", g->contents.size());
@@ -714,55 +750,13 @@ static void get_on_content(Peer* p, const std::string& line) {
   p->awaiting_content = false;
   std::string cid = g->contents[k - 1].cid;
   g->contents.clear();
-  if (get_ask(p, cid) != 0) {
-    get_reset(p);
-    cmd_finished(p, false);  // get_ask said why
-  }
+  if (get_ask(p, cid) != 0) get_end(p, false);  // get_ask said why
 }
 
-static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
-  Peer* p = static_cast<Peer*>(ctx);
-  if (status == UV_ECANCELED) return;
+// The sources are listed: take the peer the command named, ask which on a
+// terminal, or take them all.
+static void get_choose_sources(Peer* p) {
   PeerGet* g = &p->get;
-  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
-    std::string why =
-        status != 0
-            ? err
-            : "tracker: " + (ans->message.empty() ? "no peer list in the answer" : ans->message);
-    get_reset(p);
-    cmd_failed(p, why);
-    return;
-  }
-  if (ans->contents_total > 1 && get_offer_contents(p, ans)) return;
-  if (g->by_id && !ans->name.empty()) {
-    // Found by content id: saved under the name the tracker knows it by.
-    g->name = ans->name;
-    if (get_check_target(p, g->name, &g->exists) != 0) {
-      get_reset(p);
-      cmd_finished(p, false);  // get_check_target said why
-      return;
-    }
-  }
-  g->by_id = false;  // (no content has that id: it was a name)
-  // An extended tracker lists sources (partial ones too); a seed tracker, peers.
-  g->sources = ans->sources;
-  if (g->sources.empty()) {
-    for (const ProtoAddr& a : ans->peers)
-      g->sources.push_back(ProtoSource{"", a, true});
-  }
-  if (g->sources.empty()) {
-    out_line("No peers found with file %s", g->name.c_str());
-    std::string why = "No peers found with file " + g->name;  // the seed's words
-    get_reset(p);
-    cmd_failed(p, why);
-    return;
-  }
-  g->cid = ans->cid;
-  g->size = ans->size;
-  if (g->exists) {
-    get_check_existing(p);
-    return;
-  }
   out_line("Available Peers: ");
   for (size_t i = 0; i < g->sources.size(); i++) {
     const ProtoSource& src = g->sources[i];
@@ -773,8 +767,7 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   if (!g->order.empty()) {  // the command named a peer: g->order holds its 1-based number
     size_t k = g->order[0];
     if (k > n) {
-      get_reset(p);
-      cmd_failed(
+      get_failed(
           p, "there is no peer " + std::to_string(k) + "; choose from 1 to " + std::to_string(n));
       return;
     }
@@ -794,6 +787,51 @@ static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const st
   get_start(p);
 }
 
+// An extended tracker lists sources (partial ones too); a seed tracker, peers.
+static void get_take_sources(PeerGet* g, const ProtoAnswer* ans) {
+  g->sources = ans->sources;
+  if (g->sources.empty()) {
+    for (const ProtoAddr& a : ans->peers)
+      g->sources.push_back(ProtoSource{"", a, true});
+  }
+}
+
+static void get_on_peers(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  Peer* p = static_cast<Peer*>(ctx);
+  if (status == UV_ECANCELED) return;
+  PeerGet* g = &p->get;
+  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_peers) {
+    std::string why =
+        status != 0
+            ? err
+            : "tracker: " + (ans->message.empty() ? "no peer list in the answer" : ans->message);
+    get_failed(p, why);
+    return;
+  }
+  if (ans->contents_total > 1 && get_offer_contents(p, ans)) return;
+  if (g->by_id && !ans->name.empty()) {
+    // Found by content id: saved under the name the tracker knows it by.
+    g->name = ans->name;
+    if (get_check_target(p, g->name, &g->exists) != 0) {
+      get_end(p, false);  // get_check_target said why
+      return;
+    }
+  }
+  g->by_id = false;  // (no content has that id: it was a name)
+  get_take_sources(g, ans);
+  if (g->sources.empty()) {
+    out_line("No peers found with file %s", g->name.c_str());
+    get_failed(p, "No peers found with file " + g->name);  // the seed's words
+    return;
+  }
+  g->cid = ans->cid;
+  g->size = ans->size;
+  if (g->exists)
+    get_check_existing(p);
+  else
+    get_choose_sources(p);
+}
+
 /* ---- a file of that name is already here ------------------------------------ */
 
 static void get_on_existing_hashed(void* ctx, int status, const Manifest* m,
@@ -808,15 +846,13 @@ static void get_on_existing_hashed(void* ctx, int status, const Manifest* m,
   } else if (m->id == g->cid) {
     // The same content: nothing to fetch. Serve it, as if just downloaded.
     out_line("File %s is already here with the same content (id %.12s...)", name, m->id.c_str());
-    get_finished(p, *m, 0, "this directory", false);
+    get_found_here(p, *m);
     return;
   } else {
     why = g->name + " in " + p->opt.dir + " has other content (id " + m->id.substr(0, 12) +
           "..., not " + g->cid.substr(0, 12) + "...); it was not overwritten";
   }
-  out_line("Error downloading file %s: %s", name, why.c_str());
-  get_reset(p);
-  cmd_failed(p, why);
+  get_error(p, why);
 }
 
 // NAME exists in --dir. It is never overwritten: with the same content the get
@@ -829,17 +865,11 @@ static void get_check_existing(Peer* p) {
   else if (manifest_hash_start(p->loop, p->opt.dir + "/" + g->name, get_on_existing_hashed, p) != 0)
     why = "cannot read the copy already here";
   if (why.empty()) return;
-  out_line("Error downloading file %s: %s", g->name.c_str(), why.c_str());
-  get_reset(p);
-  cmd_failed(p, why);
+  get_error(p, why);
 }
 
 static int cmd_get(Peer* p, const std::vector<std::string>& args) {
-  std::string why;
-  if (proto_check_name(args[0], &why) != 0) {
-    cmd_fail(p, "invalid file name \"" + out_sanitize(args[0]) + "\": " + why);
-    return CMD_FAILED;
-  }
+  if (check_name_arg(p, args[0]) != 0) return CMD_FAILED;
   size_t choice = 0;
   int max_sources = 0;
   for (size_t i = 1; i < args.size(); i++) {
@@ -977,27 +1007,19 @@ static void list_end(ListOp* op, bool ok) {
   cmd_finished(p, ok);
 }
 
-static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
-  ListOp* op = static_cast<ListOp*>(ctx);
-  if (status == UV_ECANCELED) {  // the peer is stopping
-    delete op;
-    return;
-  }
-  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_files) {
-    if (status != 0 && peer_list_budget_ms(op->started_ms, uv_now(op->p->loop)) == 0)
-      cmd_fail(op->p, list_deadline_why());
-    else if (status != 0)
-      cmd_fail(op->p, "cannot list the tracker's files: " + err);
-    else if (ans->has_status && !ans->ok)
-      cmd_fail(op->p, "tracker refused to list its files: " + ans->message);
-    else
-      cmd_fail(op->p, "tracker " + op->p->tc.name +
-                          " does not list its files (no file list in the answer)");
-    list_end(op, false);
-    return;
-  }
-  if (op->pages == 1) op->total = ans->total;
-  for (const ProtoListRow& r : ans->files) {
+// Why a page did not come: no answer in time, a refusal, or no list in it.
+static std::string list_failure(const ListOp* op, int status, const ProtoAnswer* ans,
+                                const std::string& err) {
+  if (status != 0 && peer_list_budget_ms(op->started_ms, uv_now(op->p->loop)) == 0)
+    return list_deadline_why();
+  if (status != 0) return "cannot list the tracker's files: " + err;
+  if (ans->has_status && !ans->ok) return "tracker refused to list its files: " + ans->message;
+  return "tracker " + op->p->tc.name + " does not list its files (no file list in the answer)";
+}
+
+// Prints the rows that match, up to kListShownMax in all; counts the rest.
+static void list_print_rows(ListOp* op, const std::vector<ProtoListRow>& rows) {
+  for (const ProtoListRow& r : rows) {
     if (!op->pattern.empty() && r.name.find(op->pattern) == std::string::npos) continue;
     if (op->shown >= kListShownMax) {
       op->more++;
@@ -1011,6 +1033,21 @@ static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const 
     if (r.name != op->last_name) op->names++;
     op->last_name = r.name;
   }
+}
+
+static void list_on_answer(void* ctx, int status, const ProtoAnswer* ans, const std::string& err) {
+  ListOp* op = static_cast<ListOp*>(ctx);
+  if (status == UV_ECANCELED) {  // the peer is stopping
+    delete op;
+    return;
+  }
+  if (status != 0 || (ans->has_status && !ans->ok) || !ans->has_files) {
+    cmd_fail(op->p, list_failure(op, status, ans, err));
+    list_end(op, false);
+    return;
+  }
+  if (op->pages == 1) op->total = ans->total;
+  list_print_rows(op, ans->files);
   // The rows shown are printed: without a pattern, the tracker's count of
   // names says what is left, and no more pages are needed.
   if (op->shown >= kListShownMax && op->pattern.empty() && ans->next != 0) {
@@ -1075,10 +1112,8 @@ static int cmd_list(Peer* p, const std::vector<std::string>& args) {
   return CMD_ASYNC;
 }
 
-// One line per shared file, the download, one line per upload; each line
-// starts with a word saying what it is, and ends with the name (which may hold blanks).
-static void status_print(Peer* p) {
-  out_line("Peer %s: TCP port %d, tracker %s", p->opt.id.c_str(), p->srv.port, p->tc.name.c_str());
+// One line per shared file, by name.
+static void status_shares(Peer* p) {
   std::vector<std::string> names;
   for (const auto& kv : p->files)
     names.push_back(kv.first);
@@ -1099,6 +1134,10 @@ static void status_print(Peer* p) {
              human_compact(static_cast<double>(f.manifest.size)).c_str(),
              static_cast<unsigned long long>(f.manifest.size), pieces, n.c_str());
   }
+}
+
+// The download's line.
+static void status_download(Peer* p) {
   const PeerGet& g = p->get;
   SwarmStatus st;
   if (g.swarm != nullptr) swarm_status(g.swarm, &st);
@@ -1129,6 +1168,10 @@ static void status_print(Peer* p) {
   } else {
     out_line("No download running.");
   }
+}
+
+// One line per upload, by address.
+static void status_uploads(Peer* p) {
   std::vector<ServeUpload> ups;
   serve_status(&p->srv, &ups);
   std::sort(ups.begin(), ups.end(),
@@ -1141,6 +1184,15 @@ static void status_print(Peer* p) {
              human_compact(secs > 0 ? static_cast<double>(u.bytes) / secs : 0).c_str(),
              u.name.c_str());
   }
+}
+
+// One line per shared file, the download, one line per upload; each line
+// starts with a word saying what it is, and ends with the name (which may hold blanks).
+static void status_print(Peer* p) {
+  out_line("Peer %s: TCP port %d, tracker %s", p->opt.id.c_str(), p->srv.port, p->tc.name.c_str());
+  status_shares(p);
+  status_download(p);
+  status_uploads(p);
 }
 
 static int cmd_status(Peer* p, const std::vector<std::string>&) {
@@ -1660,7 +1712,9 @@ static int peer_start(Peer* p) {
   p->srv.upload = &p->upload;
   p->srv.max_per_ip = static_cast<size_t>(p->opt.max_conns_per_ip);
   p->srv.on_refused = on_refused_served;
-  r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port, lookup_served, p);
+  p->srv.lookup = lookup_served;
+  p->srv.ctx = p;
+  r = xfer_server_start(&p->srv, p->loop, p->opt.host, p->opt.port);
   if (r != 0) {
     fprintf(stderr, "tt peer: cannot listen on TCP %s:%d: %s\n", p->opt.host.c_str(), p->opt.port,
             uv_strerror(r));

@@ -52,7 +52,7 @@ static int first_from(const std::set<uint32_t>& set, uint32_t start, Ok ok) {
 // source, the first from the cursor in it. Costs the pieces skipped (ones the
 // source lacks, owes already, or that want sets hold), not the file's length.
 static int pick_indexed(const PickerView& v, const std::vector<uint8_t>& has,
-                        const std::vector<uint8_t>& mine, bool endgame, uint32_t start,
+                        const std::vector<uint8_t>& mine, uint32_t start,
                         std::vector<uint32_t>* want) {
   const PickerIndex& x = *v.index;
   const std::vector<uint16_t>& wanted = *v.wanted;
@@ -73,7 +73,7 @@ static int pick_indexed(const PickerView& v, const std::vector<uint8_t>& has,
     }
     return best;
   }
-  if (!endgame) return -1;
+  if (!v.endgame) return -1;
   // The endgame: a piece held by a want set, or one exactly one source fetches.
   uint32_t n = v.pieces;
   const std::vector<uint16_t>& avail = *v.avail;
@@ -93,14 +93,13 @@ static int pick_indexed(const PickerView& v, const std::vector<uint8_t>& has,
 }
 
 int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
-                const std::vector<uint8_t>& mine, bool endgame, uint32_t* cursor,
-                std::vector<uint32_t>* want) {
+                const std::vector<uint8_t>& mine, uint32_t* cursor, std::vector<uint32_t>* want) {
   want->clear();
   uint32_t n = v.pieces;
   if (n == 0 || has.size() < n || mine.size() < n) return -1;
   uint32_t start = *cursor % n;
   if (v.index != nullptr) {
-    int got = pick_indexed(v, has, mine, endgame, start, want);
+    int got = pick_indexed(v, has, mine, start, want);
     if (got >= 0) *cursor = (static_cast<uint32_t>(got) + 1) % n;
     return got;
   }
@@ -113,7 +112,7 @@ int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
   const std::vector<uint16_t>& avail = *v.avail;
   int best = -1;
   int pass = 0;
-  for (; pass < (endgame ? 2 : 1) && best < 0; pass++) {
+  for (; pass < (v.endgame ? 2 : 1) && best < 0; pass++) {
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = (start + k) % n;
       if (state[i] != 0 || !has[i] || mine[i]) continue;

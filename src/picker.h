@@ -42,6 +42,9 @@ struct PickerView {
   // same answers, for pieces the source has (a piece it has is one its
   // connection counts in avail, so pieces no source has are never walked).
   const PickerIndex* index = nullptr;
+  // The caller's source is idle: in the endgame, picker_pick may ask it for a
+  // piece another source is fetching.
+  bool endgame = false;
 };
 
 // The rarest missing piece `has` holds that nobody is fetching and that is
@@ -55,12 +58,11 @@ struct PickerView {
 // while (wanted_until): that source may be sending them, but one that holds
 // its answers cannot hold them for long. This source's own want sets do not hold its
 // next requests back, so that one source alone is still asked in file order. In the endgame (no
-// such piece), and only when `endgame` allows it (the caller's source is idle), one piece that
+// such piece), and only when v.endgame allows it (the caller's source is idle), one piece that
 // exactly one other source is fetching (no want set), so a slow source cannot hold up the end while
 // few whole pieces are fetched twice.
 int picker_pick(const PickerView& v, const std::vector<uint8_t>& has,
-                const std::vector<uint8_t>& mine, bool endgame, uint32_t* cursor,
-                std::vector<uint32_t>* want);
+                const std::vector<uint8_t>& mine, uint32_t* cursor, std::vector<uint32_t>* want);
 
 // Late sources (limits.h kLateMinMs): how long a source may owe piece answers
 // without finishing one, at `rate` bytes/s (0: not measured yet) with round

@@ -66,9 +66,11 @@ std::string progress_bytes(double b) {
   return buf;
 }
 
-std::string progress_text(const std::string& name, double have, double total, double rate,
-                          bool stalled, size_t sources) {
-  std::string s = name + "  ";
+std::string progress_text(const ProgressLine& l) {
+  const double have = l.have, total = l.total, rate = l.rate;
+  const bool stalled = l.stalled;
+  const size_t sources = l.sources;
+  std::string s = l.name + "  ";
   char buf[64];
   if (total >= 0) {
     snprintf(buf, sizeof buf, "%3.0f%%  ", total > 0 ? 100 * have / total : 100.0);

@@ -31,10 +31,17 @@ double rate_window_rate(const RateWindow* w, uint64_t now_ms);
 // True when the total has not grown for kStalledAfterMs.
 bool rate_window_stalled(const RateWindow* w, uint64_t now_ms);
 
+// What the bar shows of a download.
+struct ProgressLine {
+  std::string name;
+  double have = 0;       // bytes here
+  double total = -1;     // the size; < 0 when unknown (no percentage, no ETA)
+  double rate = 0;       // bytes per second
+  bool stalled = false;  // "stalled" in place of the rate and ETA
+  size_t sources = 1;
+};
 // The text of the bar (no escapes): "NAME  42%  1.0 MiB / 2.4 MiB  512.0 KiB/s
-// 3 sources  ETA 3s", with "stalled" in place of the rate and ETA; total < 0
-// when the size is unknown (no percentage, no ETA).
-std::string progress_text(const std::string& name, double have, double total, double rate,
-                          bool stalled, size_t sources);
+// 3 sources  ETA 3s".
+std::string progress_text(const ProgressLine& l);
 // "512 B", "1.5 MiB", ...
 std::string progress_bytes(double b);

@@ -52,6 +52,29 @@ uint64_t bucket_wait_ms(TokenBucket* b, uint64_t need, uint64_t now_ns) {
   return ms > 0 ? ms : 1;
 }
 
+bool rate_floor_below(RateFloor* f, uint64_t bytes, uint64_t now_ms, std::string* why) {
+  if (f->min_rate == 0) return false;
+  if (f->start_ms == 0) {
+    f->start_ms = now_ms;
+    f->bytes = 0;
+  }
+  f->bytes += bytes;
+  uint64_t span = now_ms - f->start_ms;
+  if (span < f->window_ms) return false;
+  if (f->bytes * 1000 < f->min_rate * span) {
+    *why = "sent " + std::to_string(f->bytes) + " bytes in " + std::to_string(span / 1000) +
+           " s, below the --min-rate of " + std::to_string(f->min_rate) + " bytes/s";
+    return true;
+  }
+  f->start_ms = now_ms;
+  f->bytes = 0;
+  return false;
+}
+
+void rate_floor_reset(RateFloor* f) {
+  f->start_ms = 0;
+}
+
 int rate_parse(const std::string& text, uint64_t* bytes_per_s, std::string* why) {
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')

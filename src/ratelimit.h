@@ -31,6 +31,23 @@ void bucket_refund(TokenBucket* b, uint64_t n, uint64_t now_ns);
 // Milliseconds from now_ns until `need` tokens are there (at least 1 when not now).
 uint64_t bucket_wait_ms(TokenBucket* b, uint64_t need, uint64_t now_ns);
 
+// The rate floor (--min-rate): a source that sends less than min_rate bytes
+// per second over a whole window of window_ms is too slow (a drip: one byte a
+// second never trips a stall timer). Pure: time is passed in. min_rate 0: no floor.
+struct RateFloor {
+  uint64_t min_rate = 0;   // bytes per second
+  uint64_t window_ms = 0;  // how long the rate is measured over
+  uint64_t start_ms = 0;   // the window began (0: none; the next bytes start one)
+  uint64_t bytes = 0;      // ... bytes since
+};
+// Counts bytes arrived at now_ms. True, with *why ("sent N bytes in S s, below
+// the --min-rate of R bytes/s"), when a whole window ended below the floor;
+// else a window that ended starts again.
+bool rate_floor_below(RateFloor* f, uint64_t bytes, uint64_t now_ms, std::string* why);
+// Starts the window again with the next bytes (nothing is owed, or our own
+// limit held the source back: the floor measures the source alone).
+void rate_floor_reset(RateFloor* f);
+
 // A rate as typed: bytes per second, with an optional K or M suffix (1024 and
 // 1048576, as aria2 and Transmission take them), e.g. 500K, 2M, 0 (unlimited).
 // Returns 0, or -1 with *why set.

@@ -26,6 +26,7 @@
 #include "limits.h"
 #include "manifest.h"
 #include "out.h"
+#include "netaddr.h"
 #include "proto.h"
 #include "rapidjson/document.h"
 #include "wire.h"
@@ -200,20 +201,27 @@ static void serve_on_shutdown(uv_shutdown_t* req, int status) {
   if (status < 0 || c->peer_eof) serve_close(c);
 }
 
-static void serve_on_write(uv_write_t* req, int status) {
-  ServeConn* c = static_cast<ServeConn*>(req->data);
+// A write of c's ended: false when the connection goes (it is closing, or the
+// write failed), true when it carries on.
+static bool serve_write_ended(ServeConn* c, int status) {
   c->writing = false;
-  if (status >= 0) c->bytes_out += c->len[c->send_i];
-  c->send_i ^= 1;
-  c->in_use--;
   if (c->state == SERVE_CLOSING) {
     serve_maybe_free(c);
-    return;
+    return false;
   }
   if (status < 0) {
     serve_close(c);
-    return;
+    return false;
   }
+  return true;
+}
+
+static void serve_on_write(uv_write_t* req, int status) {
+  ServeConn* c = static_cast<ServeConn*>(req->data);
+  if (status >= 0) c->bytes_out += c->len[c->send_i];
+  c->send_i ^= 1;
+  c->in_use--;
+  if (!serve_write_ended(c, status)) return;
   uv_timer_start(&c->timer, serve_on_timer, kServeStallMs, 0);
   serve_pump(c);
 }
@@ -479,16 +487,7 @@ static void ext_head_done(ServeConn* c) {
 
 static void ext_on_written(uv_write_t* req, int status) {
   ServeConn* c = static_cast<ServeConn*>(req->data);
-  c->writing = false;
-  if (c->state == SERVE_CLOSING) {
-    serve_maybe_free(c);
-    return;
-  }
-  if (status < 0) {
-    serve_close(c);
-    return;
-  }
-  ext_head_done(c);
+  if (serve_write_ended(c, status)) ext_head_done(c);
 }
 
 // Sends c->ext_head (answer and event lines), then the piece bytes in
@@ -1001,11 +1000,7 @@ static void serve_on_connection(uv_stream_t* server, int status) {
     serve_close(c);
     return;
   }
-  struct sockaddr_storage peer;
-  int plen = sizeof peer;
-  if (uv_tcp_getpeername(&c->tcp, reinterpret_cast<struct sockaddr*>(&peer), &plen) == 0 &&
-      peer.ss_family == AF_INET)
-    c->ip = reinterpret_cast<struct sockaddr_in*>(&peer)->sin_addr.s_addr;
+  c->ip = net_peer_ipv4(&c->tcp);
   c->idle_ms = uv_now(s->loop);
   if (!serve_make_room(s, c)) {
     serve_close(c);  // its address holds its share, all busy: this one is turned away
@@ -1027,11 +1022,8 @@ static void serve_on_connection(uv_stream_t* server, int status) {
     serve_close(c);
 }
 
-int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
-                      XferLookup lookup, void* ctx) {
+int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port) {
   s->loop = loop;
-  s->lookup = lookup;
-  s->ctx = ctx;
   struct sockaddr_in addr;
   int r = uv_ip4_addr(host.c_str(), port, &addr);
   if (r != 0) return r;

@@ -83,9 +83,9 @@ struct XferServer {
   uv_tcp_t listener;
   bool listening = false;
   int port = 0;
-  XferLookup lookup = nullptr;
-  void* ctx = nullptr;
-  RateGate* upload = nullptr;  // piece bytes out wait their turn here (null: no limit)
+  XferLookup lookup = nullptr;  // what a name serves
+  void* ctx = nullptr;          // passed to lookup and the callbacks
+  RateGate* upload = nullptr;   // piece bytes out wait their turn here (null: no limit)
   std::unordered_set<ServeConn*> conns;
   size_t max_per_ip = kDefaultMaxConnsPerIp;    // --max-conns-per-ip
   size_t live = 0;                              // connections not closing
@@ -117,8 +117,9 @@ struct ServeUpload {
 // Every live connection that asked for a file.
 void serve_status(const XferServer* s, std::vector<ServeUpload>* out);
 
-int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port,
-                      XferLookup lookup, void* ctx);
+// Listens on host:port (0: any free port, then in s->port). Set s->lookup and
+// s->ctx (and the limits and callbacks above) first. Returns 0 or a negative error.
+int xfer_server_start(XferServer* s, uv_loop_t* loop, const std::string& host, int port);
 // A piece of `name` was verified here: every connection watching it is told.
 void xfer_server_have(XferServer* s, const std::string& name, uint32_t index);
 // Closes the listener and every connection; on_closed runs when all are gone.

@@ -44,7 +44,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <new>
 #include <random>
 
 #include "limits.h"
@@ -79,6 +78,7 @@ struct SwarmConn {
   std::vector<uint32_t> pending_events;  // have events that came before the manifest
   std::vector<uint16_t> own_wanted;      // the part of Swarm::wanted that is this source's
   std::vector<uint8_t> mine;             // while picking: the pieces it owes us already
+  std::vector<uint8_t> want_bits;        // scratch: a request's want set, one byte per piece
   uint32_t cursor = 0;                   // where its next pick looks first
   bool watched = false;                  // the source pushes have events
   uint32_t nhas = 0;                     // pieces it has
@@ -87,9 +87,8 @@ struct SwarmConn {
   double rate = 0;                       // bytes per second received, smoothed
   uint64_t win_ns = 0, win_bytes = 0;    // the window being measured
   bool gate_wait = false;                // reading stopped until download tokens are there
-  uint64_t floor_ms = 0;                 // the rate floor's window began (loop ms; 0: none)
-  uint64_t floor_bytes = 0;              // ... bytes since
-  uint64_t floor_waits = 0;              // ... and Swarm::gate_waits then
+  RateFloor floor;                       // the source's rate over windows of stall_ms
+  uint64_t floor_waits = 0;              // Swarm::gate_waits when its window began
   uint64_t connected_ms = 0;             // loop time it connected
   uint64_t useful_ms = 0;                // ... and last had a piece we needed
   bool sent_piece_bytes = false;         // its rate measures pieces, not just short answers
@@ -262,12 +261,11 @@ static SwarmConn* conn_by_id(Swarm* s, int id) {
 }
 
 // Piece buffers are all piece_size long, aligned for O_DIRECT writes, and come
-// back to a small pool.
+// back to a small pool. nullptr when memory is short.
 static char* buf_get(Swarm* s) {
   if (s->free_bufs.empty()) {
-    void* b = aligned_alloc(kDirectAlign, s->m.piece_size);  // piece_size is a multiple
-    if (b == nullptr) throw std::bad_alloc();
-    return static_cast<char*>(b);
+    // piece_size is a multiple of kDirectAlign
+    return static_cast<char*>(aligned_alloc(kDirectAlign, s->m.piece_size));
   }
   char* b = s->free_bufs.back();
   s->free_bufs.pop_back();
@@ -297,8 +295,8 @@ struct WriteJob {
 };
 
 // Runs on the threadpool. Whole pieces go through the O_DIRECT descriptor (no
-// copy into the page cache; on this kind of VM, fresh page-cache pages are the
-// most expensive part of a download); a short last piece, or anything the file
+// copy into the page cache: filling fresh page-cache pages can cost more than
+// the rest of a download); a short last piece, or anything the file
 // system refuses that way (EINVAL), through the buffered one. Returns 0 or a
 // negative error.
 static int pieces_write(Swarm* s, std::vector<PieceJob*>& ps) {
@@ -470,6 +468,24 @@ static void on_piece_hashed(uv_work_t* w, int) {
   writer_next(s);
 }
 
+// Runs `work` on the threadpool, then `after` on the loop; the job counts as
+// pending until then. Returns 0, or the error of uv_queue_work (nothing runs,
+// nothing is pending).
+static int swarm_queue(Swarm* s, uv_work_t* w, void* job, uv_work_cb work, uv_after_work_cb after) {
+  w->data = job;
+  s->pending++;
+  int r = uv_queue_work(s->loop, w, work, after);
+  if (r != 0) s->pending--;
+  return r;
+}
+
+// Runs on the threadpool.
+static void piece_hash(uv_work_t* w) {
+  PieceJob* job = static_cast<PieceJob*>(w->data);
+  job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
+  OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
+}
+
 // A piece arrived whole: hash it off the loop.
 static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   Swarm* s = c->sw;
@@ -489,18 +505,7 @@ static void piece_received(SwarmConn* c, uint32_t i, char* data, uint32_t len) {
   j->index = i;
   j->data = data;
   j->len = len;
-  j->work.data = j;
-  s->pending++;
-  int r = uv_queue_work(
-      s->loop, &j->work,
-      [](uv_work_t* w) {
-        PieceJob* job = static_cast<PieceJob*>(w->data);
-        job->ok = manifest_sha256(job->data, job->len) == job->sw->m.pieces[job->index];
-        OPENSSL_thread_stop();  // pool threads are never joined: free OpenSSL's state for them
-      },
-      on_piece_hashed);
-  if (r != 0) {
-    s->pending--;
+  if (swarm_queue(s, &j->work, j, piece_hash, on_piece_hashed) != 0) {
     s->state[i] = PIECE_MISSING;
     piece_touch(s, i);
     piece_job_free(j);
@@ -552,11 +557,11 @@ static int pick_piece(Swarm* s, SwarmConn* c, const std::vector<uint8_t>& mine,
   // The endgame: every missing piece is asked of someone already. Only then,
   // and only for a source with nothing else to do, is a piece asked twice: in
   // a swarm whose uplinks are the limit, a second copy costs someone's uplink.
-  bool endgame = c->inflight == 0 && s->pick.nfree == 0;
+  v.endgame = c->inflight == 0 && s->pick.nfree == 0;
   // Each source has its own cursor (from the download's random start), so that
   // each is asked for a run of pieces in file order (written together) even
   // when several are asked at once.
-  int got = picker_pick(v, c->has, mine, endgame, &c->cursor, want);
+  int got = picker_pick(v, c->has, mine, &c->cursor, want);
   if (got >= 0 || c->inflight > 0 || c->body != nullptr) return got;
   // This source is idle and the picker has nothing for it: a piece a late
   // source owes (one that accepts requests and never answers holds them no
@@ -621,59 +626,70 @@ static void expect_release(SwarmConn* c, const Expect& e) {
   }
 }
 
+// Marks in c->mine the pieces this source owes us already (or clears them):
+// the picks skip them (a fill costs the requests out, not the file's length).
+static void conn_mark_owed(SwarmConn* c, uint8_t v) {
+  std::vector<uint8_t>& mine = c->mine;
+  if (mine.size() != c->sw->pieces) mine.assign(c->sw->pieces, 0);
+  for (const Expect& e : c->expect) {
+    if (e.kind == EXPECT_PIECE || v == 0) mine[e.index] = v;
+  }
+  if (c->body != nullptr) mine[c->body_index] = v;  // the piece being read now
+}
+
+// Appends to out the request for piece i, offering the pieces of `want` in its
+// place; the request is owed from now_ns on.
+static void conn_ask_piece(SwarmConn* c, uint32_t i, std::vector<uint32_t>* want, uint64_t now_ns,
+                           std::string* out) {
+  Swarm* s = c->sw;
+  c->mine[i] = 1;
+  s->requested[i]++;
+  piece_touch(s, i);
+  c->inflight++;
+  WireRequest r;
+  r.action = WIRE_PIECE;
+  r.file = s->opt.name;
+  r.index = i;
+  if (!want->empty()) {
+    std::vector<uint8_t>& set = c->want_bits;
+    set.assign(s->pieces, 0);
+    set[i] = 1;
+    for (uint32_t j : *want) {
+      set[j] = 1;
+      s->wanted[j]++;
+      c->own_wanted[j]++;
+      s->wanted_until[j] = uv_now(s->loop) + kWantHoldMs;
+    }
+    r.want = wire_bitfield_hex(set, s->pieces);
+  }
+  wire_encode_request(r, out);
+  c->expect.push_back({EXPECT_PIECE, i, now_ns, std::move(*want)});
+  want->clear();
+}
+
+// Asks the source for pieces until it has conn_depth requests out.
 static void conn_fill(SwarmConn* c) {
   Swarm* s = c->sw;
   if (!s->ready || c->dropped || c->has.empty()) return;
   // Pieces still to be hashed or written bound what may be fetched: memory stays
   // bounded when the disk or the hashing is slower than the network.
   if (s->pending >= static_cast<int>(s->max_pending)) return;
-  // What this source owes us already: marked for the picks, cleared after them
-  // (a fill costs the requests out, not the file's length).
-  std::vector<uint8_t>& mine = c->mine;
-  if (mine.size() != s->pieces) mine.assign(s->pieces, 0);
-  for (const Expect& e : c->expect) {
-    if (e.kind == EXPECT_PIECE) mine[e.index] = 1;
-  }
-  if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
+  conn_mark_owed(c, 1);
   std::string out;
   bool owed = c->inflight > 0 || c->body != nullptr;
   size_t depth = conn_depth(c);
   std::vector<uint32_t> want;
-  std::vector<uint8_t> set;
   uint64_t now = uv_hrtime();
   while (c->inflight < depth) {
-    int i = pick_piece(s, c, mine, &want);
+    int i = pick_piece(s, c, c->mine, &want);
     if (i < 0) break;
     // Want sets go to complete sources only: a seeder serves many downloaders
     // at once and should give each a different piece; a partial source's want
     // set would hold back pieces that other sources could send meanwhile.
     if (c->nhas < s->pieces) want.clear();
-    mine[i] = 1;
-    s->requested[i]++;
-    piece_touch(s, static_cast<uint32_t>(i));
-    c->inflight++;
-    WireRequest r;
-    r.action = WIRE_PIECE;
-    r.file = s->opt.name;
-    r.index = static_cast<uint32_t>(i);
-    if (!want.empty()) {
-      set.assign(s->pieces, 0);
-      set[i] = 1;
-      for (uint32_t j : want) {
-        set[j] = 1;
-        s->wanted[j]++;
-        c->own_wanted[j]++;
-        s->wanted_until[j] = uv_now(s->loop) + kWantHoldMs;
-      }
-      r.want = wire_bitfield_hex(set, s->pieces);
-    }
-    wire_encode_request(r, &out);
-    c->expect.push_back({EXPECT_PIECE, static_cast<uint32_t>(i), now, std::move(want)});
-    want.clear();
+    conn_ask_piece(c, static_cast<uint32_t>(i), &want, now, &out);
   }
-  for (const Expect& e : c->expect)
-    mine[e.index] = 0;
-  if (c->body != nullptr) mine[c->body_index] = 0;
+  conn_mark_owed(c, 0);
   bool asked = !out.empty();
   if (asked && !owed) c->due_ms = uv_now(s->loop);  // its first answer is due from now
   if (asked) conn_send(c, std::move(out));
@@ -771,7 +787,7 @@ static void conn_arm_timer(SwarmConn* c) {
   }
   uint64_t idle = c->watched ? kHaveRefreshWatchedMs : kHaveRefreshMs;
   bool owed = !c->expect.empty() || c->body != nullptr;
-  if (!owed) c->floor_ms = 0;  // nothing asked: no rate to hold the source to
+  if (!owed) rate_floor_reset(&c->floor);  // nothing asked: no rate to hold the source to
   uv_timer_start(&c->timer, conn_on_timer, owed ? c->sw->opt.stall_ms : idle, 0);
 }
 
@@ -822,9 +838,73 @@ static void conn_apply_events(SwarmConn* c) {
   }
 }
 
+static void conn_on_manifest(SwarmConn* c, const WireAnswer& a) {
+  Swarm* s = c->sw;
+  std::string why;
+  if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
+  if (manifest_check(a.manifest, s->opt.cid, s->opt.size, &why) != 0) return conn_drop(c, why);
+  if (!s->have_manifest) swarm_adopt_manifest(s, a.manifest);
+}
+
+static void conn_on_have(SwarmConn* c, const WireAnswer& a) {
+  if (a.kind != WIRE_ANS_HAVE) return conn_drop(c, "has no piece list");
+  if (!c->sw->ready) {
+    c->pending_have = a.pieces;
+    return;
+  }
+  conn_apply_have(c, a.pieces);
+  if (!c->dropped) conn_apply_events(c);
+  if (!c->dropped) conn_fill(c);
+}
+
+// The source does not have piece i after all (a partial source that lost it):
+// ask elsewhere.
+static void conn_on_piece_refused(SwarmConn* c, uint32_t i) {
+  Swarm* s = c->sw;
+  c->due_ms = uv_now(s->loop);
+  s->requested[i]--;
+  if (i < c->has.size() && c->has[i]) {
+    c->has[i] = 0;
+    c->nhas--;
+    s->avail[i]--;
+  }
+  piece_touch(s, i);
+  conn_fill(c);
+}
+
+// A piece request stays owed (conn_drop gives it back) and the source is dropped.
+static void conn_drop_owing(SwarmConn* c, Expect e, const std::string& why) {
+  e.want.clear();  // released already
+  c->expect.push_front(std::move(e));
+  c->inflight++;
+  conn_drop(c, why);
+}
+
+// A piece header: the piece asked for, or another of its want set, whose
+// `length` bytes follow.
+static void conn_on_piece_header(SwarmConn* c, Expect e, const WireAnswer& a) {
+  Swarm* s = c->sw;
+  uint32_t i = e.index;
+  uint32_t got = a.index;
+  bool offered = got == i || std::find(e.want.begin(), e.want.end(), got) != e.want.end();
+  if (a.kind != WIRE_ANS_PIECE || !offered || got >= s->pieces ||
+      a.length != manifest_piece_length(s->m, got))
+    return conn_drop_owing(c, std::move(e), "sent a piece header that does not match the request");
+  char* body = buf_get(s);
+  if (body == nullptr) return conn_drop_owing(c, std::move(e), "no memory for a piece");
+  s->requested[i]--;
+  s->requested[got]++;
+  piece_touch(s, i);
+  piece_touch(s, got);
+  c->body = body;
+  c->body_index = got;
+  c->body_len = static_cast<uint32_t>(a.length);
+  c->body_got = 0;
+  conn_arm_timer(c);  // the piece's bytes are owed now
+}
+
 // One line: a pushed event, or an answer matched with the request it answers.
 static void conn_on_line(SwarmConn* c, const std::string& line) {
-  Swarm* s = c->sw;
   WireAnswer a;
   std::string why;
   if (wire_decode_answer(line.data(), line.size(), &a, &why) != 0)
@@ -835,60 +915,12 @@ static void conn_on_line(SwarmConn* c, const std::string& line) {
   c->expect.pop_front();
   conn_arm_timer(c);     // an answer (an event is not): the stall limit, or the idle refresh
   expect_release(c, e);  // answered: its want set is settled
-  if (e.kind == EXPECT_MANIFEST) {
-    conn_rtt(c, e);
-    if (a.kind != WIRE_ANS_MANIFEST) return conn_drop(c, "has no manifest for the file");
-    if (manifest_check(a.manifest, s->opt.cid, s->opt.size, &why) != 0) return conn_drop(c, why);
-    if (!s->have_manifest) swarm_adopt_manifest(s, a.manifest);
-    return;
-  }
-  if (e.kind == EXPECT_HAVE) {
-    conn_rtt(c, e);
-    if (a.kind != WIRE_ANS_HAVE) return conn_drop(c, "has no piece list");
-    if (s->ready) {
-      conn_apply_have(c, a.pieces);
-      if (!c->dropped) conn_apply_events(c);
-      if (!c->dropped) conn_fill(c);
-    } else {
-      c->pending_have = a.pieces;
-    }
-    return;
-  }
-  // A piece: its header, then exactly `length` bytes.
+  if (e.kind != EXPECT_PIECE) conn_rtt(c, e);
+  if (e.kind == EXPECT_MANIFEST) return conn_on_manifest(c, a);
+  if (e.kind == EXPECT_HAVE) return conn_on_have(c, a);
   c->inflight--;
-  uint32_t i = e.index;
-  if (a.kind == WIRE_ANS_ERROR) {
-    // It does not have the piece after all (a partial source that lost it): ask elsewhere.
-    c->due_ms = uv_now(s->loop);
-    s->requested[i]--;
-    if (i < c->has.size() && c->has[i]) {
-      c->has[i] = 0;
-      c->nhas--;
-      s->avail[i]--;
-    }
-    piece_touch(s, i);
-    conn_fill(c);
-    return;
-  }
-  // The source may have sent another piece of the want set instead.
-  uint32_t got = a.index;
-  bool offered = got == i || std::find(e.want.begin(), e.want.end(), got) != e.want.end();
-  if (a.kind != WIRE_ANS_PIECE || !offered || got >= s->pieces ||
-      a.length != manifest_piece_length(s->m, got)) {
-    e.want.clear();           // released above
-    c->expect.push_front(e);  // still owed: conn_drop gives it back
-    c->inflight++;
-    return conn_drop(c, "sent a piece header that does not match the request");
-  }
-  s->requested[i]--;
-  s->requested[got]++;
-  piece_touch(s, i);
-  piece_touch(s, got);
-  c->body = buf_get(s);
-  c->body_index = got;
-  c->body_len = static_cast<uint32_t>(a.length);
-  c->body_got = 0;
-  conn_arm_timer(c);  // the piece's bytes are owed now
+  if (a.kind == WIRE_ANS_ERROR) return conn_on_piece_refused(c, e.index);
+  conn_on_piece_header(c, std::move(e), a);
 }
 
 static void conn_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -965,31 +997,19 @@ static void conn_on_gate(void* ctx) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), conn_alloc, conn_on_read);
 }
 
-// The rate floor: a source that owes us answers and sends less than min_rate
-// bytes per second over a whole stall_ms window (a drip: one byte a second
-// never trips the stall timer) is dropped. A window in which our own download
-// limit made a connection wait starts again: it measures us, not the source.
+// The rate floor (RateFloor): a source that owes us answers and drips is
+// dropped. A window in which our own download limit made a connection wait
+// starts again: it measures us, not the source.
 static bool conn_below_floor(SwarmConn* c, uint64_t bytes) {
   Swarm* s = c->sw;
-  if (s->opt.min_rate == 0) return false;
-  uint64_t now = uv_now(s->loop);
-  if (c->floor_ms == 0 || c->floor_waits != s->gate_waits) {
-    c->floor_ms = now;
-    c->floor_bytes = 0;
+  if (c->floor_waits != s->gate_waits) {
+    rate_floor_reset(&c->floor);
     c->floor_waits = s->gate_waits;
   }
-  c->floor_bytes += bytes;
-  uint64_t span = now - c->floor_ms;
-  if (span < s->opt.stall_ms) return false;
-  if (c->floor_bytes * 1000 < s->opt.min_rate * span) {
-    conn_drop(c, "sent " + std::to_string(c->floor_bytes) + " bytes in " +
-                     std::to_string(span / 1000) + " s, below the --min-rate of " +
-                     std::to_string(s->opt.min_rate) + " bytes/s");
-    return true;
-  }
-  c->floor_ms = now;
-  c->floor_bytes = 0;
-  return false;
+  std::string why;
+  if (!rate_floor_below(&c->floor, bytes, uv_now(s->loop), &why)) return false;
+  conn_drop(c, why);
+  return true;
 }
 
 static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
@@ -1004,7 +1024,7 @@ static void conn_on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
   Swarm* s = c->sw;
   conn_measure(c, static_cast<uint64_t>(nread));
   if (c->expect.empty() && c->body == nullptr)
-    c->floor_ms = 0;  // pushed events only: nothing is owed
+    rate_floor_reset(&c->floor);  // pushed events only: nothing is owed
   else if (conn_below_floor(c, static_cast<uint64_t>(nread)))
     return;
   if (gate_limited(s->opt.download)) {
@@ -1079,6 +1099,33 @@ static void swarm_replace_useless(Swarm* s) {
   conn_drop(victim, "");  // its close connects the next source
 }
 
+// Connects to src (skipped when its address is not an IPv4 one); the stall
+// limit runs from now.
+static void conn_open(Swarm* s, const ProtoSource& src) {
+  struct sockaddr_in addr;
+  if (uv_ip4_addr(src.addr.ip.c_str(), src.addr.port, &addr) != 0) return;
+  if (s->cb.on_connect != nullptr) s->cb.on_connect(s->cb.ctx, src);
+  SwarmConn* c = new SwarmConn;
+  c->sw = s;
+  c->id = s->next_conn_id++;
+  c->cursor = s->cursor;
+  c->src = src;
+  c->floor.min_rate = s->opt.min_rate;
+  c->floor.window_ms = s->opt.stall_ms;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->connect_req.data = c;
+  c->open_handles = 2;
+  s->conns.push_back(c);
+  uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
+                     conn_on_connect) != 0)
+    conn_drop(c, "cannot connect");
+}
+
 static void swarm_connect_more(Swarm* s) {
   auto live = [s]() {
     size_t n = 0;
@@ -1089,27 +1136,7 @@ static void swarm_connect_more(Swarm* s) {
   if (!s->ending && live() >= s->opt.max_conns && s->next_source < s->opt.sources.size())
     swarm_replace_useless(s);
   while (!s->ending && live() < s->opt.max_conns && s->next_source < s->opt.sources.size()) {
-    const ProtoSource& src = s->opt.sources[s->next_source++];
-    struct sockaddr_in addr;
-    if (uv_ip4_addr(src.addr.ip.c_str(), src.addr.port, &addr) != 0) continue;
-    if (s->cb.on_connect != nullptr) s->cb.on_connect(s->cb.ctx, src);
-    SwarmConn* c = new SwarmConn;
-    c->sw = s;
-    c->id = s->next_conn_id++;
-    c->cursor = s->cursor;
-    c->src = src;
-    uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
-    c->tcp.data = c;
-    c->timer.data = c;
-    c->connect_req.data = c;
-    c->open_handles = 2;
-    s->conns.push_back(c);
-    uv_timer_start(&c->timer, conn_on_timer, s->opt.stall_ms, 0);
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
-                       conn_on_connect) != 0)
-      conn_drop(c, "cannot connect");
+    conn_open(s, s->opt.sources[s->next_source++]);
   }
   if (!s->ending && live() == 0) {
     if (!s->have_manifest) {
@@ -1174,9 +1201,8 @@ static void swarm_set_ready(Swarm* s) {
   swarm_pump(s);
 }
 
-// Pieces already in the part file count once they hash right: nothing is
-// trusted from an interrupted run that was not verified again.
-static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
+// Sizes the per-piece state for the manifest m; every piece is missing.
+static void swarm_size_state(Swarm* s, const Manifest& m) {
   s->m = m;
   s->m.name = s->opt.name;
   s->have_manifest = true;
@@ -1194,68 +1220,79 @@ static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
   picker_index_reset(&s->pick, s->pieces);
   for (uint32_t i = 0; i < s->pieces; i++)
     piece_touch(s, i);
-  struct stat st;
-  bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+// Opens (or creates) the part file once the whole file fits. Returns 0, or an
+// error after ending the download.
+static int swarm_open_part(Swarm* s) {
   // The whole file must fit before the first piece is asked for (a part file
   // being resumed has some of it already): failing midway helps nobody.
   std::string why;
-  int space = swarm_check_space(s->opt.dir, s->opt.cid, m.size, &why);
+  int space = swarm_check_space(s->opt.dir, s->opt.cid, s->m.size, &why);
   if (space != 0) {
     swarm_end(s, space, why);
-    return;
+    return space;
   }
   s->fd = open(s->part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (s->fd < 0) {
     int e = errno;
     swarm_end(s, -e, "cannot create " + s->part_path + ": " + strerror(e));
-    return;
+    return -e;
   }
   // Whole pieces are written around the page cache when the file system allows it.
   s->dfd = open(s->part_path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+  return 0;
+}
+
+// Runs on the threadpool: which pieces of the part file hash right.
+static void resume_hash(uv_work_t* w) {
+  ResumeJob* job = static_cast<ResumeJob*>(w->data);
+  Swarm* sw = job->sw;
+  job->good.assign(sw->pieces, 0);
+  std::vector<char> buf(sw->m.piece_size);
+  for (uint32_t i = 0; i < sw->pieces; i++) {
+    uint32_t len = manifest_piece_length(sw->m, i);
+    ssize_t n = pread(sw->fd, buf.data(), len, static_cast<off_t>(i) * sw->m.piece_size);
+    job->good[i] =
+        n == static_cast<ssize_t>(len) && manifest_sha256(buf.data(), len) == sw->m.pieces[i];
+  }
+  OPENSSL_thread_stop();
+}
+
+static void resume_hashed(uv_work_t* w, int) {
+  ResumeJob* job = static_cast<ResumeJob*>(w->data);
+  Swarm* sw = job->sw;
+  sw->pending--;
+  for (uint32_t i = 0; i < sw->pieces; i++) {
+    if (!job->good[i]) continue;
+    sw->state[i] = PIECE_HAD;
+    piece_touch(sw, i);
+    sw->had[i] = 1;
+    sw->nhad++;
+  }
+  sw->resumed = sw->nhad;
+  delete job;
+  if (sw->ending) {
+    swarm_maybe_report(sw);
+    return;
+  }
+  swarm_set_ready(sw);
+}
+
+// Pieces already in the part file count once they hash right: nothing is
+// trusted from an interrupted run that was not verified again.
+static void swarm_adopt_manifest(Swarm* s, const Manifest& m) {
+  swarm_size_state(s, m);
+  struct stat st;
+  bool existed = stat(s->part_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+  if (swarm_open_part(s) != 0) return;
   if (!existed) {
     swarm_set_ready(s);
     return;
   }
   ResumeJob* j = new ResumeJob;
   j->sw = s;
-  j->work.data = j;
-  s->pending++;
-  int r = uv_queue_work(
-      s->loop, &j->work,
-      [](uv_work_t* w) {
-        ResumeJob* job = static_cast<ResumeJob*>(w->data);
-        Swarm* sw = job->sw;
-        job->good.assign(sw->pieces, 0);
-        std::vector<char> buf(sw->m.piece_size);
-        for (uint32_t i = 0; i < sw->pieces; i++) {
-          uint32_t len = manifest_piece_length(sw->m, i);
-          ssize_t n = pread(sw->fd, buf.data(), len, static_cast<off_t>(i) * sw->m.piece_size);
-          job->good[i] =
-              n == static_cast<ssize_t>(len) && manifest_sha256(buf.data(), len) == sw->m.pieces[i];
-        }
-        OPENSSL_thread_stop();
-      },
-      [](uv_work_t* w, int) {
-        ResumeJob* job = static_cast<ResumeJob*>(w->data);
-        Swarm* sw = job->sw;
-        sw->pending--;
-        for (uint32_t i = 0; i < sw->pieces; i++) {
-          if (!job->good[i]) continue;
-          sw->state[i] = PIECE_HAD;
-          piece_touch(sw, i);
-          sw->had[i] = 1;
-          sw->nhad++;
-        }
-        sw->resumed = sw->nhad;
-        delete job;
-        if (sw->ending) {
-          swarm_maybe_report(sw);
-          return;
-        }
-        swarm_set_ready(sw);
-      });
-  if (r != 0) {
-    s->pending--;
+  if (swarm_queue(s, &j->work, j, resume_hash, resume_hashed) != 0) {
     delete j;
     swarm_set_ready(s);
   }

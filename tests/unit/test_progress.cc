@@ -60,10 +60,10 @@ TEST_CASE("progress: a new download starts stalled only after the wait", "[progr
 
 TEST_CASE("progress: the bar's text shows rate and ETA, or 'stalled'", "[progress]") {
   double mib = 1024.0 * 1024;
-  CHECK(progress_text("big.bin", 10 * mib, 40 * mib, 1 * mib, false, 3) ==
+  CHECK(progress_text({"big.bin", 10 * mib, 40 * mib, 1 * mib, false, 3}) ==
         "big.bin   25%  10.0 MiB / 40.0 MiB  1.0 MiB/s  3 sources  ETA 30s");
-  CHECK(progress_text("big.bin", 10 * mib, 40 * mib, 1 * mib, true, 1) ==
+  CHECK(progress_text({"big.bin", 10 * mib, 40 * mib, 1 * mib, true, 1}) ==
         "big.bin   25%  10.0 MiB / 40.0 MiB  stalled  1 source");
-  CHECK(progress_text("seed.txt", 2048, -1, 512, false, 1) ==
+  CHECK(progress_text({"seed.txt", 2048, -1, 512, false, 1}) ==
         "seed.txt  2.0 KiB  512 B/s  1 source  ETA --");
 }

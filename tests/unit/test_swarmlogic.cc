@@ -36,6 +36,13 @@ struct Counts {
   }
 };
 
+// picker_pick with the endgame allowed or not.
+int pick(PickerView v, const std::vector<uint8_t>& has, const std::vector<uint8_t>& mine,
+         bool endgame, uint32_t* cursor, std::vector<uint32_t>* want) {
+  v.endgame = endgame;
+  return picker_pick(v, has, mine, cursor, want);
+}
+
 }  // namespace
 
 TEST_CASE("picker: rarest piece the source has, from the cursor on", "[picker]") {
@@ -44,12 +51,11 @@ TEST_CASE("picker: rarest piece the source has, from the cursor on", "[picker]")
   std::vector<uint32_t> want;
   k.avail = {3, 3, 2, 3, 1, 3, 1, 3};
   uint32_t cursor = 5;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) ==
-        6);  // first of the rarest after 5
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == 6);  // first of the rarest after 5
   CHECK(cursor == 7);
   CHECK(want == std::vector<uint32_t>{4});  // the other one as rare may come instead
   mine[6] = 1;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 4);
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == 4);
   CHECK(want.empty());  // no other piece as rare: no want set
 }
 
@@ -62,7 +68,7 @@ TEST_CASE("picker: only pieces the source has, that we miss and nobody fetches",
   k.requested[2] = 1;  // another source is sending it
   mine[3] = 1;         // this source owes it already
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 5);
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == 5);
   CHECK(want.empty());
 }
 
@@ -73,11 +79,11 @@ TEST_CASE("picker: the endgame asks an idle source for a piece one other is fetc
   std::vector<uint32_t> want;
   k.requested = {2, 1, 2};
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 1);
-  CHECK(want.empty());  // never a want set in the endgame
-  CHECK(picker_pick(k.view(), has, mine, false, &cursor, &want) == -1);  // a busy source: none
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == 1);
+  CHECK(want.empty());                                            // never a want set in the endgame
+  CHECK(pick(k.view(), has, mine, false, &cursor, &want) == -1);  // a busy source: none
   k.requested[1] = 2;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == -1);
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == -1);
 }
 
 TEST_CASE("picker: nothing to pick from an empty or short list", "[picker]") {
@@ -85,10 +91,10 @@ TEST_CASE("picker: nothing to pick from an empty or short list", "[picker]") {
   std::vector<uint8_t> has, mine;
   std::vector<uint32_t> want;
   uint32_t cursor = 0;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == -1);
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == -1);
   Counts k2(4);
   std::vector<uint8_t> short_has(2, 1), mine4(4, 0);
-  CHECK(picker_pick(k2.view(), short_has, mine4, true, &cursor, &want) == -1);
+  CHECK(pick(k2.view(), short_has, mine4, true, &cursor, &want) == -1);
 }
 
 TEST_CASE("serve_choose_piece: the least sent of the want set, the asked piece on ties",
@@ -192,7 +198,7 @@ TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to the
   std::vector<uint8_t> has(n, 1), mine(n, 0);
   std::vector<uint32_t> want;
   uint32_t cursor = 10;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) == 10);
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == 10);
   REQUIRE(want.size() == kWantSetMax);
   CHECK(want.front() == 11);
   CHECK(want.back() == 10 + kWantSetMax);
@@ -200,23 +206,22 @@ TEST_CASE("picker: want sets hold at most kWantSetMax pieces and are left to the
   mine[10] = 1;
   for (uint32_t j : want)
     k.wanted[j]++;
-  CHECK(picker_pick(k.view(), has, mine, true, &cursor, &want) ==
-        static_cast<int>(11 + kWantSetMax));
+  CHECK(pick(k.view(), has, mine, true, &cursor, &want) == static_cast<int>(11 + kWantSetMax));
   // The source whose want set it is goes on in order (its own sets hold nothing back).
   k.own = k.wanted;
   uint32_t again = 11;
-  CHECK(picker_pick(k.view(), has, mine, true, &again, &want) == 11);
+  CHECK(pick(k.view(), has, mine, true, &again, &want) == 11);
   k.own.assign(n, 0);
   // A source that has only pieces held by another's want set gets one only in the endgame.
   std::vector<uint8_t> only(n, 0);
   only[12] = 1;
-  CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == -1);
-  CHECK(picker_pick(k.view(), only, mine, true, &cursor, &want) == 12);
+  CHECK(pick(k.view(), only, mine, false, &cursor, &want) == -1);
+  CHECK(pick(k.view(), only, mine, true, &cursor, &want) == 12);
   CHECK(want.empty());
   // ... unless the want set has held it for its time: a source that holds its
   // answers cannot keep the piece from the others.
   k.until[12] = 999;
-  CHECK(picker_pick(k.view(), only, mine, false, &cursor, &want) == 12);
+  CHECK(pick(k.view(), only, mine, false, &cursor, &want) == 12);
 }
 
 namespace {
@@ -263,8 +268,8 @@ TEST_CASE("picker: the index picks exactly what the walk over every piece picks"
     // A few picks in a row, each marked requested (as a fill does).
     for (int step = 0; step < 6; step++) {
       std::vector<uint32_t> w1, w2;
-      int a = picker_pick(k.view(), has, mine, endgame, &c1, &w1);
-      int b = picker_pick(k.indexed(), has, mine, endgame, &c2, &w2);
+      int a = pick(k.view(), has, mine, endgame, &c1, &w1);
+      int b = pick(k.indexed(), has, mine, endgame, &c2, &w2);
       INFO("round " << round << " step " << step << " n " << n);
       REQUIRE(a == b);
       REQUIRE(c1 == c2);
@@ -292,7 +297,7 @@ TEST_CASE("picker: benchmark, a whole download of N pieces from one source", "[.
       uint32_t picks = use_index ? n : std::min<uint32_t>(n, 4096);  // the walk is slow
       auto t0 = std::chrono::steady_clock::now();
       for (uint32_t p = 0; p < picks; p++) {
-        int i = picker_pick(use_index ? k.indexed() : k.view(), has, mine, false, &cursor, &want);
+        int i = pick(use_index ? k.indexed() : k.view(), has, mine, false, &cursor, &want);
         REQUIRE(i >= 0);
         k.state[static_cast<uint32_t>(i)] = 2;
         k.touch(static_cast<uint32_t>(i));
@@ -358,4 +363,30 @@ TEST_CASE("picker: an idle source takes a piece only late sources are fetching, 
   CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == 5);
   late.clear();
   CHECK(picker_pick_late(k.view(), has, mine, late, &cursor) == -1);
+}
+
+TEST_CASE("rate floor: a whole window below min_rate is too slow, one above starts again",
+          "[rate]") {
+  RateFloor f;
+  f.min_rate = 1000;  // bytes per second
+  f.window_ms = 2000;
+  std::string why;
+  REQUIRE_FALSE(rate_floor_below(&f, 100, 10000, &why));  // the window starts
+  REQUIRE_FALSE(rate_floor_below(&f, 100, 11000, &why));  // not a whole window yet
+  REQUIRE(rate_floor_below(&f, 100, 12000, &why));        // 300 bytes in 2 s
+  REQUIRE(why == "sent 300 bytes in 2 s, below the --min-rate of 1000 bytes/s");
+
+  RateFloor g;
+  g.min_rate = 1000;
+  g.window_ms = 2000;
+  REQUIRE_FALSE(rate_floor_below(&g, 500, 10000, &why));
+  REQUIRE_FALSE(rate_floor_below(&g, 2000, 12000, &why));  // 2500 in 2 s: a new window
+  REQUIRE_FALSE(rate_floor_below(&g, 10, 13000, &why));
+  rate_floor_reset(&g);                                  // our limit held it back
+  REQUIRE_FALSE(rate_floor_below(&g, 10, 20000, &why));  // the window starts again
+  REQUIRE(rate_floor_below(&g, 10, 22000, &why));
+
+  RateFloor off;  // min_rate 0: no floor
+  REQUIRE_FALSE(rate_floor_below(&off, 0, 10000, &why));
+  REQUIRE_FALSE(rate_floor_below(&off, 0, 99999, &why));
 }
