@@ -43,7 +43,7 @@ constexpr int kRetransmitMaxMs = 1000;
 constexpr int kTrackerAnswerTimeoutMs = 8000;
 constexpr int kLeaveTimeoutMs = 1500;  // shorter wait for the answer to leave on exit
 
-// One hostile sender (issue 12; docs/protocol.md "### Tracker").
+// One hostile sender (docs/protocol.md "### Tracker").
 constexpr int kDefaultMaxIdsPerIp = 10000;    // --max-ids-per-ip default: peer ids one IP holds
 constexpr size_t kMaxProbeWaiters = 8;        // joins waiting for one probe, one per sender address
 constexpr size_t kMaxWaitingBytes = 1 << 20;  // datagrams waiting for probes, all together

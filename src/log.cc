@@ -76,8 +76,8 @@ static void append_uint(std::string* out, unsigned long long v) {
   out->append(p, static_cast<size_t>(buf + sizeof buf - p));
 }
 
-// printf for the formats log lines use, several times faster than vfprintf (a
-// busy tracker writes a line per request).
+// printf for the formats log lines use, without vfprintf's general-purpose
+// cost (a busy tracker writes a line per request).
 static void append_format(std::string* out, const char* fmt, va_list ap) {
   const char* p = fmt;
   while (*p != '\0') {

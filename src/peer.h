@@ -1,5 +1,6 @@
-// A peer: its session with the tracker, its console (share, get, request logs,
-// exit), and its data plane (serving what it shares, fetching what it gets).
+// A peer: its session with the tracker, its console (share, get, list, status,
+// request logs, help, exit, quit), and its data plane (serving what it shares,
+// fetching what it gets).
 // Owns the tracker client, the TCP server, the current fetch, the stdin console
 // and the signal handles. Called from main.cc.
 #pragma once

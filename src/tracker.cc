@@ -185,7 +185,7 @@ static int act_join(Tracker* t, Call* c) {
     return refuse(c, REF_LIMIT, "the tracker is full; try again later");
   // The same IP and TCP port: the same process for a seed holder (it has
   // nothing else to show), but a tt holder's id moves only with its token, from
-  // the very socket that joined, or after a probe finds it gone (issue 12).
+  // the very socket that joined, or after a probe finds it gone.
   if (h != nullptr && h->extended && h->ip == c->ip_n && h->tcp_port == req.tcp_port &&
       h->udp_port != c->port && !((req.fields & FLD_TOKEN) && token_matches(req.token, *h)) &&
       reg_is_alive(&t->reg, *h, t->now))
@@ -426,7 +426,7 @@ static int handle(Tracker* t, const char* data, size_t len, const Sender& from,
                   std::string* probe_id);
 
 /* ----------------------------------------------------------------------------
- * Probes, as rules: who may start one, who may wait for one (issue 12)
+ * Probes, as rules: who may start one, who may wait for one
  * ------------------------------------------------------------------------- */
 
 static uint64_t probe_target(const RegPeer& h) {
@@ -760,8 +760,8 @@ void tracker_probe_result(Tracker* t, const std::string& id, ProbeVerdict verdic
     return;
   }
   if (verdict == PROBE_TIMEOUT) {
-    // One slow probe is not a death (issue 12, item 8: a busy listener or a busy
-    // loop); the second timeout in a row, kProbeRetryMs or more later, is.
+    // One slow probe is not a death (a busy listener or a busy loop); the
+    // second timeout in a row, kProbeRetryMs or more later, is.
     auto m = t->probe_missed.find(id);
     if (m == t->probe_missed.end() || t->now - m->second > t->reg.ttl_ms) {
       t->probe_missed[id] = t->now;
@@ -867,7 +867,7 @@ static void probe_start(Tracker* t, const std::string& id) {
   p->open_handles = 2;
   t->probes[id] = p;
   t->stats.probes_started++;
-  // The timeout runs from now, not from the start of a long loop pass (issue 12, item 8).
+  // The timeout runs from now, not from the start of a long loop pass.
   uv_update_time(t->loop);
   uv_timer_start(&p->timer, probe_on_timeout, kProbeTimeoutMs, 0);
   int r = uv_tcp_connect(&p->req, &p->tcp, reinterpret_cast<const struct sockaddr*>(&addr),
@@ -880,9 +880,9 @@ static void probe_start(Tracker* t, const std::string& id) {
 // and vanish when dead. A step reads at most kSweepSlotsPerStep slots, so a
 // full table never holds the loop long; the next step follows at once until
 // the table is done, then the next pass after a third of an interval. A seed
-// peer waits for a free probe rather than being skipped (issue 12, item 8:
-// with 256 probes at once and one pass per period, peers were left unprobed
-// until their ttl ran out).
+// peer waits for a free probe rather than being skipped: with kMaxProbes at
+// once and one pass per period, skipped peers could stay unprobed until their
+// ttl ran out.
 int tracker_sweep(Tracker* t, std::vector<std::string>* start) {
   int period = heartbeat_interval_s(t) * 1000 / 3;
   if (t->waiting.size() >= static_cast<size_t>(kMaxProbes)) return 10;  // waits where it is

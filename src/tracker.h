@@ -1,8 +1,8 @@
 // The tracker: UDP datagrams -> decode -> action table -> answer; liveness
 // (expiry of silent peers, TCP probes of seed peers and of id holders), the
 // tracker console (logs request, all-logs, file_logs, peers, files, stats,
-// help, exit), its counters and an optional HTTP status server (--http). Owns
-// a uv_udp_t, a sweep timer, the probes' TCP handles, the stdin console, the
+// help, exit, quit), its counters and an optional HTTP status server (--http).
+// Owns a UdpServe (its uv_udp_t), a sweep timer, the probes' TCP handles, the stdin console, the
 // HTTP server and the signal handles. Called from main.cc.
 #pragma once
 

@@ -1,5 +1,5 @@
 // ttload: load generator and null responder for the tracker benchmarks
-// (issue 5; scripts/bench.sh tracker, memory, share; docs/benchmarks.md).
+// (scripts/bench.sh tracker, memory, share; docs/benchmarks.md).
 //
 //   ttload null --port 0 [--answer-bytes N]
 //   ttload load --server IP:PORT --window W --duration D [--mix ...] [--peers N]

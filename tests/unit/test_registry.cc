@@ -248,7 +248,7 @@ TEST_CASE("registry: what a join stores is what an answer lists", "[registry]") 
                    long_id + R"(","ip":"255.255.255.255","port":65535,"complete":false}]})");
 }
 
-/* ---- names are labels, content ids are identities (issue 12) --------------- */
+/* ---- names are labels, content ids are identities ------------------------- */
 
 TEST_CASE("registry: a name keeps every content shared under it", "[registry]") {
   Registry reg;
@@ -351,7 +351,7 @@ TEST_CASE("registry: get_peers reads a bounded number of holders", "[registry]")
   for (const ProtoSourceRef& s : out)
     distinct.insert(std::string(s.blob, s.len));
   CHECK(distinct.size() == 50);
-  // Few holders: all of them, in order, as before.
+  // Few holders: all of them, in registration order.
   join(reg, "solo", 999, {"rare"});
   CHECK(ports(reg, "rare") == std::vector<int>{999});
 }

@@ -285,8 +285,8 @@ TEST_CASE("picker: the index picks exactly what the walk over every piece picks"
 // A micro-benchmark, not run by default (no timing assertions):
 //   build/tests/unit/unit_tests "[.bench]"
 // A whole download's picks from one complete source: each pick is requested,
-// then verified (had). The walk over every piece is what the downloader did
-// before the index.
+// then verified (had). The walk over every piece (use_index 0) is what a pick
+// costs without the index.
 TEST_CASE("picker: benchmark, a whole download of N pieces from one source", "[.bench]") {
   for (uint32_t n : {1024u, 16384u, 65536u, 120000u}) {
     for (int use_index = 0; use_index < 2; use_index++) {

@@ -437,7 +437,7 @@ TEST_CASE("tracker: registrations past the per-address cap are refused and chang
   delete t;
 }
 
-/* ---- issue 12: one hostile sender --------------------------------------- */
+/* ---- one hostile sender ------------------------------------------------- */
 
 static int handle_at(Tracker* t, const std::string& d, const char* ip, int port,
                      std::string* probe_id = nullptr) {
@@ -472,7 +472,7 @@ TEST_CASE("tracker: ids with C1 controls (CSI, NEL) are refused like C0 ones", "
       "2J\",\"file_name\":\"f\"}";
   CHECK_THAT(send(t, raw), Catch::Contains("control characters"));
   CHECK(reg_peer_count(&t->reg) == 0);
-  // U+00A0 and beyond are letters and marks as before.
+  // U+00A0 and beyond are not control characters: accepted.
   CHECK(send(t, R"({"action":"join","peer_id":"caf\u00e9\u00a0","files":[],"tcp_port":1001})") ==
         R"({"status":"ok"})");
   delete t;
@@ -588,11 +588,11 @@ TEST_CASE("tracker: one probe timeout does not delist; a second, later one does"
 
 TEST_CASE("tracker: 1000 live seed peers all stay listed, though 256 probes run at a time",
           "[tracker]") {
-  // Issue 12, item 8: at --peer-ttl 90 a seed peer is due 30 s after its last
-  // probe, and the sweep came every 10 s, starting at most 256 probes and
-  // skipping the rest in slot order: a loop running a little late made the
-  // first 768 due again each third sweep, and the last 232 (23%) were never
-  // probed and timed out. The sweep now waits for free probes where it stands.
+  // At --peer-ttl 90 a seed peer is due 30 s after its last probe and the sweep
+  // comes every 10 s with at most 256 probes at once. A sweep that skipped the
+  // rest in slot order would, with a loop running a little late, probe the
+  // first 768 again and again and let the last 232 time out; the sweep waits
+  // for free probes where it stands instead.
   Tracker* t = keyed_tracker(90);
   for (int i = 0; i < 1000; i++)
     send(t, join_of("s" + std::to_string(i), 10000 + i), "127.0.0.1", 4000 + i);

@@ -1,4 +1,5 @@
-// xfer: classifying the first bytes of a TCP request.
+// serve.h: classifying the first bytes of a TCP request (xfer_parse_request),
+// and the server's tables of connections and upload slots.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
