@@ -333,6 +333,27 @@ static int ask_id(std::string* id) {
   return 0;
 }
 
+// Resolves --tracker and --host and checks --dir for `tt peer` and `tt get`
+// (sub names the subcommand in the error line). Returns 0, or -1 after
+// printing why.
+static int check_peer_places(const char* sub) {
+  std::string tracker, why;
+  if (net_resolve_hostport(g_peer.tracker, &tracker, &why) != 0) {
+    fprintf(stderr, "tt %s: bad --tracker '%s': %s\n", sub, g_peer.tracker.c_str(), why.c_str());
+    return -1;
+  }
+  g_peer.tracker = tracker;
+  if (resolve_host_flag(sub, "--host", &g_peer.host) != 0) return -1;
+  struct stat st;
+  if (stat(g_peer.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "tt %s: --dir '%s' is not a directory\n", sub, g_peer.dir.c_str());
+    return -1;
+  }
+  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/')
+    g_peer.dir.pop_back();
+  return 0;
+}
+
 static int run_peer(int argc, char** argv) {
   int r = parse_flags(find_subcommand("peer"), argc, argv);
   if (r != 0) return r;
@@ -346,20 +367,7 @@ static int run_peer(int argc, char** argv) {
     fprintf(stderr, "tt peer: bad --id '%s': %s\n", g_peer.id.c_str(), why.c_str());
     return 2;
   }
-  std::string tracker;
-  if (net_resolve_hostport(g_peer.tracker, &tracker, &why) != 0) {
-    fprintf(stderr, "tt peer: bad --tracker '%s': %s\n", g_peer.tracker.c_str(), why.c_str());
-    return 2;
-  }
-  g_peer.tracker = tracker;
-  if (resolve_host_flag("peer", "--host", &g_peer.host) != 0) return 2;
-  struct stat st;
-  if (stat(g_peer.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "tt peer: --dir '%s' is not a directory\n", g_peer.dir.c_str());
-    return 2;
-  }
-  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/')
-    g_peer.dir.pop_back();
+  if (check_peer_places("peer") != 0) return 2;
   return peer_main(g_peer);
 }
 
@@ -437,20 +445,7 @@ static int run_get(int argc, char** argv) {
     fprintf(stderr, "tt get: bad name \"%s\": %s\n", out_sanitize(names[0]).c_str(), why.c_str());
     return 2;
   }
-  std::string tracker;
-  if (net_resolve_hostport(g_peer.tracker, &tracker, &why) != 0) {
-    fprintf(stderr, "tt get: bad --tracker '%s': %s\n", g_peer.tracker.c_str(), why.c_str());
-    return 2;
-  }
-  g_peer.tracker = tracker;
-  if (resolve_host_flag("get", "--host", &g_peer.host) != 0) return 2;
-  struct stat st;
-  if (stat(g_peer.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "tt get: --dir '%s' is not a directory\n", g_peer.dir.c_str());
-    return 2;
-  }
-  while (g_peer.dir.size() > 1 && g_peer.dir.back() == '/')
-    g_peer.dir.pop_back();
+  if (check_peer_places("get") != 0) return 2;
   g_peer.oneshot = names[0];
   g_peer.id = peer_oneshot_id();
   return peer_main(g_peer);
