@@ -14,19 +14,18 @@
 #include "hex.h"
 #include "limits.h"
 #include "log.h"
+#include "proto_read.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
 using rapidjson::Value;
 
-// Iterative parsing keeps deeply nested input off the C stack. A tracker's
-// answer (which a peer may print) is validated as UTF-8 whole; a request is
-// not, its strings are checked one by one where they are decoded (names, ids,
-// hex) and the rest is never used.
+// A tracker's answer (which a peer may print) is validated as UTF-8 whole, and
+// parsed iteratively, which keeps deeply nested input off the C stack.
+// (Requests are read by proto_read.cc.)
 static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-static constexpr unsigned kRequestParseFlags = rapidjson::kParseIterativeFlag;
 
 // A set of byte values, made at compile time from a predicate: testing a byte
 // is one table lookup.
@@ -54,10 +53,6 @@ static constexpr ByteClass kPrintable = byte_class([](int c) { return c >= 0x20 
 // ... other than '/' and '\\': what nearly every file name is made of.
 static constexpr ByteClass kPlainNameBytes =
     byte_class([](int c) { return c >= 0x20 && c < 0x7f && c != '/' && c != '\\'; });
-// The bytes that end a plain JSON string or make it not plain: '"', '\\' and
-// the control bytes.
-static constexpr ByteClass kStringStops =
-    byte_class([](int c) { return c < 0x20 || c == '"' || c == '\\'; });
 
 /* ----------------------------------------------------------------------------
  * Names
@@ -313,138 +308,51 @@ static int decode_id(const Value& v, const char* field, std::string* out, std::s
 }
 
 // A join's file: a name, or (extension) {"name":..,"size":..,"id":..}.
-static int decode_join_file(const Value& f, std::string* name, std::string* err) {
-  if (!f.IsObject()) return decode_name(f, "files", name, err);
-  Value::ConstMemberIterator m = f.FindMember("name");
-  if (m == f.MemberEnd()) return fail(err, "field 'files': an object needs a 'name'");
-  if (decode_name(m->value, "files", name, err) != 0) return -1;
+static int decode_join_file(const ProtoFileEntry& f, std::string* name, std::string* err) {
+  if (!f.value.IsObject()) return decode_name(f.value, "files", name, err);
+  const Value* m = proto_file_member(f, FM_NAME);
+  if (m == nullptr) return fail(err, "field 'files': an object needs a 'name'");
+  if (decode_name(*m, "files", name, err) != 0) return -1;
   int64_t size;
   std::string id;
-  if ((m = f.FindMember("size")) != f.MemberEnd() &&
-      decode_size(m->value, "files.size", &size, err) != 0)
+  if ((m = proto_file_member(f, FM_SIZE)) != nullptr &&
+      decode_size(*m, "files.size", &size, err) != 0)
     return -1;
-  if ((m = f.FindMember("id")) != f.MemberEnd() && decode_id(m->value, "files.id", &id, err) != 0)
+  if ((m = proto_file_member(f, FM_ID)) != nullptr && decode_id(*m, "files.id", &id, err) != 0)
     return -1;
   return 0;
 }
 
-// The request members the decoder knows, found in one pass over the object
-// (the first of duplicate keys wins, as with FindMember).
-enum Member {
-  M_ACTION,
-  M_PEER_ID,
-  M_TCP_PORT,
-  M_FILES,
-  M_FILE,
-  M_FILE_NAME,
-  M_V,
-  M_SEQ,
-  M_TOKEN,
-  M_NUMWANT,
-  M_SIZE,
-  M_ID,
-  M_COMPLETE,
-  M_STATUS,
-  M_PEERS,
-  M_CURSOR,
-  M_LIMIT,
-  M_COUNT
-};
-static const char* const kMemberNames[M_COUNT] = {
-    "action",  "peer_id", "tcp_port", "files",    "file",   "file_name", "v",      "seq",  "token",
-    "numwant", "size",    "id",       "complete", "status", "peers",     "cursor", "limit"};
-
-static constexpr size_t name_len(const char* s) {
-  return *s == '\0' ? 0 : 1 + name_len(s + 1);
-}
-
-static constexpr size_t kMemberLens[M_COUNT] = {
-    name_len("action"),   name_len("peer_id"),   name_len("tcp_port"), name_len("files"),
-    name_len("file"),     name_len("file_name"), name_len("v"),        name_len("seq"),
-    name_len("token"),    name_len("numwant"),   name_len("size"),     name_len("id"),
-    name_len("complete"), name_len("status"),    name_len("peers"),    name_len("cursor"),
-    name_len("limit")};
-
-struct Members {
-  const Value* v[M_COUNT] = {};
-};
-
-// The members whose names have each length (up to 9 bytes, at most 4 a length).
-struct MembersByLen {
-  int8_t m[10][4];
-  constexpr MembersByLen() : m() {
-    for (auto& row : m)
-      for (int8_t& k : row)
-        k = -1;
-    for (int k = 0; k < M_COUNT; k++) {
-      int8_t* row = m[kMemberLens[k]];
-      int i = 0;
-      while (row[i] >= 0)
-        i++;
-      row[i] = static_cast<int8_t>(k);
-    }
-  }
-};
-static constexpr MembersByLen kMembersByLen;
-
-// The Member among those of length N that a key names, or -1.
-template <size_t N>
-static int member_of_len(const char* name) {
-  for (int8_t k : kMembersByLen.m[N]) {
-    if (k < 0) break;
-    if (memcmp(kMemberNames[k], name, N) == 0) return k;  // N known: compiled inline
-  }
-  return -1;
-}
-
-// The Member a key names, or -1 (a key the decoder does not know).
-static int member_index(const char* name, size_t n) {
-  static int (*const kByLen[])(const char*) = {
-      nullptr,          member_of_len<1>, member_of_len<2>, member_of_len<3>, member_of_len<4>,
-      member_of_len<5>, member_of_len<6>, member_of_len<7>, member_of_len<8>, member_of_len<9>};
-  static_assert(
-      sizeof kByLen / sizeof kByLen[0] == sizeof kMembersByLen.m / sizeof kMembersByLen.m[0],
-      "a lookup for every name length");
-  return n > 0 && n < sizeof kByLen / sizeof kByLen[0] ? kByLen[n](name) : -1;
-}
-
-static void index_members(const Value& d, Members* m) {
-  for (Value::ConstMemberIterator it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
-    int k = member_index(it->name.GetString(), it->name.GetStringLength());
-    if (k >= 0 && m->v[k] == nullptr) m->v[k] = &it->value;
-  }
-}
-
 // The extension fields; checked whenever present, used when "v" is 1.
-static int decode_extensions(const Members& mem, ProtoRequest* req, std::string* err) {
+static int decode_extensions(const ProtoMembers& mem, ProtoRequest* req, std::string* err) {
   const Value* m;
-  if ((m = mem.v[M_V]) != nullptr) {
+  if ((m = proto_member(mem, M_V)) != nullptr) {
     if (!m->IsInt() || m->GetInt() != 1)
       return fail(err, "unsupported protocol version (this tracker speaks \"v\":1)");
     req->extended = true;
   }
-  if ((m = mem.v[M_SEQ]) != nullptr) {
+  if ((m = proto_member(mem, M_SEQ)) != nullptr) {
     if (!m->IsUint64()) return fail(err, "field 'seq' must be a non-negative integer");
     req->seq = m->GetUint64();
     req->fields |= FLD_SEQ;
   }
-  if ((m = mem.v[M_TOKEN]) != nullptr) {
+  if ((m = proto_member(mem, M_TOKEN)) != nullptr) {
     if (!is_hex(*m, kTokenHexLen))
       return fail(err, "field 'token' must be the 32 hex digits the join answer gave");
     req->token.assign(m->GetString(), m->GetStringLength());
     req->fields |= FLD_TOKEN;
   }
-  if ((m = mem.v[M_NUMWANT]) != nullptr) {
+  if ((m = proto_member(mem, M_NUMWANT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1)
       return fail(err, "field 'numwant' must be a positive integer");
     req->numwant = m->GetInt();
     req->fields |= FLD_NUMWANT;
   }
-  if ((m = mem.v[M_SIZE]) != nullptr) {
+  if ((m = proto_member(mem, M_SIZE)) != nullptr) {
     if (decode_size(*m, "size", &req->size, err) != 0) return -1;
     req->fields |= FLD_SIZE;
   }
-  if ((m = mem.v[M_ID]) != nullptr) {
+  if ((m = proto_member(mem, M_ID)) != nullptr) {
     // get_peers may name a content by a prefix of its id (`get ID`); everywhere
     // else the id is announced, whole.
     size_t n = m->IsString() ? m->GetStringLength() : 0;
@@ -459,165 +367,12 @@ static int decode_extensions(const Members& mem, ProtoRequest* req, std::string*
     if (prefix) req->id.assign(m->GetString(), n);
     req->fields |= FLD_ID;
   }
-  if ((m = mem.v[M_COMPLETE]) != nullptr) {
+  if ((m = proto_member(mem, M_COMPLETE)) != nullptr) {
     if (!m->IsBool()) return fail(err, "field 'complete' must be true or false");
     req->complete = m->GetBool();
     req->fields |= FLD_COMPLETE;
   }
   return 0;
-}
-
-/* ----------------------------------------------------------------------------
- * The fast path: requests are flat objects of plain strings, small integers,
- * booleans and lists of plain strings, which this reads in one pass straight
- * into the decoder's table of known members, as RapidJSON's values (the
- * strings stay in place; unknown keys are checked and dropped). Anything
- * else (an escape, a control byte, a float, a negative or huge number, null,
- * nesting, a syntax error) makes it give up, and RapidJSON parses the datagram:
- * so every datagram gets RapidJSON's answer, and the common ones get it faster.
- * tests/fuzz/fuzz_datagram.cc compares the two paths.
- * ------------------------------------------------------------------------- */
-
-static bool g_fast_parse = true;
-
-void proto_set_fast_parse(bool on) {
-  g_fast_parse = on;
-}
-
-using RequestDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
-                                              rapidjson::MemoryPoolAllocator<>>;
-
-static const char* skip_ws(const char* p, const char* end) {
-  // (Every whitespace byte is at most ' ': a byte above it ends the loop at once.)
-  while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
-         (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    p++;
-  return p;
-}
-
-// The first byte at or after q that ends a plain string ('"', '\\' or a byte
-// below 0x20), or end.
-static char* string_stop(char* q, const char* end) {
-#ifdef __SSE2__
-  // 16 bytes at a time while 16 remain.
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  const __m128i below = _mm_set1_epi8(0x1f);
-  for (; end - q >= 16; q += 16) {
-    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, backslash)),
-                               _mm_cmpeq_epi8(_mm_min_epu8(c, below), c));  // c <= 0x1f
-    int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
-  }
-#endif
-  while (q < end && !kStringStops.in[static_cast<unsigned char>(*q)])
-    q++;
-  return q;
-}
-
-// A string with no escapes and no control bytes at p (its opening quote).
-// Returns the position after the closing quote, or null (not such a string);
-// *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
-// strings are.
-static char* plain_string(char* p, const char* end, char** str, size_t* n) {
-  if (p == end || *p != '"') return nullptr;
-  char* start = p + 1;
-  char* q = string_stop(start, end);
-  if (q == end || *q != '"') return nullptr;
-  *str = start;
-  *n = static_cast<size_t>(q - start);
-  *q = '\0';
-  return q + 1;
-}
-
-// After an element of an array or object: a comma (another element follows:
-// returns 1) or `close` (the end: returns 0); anything else returns -1. *pp
-// moves past it and the whitespace after.
-static int list_next(char** pp, const char* end, char close) {
-  char* p = const_cast<char*>(skip_ws(*pp, end));
-  if (p < end && *p == ',') {
-    *pp = const_cast<char*>(skip_ws(p + 1, end));
-    return 1;
-  }
-  if (p < end && *p == close) {
-    *pp = p + 1;
-    return 0;
-  }
-  return -1;
-}
-
-// The values of the members the fast reader found, by Member (null: absent;
-// the fast reader never reads a null).
-struct FlatMembers {
-  Value v[M_COUNT];
-};
-
-static bool parse_flat(char* p, size_t len, FlatMembers* f, rapidjson::MemoryPoolAllocator<>* a) {
-  const char* end = p + len;
-  p = const_cast<char*>(skip_ws(p, end));
-  if (p == end || *p != '{') return false;
-  p = const_cast<char*>(skip_ws(p + 1, end));
-  if (p < end && *p == '}') {
-    p++;
-  } else {
-    for (;;) {
-      size_t kn;
-      char* key;
-      if ((p = plain_string(p, end, &key, &kn)) == nullptr) return false;
-      p = const_cast<char*>(skip_ws(p, end));
-      if (p == end || *p != ':') return false;
-      p = const_cast<char*>(skip_ws(p + 1, end));
-      if (p == end) return false;
-      Value v;
-      if (*p == '"') {
-        size_t n;
-        char* str;
-        if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
-        v.SetString(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n)));
-      } else if (*p >= '0' && *p <= '9') {
-        if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9') return false;  // leading 0
-        uint64_t u = 0;
-        int digits = 0;
-        for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
-          u = u * 10 + static_cast<uint64_t>(*p - '0');
-        if (digits > 18 || (p < end && (*p == '.' || *p == 'e' || *p == 'E'))) return false;
-        if (u <= UINT32_MAX)
-          v.SetUint(static_cast<unsigned>(u));
-        else
-          v.SetUint64(u);
-      } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
-        v.SetBool(true);
-        p += 4;
-      } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
-        v.SetBool(false);
-        p += 5;
-      } else if (*p == '[') {
-        v.SetArray();
-        p = const_cast<char*>(skip_ws(p + 1, end));
-        if (p < end && *p == ']') {
-          p++;
-        } else {
-          for (;;) {
-            size_t n;
-            char* str;
-            if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
-            v.PushBack(Value(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n))), *a);
-            int more = list_next(&p, end, ']');
-            if (more < 0) return false;
-            if (more == 0) break;
-          }
-        }
-      } else {
-        return false;
-      }
-      int k = member_index(key, kn);
-      if (k >= 0 && f->v[k].IsNull()) f->v[k] = v;  // the first of duplicate keys
-      int more = list_next(&p, end, '}');
-      if (more < 0) return false;
-      if (more == 0) break;
-    }
-  }
-  return skip_ws(p, end) == end;
 }
 
 // Clears a request for reuse: its strings and lists keep their buffers, so a
@@ -641,51 +396,53 @@ static void request_reset(ProtoRequest* req) {
   req->limit = 0;
 }
 
-// The request's fields, from the members found by either reader.
-static int decode_members(const Members& mem, ProtoRequest* req, std::string* err) {
-  const Value* m = mem.v[M_ACTION];
-  if (m == nullptr && (mem.v[M_STATUS] != nullptr || mem.v[M_PEERS] != nullptr))
+// The request's fields, from the members read: each checked in a fixed order
+// (so one datagram always gets the same error), the extensions last.
+static int decode_members(const ProtoMembers& mem, ProtoRequest* req, std::string* err) {
+  const Value* m = proto_member(mem, M_ACTION);
+  if (m == nullptr &&
+      (proto_member(mem, M_STATUS) != nullptr || proto_member(mem, M_PEERS) != nullptr))
     return PROTO_ANSWER;
   if (m == nullptr) return fail(err, "missing field 'action'");
   if (!m->IsString()) return fail(err, "field 'action' must be a string");
   req->action.assign(m->GetString(), m->GetStringLength());
 
-  if ((m = mem.v[M_PEER_ID]) != nullptr) {
+  if ((m = proto_member(mem, M_PEER_ID)) != nullptr) {
     if (decode_peer_id(*m, &req->peer_id, err) != 0) return -1;
     req->fields |= FLD_PEER_ID;
   }
-  if ((m = mem.v[M_TCP_PORT]) != nullptr) {
+  if ((m = proto_member(mem, M_TCP_PORT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1 || m->GetInt() > 65535)
       return fail(err, "field 'tcp_port' must be an integer from 1 to 65535");
     req->tcp_port = m->GetInt();
     req->fields |= FLD_TCP_PORT;
   }
-  if ((m = mem.v[M_FILES]) != nullptr) {
+  if ((m = proto_member(mem, M_FILES)) != nullptr) {
     if (!m->IsArray()) return fail(err, "field 'files' must be a list of file names");
-    if (m->Size() > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
-    for (const Value& f : m->GetArray()) {
+    if (mem.file_count > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
+    for (const ProtoFileEntry& f : mem.files) {
       std::string name;
       if (decode_join_file(f, &name, err) != 0) return -1;
       req->files.push_back(std::move(name));
     }
     req->fields |= FLD_FILES;
   }
-  if ((m = mem.v[M_FILE]) != nullptr) {
+  if ((m = proto_member(mem, M_FILE)) != nullptr) {
     if (decode_name(*m, "file", &req->file, err) != 0) return -1;
     req->fields |= FLD_FILE;
   }
-  if ((m = mem.v[M_FILE_NAME]) != nullptr) {
+  if ((m = proto_member(mem, M_FILE_NAME)) != nullptr) {
     if (decode_name(*m, "file_name", &req->file_name, err) != 0) return -1;
     req->fields |= FLD_FILE_NAME;
   }
-  if ((m = mem.v[M_CURSOR]) != nullptr) {
+  if ((m = proto_member(mem, M_CURSOR)) != nullptr) {
     if (!m->IsUint64())
       return fail(err,
                   "field 'cursor' must be a non-negative integer (the 'next' of the last answer)");
     req->cursor = m->GetUint64();
     req->fields |= FLD_CURSOR;
   }
-  if ((m = mem.v[M_LIMIT]) != nullptr) {
+  if ((m = proto_member(mem, M_LIMIT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1)
       return fail(err, "field 'limit' must be a positive integer");
     req->limit = m->GetInt();
@@ -694,48 +451,15 @@ static int decode_members(const Members& mem, ProtoRequest* req, std::string* er
   return decode_extensions(mem, req, err);
 }
 
-// RapidJSON reads the datagram (in place, in `text`) and the members are
-// decoded while its document lives. Apart from the fast path, so that the fast
-// path's stack frame stays small (cold stack lines cost more than the parse).
-static __attribute__((noinline)) int decode_with_rapidjson(char* text, ProtoRequest* req,
-                                                           std::string* err) {
-  // The parse works in a fixed buffer (more only for a huge join's list).
-  alignas(8) char pool[16384];
-  alignas(8) char stack_pool[4096];
-  rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_pool, sizeof stack_pool);
-  RequestDoc d(&alloc, 1024, &stack_alloc);
-  d.ParseInsitu<kRequestParseFlags>(text);
-  if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
-  if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
-  Members mem;
-  index_members(d, &mem);
-  return decode_members(mem, req, err);
-}
-
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
   request_reset(req);
-  // Parsed in place, in a copy: strings are read where they lie, not copied.
-  // A NUL byte cannot be in JSON text (in place, it would end the parse).
-  if (memchr(data, '\0', len) != nullptr)
+  // Reused: the members' strings point into its copy of the datagram.
+  static thread_local ProtoMembers mem;
+  int r = proto_read_request(data, len, &mem);
+  if (r == PROTO_READ_NOT_JSON)
     return fail(err, "invalid JSON (expected one JSON object per datagram)");
-  static thread_local std::string copy;
-  copy.assign(data, len);
-  // Not validated as UTF-8 here: every string a request's handler uses is
-  // checked where it is decoded (names, peer ids, hex), and the rest is ignored.
-  if (g_fast_parse) {
-    alignas(8) char pool[2048];  // for lists (a join's files); more comes from the heap
-    rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-    FlatMembers flat;
-    if (parse_flat(&copy[0], copy.size(), &flat, &alloc)) {
-      Members mem;
-      for (int k = 0; k < M_COUNT; k++)
-        if (!flat.v[k].IsNull()) mem.v[k] = &flat.v[k];
-      return decode_members(mem, req, err);
-    }
-    copy.assign(data, len);  // the fast reader may have ended strings in place
-  }
-  return decode_with_rapidjson(&copy[0], req, err);
+  if (r == PROTO_READ_NOT_OBJECT) return fail(err, "invalid request: expected a JSON object");
+  return decode_members(mem, req, err);
 }
 
 void proto_encode_request(const ProtoRequest& req, std::string* out) {
