@@ -904,128 +904,169 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
     encode_extended(reply, req, k, --kc, out);
 }
 
+/* ----------------------------------------------------------------------------
+ * Answers, as a peer reads them: what is well formed is kept, the rest skipped
+ * (a hostile tracker can send anything).
+ * ------------------------------------------------------------------------- */
+
+// The member `name` of the object o, or null.
+static const Value* member(const Value& o, const char* name) {
+  Value::ConstMemberIterator m = o.FindMember(name);
+  return m == o.MemberEnd() ? nullptr : &m->value;
+}
+
+// *out = v when v is present and a 64-bit integer (and, for the second, >= 0).
+static void take_int64(const Value* v, int64_t* out) {
+  if (v != nullptr && v->IsInt64()) *out = v->GetInt64();
+}
+static void take_count(const Value* v, int64_t* out) {
+  if (v != nullptr && v->IsInt64() && v->GetInt64() >= 0) *out = v->GetInt64();
+}
+
+// *out = v when v is present and `len` lowercase hex digits.
+static void take_hex(const Value* v, size_t len, std::string* out) {
+  if (v != nullptr && is_hex(*v, len)) out->assign(v->GetString(), v->GetStringLength());
+}
+
+// A peer's address as a tracker lists it: a dotted quad (only a real IPv4
+// address reaches the console and the log) and a port from 1 to 65535.
+static bool peer_addr(const Value& ip, const Value& port, ProtoAddr* out) {
+  if (!ip.IsString() || !port.IsInt()) return false;
+  int pn = port.GetInt();
+  struct in_addr a;
+  if (pn < 1 || pn > 65535 || ip.GetStringLength() > 15 ||
+      inet_pton(AF_INET, ip.GetString(), &a) != 1)
+    return false;
+  *out = ProtoAddr{ip.GetString(), pn};
+  return true;
+}
+
+static int answer_status(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* status = member(d, "status");
+  if (status == nullptr) return 0;
+  if (!status->IsString()) return fail(err, "tracker sent a malformed status");
+  ans->has_status = true;
+  ans->ok = strcmp(status->GetString(), "ok") == 0;
+  const Value* msg = member(d, "message");
+  if (msg != nullptr && msg->IsString())
+    ans->message = out_sanitize(std::string(msg->GetString(), msg->GetStringLength()), 200);
+  else if (!ans->ok)
+    ans->message = "tracker refused the request";
+  return 0;
+}
+
+// The extension fields of an answer (seq, interval, token, size, id, name, others).
+static void answer_fields(const Value& d, ProtoAnswer* ans) {
+  const Value* v;
+  if ((v = member(d, "seq")) != nullptr && v->IsUint64()) {
+    ans->has_seq = true;
+    ans->seq = v->GetUint64();
+  }
+  if ((v = member(d, "interval")) != nullptr && v->IsInt() && v->GetInt() > 0)
+    ans->interval = v->GetInt();
+  take_hex(member(d, "token"), kTokenHexLen, &ans->token);
+  take_count(member(d, "size"), &ans->size);
+  take_hex(member(d, "id"), kContentIdHexLen, &ans->cid);
+  if ((v = member(d, "name")) != nullptr && v->IsString()) {
+    std::string name(v->GetString(), v->GetStringLength());
+    std::string why;
+    if (proto_check_name(name, &why) == 0) ans->name = name;  // a name, never a path
+  }
+  take_count(member(d, "others"), &ans->others);
+}
+
+// "contents": the contents a name could mean, at most kMaxContentsListed.
+static void answer_contents(const Value& d, ProtoAnswer* ans) {
+  const Value* list = member(d, "contents");
+  if (list == nullptr || !list->IsArray()) return;
+  for (const Value& c : list->GetArray()) {
+    if (!c.IsObject() || ans->contents.size() >= kMaxContentsListed) continue;
+    ProtoContent pc;
+    take_hex(member(c, "id"), kContentIdHexLen, &pc.cid);
+    if (pc.cid.empty()) continue;
+    take_int64(member(c, "size"), &pc.size);
+    take_int64(member(c, "holders"), &pc.holders);
+    take_int64(member(c, "first_seen"), &pc.first_seen);
+    ans->contents.push_back(pc);
+  }
+  ans->contents_total = static_cast<int64_t>(ans->contents.size());
+  const Value* t = member(d, "contents_total");
+  if (t != nullptr && t->IsInt64() && t->GetInt64() > ans->contents_total)
+    ans->contents_total = t->GetInt64();
+}
+
+// "sources": complete and partial sources, each {"peer_id","ip","port","complete"}.
+static void answer_sources(const Value& d, ProtoAnswer* ans) {
+  const Value* list = member(d, "sources");
+  if (list == nullptr || !list->IsArray()) return;
+  for (const Value& s : list->GetArray()) {
+    if (!s.IsObject()) continue;
+    const Value *ip = member(s, "ip"), *port = member(s, "port");
+    ProtoSource src;
+    if (ip == nullptr || port == nullptr || !peer_addr(*ip, *port, &src.addr)) continue;
+    const Value *pid = member(s, "peer_id"), *comp = member(s, "complete");
+    if (pid != nullptr && pid->IsString())
+      src.peer_id = out_sanitize(std::string(pid->GetString(), pid->GetStringLength()), 64);
+    src.complete = comp == nullptr || !comp->IsBool() || comp->GetBool();
+    ans->sources.push_back(src);
+  }
+}
+
+// One row of a list answer; false for a row without a valid name.
+static bool answer_row(const Value& f, ProtoListRow* row) {
+  const Value* name = member(f, "name");
+  if (name == nullptr || !name->IsString()) return false;
+  row->name.assign(name->GetString(), name->GetStringLength());
+  std::string why;
+  if (proto_check_name(row->name, &why) != 0) return false;  // a name, never a path or controls
+  take_hex(member(f, "id"), kContentIdHexLen, &row->cid);
+  take_count(member(f, "size"), &row->size);
+  take_count(member(f, "holders"), &row->holders);
+  take_count(member(f, "complete"), &row->complete);
+  return true;
+}
+
+// "files", "next" and "total": a page of a list answer.
+static int answer_files(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* list = member(d, "files");
+  if (list == nullptr) return 0;
+  if (!list->IsArray()) return fail(err, "tracker sent a malformed file list");
+  ans->has_files = true;
+  for (const Value& f : list->GetArray()) {
+    if (!f.IsObject() || ans->files.size() >= static_cast<size_t>(kMaxListRows)) continue;
+    ProtoListRow row;
+    if (answer_row(f, &row)) ans->files.push_back(std::move(row));
+  }
+  const Value* next = member(d, "next");
+  if (next != nullptr && next->IsUint64()) ans->next = next->GetUint64();
+  take_count(member(d, "total"), &ans->total);
+  return 0;
+}
+
+// "peers": the seed's list of ["ip", port]; anything else is skipped rather than trusted.
+static int answer_peers(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* list = member(d, "peers");
+  if (list == nullptr) return 0;
+  if (!list->IsArray()) return fail(err, "tracker sent a malformed peer list");
+  for (const Value& p : list->GetArray()) {
+    ProtoAddr a;
+    if (p.IsArray() && p.Size() == 2 && peer_addr(p[0], p[1], &a)) ans->peers.push_back(a);
+  }
+  ans->has_peers = true;
+  return 0;
+}
+
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err) {
   *ans = ProtoAnswer();
   rapidjson::Document d;
   d.Parse<kParseFlags>(data, len);
   if (d.HasParseError() || !d.IsObject())
     return fail(err, "tracker sent an answer that is not a JSON object");
-  Value::ConstMemberIterator m = d.FindMember("status");
-  if (m != d.MemberEnd()) {
-    if (!m->value.IsString()) return fail(err, "tracker sent a malformed status");
-    ans->has_status = true;
-    ans->ok = std::string(m->value.GetString()) == "ok";
-    Value::ConstMemberIterator msg = d.FindMember("message");
-    if (msg != d.MemberEnd() && msg->value.IsString())
-      ans->message =
-          out_sanitize(std::string(msg->value.GetString(), msg->value.GetStringLength()), 200);
-    else if (!ans->ok)
-      ans->message = "tracker refused the request";
-  }
-  if ((m = d.FindMember("seq")) != d.MemberEnd() && m->value.IsUint64()) {
-    ans->has_seq = true;
-    ans->seq = m->value.GetUint64();
-  }
-  if ((m = d.FindMember("interval")) != d.MemberEnd() && m->value.IsInt() && m->value.GetInt() > 0)
-    ans->interval = m->value.GetInt();
-  if ((m = d.FindMember("token")) != d.MemberEnd() && is_hex(m->value, kTokenHexLen))
-    ans->token.assign(m->value.GetString(), m->value.GetStringLength());
-  if ((m = d.FindMember("size")) != d.MemberEnd() && m->value.IsInt64() && m->value.GetInt64() >= 0)
-    ans->size = m->value.GetInt64();
-  if ((m = d.FindMember("id")) != d.MemberEnd() && is_hex(m->value, kContentIdHexLen))
-    ans->cid.assign(m->value.GetString(), m->value.GetStringLength());
-  if ((m = d.FindMember("name")) != d.MemberEnd() && m->value.IsString()) {
-    std::string name(m->value.GetString(), m->value.GetStringLength());
-    std::string why;
-    if (proto_check_name(name, &why) == 0) ans->name = name;  // a name, never a path
-  }
-  if ((m = d.FindMember("others")) != d.MemberEnd() && m->value.IsInt64() &&
-      m->value.GetInt64() >= 0)
-    ans->others = m->value.GetInt64();
-  if ((m = d.FindMember("contents")) != d.MemberEnd() && m->value.IsArray()) {
-    for (const Value& c : m->value.GetArray()) {
-      if (!c.IsObject() || ans->contents.size() >= kMaxContentsListed) continue;
-      Value::ConstMemberIterator id = c.FindMember("id"), sz = c.FindMember("size"),
-                                 h = c.FindMember("holders"), fs = c.FindMember("first_seen");
-      if (id == c.MemberEnd() || !is_hex(id->value, kContentIdHexLen)) continue;
-      ProtoContent pc;
-      pc.cid.assign(id->value.GetString(), id->value.GetStringLength());
-      if (sz != c.MemberEnd() && sz->value.IsInt64()) pc.size = sz->value.GetInt64();
-      if (h != c.MemberEnd() && h->value.IsInt64()) pc.holders = h->value.GetInt64();
-      if (fs != c.MemberEnd() && fs->value.IsInt64()) pc.first_seen = fs->value.GetInt64();
-      ans->contents.push_back(pc);
-    }
-    ans->contents_total = static_cast<int64_t>(ans->contents.size());
-    Value::ConstMemberIterator t = d.FindMember("contents_total");
-    if (t != d.MemberEnd() && t->value.IsInt64() && t->value.GetInt64() > ans->contents_total)
-      ans->contents_total = t->value.GetInt64();
-  }
-  if ((m = d.FindMember("sources")) != d.MemberEnd() && m->value.IsArray()) {
-    for (const Value& s : m->value.GetArray()) {
-      if (!s.IsObject()) continue;
-      Value::ConstMemberIterator ip = s.FindMember("ip"), port = s.FindMember("port"),
-                                 pid = s.FindMember("peer_id"), comp = s.FindMember("complete");
-      if (ip == s.MemberEnd() || port == s.MemberEnd() || !ip->value.IsString() ||
-          !port->value.IsInt())
-        continue;
-      struct in_addr a;
-      int pn = port->value.GetInt();
-      if (pn < 1 || pn > 65535 || ip->value.GetStringLength() > 15 ||
-          inet_pton(AF_INET, ip->value.GetString(), &a) != 1)
-        continue;
-      ProtoSource src;
-      src.addr = ProtoAddr{ip->value.GetString(), pn};
-      if (pid != s.MemberEnd() && pid->value.IsString())
-        src.peer_id =
-            out_sanitize(std::string(pid->value.GetString(), pid->value.GetStringLength()), 64);
-      src.complete = comp == s.MemberEnd() || !comp->value.IsBool() || comp->value.GetBool();
-      ans->sources.push_back(src);
-    }
-  }
-  if ((m = d.FindMember("files")) != d.MemberEnd()) {
-    if (!m->value.IsArray()) return fail(err, "tracker sent a malformed file list");
-    ans->has_files = true;
-    for (const Value& f : m->value.GetArray()) {
-      if (!f.IsObject() || ans->files.size() >= kMaxListRows) continue;
-      Value::ConstMemberIterator nm = f.FindMember("name"), sz = f.FindMember("size"),
-                                 id = f.FindMember("id"), h = f.FindMember("holders"),
-                                 c = f.FindMember("complete");
-      if (nm == f.MemberEnd() || !nm->value.IsString()) continue;
-      ProtoListRow row;
-      row.name.assign(nm->value.GetString(), nm->value.GetStringLength());
-      std::string why;
-      if (proto_check_name(row.name, &why) != 0) continue;  // a name, never a path or controls
-      if (id != f.MemberEnd() && is_hex(id->value, kContentIdHexLen))
-        row.cid.assign(id->value.GetString(), id->value.GetStringLength());
-      if (sz != f.MemberEnd() && sz->value.IsInt64() && sz->value.GetInt64() >= 0)
-        row.size = sz->value.GetInt64();
-      if (h != f.MemberEnd() && h->value.IsInt64() && h->value.GetInt64() >= 0)
-        row.holders = h->value.GetInt64();
-      if (c != f.MemberEnd() && c->value.IsInt64() && c->value.GetInt64() >= 0)
-        row.complete = c->value.GetInt64();
-      ans->files.push_back(std::move(row));
-    }
-    if ((m = d.FindMember("next")) != d.MemberEnd() && m->value.IsUint64())
-      ans->next = m->value.GetUint64();
-    if ((m = d.FindMember("total")) != d.MemberEnd() && m->value.IsInt64() &&
-        m->value.GetInt64() >= 0)
-      ans->total = m->value.GetInt64();
-  }
-  m = d.FindMember("peers");
-  if (m != d.MemberEnd()) {
-    if (!m->value.IsArray()) return fail(err, "tracker sent a malformed peer list");
-    for (const Value& p : m->value.GetArray()) {
-      // Each entry is ["ip", port]; anything else is skipped rather than trusted.
-      if (!p.IsArray() || p.Size() != 2 || !p[0].IsString() || !p[1].IsInt()) continue;
-      int port = p[1].GetInt();
-      struct in_addr ip;  // only a real IPv4 address reaches our console and log
-      if (port < 1 || port > 65535 || p[0].GetStringLength() > 15 ||
-          inet_pton(AF_INET, p[0].GetString(), &ip) != 1)
-        continue;
-      ans->peers.push_back(ProtoAddr{p[0].GetString(), port});
-    }
-    ans->has_peers = true;
-  }
+  if (answer_status(d, ans, err) != 0) return -1;
+  answer_fields(d, ans);
+  answer_contents(d, ans);
+  answer_sources(d, ans);
+  if (answer_files(d, ans, err) != 0 || answer_peers(d, ans, err) != 0) return -1;
   if (!ans->has_status && !ans->has_peers)
     return fail(err, "tracker sent an answer without status or peers");
   return 0;
