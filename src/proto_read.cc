@@ -217,11 +217,9 @@ static bool has_control_byte(const char* s, size_t n) {
   return false;
 }
 
-// Reads a fresh copy of data[0, len) into *m with the given flags, nesting
-// at most max_depth deep. Returns RapidJSON's verdict.
+// Reads a fresh copy of data[0, len) into h's members. Returns RapidJSON's verdict.
 template <unsigned flags>
-static rapidjson::ParseResult read(const char* data, size_t len, unsigned max_depth,
-                                   RequestHandler* h) {
+static rapidjson::ParseResult read(const char* data, size_t len, RequestHandler* h) {
   ProtoMembers* m = h->m;
   if (m->text.size() < len + kTextPad) m->text.resize(len + kTextPad);
   memcpy(m->text.data(), data, len);
@@ -229,7 +227,6 @@ static rapidjson::ParseResult read(const char* data, size_t len, unsigned max_de
   m->seen = 0;
   m->file_count = 0;
   m->files.clear();
-  *h = RequestHandler{m, max_depth};
   // Reused: its stack (for the iterative read) stays allocated between datagrams.
   static thread_local rapidjson::Reader reader;
   rapidjson::InsituStringStream in(m->text.data());
@@ -239,9 +236,11 @@ static rapidjson::ParseResult read(const char* data, size_t len, unsigned max_de
 int proto_read_request(const char* data, size_t len, ProtoMembers* m) {
   if (has_control_byte(data, len)) return PROTO_READ_NOT_JSON;
   RequestHandler h{m, kRecursionDepth};
-  rapidjson::ParseResult r = read<kReadFlags>(data, len, kRecursionDepth, &h);
-  if (r.Code() == rapidjson::kParseErrorTermination)  // nested too deep to recurse
-    r = read<kDeepReadFlags>(data, len, UINT32_MAX, &h);
+  rapidjson::ParseResult r = read<kReadFlags>(data, len, &h);
+  if (r.Code() == rapidjson::kParseErrorTermination) {  // nested too deep to recurse
+    h = RequestHandler{m, UINT32_MAX};
+    r = read<kDeepReadFlags>(data, len, &h);
+  }
   if (r.IsError()) return PROTO_READ_NOT_JSON;
   return h.root_object ? 0 : PROTO_READ_NOT_OBJECT;
 }
