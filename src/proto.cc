@@ -14,17 +14,16 @@
 #include "json_out.h"
 #include "limits.h"
 #include "out.h"
+#include "proto_read.h"
 #include "rapidjson/document.h"
 
 using rapidjson::Value;
 
-// Iterative parsing keeps deeply nested input off the C stack. A tracker's
-// answer (which a peer may print) is validated as UTF-8 whole; a request is
-// not, its strings are checked one by one where they are decoded (names, ids,
-// hex) and the rest is never used.
+// A tracker's answer (which a peer may print) is validated as UTF-8 whole, and
+// parsed iteratively, which keeps deeply nested input off the C stack.
+// (Requests are read by proto_read.cc.)
 static constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-static constexpr unsigned kRequestParseFlags = rapidjson::kParseIterativeFlag;
 
 // A set of byte values, made at compile time from a predicate: testing a byte
 // is one table lookup.
@@ -52,10 +51,6 @@ static constexpr ByteClass kPrintable = byte_class([](int c) { return c >= 0x20 
 // ... other than '/' and '\\': what nearly every file name is made of.
 static constexpr ByteClass kPlainNameBytes =
     byte_class([](int c) { return c >= 0x20 && c < 0x7f && c != '/' && c != '\\'; });
-// The bytes that end a plain JSON string or make it not plain: '"', '\\' and
-// the control bytes.
-static constexpr ByteClass kStringStops =
-    byte_class([](int c) { return c < 0x20 || c == '"' || c == '\\'; });
 
 /* ----------------------------------------------------------------------------
  * Names
@@ -253,138 +248,51 @@ static int decode_id(const Value& v, const char* field, std::string* out, std::s
 }
 
 // A join's file: a name, or (extension) {"name":..,"size":..,"id":..}.
-static int decode_join_file(const Value& f, std::string* name, std::string* err) {
-  if (!f.IsObject()) return decode_name(f, "files", name, err);
-  Value::ConstMemberIterator m = f.FindMember("name");
-  if (m == f.MemberEnd()) return fail(err, "field 'files': an object needs a 'name'");
-  if (decode_name(m->value, "files", name, err) != 0) return -1;
+static int decode_join_file(const ProtoFileEntry& f, std::string* name, std::string* err) {
+  if (!f.value.IsObject()) return decode_name(f.value, "files", name, err);
+  const Value* m = proto_file_member(f, FM_NAME);
+  if (m == nullptr) return fail(err, "field 'files': an object needs a 'name'");
+  if (decode_name(*m, "files", name, err) != 0) return -1;
   int64_t size;
   std::string id;
-  if ((m = f.FindMember("size")) != f.MemberEnd() &&
-      decode_size(m->value, "files.size", &size, err) != 0)
+  if ((m = proto_file_member(f, FM_SIZE)) != nullptr &&
+      decode_size(*m, "files.size", &size, err) != 0)
     return -1;
-  if ((m = f.FindMember("id")) != f.MemberEnd() && decode_id(m->value, "files.id", &id, err) != 0)
+  if ((m = proto_file_member(f, FM_ID)) != nullptr && decode_id(*m, "files.id", &id, err) != 0)
     return -1;
   return 0;
 }
 
-// The request members the decoder knows, found in one pass over the object
-// (the first of duplicate keys wins, as with FindMember).
-enum Member {
-  M_ACTION,
-  M_PEER_ID,
-  M_TCP_PORT,
-  M_FILES,
-  M_FILE,
-  M_FILE_NAME,
-  M_V,
-  M_SEQ,
-  M_TOKEN,
-  M_NUMWANT,
-  M_SIZE,
-  M_ID,
-  M_COMPLETE,
-  M_STATUS,
-  M_PEERS,
-  M_CURSOR,
-  M_LIMIT,
-  M_COUNT
-};
-static const char* const kMemberNames[M_COUNT] = {
-    "action",  "peer_id", "tcp_port", "files",    "file",   "file_name", "v",      "seq",  "token",
-    "numwant", "size",    "id",       "complete", "status", "peers",     "cursor", "limit"};
-
-static constexpr size_t name_len(const char* s) {
-  return *s == '\0' ? 0 : 1 + name_len(s + 1);
-}
-
-static constexpr size_t kMemberLens[M_COUNT] = {
-    name_len("action"),   name_len("peer_id"),   name_len("tcp_port"), name_len("files"),
-    name_len("file"),     name_len("file_name"), name_len("v"),        name_len("seq"),
-    name_len("token"),    name_len("numwant"),   name_len("size"),     name_len("id"),
-    name_len("complete"), name_len("status"),    name_len("peers"),    name_len("cursor"),
-    name_len("limit")};
-
-struct Members {
-  const Value* v[M_COUNT] = {};
-};
-
-// The members whose names have each length (up to 9 bytes, at most 4 a length).
-struct MembersByLen {
-  int8_t m[10][4];
-  constexpr MembersByLen() : m() {
-    for (auto& row : m)
-      for (int8_t& k : row)
-        k = -1;
-    for (int k = 0; k < M_COUNT; k++) {
-      int8_t* row = m[kMemberLens[k]];
-      int i = 0;
-      while (row[i] >= 0)
-        i++;
-      row[i] = static_cast<int8_t>(k);
-    }
-  }
-};
-static constexpr MembersByLen kMembersByLen;
-
-// The Member among those of length N that a key names, or -1.
-template <size_t N>
-static int member_of_len(const char* name) {
-  for (int8_t k : kMembersByLen.m[N]) {
-    if (k < 0) break;
-    if (memcmp(kMemberNames[k], name, N) == 0) return k;  // N known: compiled inline
-  }
-  return -1;
-}
-
-// The Member a key names, or -1 (a key the decoder does not know).
-static int member_index(const char* name, size_t n) {
-  static int (*const kByLen[])(const char*) = {
-      nullptr,          member_of_len<1>, member_of_len<2>, member_of_len<3>, member_of_len<4>,
-      member_of_len<5>, member_of_len<6>, member_of_len<7>, member_of_len<8>, member_of_len<9>};
-  static_assert(
-      sizeof kByLen / sizeof kByLen[0] == sizeof kMembersByLen.m / sizeof kMembersByLen.m[0],
-      "a lookup for every name length");
-  return n > 0 && n < sizeof kByLen / sizeof kByLen[0] ? kByLen[n](name) : -1;
-}
-
-static void index_members(const Value& d, Members* m) {
-  for (Value::ConstMemberIterator it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
-    int k = member_index(it->name.GetString(), it->name.GetStringLength());
-    if (k >= 0 && m->v[k] == nullptr) m->v[k] = &it->value;
-  }
-}
-
 // The extension fields; checked whenever present, used when "v" is 1.
-static int decode_extensions(const Members& mem, ProtoRequest* req, std::string* err) {
+static int decode_extensions(const ProtoMembers& mem, ProtoRequest* req, std::string* err) {
   const Value* m;
-  if ((m = mem.v[M_V]) != nullptr) {
+  if ((m = proto_member(mem, M_V)) != nullptr) {
     if (!m->IsInt() || m->GetInt() != 1)
       return fail(err, "unsupported protocol version (this tracker speaks \"v\":1)");
     req->extended = true;
   }
-  if ((m = mem.v[M_SEQ]) != nullptr) {
+  if ((m = proto_member(mem, M_SEQ)) != nullptr) {
     if (!m->IsUint64()) return fail(err, "field 'seq' must be a non-negative integer");
     req->seq = m->GetUint64();
     req->fields |= FLD_SEQ;
   }
-  if ((m = mem.v[M_TOKEN]) != nullptr) {
+  if ((m = proto_member(mem, M_TOKEN)) != nullptr) {
     if (!is_hex(*m, kTokenHexLen))
       return fail(err, "field 'token' must be the 32 hex digits the join answer gave");
     req->token.assign(m->GetString(), m->GetStringLength());
     req->fields |= FLD_TOKEN;
   }
-  if ((m = mem.v[M_NUMWANT]) != nullptr) {
+  if ((m = proto_member(mem, M_NUMWANT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1)
       return fail(err, "field 'numwant' must be a positive integer");
     req->numwant = m->GetInt();
     req->fields |= FLD_NUMWANT;
   }
-  if ((m = mem.v[M_SIZE]) != nullptr) {
+  if ((m = proto_member(mem, M_SIZE)) != nullptr) {
     if (decode_size(*m, "size", &req->size, err) != 0) return -1;
     req->fields |= FLD_SIZE;
   }
-  if ((m = mem.v[M_ID]) != nullptr) {
+  if ((m = proto_member(mem, M_ID)) != nullptr) {
     // get_peers may name a content by a prefix of its id (`get ID`); everywhere
     // else the id is announced, whole.
     size_t n = m->IsString() ? m->GetStringLength() : 0;
@@ -399,165 +307,12 @@ static int decode_extensions(const Members& mem, ProtoRequest* req, std::string*
     if (prefix) req->id.assign(m->GetString(), n);
     req->fields |= FLD_ID;
   }
-  if ((m = mem.v[M_COMPLETE]) != nullptr) {
+  if ((m = proto_member(mem, M_COMPLETE)) != nullptr) {
     if (!m->IsBool()) return fail(err, "field 'complete' must be true or false");
     req->complete = m->GetBool();
     req->fields |= FLD_COMPLETE;
   }
   return 0;
-}
-
-/* ----------------------------------------------------------------------------
- * The fast path: requests are flat objects of plain strings, small integers,
- * booleans and lists of plain strings, which this reads in one pass straight
- * into the decoder's table of known members, as RapidJSON's values (the
- * strings stay in place; unknown keys are checked and dropped). Anything
- * else (an escape, a control byte, a float, a negative or huge number, null,
- * nesting, a syntax error) makes it give up, and RapidJSON parses the datagram:
- * so every datagram gets RapidJSON's answer, and the common ones get it faster.
- * tests/fuzz/fuzz_datagram.cc compares the two paths.
- * ------------------------------------------------------------------------- */
-
-static bool g_fast_parse = true;
-
-void proto_set_fast_parse(bool on) {
-  g_fast_parse = on;
-}
-
-using RequestDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
-                                              rapidjson::MemoryPoolAllocator<>>;
-
-static const char* skip_ws(const char* p, const char* end) {
-  // (Every whitespace byte is at most ' ': a byte above it ends the loop at once.)
-  while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
-         (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    p++;
-  return p;
-}
-
-// The first byte at or after q that ends a plain string ('"', '\\' or a byte
-// below 0x20), or end.
-static char* string_stop(char* q, const char* end) {
-#ifdef __SSE2__
-  // 16 bytes at a time while 16 remain.
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  const __m128i below = _mm_set1_epi8(0x1f);
-  for (; end - q >= 16; q += 16) {
-    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, backslash)),
-                               _mm_cmpeq_epi8(_mm_min_epu8(c, below), c));  // c <= 0x1f
-    int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
-  }
-#endif
-  while (q < end && !kStringStops.in[static_cast<unsigned char>(*q)])
-    q++;
-  return q;
-}
-
-// A string with no escapes and no control bytes at p (its opening quote).
-// Returns the position after the closing quote, or null (not such a string);
-// *str and *n get its text, ended in place by a NUL as RapidJSON's in-place
-// strings are.
-static char* plain_string(char* p, const char* end, char** str, size_t* n) {
-  if (p == end || *p != '"') return nullptr;
-  char* start = p + 1;
-  char* q = string_stop(start, end);
-  if (q == end || *q != '"') return nullptr;
-  *str = start;
-  *n = static_cast<size_t>(q - start);
-  *q = '\0';
-  return q + 1;
-}
-
-// After an element of an array or object: a comma (another element follows:
-// returns 1) or `close` (the end: returns 0); anything else returns -1. *pp
-// moves past it and the whitespace after.
-static int list_next(char** pp, const char* end, char close) {
-  char* p = const_cast<char*>(skip_ws(*pp, end));
-  if (p < end && *p == ',') {
-    *pp = const_cast<char*>(skip_ws(p + 1, end));
-    return 1;
-  }
-  if (p < end && *p == close) {
-    *pp = p + 1;
-    return 0;
-  }
-  return -1;
-}
-
-// The values of the members the fast reader found, by Member (null: absent;
-// the fast reader never reads a null).
-struct FlatMembers {
-  Value v[M_COUNT];
-};
-
-static bool parse_flat(char* p, size_t len, FlatMembers* f, rapidjson::MemoryPoolAllocator<>* a) {
-  const char* end = p + len;
-  p = const_cast<char*>(skip_ws(p, end));
-  if (p == end || *p != '{') return false;
-  p = const_cast<char*>(skip_ws(p + 1, end));
-  if (p < end && *p == '}') {
-    p++;
-  } else {
-    for (;;) {
-      size_t kn;
-      char* key;
-      if ((p = plain_string(p, end, &key, &kn)) == nullptr) return false;
-      p = const_cast<char*>(skip_ws(p, end));
-      if (p == end || *p != ':') return false;
-      p = const_cast<char*>(skip_ws(p + 1, end));
-      if (p == end) return false;
-      Value v;
-      if (*p == '"') {
-        size_t n;
-        char* str;
-        if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
-        v.SetString(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n)));
-      } else if (*p >= '0' && *p <= '9') {
-        if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9') return false;  // leading 0
-        uint64_t u = 0;
-        int digits = 0;
-        for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
-          u = u * 10 + static_cast<uint64_t>(*p - '0');
-        if (digits > 18 || (p < end && (*p == '.' || *p == 'e' || *p == 'E'))) return false;
-        if (u <= UINT32_MAX)
-          v.SetUint(static_cast<unsigned>(u));
-        else
-          v.SetUint64(u);
-      } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
-        v.SetBool(true);
-        p += 4;
-      } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
-        v.SetBool(false);
-        p += 5;
-      } else if (*p == '[') {
-        v.SetArray();
-        p = const_cast<char*>(skip_ws(p + 1, end));
-        if (p < end && *p == ']') {
-          p++;
-        } else {
-          for (;;) {
-            size_t n;
-            char* str;
-            if ((p = plain_string(p, end, &str, &n)) == nullptr) return false;
-            v.PushBack(Value(rapidjson::StringRef(str, static_cast<rapidjson::SizeType>(n))), *a);
-            int more = list_next(&p, end, ']');
-            if (more < 0) return false;
-            if (more == 0) break;
-          }
-        }
-      } else {
-        return false;
-      }
-      int k = member_index(key, kn);
-      if (k >= 0 && f->v[k].IsNull()) f->v[k] = v;  // the first of duplicate keys
-      int more = list_next(&p, end, '}');
-      if (more < 0) return false;
-      if (more == 0) break;
-    }
-  }
-  return skip_ws(p, end) == end;
 }
 
 // Clears a request for reuse: its strings and lists keep their buffers, so a
@@ -581,51 +336,53 @@ static void request_reset(ProtoRequest* req) {
   req->limit = 0;
 }
 
-// The request's fields, from the members found by either reader.
-static int decode_members(const Members& mem, ProtoRequest* req, std::string* err) {
-  const Value* m = mem.v[M_ACTION];
-  if (m == nullptr && (mem.v[M_STATUS] != nullptr || mem.v[M_PEERS] != nullptr))
+// The request's fields, from the members read: each checked in a fixed order
+// (so one datagram always gets the same error), the extensions last.
+static int decode_members(const ProtoMembers& mem, ProtoRequest* req, std::string* err) {
+  const Value* m = proto_member(mem, M_ACTION);
+  if (m == nullptr &&
+      (proto_member(mem, M_STATUS) != nullptr || proto_member(mem, M_PEERS) != nullptr))
     return PROTO_ANSWER;
   if (m == nullptr) return fail(err, "missing field 'action'");
   if (!m->IsString()) return fail(err, "field 'action' must be a string");
   req->action.assign(m->GetString(), m->GetStringLength());
 
-  if ((m = mem.v[M_PEER_ID]) != nullptr) {
+  if ((m = proto_member(mem, M_PEER_ID)) != nullptr) {
     if (decode_peer_id(*m, &req->peer_id, err) != 0) return -1;
     req->fields |= FLD_PEER_ID;
   }
-  if ((m = mem.v[M_TCP_PORT]) != nullptr) {
+  if ((m = proto_member(mem, M_TCP_PORT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1 || m->GetInt() > 65535)
       return fail(err, "field 'tcp_port' must be an integer from 1 to 65535");
     req->tcp_port = m->GetInt();
     req->fields |= FLD_TCP_PORT;
   }
-  if ((m = mem.v[M_FILES]) != nullptr) {
+  if ((m = proto_member(mem, M_FILES)) != nullptr) {
     if (!m->IsArray()) return fail(err, "field 'files' must be a list of file names");
-    if (m->Size() > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
-    for (const Value& f : m->GetArray()) {
+    if (mem.file_count > kMaxJoinFiles) return fail(err, "field 'files' lists too many files");
+    for (const ProtoFileEntry& f : mem.files) {
       std::string name;
       if (decode_join_file(f, &name, err) != 0) return -1;
       req->files.push_back(std::move(name));
     }
     req->fields |= FLD_FILES;
   }
-  if ((m = mem.v[M_FILE]) != nullptr) {
+  if ((m = proto_member(mem, M_FILE)) != nullptr) {
     if (decode_name(*m, "file", &req->file, err) != 0) return -1;
     req->fields |= FLD_FILE;
   }
-  if ((m = mem.v[M_FILE_NAME]) != nullptr) {
+  if ((m = proto_member(mem, M_FILE_NAME)) != nullptr) {
     if (decode_name(*m, "file_name", &req->file_name, err) != 0) return -1;
     req->fields |= FLD_FILE_NAME;
   }
-  if ((m = mem.v[M_CURSOR]) != nullptr) {
+  if ((m = proto_member(mem, M_CURSOR)) != nullptr) {
     if (!m->IsUint64())
       return fail(err,
                   "field 'cursor' must be a non-negative integer (the 'next' of the last answer)");
     req->cursor = m->GetUint64();
     req->fields |= FLD_CURSOR;
   }
-  if ((m = mem.v[M_LIMIT]) != nullptr) {
+  if ((m = proto_member(mem, M_LIMIT)) != nullptr) {
     if (!m->IsInt() || m->GetInt() < 1)
       return fail(err, "field 'limit' must be a positive integer");
     req->limit = m->GetInt();
@@ -634,48 +391,15 @@ static int decode_members(const Members& mem, ProtoRequest* req, std::string* er
   return decode_extensions(mem, req, err);
 }
 
-// RapidJSON reads the datagram (in place, in `text`) and the members are
-// decoded while its document lives. Apart from the fast path, so that the fast
-// path's stack frame stays small (cold stack lines cost more than the parse).
-static __attribute__((noinline)) int decode_with_rapidjson(char* text, ProtoRequest* req,
-                                                           std::string* err) {
-  // The parse works in a fixed buffer (more only for a huge join's list).
-  alignas(8) char pool[16384];
-  alignas(8) char stack_pool[4096];
-  rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_pool, sizeof stack_pool);
-  RequestDoc d(&alloc, 1024, &stack_alloc);
-  d.ParseInsitu<kRequestParseFlags>(text);
-  if (d.HasParseError()) return fail(err, "invalid JSON (expected one JSON object per datagram)");
-  if (!d.IsObject()) return fail(err, "invalid request: expected a JSON object");
-  Members mem;
-  index_members(d, &mem);
-  return decode_members(mem, req, err);
-}
-
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err) {
   request_reset(req);
-  // Parsed in place, in a copy: strings are read where they lie, not copied.
-  // A NUL byte cannot be in JSON text (in place, it would end the parse).
-  if (memchr(data, '\0', len) != nullptr)
+  // Reused: the members' strings point into its copy of the datagram.
+  static thread_local ProtoMembers mem;
+  int r = proto_read_request(data, len, &mem);
+  if (r == PROTO_READ_NOT_JSON)
     return fail(err, "invalid JSON (expected one JSON object per datagram)");
-  static thread_local std::string copy;
-  copy.assign(data, len);
-  // Not validated as UTF-8 here: every string a request's handler uses is
-  // checked where it is decoded (names, peer ids, hex), and the rest is ignored.
-  if (g_fast_parse) {
-    alignas(8) char pool[2048];  // for lists (a join's files); more comes from the heap
-    rapidjson::MemoryPoolAllocator<> alloc(pool, sizeof pool);
-    FlatMembers flat;
-    if (parse_flat(&copy[0], copy.size(), &flat, &alloc)) {
-      Members mem;
-      for (int k = 0; k < M_COUNT; k++)
-        if (!flat.v[k].IsNull()) mem.v[k] = &flat.v[k];
-      return decode_members(mem, req, err);
-    }
-    copy.assign(data, len);  // the fast reader may have ended strings in place
-  }
-  return decode_with_rapidjson(&copy[0], req, err);
+  if (r == PROTO_READ_NOT_OBJECT) return fail(err, "invalid request: expected a JSON object");
+  return decode_members(mem, req, err);
 }
 
 /* ----------------------------------------------------------------------------
@@ -1085,128 +809,169 @@ void proto_encode_reply(const ProtoReply& reply, const ProtoRequest& req, size_t
     encode_extended(reply, req, k, --kc, out);
 }
 
+/* ----------------------------------------------------------------------------
+ * Answers, as a peer reads them: what is well formed is kept, the rest skipped
+ * (a hostile tracker can send anything).
+ * ------------------------------------------------------------------------- */
+
+// The member `name` of the object o, or null.
+static const Value* member(const Value& o, const char* name) {
+  Value::ConstMemberIterator m = o.FindMember(name);
+  return m == o.MemberEnd() ? nullptr : &m->value;
+}
+
+// *out = v when v is present and a 64-bit integer (and, for the second, >= 0).
+static void take_int64(const Value* v, int64_t* out) {
+  if (v != nullptr && v->IsInt64()) *out = v->GetInt64();
+}
+static void take_count(const Value* v, int64_t* out) {
+  if (v != nullptr && v->IsInt64() && v->GetInt64() >= 0) *out = v->GetInt64();
+}
+
+// *out = v when v is present and `len` lowercase hex digits.
+static void take_hex(const Value* v, size_t len, std::string* out) {
+  if (v != nullptr && is_hex(*v, len)) out->assign(v->GetString(), v->GetStringLength());
+}
+
+// A peer's address as a tracker lists it: a dotted quad (only a real IPv4
+// address reaches the console and the log) and a port from 1 to 65535.
+static bool peer_addr(const Value& ip, const Value& port, ProtoAddr* out) {
+  if (!ip.IsString() || !port.IsInt()) return false;
+  int pn = port.GetInt();
+  struct in_addr a;
+  if (pn < 1 || pn > 65535 || ip.GetStringLength() > 15 ||
+      inet_pton(AF_INET, ip.GetString(), &a) != 1)
+    return false;
+  *out = ProtoAddr{ip.GetString(), pn};
+  return true;
+}
+
+static int answer_status(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* status = member(d, "status");
+  if (status == nullptr) return 0;
+  if (!status->IsString()) return fail(err, "tracker sent a malformed status");
+  ans->has_status = true;
+  ans->ok = strcmp(status->GetString(), "ok") == 0;
+  const Value* msg = member(d, "message");
+  if (msg != nullptr && msg->IsString())
+    ans->message = out_sanitize(std::string(msg->GetString(), msg->GetStringLength()), 200);
+  else if (!ans->ok)
+    ans->message = "tracker refused the request";
+  return 0;
+}
+
+// The extension fields of an answer (seq, interval, token, size, id, name, others).
+static void answer_fields(const Value& d, ProtoAnswer* ans) {
+  const Value* v;
+  if ((v = member(d, "seq")) != nullptr && v->IsUint64()) {
+    ans->has_seq = true;
+    ans->seq = v->GetUint64();
+  }
+  if ((v = member(d, "interval")) != nullptr && v->IsInt() && v->GetInt() > 0)
+    ans->interval = v->GetInt();
+  take_hex(member(d, "token"), kTokenHexLen, &ans->token);
+  take_count(member(d, "size"), &ans->size);
+  take_hex(member(d, "id"), kContentIdHexLen, &ans->cid);
+  if ((v = member(d, "name")) != nullptr && v->IsString()) {
+    std::string name(v->GetString(), v->GetStringLength());
+    std::string why;
+    if (proto_check_name(name, &why) == 0) ans->name = name;  // a name, never a path
+  }
+  take_count(member(d, "others"), &ans->others);
+}
+
+// "contents": the contents a name could mean, at most kMaxContentsListed.
+static void answer_contents(const Value& d, ProtoAnswer* ans) {
+  const Value* list = member(d, "contents");
+  if (list == nullptr || !list->IsArray()) return;
+  for (const Value& c : list->GetArray()) {
+    if (!c.IsObject() || ans->contents.size() >= kMaxContentsListed) continue;
+    ProtoContent pc;
+    take_hex(member(c, "id"), kContentIdHexLen, &pc.cid);
+    if (pc.cid.empty()) continue;
+    take_int64(member(c, "size"), &pc.size);
+    take_int64(member(c, "holders"), &pc.holders);
+    take_int64(member(c, "first_seen"), &pc.first_seen);
+    ans->contents.push_back(pc);
+  }
+  ans->contents_total = static_cast<int64_t>(ans->contents.size());
+  const Value* t = member(d, "contents_total");
+  if (t != nullptr && t->IsInt64() && t->GetInt64() > ans->contents_total)
+    ans->contents_total = t->GetInt64();
+}
+
+// "sources": complete and partial sources, each {"peer_id","ip","port","complete"}.
+static void answer_sources(const Value& d, ProtoAnswer* ans) {
+  const Value* list = member(d, "sources");
+  if (list == nullptr || !list->IsArray()) return;
+  for (const Value& s : list->GetArray()) {
+    if (!s.IsObject()) continue;
+    const Value *ip = member(s, "ip"), *port = member(s, "port");
+    ProtoSource src;
+    if (ip == nullptr || port == nullptr || !peer_addr(*ip, *port, &src.addr)) continue;
+    const Value *pid = member(s, "peer_id"), *comp = member(s, "complete");
+    if (pid != nullptr && pid->IsString())
+      src.peer_id = out_sanitize(std::string(pid->GetString(), pid->GetStringLength()), 64);
+    src.complete = comp == nullptr || !comp->IsBool() || comp->GetBool();
+    ans->sources.push_back(src);
+  }
+}
+
+// One row of a list answer; false for a row without a valid name.
+static bool answer_row(const Value& f, ProtoListRow* row) {
+  const Value* name = member(f, "name");
+  if (name == nullptr || !name->IsString()) return false;
+  row->name.assign(name->GetString(), name->GetStringLength());
+  std::string why;
+  if (proto_check_name(row->name, &why) != 0) return false;  // a name, never a path or controls
+  take_hex(member(f, "id"), kContentIdHexLen, &row->cid);
+  take_count(member(f, "size"), &row->size);
+  take_count(member(f, "holders"), &row->holders);
+  take_count(member(f, "complete"), &row->complete);
+  return true;
+}
+
+// "files", "next" and "total": a page of a list answer.
+static int answer_files(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* list = member(d, "files");
+  if (list == nullptr) return 0;
+  if (!list->IsArray()) return fail(err, "tracker sent a malformed file list");
+  ans->has_files = true;
+  for (const Value& f : list->GetArray()) {
+    if (!f.IsObject() || ans->files.size() >= static_cast<size_t>(kMaxListRows)) continue;
+    ProtoListRow row;
+    if (answer_row(f, &row)) ans->files.push_back(std::move(row));
+  }
+  const Value* next = member(d, "next");
+  if (next != nullptr && next->IsUint64()) ans->next = next->GetUint64();
+  take_count(member(d, "total"), &ans->total);
+  return 0;
+}
+
+// "peers": the seed's list of ["ip", port]; anything else is skipped rather than trusted.
+static int answer_peers(const Value& d, ProtoAnswer* ans, std::string* err) {
+  const Value* list = member(d, "peers");
+  if (list == nullptr) return 0;
+  if (!list->IsArray()) return fail(err, "tracker sent a malformed peer list");
+  for (const Value& p : list->GetArray()) {
+    ProtoAddr a;
+    if (p.IsArray() && p.Size() == 2 && peer_addr(p[0], p[1], &a)) ans->peers.push_back(a);
+  }
+  ans->has_peers = true;
+  return 0;
+}
+
 int proto_decode_answer(const char* data, size_t len, ProtoAnswer* ans, std::string* err) {
   *ans = ProtoAnswer();
   rapidjson::Document d;
   d.Parse<kParseFlags>(data, len);
   if (d.HasParseError() || !d.IsObject())
     return fail(err, "tracker sent an answer that is not a JSON object");
-  Value::ConstMemberIterator m = d.FindMember("status");
-  if (m != d.MemberEnd()) {
-    if (!m->value.IsString()) return fail(err, "tracker sent a malformed status");
-    ans->has_status = true;
-    ans->ok = std::string(m->value.GetString()) == "ok";
-    Value::ConstMemberIterator msg = d.FindMember("message");
-    if (msg != d.MemberEnd() && msg->value.IsString())
-      ans->message =
-          out_sanitize(std::string(msg->value.GetString(), msg->value.GetStringLength()), 200);
-    else if (!ans->ok)
-      ans->message = "tracker refused the request";
-  }
-  if ((m = d.FindMember("seq")) != d.MemberEnd() && m->value.IsUint64()) {
-    ans->has_seq = true;
-    ans->seq = m->value.GetUint64();
-  }
-  if ((m = d.FindMember("interval")) != d.MemberEnd() && m->value.IsInt() && m->value.GetInt() > 0)
-    ans->interval = m->value.GetInt();
-  if ((m = d.FindMember("token")) != d.MemberEnd() && is_hex(m->value, kTokenHexLen))
-    ans->token.assign(m->value.GetString(), m->value.GetStringLength());
-  if ((m = d.FindMember("size")) != d.MemberEnd() && m->value.IsInt64() && m->value.GetInt64() >= 0)
-    ans->size = m->value.GetInt64();
-  if ((m = d.FindMember("id")) != d.MemberEnd() && is_hex(m->value, kContentIdHexLen))
-    ans->cid.assign(m->value.GetString(), m->value.GetStringLength());
-  if ((m = d.FindMember("name")) != d.MemberEnd() && m->value.IsString()) {
-    std::string name(m->value.GetString(), m->value.GetStringLength());
-    std::string why;
-    if (proto_check_name(name, &why) == 0) ans->name = name;  // a name, never a path
-  }
-  if ((m = d.FindMember("others")) != d.MemberEnd() && m->value.IsInt64() &&
-      m->value.GetInt64() >= 0)
-    ans->others = m->value.GetInt64();
-  if ((m = d.FindMember("contents")) != d.MemberEnd() && m->value.IsArray()) {
-    for (const Value& c : m->value.GetArray()) {
-      if (!c.IsObject() || ans->contents.size() >= kMaxContentsListed) continue;
-      Value::ConstMemberIterator id = c.FindMember("id"), sz = c.FindMember("size"),
-                                 h = c.FindMember("holders"), fs = c.FindMember("first_seen");
-      if (id == c.MemberEnd() || !is_hex(id->value, kContentIdHexLen)) continue;
-      ProtoContent pc;
-      pc.cid.assign(id->value.GetString(), id->value.GetStringLength());
-      if (sz != c.MemberEnd() && sz->value.IsInt64()) pc.size = sz->value.GetInt64();
-      if (h != c.MemberEnd() && h->value.IsInt64()) pc.holders = h->value.GetInt64();
-      if (fs != c.MemberEnd() && fs->value.IsInt64()) pc.first_seen = fs->value.GetInt64();
-      ans->contents.push_back(pc);
-    }
-    ans->contents_total = static_cast<int64_t>(ans->contents.size());
-    Value::ConstMemberIterator t = d.FindMember("contents_total");
-    if (t != d.MemberEnd() && t->value.IsInt64() && t->value.GetInt64() > ans->contents_total)
-      ans->contents_total = t->value.GetInt64();
-  }
-  if ((m = d.FindMember("sources")) != d.MemberEnd() && m->value.IsArray()) {
-    for (const Value& s : m->value.GetArray()) {
-      if (!s.IsObject()) continue;
-      Value::ConstMemberIterator ip = s.FindMember("ip"), port = s.FindMember("port"),
-                                 pid = s.FindMember("peer_id"), comp = s.FindMember("complete");
-      if (ip == s.MemberEnd() || port == s.MemberEnd() || !ip->value.IsString() ||
-          !port->value.IsInt())
-        continue;
-      struct in_addr a;
-      int pn = port->value.GetInt();
-      if (pn < 1 || pn > 65535 || ip->value.GetStringLength() > 15 ||
-          inet_pton(AF_INET, ip->value.GetString(), &a) != 1)
-        continue;
-      ProtoSource src;
-      src.addr = ProtoAddr{ip->value.GetString(), pn};
-      if (pid != s.MemberEnd() && pid->value.IsString())
-        src.peer_id =
-            out_sanitize(std::string(pid->value.GetString(), pid->value.GetStringLength()), 64);
-      src.complete = comp == s.MemberEnd() || !comp->value.IsBool() || comp->value.GetBool();
-      ans->sources.push_back(src);
-    }
-  }
-  if ((m = d.FindMember("files")) != d.MemberEnd()) {
-    if (!m->value.IsArray()) return fail(err, "tracker sent a malformed file list");
-    ans->has_files = true;
-    for (const Value& f : m->value.GetArray()) {
-      if (!f.IsObject() || ans->files.size() >= kMaxListRows) continue;
-      Value::ConstMemberIterator nm = f.FindMember("name"), sz = f.FindMember("size"),
-                                 id = f.FindMember("id"), h = f.FindMember("holders"),
-                                 c = f.FindMember("complete");
-      if (nm == f.MemberEnd() || !nm->value.IsString()) continue;
-      ProtoListRow row;
-      row.name.assign(nm->value.GetString(), nm->value.GetStringLength());
-      std::string why;
-      if (proto_check_name(row.name, &why) != 0) continue;  // a name, never a path or controls
-      if (id != f.MemberEnd() && is_hex(id->value, kContentIdHexLen))
-        row.cid.assign(id->value.GetString(), id->value.GetStringLength());
-      if (sz != f.MemberEnd() && sz->value.IsInt64() && sz->value.GetInt64() >= 0)
-        row.size = sz->value.GetInt64();
-      if (h != f.MemberEnd() && h->value.IsInt64() && h->value.GetInt64() >= 0)
-        row.holders = h->value.GetInt64();
-      if (c != f.MemberEnd() && c->value.IsInt64() && c->value.GetInt64() >= 0)
-        row.complete = c->value.GetInt64();
-      ans->files.push_back(std::move(row));
-    }
-    if ((m = d.FindMember("next")) != d.MemberEnd() && m->value.IsUint64())
-      ans->next = m->value.GetUint64();
-    if ((m = d.FindMember("total")) != d.MemberEnd() && m->value.IsInt64() &&
-        m->value.GetInt64() >= 0)
-      ans->total = m->value.GetInt64();
-  }
-  m = d.FindMember("peers");
-  if (m != d.MemberEnd()) {
-    if (!m->value.IsArray()) return fail(err, "tracker sent a malformed peer list");
-    for (const Value& p : m->value.GetArray()) {
-      // Each entry is ["ip", port]; anything else is skipped rather than trusted.
-      if (!p.IsArray() || p.Size() != 2 || !p[0].IsString() || !p[1].IsInt()) continue;
-      int port = p[1].GetInt();
-      struct in_addr ip;  // only a real IPv4 address reaches our console and log
-      if (port < 1 || port > 65535 || p[0].GetStringLength() > 15 ||
-          inet_pton(AF_INET, p[0].GetString(), &ip) != 1)
-        continue;
-      ans->peers.push_back(ProtoAddr{p[0].GetString(), port});
-    }
-    ans->has_peers = true;
-  }
+  if (answer_status(d, ans, err) != 0) return -1;
+  answer_fields(d, ans);
+  answer_contents(d, ans);
+  answer_sources(d, ans);
+  if (answer_files(d, ans, err) != 0 || answer_peers(d, ans, err) != 0) return -1;
   if (!ans->has_status && !ans->has_peers)
     return fail(err, "tracker sent an answer without status or peers");
   return 0;

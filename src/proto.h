@@ -157,10 +157,6 @@ size_t proto_ip_format(uint32_t ip, char* buf);
 // message a person can act on.
 constexpr int PROTO_ANSWER = -2;
 int proto_decode_request(const char* data, size_t len, ProtoRequest* req, std::string* err);
-// Whether proto_decode_request may read plain flat requests with its own fast
-// reader (the default) rather than always with RapidJSON. The two must agree on
-// every input; tests and the fuzzer compare them.
-void proto_set_fast_parse(bool on);
 
 // Encodes a request with the fields named in req.fields: the seed's form, plus
 // "v":1 and the extension fields when req.extended.

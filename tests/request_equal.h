@@ -1,11 +1,13 @@
-// Whether the request decoder's fast reader and RapidJSON agree on a datagram
-// (src/proto.cc): same result, same error text, same fields. Used by the unit
-// tests and by the datagram fuzzer.
+// What any decoded request must satisfy, checked against RapidJSON's own DOM
+// reading of the same bytes: the unit tests' mutated requests and the datagram
+// fuzzer use it. requests_equal compares two decoded requests field by field.
 #pragma once
 
+#include <cstring>
 #include <string>
 
 #include "proto.h"
+#include "rapidjson/document.h"
 
 inline bool requests_equal(const ProtoRequest& a, const ProtoRequest& b) {
   return a.action == b.action && a.extended == b.extended && a.fields == b.fields &&
@@ -15,15 +17,53 @@ inline bool requests_equal(const ProtoRequest& a, const ProtoRequest& b) {
          a.cursor == b.cursor && a.limit == b.limit;
 }
 
-// Decodes `s` with the fast reader allowed, then with RapidJSON only.
-inline bool both_readers_agree(const std::string& s, std::string* errs = nullptr) {
-  ProtoRequest fast, slow;
-  std::string fast_err, slow_err;
-  int rf = proto_decode_request(s.data(), s.size(), &fast, &fast_err);
-  proto_set_fast_parse(false);
-  int rs = proto_decode_request(s.data(), s.size(), &slow, &slow_err);
-  proto_set_fast_parse(true);
-  if (errs != nullptr) *errs = fast_err + " | " + slow_err;
-  if (rf != rs || fast_err != slow_err) return false;
-  return rf != 0 || requests_equal(fast, slow);
+// The fields that proto_encode_request writes only with "v":1.
+constexpr uint32_t kExtensionFields =
+    FLD_SEQ | FLD_TOKEN | FLD_NUMWANT | FLD_SIZE | FLD_ID | FLD_COMPLETE;
+
+// Decodes `s` and checks the result against a DOM parse of it:
+//   - "invalid JSON" exactly when RapidJSON cannot parse it (or it holds a NUL);
+//   - "expected a JSON object" exactly when it is JSON but not an object;
+//   - PROTO_ANSWER exactly when an object has "status" or "peers" and no "action";
+//   - a request decoded without error has exactly the known fields the object
+//     has (at its top level), and encodes to a request that decodes the same.
+// Returns "" when all hold, else what broke.
+inline std::string request_check(const std::string& s) {
+  ProtoRequest r;
+  std::string err;
+  int rc = proto_decode_request(s.data(), s.size(), &r, &err);
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag>(s.data(), s.size());
+  bool not_json = d.HasParseError() || memchr(s.data(), '\0', s.size()) != nullptr;
+  if ((rc == -1 && err == "invalid JSON (expected one JSON object per datagram)") != not_json)
+    return "decoder and RapidJSON differ on whether it is JSON: " + err;
+  if (not_json) return "";
+  if ((rc == -1 && err == "invalid request: expected a JSON object") != !d.IsObject())
+    return "decoder and RapidJSON differ on whether it is an object: " + err;
+  if (!d.IsObject()) return "";
+  bool answer = !d.HasMember("action") && (d.HasMember("status") || d.HasMember("peers"));
+  if ((rc == PROTO_ANSWER) != answer) return "taken for an answer wrongly";
+  if (rc != 0) return "";
+  for (uint32_t f = 1; f <= FLD_LIMIT; f <<= 1) {
+    if (((r.fields & f) != 0) != d.HasMember(proto_field_name(f)))
+      return std::string("field '") + proto_field_name(f) + "' decoded wrongly";
+  }
+  ProtoRequest expect = r;
+  if (!r.extended) {  // encoded without "v", the extensions are left out
+    ProtoRequest plain;
+    expect.fields &= ~kExtensionFields;
+    expect.seq = plain.seq;
+    expect.token = plain.token;
+    expect.numwant = plain.numwant;
+    expect.size = plain.size;
+    expect.id = plain.id;
+    expect.complete = plain.complete;
+  }
+  std::string again;
+  proto_encode_request(r, &again);
+  ProtoRequest back;
+  if (proto_decode_request(again.data(), again.size(), &back, &err) != 0)
+    return "its encoding does not decode: " + err;
+  if (!requests_equal(back, expect)) return "its encoding decodes to another request: " + again;
+  return "";
 }
