@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "utf8.h"
 #include "proto_source.h"
+#include "utf8.h"
 
 // Which request fields a datagram carried; the tracker's action table says which
 // ones each action needs.
