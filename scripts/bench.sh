@@ -474,8 +474,8 @@ bench_transfer() {
   if [ -n "$baseline" ]; then
     record "baseline tt get --sources 1" "$bigmib MiB" "${V[one_base]:-}" "${F[one_base]:-0}"
     record "baseline tt get --sources 4" "$bigmib MiB" "${V[four_base]:-}" "${F[four_base]:-0}"
-    ratios+=("tt 1 source / baseline 1 source:  $(ratio "$(median_of "${V[one]:-}")" "$(median_of "${V[one_base]:-}")")   (issue 11: within 10%)")
-    ratios+=("tt 4 sources / baseline 4 sources: $(ratio "$(median_of "${V[four]:-}")" "$(median_of "${V[four_base]:-}")")   (issue 11: within 10%)")
+    ratios+=("tt 1 source / baseline 1 source:  $(ratio "$(median_of "${V[one]:-}")" "$(median_of "${V[one_base]:-}")")   (target: within 10%)")
+    ratios+=("tt 4 sources / baseline 4 sources: $(ratio "$(median_of "${V[four]:-}")" "$(median_of "${V[four_base]:-}")")   (target: within 10%)")
   fi
   record "tt get, 1 seeder" "$swmib MiB" "${V[solo]:-}" "${F[solo]:-0}"
   record "tt 8 peers get at once, 1 seeder (sum)" "8x$swmib MiB" "${V[eight]:-}" "${F[eight]:-0}"
@@ -484,12 +484,12 @@ bench_transfer() {
   m_iperf=$(median_of "${V[iperf]:-}"); m_socat=$(median_of "${V[socat]:-}")
   m_one=$(median_of "${V[one]:-}"); m_four=$(median_of "${V[four]:-}")
   m_solo=$(median_of "${V[solo]:-}"); m_eight=$(median_of "${V[eight]:-}")
-  ratios+=("tt 1 source / socat:               $(ratio "$m_one" "$m_socat")   (issue 5 target >= 0.7)")
+  ratios+=("tt 1 source / socat:               $(ratio "$m_one" "$m_socat")")
   ratios+=("tt 4 sources / socat:              $(ratio "$m_four" "$m_socat")")
-  ratios+=("tt 4 sources / tt 1 source:        $(ratio "$m_four" "$m_one")   (issue 5 target >= 1)")
+  ratios+=("tt 4 sources / tt 1 source:        $(ratio "$m_four" "$m_one")")
   ratios+=("socat / iperf3:                    $(ratio "$m_socat" "$m_iperf")")
   ratios+=("tt 1 source / iperf3:              $(ratio "$m_one" "$m_iperf")")
-  ratios+=("tt 8 peers at once / 1 peer alone: $(ratio "$m_eight" "$m_solo")   (issue 5 target >= 2; both $swmib MiB)")
+  ratios+=("tt 8 peers at once / 1 peer alone: $(ratio "$m_eight" "$m_solo")   (both $swmib MiB)")
 }
 
 # ------------------------------------------------------------------ tracker load
@@ -628,12 +628,12 @@ bench_tracker() {
   nr=$(median_of "${V[null.w16.rate]:-}"); tr=$(median_of "${V[tt.w16.rate]:-}")
   mr=$(median_of "${V[ttmix.w16.rate]:-}")
   n99=$(median_of "${V[null.w1.p99]:-}"); t99=$(median_of "${V[tt.w1.p99]:-}")
-  ratios+=("tt get_peers / null, rate W=16:     $(ratio "$tr" "$nr")   (issue 5 target >= 0.8)")
+  ratios+=("tt get_peers / null, rate W=16:     $(ratio "$tr" "$nr")   (target >= 0.8)")
   ratios+=("tt mixed / null, rate W=16:         $(ratio "$mr" "$nr")")
   ratios+=("null / tt, server CPU per answer W=16: $(ratio "$(median_of "${V[null.w16.cpu_ns]:-}")" "$(median_of "${V[tt.w16.cpu_ns]:-}")")   (the servers' own CPU; batch sizes still follow ttload's pace)")
   ratios+=("sized null / null, rate W=16:       $(ratio "$(median_of "${V[sized.w16.rate]:-}")" "$nr")   (what tt-sized answers alone cost)")
   ratios+=("tt get_peers / sized null, rate W=16: $(ratio "$tr" "$(median_of "${V[sized.w16.rate]:-}")")   (what tt's handling costs)")
-  ratios+=("tt get_peers / null, p99 W=1:       $(ratio "$t99" "$n99")   (issue 5 target <= 1.5)")
+  ratios+=("tt get_peers / null, p99 W=1:       $(ratio "$t99" "$n99")   (target <= 1.5)")
   ratios+=("tt get_peers / null, rate W=1:      $(ratio "$(median_of "${V[tt.w1.rate]:-}")" "$(median_of "${V[null.w1.rate]:-}")")")
 }
 
@@ -684,7 +684,7 @@ bench_memory() {
     record "  VmHWM" "$regs" "${V[$k.hwm]:-}" "0" "MB"
     record "  bytes per registration" "$regs" "${V[$k.bpr]:-}" "0" "B"
   done
-  ratios+=("tracker bytes per registration at $((big * 10)):  $(median_of "${V[membig.bpr]:-}")   (issue 5 target <= 150 at 1M)")
+  ratios+=("tracker bytes per registration at $((big * 10)):  $(median_of "${V[membig.bpr]:-}")   (target <= 150 at 1M)")
 }
 
 # ------------------------------------------------------------------ share
@@ -799,7 +799,7 @@ bench_share() {
   done
   record "tt get small from a, a idle" "$BENCH_SMALL_MIB MiB" "${V[getidle]:-}" "${F[getidle]:-0}"
   record "tt get small from a, a hashing big" "$BENCH_SMALL_MIB MiB" "${V[getbusy]:-}" "${F[getbusy]:-0}"
-  ratios+=("get_peers max latency while a hashes:  $(median_of "${V[busy.max]:-}") us   (issue 5 target < 10000)")
+  ratios+=("get_peers max latency while a hashes:  $(median_of "${V[busy.max]:-}") us   (target < 10000)")
   ratios+=("get small during / not during hashing: $(ratio "$(median_of "${V[getbusy]:-}")" "$(median_of "${V[getidle]:-}")")")
 }
 
@@ -959,9 +959,9 @@ bench_bep15() {
   record "tt tracker RSS growth per (hash, peer)" "$np pairs" "${V[btt.w16.bpp]:-} ${V[btt.w1.bpp]:-}" "0" "B"
   local tr or
   tr=$(median_of "${V[btt.w16.rate]:-}"); or=$(median_of "${V[ot.w16.rate]:-}")
-  ratios+=("tt / opentracker, BEP 15 rate W=16:      $(ratio "$tr" "$or")   (issue 15 target >= 1.3)")
-  ratios+=("tt / opentracker, CPU per announce W=16: $(ratio "$(median_of "${V[btt.w16.cpu_ns]:-}")" "$(median_of "${V[ot.w16.cpu_ns]:-}")")   (issue 15 target < 1; the steadier figure)")
-  ratios+=("tt / opentracker, bytes per (hash, peer): $(ratio "$(median_of "${V[btt.w16.bpp]:-} ${V[btt.w1.bpp]:-}")" "$(median_of "${V[ot.w16.bpp]:-} ${V[ot.w1.bpp]:-}")")   (issue 15 target <= 1)")
+  ratios+=("tt / opentracker, BEP 15 rate W=16:      $(ratio "$tr" "$or")   (target >= 1.3)")
+  ratios+=("tt / opentracker, CPU per announce W=16: $(ratio "$(median_of "${V[btt.w16.cpu_ns]:-}")" "$(median_of "${V[ot.w16.cpu_ns]:-}")")   (target < 1; the steadier figure)")
+  ratios+=("tt / opentracker, bytes per (hash, peer): $(ratio "$(median_of "${V[btt.w16.bpp]:-} ${V[btt.w1.bpp]:-}")" "$(median_of "${V[ot.w16.bpp]:-} ${V[ot.w1.bpp]:-}")")   (target <= 1)")
   ratios+=("tt / opentracker, BEP 15 p99 W=1:        $(ratio "$(median_of "${V[btt.w1.p99]:-}")" "$(median_of "${V[ot.w1.p99]:-}")")")
   ratios+=("opentracker / null, BEP 15 rate W=16:    $(ratio "$or" "$(median_of "${V[btnull.w16.rate]:-}")")")
   ratios+=("tt / null, BEP 15 rate W=16:             $(ratio "$tr" "$(median_of "${V[btnull.w16.rate]:-}")")")

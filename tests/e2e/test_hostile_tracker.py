@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One hostile sender against `tt tracker` (issue 12), bounded floods on loopback.
+"""One hostile sender against `tt tracker`, bounded floods on loopback.
 
 (1) joins for a held id pile up while the holder's probe hangs (its port's
     accept queue is full): the tracker keeps a few and answers the rest at
