@@ -420,14 +420,21 @@ static size_t request_bound(const ProtoRequest& req) {
   return n;
 }
 
+// Starts the member `key` (a literal with its comma and colon) when the
+// request carries `field`; its value follows.
+template <size_t N>
+static bool member(JsonOut* o, const ProtoRequest& req, uint32_t field, const char (&key)[N]) {
+  if (!(req.fields & field)) return false;
+  json_raw(o, key, N - 1);
+  return true;
+}
+
 // The seed's fields, in the seed's order.
 static void put_seed_fields(JsonOut* o, const ProtoRequest& req) {
   JSON_LIT(o, "{\"action\":");
   json_str(o, req.action);
-  if (req.fields & FLD_PEER_ID) {
-    JSON_LIT(o, ",\"peer_id\":");  // as a string, as the seed sends it
-    json_str(o, req.peer_id);
-  }
+  if (member(o, req, FLD_PEER_ID, ",\"peer_id\":"))
+    json_str(o, req.peer_id);  // as a string, as the seed sends it
   if (req.fields & FLD_FILES) {
     JSON_LIT(o, ",\"files\":[");
     for (size_t i = 0; i < req.files.size(); i++) {
@@ -436,56 +443,23 @@ static void put_seed_fields(JsonOut* o, const ProtoRequest& req) {
     }
     json_char(o, ']');
   }
-  if (req.fields & FLD_TCP_PORT) {
-    JSON_LIT(o, ",\"tcp_port\":");
-    json_int(o, req.tcp_port);
-  }
-  if (req.fields & FLD_FILE) {
-    JSON_LIT(o, ",\"file\":");
-    json_str(o, req.file);
-  }
-  if (req.fields & FLD_FILE_NAME) {
-    JSON_LIT(o, ",\"file_name\":");
-    json_str(o, req.file_name);
-  }
+  if (member(o, req, FLD_TCP_PORT, ",\"tcp_port\":")) json_int(o, req.tcp_port);
+  if (member(o, req, FLD_FILE, ",\"file\":")) json_str(o, req.file);
+  if (member(o, req, FLD_FILE_NAME, ",\"file_name\":")) json_str(o, req.file_name);
 }
 
 // "list"'s fields and the extensions ("v":1 first).
 static void put_extension_fields(JsonOut* o, const ProtoRequest& req) {
-  if (req.fields & FLD_CURSOR) {
-    JSON_LIT(o, ",\"cursor\":");
-    json_uint(o, req.cursor);
-  }
-  if (req.fields & FLD_LIMIT) {
-    JSON_LIT(o, ",\"limit\":");
-    json_int(o, req.limit);
-  }
+  if (member(o, req, FLD_CURSOR, ",\"cursor\":")) json_uint(o, req.cursor);
+  if (member(o, req, FLD_LIMIT, ",\"limit\":")) json_int(o, req.limit);
   if (!req.extended) return;
   JSON_LIT(o, ",\"v\":1");
-  if (req.fields & FLD_SEQ) {
-    JSON_LIT(o, ",\"seq\":");
-    json_uint(o, req.seq);
-  }
-  if (req.fields & FLD_TOKEN) {
-    JSON_LIT(o, ",\"token\":");
-    json_str(o, req.token);
-  }
-  if (req.fields & FLD_NUMWANT) {
-    JSON_LIT(o, ",\"numwant\":");
-    json_int(o, req.numwant);
-  }
-  if (req.fields & FLD_SIZE) {
-    JSON_LIT(o, ",\"size\":");
-    json_int(o, req.size);
-  }
-  if (req.fields & FLD_ID) {
-    JSON_LIT(o, ",\"id\":");
-    json_str(o, req.id);
-  }
-  if (req.fields & FLD_COMPLETE) {
-    JSON_LIT(o, ",\"complete\":");
-    json_bool(o, req.complete);
-  }
+  if (member(o, req, FLD_SEQ, ",\"seq\":")) json_uint(o, req.seq);
+  if (member(o, req, FLD_TOKEN, ",\"token\":")) json_str(o, req.token);
+  if (member(o, req, FLD_NUMWANT, ",\"numwant\":")) json_int(o, req.numwant);
+  if (member(o, req, FLD_SIZE, ",\"size\":")) json_int(o, req.size);
+  if (member(o, req, FLD_ID, ",\"id\":")) json_str(o, req.id);
+  if (member(o, req, FLD_COMPLETE, ",\"complete\":")) json_bool(o, req.complete);
 }
 
 void proto_encode_request(const ProtoRequest& req, std::string* out) {
