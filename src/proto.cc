@@ -606,10 +606,10 @@ void proto_encode_error(const std::string& message, std::string* out) {
 
 // The most bytes encode_extended writes for a reply listing k sources and kc contents.
 static size_t extended_bound(const ProtoReply& reply, size_t k, size_t kc) {
-  size_t bound =
-      256 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size() + reply.name.size());
-  for (size_t i = 0; i < kc; i++)
-    bound += 128 + reply.contents[i].cid.size();
+  size_t bound = 256 + json_str_bound(reply.message.size()) + json_str_bound(reply.token.size()) +
+                 json_str_bound(reply.cid.size()) + json_str_bound(reply.name.size());
+  for (size_t i = 0; i < kc; i++)  // the keys, three numbers and the id, escaped
+    bound += 128 + json_str_bound(reply.contents[i].cid.size());
   if (reply.kind == ProtoReply::PEERS) {
     for (size_t i = 0; i < k; i++)
       bound += 8 + reply.sources[i].len;  // two commas, "false}"
