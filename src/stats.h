@@ -47,7 +47,7 @@ struct StatsRate {
 
 struct Stats {
   int64_t started_ms = 0;                    // the loop clock at start
-  uint64_t requests[kStatsMaxActions] = {};  // by action table index; see stats_action
+  uint64_t requests[kStatsMaxActions] = {};  // by action table index; see stats_request
   uint64_t refusals[REF_COUNT] = {};         // error answers, by reason
   uint64_t probes_started = 0;
   uint64_t probes_ok = 0;                   // the holder's port accepted
