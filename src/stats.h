@@ -95,11 +95,17 @@ struct StatsGauges {
   uint64_t bt_peers = 0;   // BitTorrent (info hash, peer) entries
 };
 
+// The names of the caller's actions, by action table index (n < kStatsMaxActions).
+struct StatsActionNames {
+  const char* const* names;
+  size_t n;
+};
+
 // Appends the Prometheus text exposition (format 0.0.4) of s and g to *out:
 // metrics named tt_..., each with # HELP and # TYPE. Action names come from the
-// caller's table (n of them, n < kStatsMaxActions); requests whose action is
-// not in the table are shown as action="other".
-void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, const StatsGauges& g,
+// caller's table; requests whose action is not in the table are shown as
+// action="other".
+void stats_metrics_text(const Stats* s, const StatsActionNames& actions, const StatsGauges& g,
                         int64_t now_ms, std::string* out);
 
 // A label value escaped for the text format: \ as \\, " as \", newline as \n.

@@ -477,16 +477,18 @@ bool tracker_probe_begin(Tracker* t, const std::string& id) {
   return t->waiting.count(id) == 0 && probe_book(t, id, 0, &why) == 0;
 }
 
-// A join that needs a probe of id's holder: it waits for a probe that runs
-// (once per sender address, a few per probe, kMaxWaitingBytes in all), or a new
-// one is booked (TRACKER_PROBE). Else TRACKER_ANSWER with *why to answer at once.
-static int probe_wait(Tracker* t, const std::string& id, const char* data, size_t len,
-                      uint32_t ip_n, int port, std::string* why) {
+// A join (the datagram data[0, len), from c's sender) that needs a probe of
+// c.probe_id's holder: it waits for a probe that runs (once per sender address,
+// a few per probe, kMaxWaitingBytes in all), or a new one is booked
+// (TRACKER_PROBE). Else TRACKER_ANSWER with *why to answer at once.
+static int probe_wait(Tracker* t, const Call& c, const char* data, size_t len, std::string* why) {
+  const std::string& id = c.probe_id;
+  uint32_t ip_n = c.ip_n;
   Waiter w;
   memset(&w.from, 0, sizeof w.from);
   w.from.sin_family = AF_INET;
   w.from.sin_addr.s_addr = ip_n;
-  w.from.sin_port = htons(static_cast<uint16_t>(port));
+  w.from.sin_port = htons(static_cast<uint16_t>(c.port));
   auto it = t->waiting.find(id);
   int r = TRACKER_WAIT;
   if (it != t->waiting.end()) {
@@ -662,7 +664,7 @@ static int run_action(Tracker* t, Call* c, const TrackerAction* act) {
 static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len,
                       std::string* probe_id) {
   std::string why;
-  int r = probe_wait(t, c->probe_id, data, len, c->ip_n, c->port, &why);
+  int r = probe_wait(t, *c, data, len, &why);
   if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c->probe_id;
   if (r != TRACKER_ANSWER) {
     // Counted when it is handled again, once the probe has finished.
@@ -1100,7 +1102,7 @@ void tracker_metrics_text(Tracker* t, std::string* out) {
   g.uptime_s = static_cast<double>(t->now - t->stats.started_ms) / 1000;
   g.bt_swarms = bt_swarm_count(t->bt);
   g.bt_peers = bt_peer_count(t->bt);
-  stats_metrics_text(&t->stats, names, kActionCount, g, t->now, out);
+  stats_metrics_text(&t->stats, StatsActionNames{names, kActionCount}, g, t->now, out);
 }
 
 static void rows_html(const char* id, const char* const* columns, size_t n, const Rows& rows,
@@ -1371,7 +1373,8 @@ static int tracker_http_start(Tracker* t) {
   struct sockaddr_in addr;
   int r = uv_ip4_addr(t->opt.http_ip.c_str(), t->opt.http_port, &addr);
   if (r == 0)
-    r = http_start(&t->http, t->loop, &addr, kRoutes, sizeof kRoutes / sizeof kRoutes[0], t);
+    r = http_start(&t->http, t->loop, &addr,
+                   HttpRoutes{kRoutes, sizeof kRoutes / sizeof kRoutes[0]}, t);
   if (r != 0) {
     fprintf(stderr, "tt tracker: cannot listen for HTTP on %s:%d: %s\n",
             out_sanitize(t->opt.http_ip).c_str(), t->opt.http_port, uv_strerror(r));

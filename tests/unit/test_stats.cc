@@ -58,7 +58,7 @@ TEST_CASE("stats: the metrics text has HELP and TYPE lines and escaped labels", 
   g.resident_bytes = 12345;
   g.uptime_s = 1.5;
   std::string text;
-  stats_metrics_text(s, actions, 2, g, 1000, &text);
+  stats_metrics_text(s, StatsActionNames{actions, 2}, g, 1000, &text);
   CHECK(has(text, "# HELP tt_requests_total "));
   CHECK(has(text, "# TYPE tt_requests_total counter\n"));
   CHECK(has(text, "tt_requests_total{action=\"join\"} 1\n"));
