@@ -573,13 +573,14 @@ static int bt_handle(Tracker* t, const uint8_t* d, size_t len, const Sender& fro
   }
   if (r.a.port == 0) return bt_error(t, r.transaction_id, "port 0", len);
   r.a.ip = ip_n;  // the sender's address, whatever the ip field says
-  BtCounts counts;
-  if (bt_announce(t->bt, r.a, t->now, &t->bt_peers, &counts, &why) != 0) {
+  BtAnswer& ans = t->bt_answer;
+  if (bt_announce(t->bt, r.a, t->now, &ans) != 0) {
+    why = ans.why != nullptr ? ans.why : "refused";
     log_refusal(t, ip, port, std::string("BitTorrent announce: ") + why);
     return bt_error(t, r.transaction_id, why, len);
   }
-  bep15_encode_announce(r.transaction_id, static_cast<uint32_t>(t->opt.bt_interval_s), counts,
-                        t->bt_peers, &t->answer);
+  bep15_encode_announce(r.transaction_id, static_cast<uint32_t>(t->opt.bt_interval_s), ans.counts,
+                        ans.peers, &t->answer);
   return TRACKER_ANSWER;
 }
 

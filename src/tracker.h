@@ -107,9 +107,9 @@ struct Tracker {
   // BitTorrent swarms (BEP 15 on the UDP port, HTTP announce). Never null:
   // made with default limits here, again with the flags' at start-up.
   BtStore* bt = bt_store_new(BtLimits());
-  Bep15Request bt_req;               // reused for every BEP 15 datagram
-  std::vector<BtPeerAddr> bt_peers;  // an announce's sample, reused
-  uv_timer_t bt_sweep;               // expires silent BitTorrent peers, a bounded step at a time
+  Bep15Request bt_req;  // reused for every BEP 15 datagram
+  BtAnswer bt_answer;   // an announce's sample and counts, reused
+  uv_timer_t bt_sweep;  // expires silent BitTorrent peers, a bounded step at a time
   bool bt_sweep_open = false;
 
   Tracker() = default;
