@@ -1350,8 +1350,8 @@ static void http_bt_announce(void* ctx, const HttpRequest& req, HttpAnswer* a) {
   Tracker* t = static_cast<Tracker*>(ctx);
   t->now = static_cast<int64_t>(uv_now(t->loop));
   a->content_type = "text/plain";
-  bt_http_announce(t->bt, tracker_bt_limits(t->opt), req.query, req.addr, t->now, &a->body,
-                   &t->bt_http);
+  bt_http_announce(t->bt, tracker_bt_limits(t->opt), BtHttpCall{req.query, req.addr, t->now},
+                   &a->body, &t->bt_http);
 }
 
 static void http_bt_scrape(void* ctx, const HttpRequest& req, HttpAnswer* a) {
