@@ -1170,10 +1170,10 @@ struct LogPrint {
   uv_work_t work;
   Tracker* t;
   bool (*match)(const std::string& line, void* ctx);
-  std::string name;  // file_logs: the file name
-  std::string cmd;   // the console command, for its failure line
-  bool say_missing;  // file_logs: "File name does not exist." when nothing matched
-  int result = 0;    // lines printed, or -errno
+  std::string name;     // file_logs: the file name
+  std::string cmd;      // the console command, for its failure line
+  const char* if_none;  // printed when no line matched (null: nothing)
+  int result = 0;       // lines printed, or -errno
 };
 
 static void on_console_line(void* ctx, const std::string& line, bool too_long);
@@ -1188,7 +1188,7 @@ static void log_print_done(uv_work_t* w, int) {
   Tracker* t = job->t;
   if (job->result < 0)
     out_fail(job->cmd, "cannot read " + t->log.path + ": " + uv_strerror(job->result));
-  if (job->result == 0 && job->say_missing) out_line("File name does not exist.");
+  if (job->result == 0 && job->if_none != nullptr) out_line("%s", job->if_none);
   out_flush();
   t->printing = nullptr;
   delete job;
@@ -1200,8 +1200,10 @@ static void log_print_done(uv_work_t* w, int) {
   }
 }
 
+// Prints the log lines that match (all when match is null) off the loop, and
+// if_none (when not null) if none did.
 static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std::string&, void*),
-                            const std::string& name, bool say_missing) {
+                            const std::string& name, const char* if_none) {
   log_flush(&t->log);
   out_flush();
   LogPrint* job = new LogPrint;
@@ -1210,7 +1212,7 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
   job->match = match;
   job->name = name;
   job->cmd = name.empty() ? cmd : std::string(cmd) + " " + name;
-  job->say_missing = say_missing;
+  job->if_none = if_none;
   t->printing = job;
   if (uv_queue_work(t->loop, &job->work, log_print_work, log_print_done) != 0) {
     log_print_work(&job->work);  // no thread pool: read it here
@@ -1221,12 +1223,12 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
 static int cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
-  log_print_start(t, "logs request", nullptr, std::string(), false);
+  log_print_start(t, "logs request", nullptr, std::string(), nullptr);
   return 0;
 }
 
 static int cmd_all_logs(void* owner, const std::vector<std::string>&) {
-  log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), false);
+  log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), nullptr);
   return 0;
 }
 
@@ -1236,7 +1238,7 @@ static int cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
-  log_print_start(t, "file_logs", line_is_about, name, true);
+  log_print_start(t, "file_logs", line_is_about, name, "File name does not exist.");
   return 0;
 }
 
