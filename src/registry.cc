@@ -426,12 +426,15 @@ static std::vector<uint32_t> cids_with_prefix(const Registry* reg, const std::st
   return found;
 }
 
-// Picks up to `want` live holders from `groups` (holder lists, in order) into
-// `out`. Few holders: all of them, in order. Many: random positions, so the work
-// is bounded by `want` however many holders there are.
-static void pick_sources(Registry* reg, const std::vector<const std::vector<RegHolder>*>& groups,
-                         uint32_t exclude, size_t want, int64_t now,
+// Picks up to ask.want live holders (never ask.exclude) from the chosen
+// content's holder lists (reg->group_scratch, in order) into `out`. Few
+// holders: all of them, in order. Many: random positions, so the work is
+// bounded by `want` however many holders there are.
+static void pick_sources(Registry* reg, const RegAsk& ask, int64_t now,
                          std::vector<ProtoSourceRef>* out) {
+  const std::vector<const std::vector<RegHolder>*>& groups = reg->group_scratch;
+  uint32_t exclude = ask.exclude;
+  size_t want = ask.want;
   size_t total = 0;
   for (const std::vector<RegHolder>* g : groups)
     total += g->size();
@@ -600,7 +603,7 @@ void reg_sources(Registry* reg, const RegAsk& ask, int64_t now, std::vector<Prot
     info->size = content_size(reg, *ch.content);
     info->cid = cid_hex(reg, ch.cid);
   }
-  pick_sources(reg, reg->group_scratch, ask.exclude, ask.want, now, out);
+  pick_sources(reg, ask, now, out);
 }
 
 size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid) {

@@ -237,7 +237,8 @@ static void swarm_complete(Swarm* s) {
   swarm_close_fds(s);
   s->pending++;
   swarm_end(s, 0, "");
-  int r = place_download(s->loop, s->part_path, s->final_path, s->opt.name, swarm_on_placed, s);
+  int r = place_download(s->loop, PlaceFile{s->part_path, s->final_path, s->opt.name},
+                         swarm_on_placed, s);
   if (r != 0)
     swarm_on_placed(s, r, std::string("cannot move the download into place: ") + uv_strerror(r));
 }

@@ -660,13 +660,12 @@ static int run_action(Tracker* t, Call* c, const TrackerAction* act) {
   return TRACKER_ANSWER;
 }
 
-// A join that needs a probe of the id's holder: it waits for one (TRACKER_WAIT,
-// or TRACKER_PROBE with *probe_id set to start one), or is refused at once.
-static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len,
-                      std::string* probe_id) {
+// A join (counted under action `index`) that needs a probe of c->probe_id's
+// holder: it waits for one (TRACKER_WAIT, or TRACKER_PROBE: start one), or is
+// refused at once.
+static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len) {
   std::string why;
   int r = probe_wait(t, *c, data, len, &why);
-  if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c->probe_id;
   if (r != TRACKER_ANSWER) {
     // Counted when it is handled again, once the probe has finished.
     stats_uncount(&t->stats, index);
@@ -700,7 +699,8 @@ static int handle(Tracker* t, const char* data, size_t len, const Sender& from,
   stats_request(&t->stats, index, t->now);
   int r = run_action(t, &c, act);
   if (r == TRACKER_PROBE) {
-    r = join_waits(t, &c, index, data, len, probe_id);
+    r = join_waits(t, &c, index, data, len);
+    if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
     if (r != TRACKER_ANSWER) return r;
   }
   if (c.reply.kind == ProtoReply::ERROR) t->stats.refusals[c.refusal]++;
