@@ -517,11 +517,11 @@ static int probe_wait(Tracker* t, const Call& c, const char* data, size_t len, s
   return r;
 }
 
-int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
+int tracker_handle(Tracker* t, const std::string& datagram, const char* ip, int port,
                    std::string* probe_id) {
   uint32_t ip_n = 0;
   inet_pton(AF_INET, ip, &ip_n);
-  return handle(t, data, len, Sender{ip, ip_n, port}, probe_id);
+  return handle(t, datagram.data(), datagram.size(), Sender{ip, ip_n, port}, probe_id);
 }
 
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,

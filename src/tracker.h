@@ -136,10 +136,11 @@ enum ProbeVerdict {
 
 // Sets a random token key (tests may call it to get a tracker without a loop).
 void tracker_init_key(Tracker* t);
-// Handles one datagram from ip:port. No sockets: used by the UDP callback and by
-// tests. TRACKER_PROBE leaves in *probe_id the id whose holder must be checked;
-// the datagram then waits in t->waiting (as it does for TRACKER_WAIT).
-int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
+// Handles one datagram from ip:port. No sockets: used by tests (the UDP
+// callback calls tracker_handle_from). TRACKER_PROBE leaves in *probe_id the id
+// whose holder must be checked; the datagram then waits in t->waiting (as it
+// does for TRACKER_WAIT).
+int tracker_handle(Tracker* t, const std::string& datagram, const char* ip, int port,
                    std::string* probe_id = nullptr);
 // The same for a datagram from a socket address (what the UDP callback calls).
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
