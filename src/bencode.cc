@@ -54,7 +54,6 @@ static bool bfail(BReader* r, const char* what) {
   return false;
 }
 
-// Digits up to `end` (exclusive of it), an optional '-' when negative_ok.
 // Decimal digits that fit an int64_t, without a leading zero.
 static bool read_digits(BReader* r, uint64_t* out) {
   size_t start = r->pos;

@@ -248,18 +248,18 @@ static void bt_http_refuse(const std::string& why, std::string* body, BtHttpCoun
   counts->failures++;
 }
 
-void bt_http_announce(BtStore* s, const BtLimits& lim, const std::string& query, uint32_t ip,
-                      int64_t now_ms, std::string* body, BtHttpCounts* counts) {
+void bt_http_announce(BtStore* s, const BtLimits& lim, const BtHttpCall& call, std::string* body,
+                      BtHttpCounts* counts) {
   BtHttpAnnounce req;
   std::string why;
   body->clear();
-  if (!bt_http_parse_announce(query, &req, &why)) return bt_http_refuse(why, body, counts);
-  req.a.ip = ip;
-  std::vector<BtPeerAddr> peers;
-  BtCounts c;
-  const char* refused = "refused";
-  if (bt_announce(s, req.a, now_ms, &peers, &c, &refused) != 0)
-    return bt_http_refuse(refused, body, counts);
+  if (!bt_http_parse_announce(call.query, &req, &why)) return bt_http_refuse(why, body, counts);
+  req.a.ip = call.ip;
+  BtAnswer ans;
+  if (bt_announce(s, req.a, call.now_ms, &ans) != 0)
+    return bt_http_refuse(ans.why != nullptr ? ans.why : "refused", body, counts);
+  const std::vector<BtPeerAddr>& peers = ans.peers;
+  const BtCounts& c = ans.counts;
   std::string compact;
   compact.reserve(peers.size() * 6);
   for (const BtPeerAddr& p : peers) {

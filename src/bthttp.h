@@ -54,10 +54,15 @@ struct BtHttpCounts {
   uint64_t failures = 0;   // answered with a failure reason
 };
 
-// Handles GET /announce?query from IPv4 address ip (network order) at now_ms:
-// fills *body with the bencoded answer and counts it in *counts.
-void bt_http_announce(BtStore* s, const BtLimits& lim, const std::string& query, uint32_t ip,
-                      int64_t now_ms, std::string* body, BtHttpCounts* counts);
+// One GET /announce: its query string, from IPv4 address ip (network order), at now_ms.
+struct BtHttpCall {
+  const std::string& query;
+  uint32_t ip;
+  int64_t now_ms;
+};
+// Handles an announce: fills *body with the bencoded answer and counts it in *counts.
+void bt_http_announce(BtStore* s, const BtLimits& lim, const BtHttpCall& call, std::string* body,
+                      BtHttpCounts* counts);
 // Handles GET /scrape?query the same way.
 void bt_http_scrape(const BtStore* s, const std::string& query, std::string* body,
                     BtHttpCounts* counts);

@@ -338,10 +338,13 @@ static void peer_seen(Swarm& w, BtPeer& p, const BtAnnounce& a, uint16_t now_u) 
   p.tag = peer_tag(a) | (seeder ? 1u : 0u);
 }
 
-int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
-                BtCounts* counts, const char** why) {
+int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, BtAnswer* out) {
+  std::vector<BtPeerAddr>* peers = &out->peers;
+  BtCounts* counts = &out->counts;
+  const char** why = &out->why;
   peers->clear();
   *counts = BtCounts();
+  *why = nullptr;
   uint16_t now_u = static_cast<uint16_t>(now_ms / kSeenUnitMs);
   bool stop = a.event == BT_EVENT_STOPPED;
   uint32_t slot = index_find(s, a.info_hash);

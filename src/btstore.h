@@ -46,11 +46,16 @@ struct BtLimits {
 struct BtStore;
 BtStore* bt_store_new(const BtLimits& lim);
 void bt_store_free(BtStore* s);
-// Records the announce (stopped: removes the peer) and fills up to numwant peers of
-// the swarm other than the announcer (random sample) and the swarm's counts.
-// Returns 0, or -1 with *why ("the tracker is full", ...) when a cap refuses a new entry.
-int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, std::vector<BtPeerAddr>* peers,
-                BtCounts* counts, const char** why);
+// What an announce gets back (reused between announces, it keeps its buffer).
+struct BtAnswer {
+  std::vector<BtPeerAddr> peers;  // up to numwant of the swarm, never the announcer
+  BtCounts counts;                // the swarm's
+  const char* why = nullptr;      // why it was refused, when it was
+};
+// Records the announce (stopped: removes the peer) and fills out->peers (a
+// random sample) and out->counts. Returns 0, or -1 with out->why ("the tracker
+// is full", ...) when a cap refuses a new entry.
+int bt_announce(BtStore* s, const BtAnnounce& a, int64_t now_ms, BtAnswer* out);
 // Counts of one swarm (zeros when unknown).
 void bt_scrape(const BtStore* s, const BtHash& h, BtCounts* counts);
 // Expires peers silent for 2 intervals, visiting at most max_slots entries per call (the

@@ -114,7 +114,8 @@ static void fetch_on_hashed(void* ctx, int status, const Manifest* m, const std:
   }
   f->manifest = *m;
   f->manifest.name = f->opt.name;
-  int r = place_download(f->loop, f->tmp_path, f->final_path, f->opt.name, fetch_on_placed, f);
+  int r = place_download(f->loop, PlaceFile{f->tmp_path, f->final_path, f->opt.name},
+                         fetch_on_placed, f);
   if (r != 0) {
     fetch_fail(f, r, std::string("cannot move the download into place: ") + uv_strerror(r));
     return;

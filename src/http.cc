@@ -177,8 +177,8 @@ static void conn_route(HttpConn* c) {
   if (q != std::string::npos) req.query = c->url.substr(q + 1);
   req.addr = c->addr;
   bool method_known = false, path_known = false;
-  for (size_t i = 0; i < s->n_routes; i++) {
-    const HttpRoute& r = s->routes[i];
+  for (size_t i = 0; i < s->routes.n; i++) {
+    const HttpRoute& r = s->routes.rows[i];
     bool m = strcmp(r.method, req.method) == 0, p = req.path == r.path;
     if (m && p) {
       HttpAnswer a;
@@ -340,10 +340,9 @@ static void on_connection(uv_stream_t* server, int status) {
  * ------------------------------------------------------------------------- */
 
 int http_start(HttpServer* s, uv_loop_t* loop, const struct sockaddr_in* addr,
-               const HttpRoute* routes, size_t n_routes, void* ctx) {
+               const HttpRoutes& routes, void* ctx) {
   s->loop = loop;
   s->routes = routes;
-  s->n_routes = n_routes;
   s->ctx = ctx;
   uv_tcp_init(loop, &s->tcp);
   s->tcp.data = s;

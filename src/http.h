@@ -37,14 +37,19 @@ struct HttpRoute {
   HttpHandler handler;
 };
 
+// A route table: its rows, matched in order.
+struct HttpRoutes {
+  const HttpRoute* rows = nullptr;
+  size_t n = 0;
+};
+
 struct HttpConn;
 
 struct HttpServer {
   uv_loop_t* loop = nullptr;
   uv_tcp_t tcp;
   bool open = false;
-  const HttpRoute* routes = nullptr;
-  size_t n_routes = 0;
+  HttpRoutes routes;
   void* ctx = nullptr;
   std::list<HttpConn*> conns;                     // open connections, oldest first
   std::unordered_map<uint32_t, size_t> per_addr;  // open connections by IPv4 address
@@ -54,7 +59,7 @@ struct HttpServer {
 
 // Listens on addr and answers from routes (which must outlive the server).
 int http_start(HttpServer* s, uv_loop_t* loop, const struct sockaddr_in* addr,
-               const HttpRoute* routes, size_t n_routes, void* ctx);
+               const HttpRoutes& routes, void* ctx);
 // The port it listens on (after a start on port 0), or -1.
 int http_port(const HttpServer* s);
 // Stops listening and closes every connection.

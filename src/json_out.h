@@ -1,6 +1,6 @@
 // Writing JSON text: the one writer of the control plane's requests and
 // answers (proto.cc). The caller sizes a string for the worst case first
-// (json_str_bound, json_num_bound), writes through a plain pointer with no
+// (json_str_bound, kJsonNumBound), writes through a plain pointer with no
 // checks per byte, then cuts the string to what was written (json_end).
 #pragma once
 

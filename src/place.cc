@@ -68,8 +68,10 @@ int place_check_space(const std::string& dir, uint64_t need, std::string* err) {
   return UV_ENOSPC;
 }
 
-int place_download(uv_loop_t* loop, const std::string& tmp_path, const std::string& final_path,
-                   const std::string& name, PlaceCb cb, void* ctx) {
+int place_download(uv_loop_t* loop, const PlaceFile& file, PlaceCb cb, void* ctx) {
+  const std::string& tmp_path = file.tmp_path;
+  const std::string& final_path = file.final_path;
+  const std::string& name = file.name;
   if (chmod(tmp_path.c_str(), app_file_mode()) != 0) return uv_translate_sys_error(errno);
   Place* p = new Place;
   p->tmp_path = tmp_path;

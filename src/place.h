@@ -21,6 +21,12 @@ typedef void (*PlaceCb)(void* ctx, int status, const std::string& err);
 // another negative error when dir cannot be asked. Blocking: one statvfs.
 int place_check_space(const std::string& dir, uint64_t need, std::string* err);
 
+// The file to place: its temporary path, its final path, and its name (for err).
+struct PlaceFile {
+  const std::string& tmp_path;
+  const std::string& final_path;
+  const std::string& name;
+};
+
 // Returns 0 (cb runs later, once) or a negative error (cb never runs).
-int place_download(uv_loop_t* loop, const std::string& tmp_path, const std::string& final_path,
-                   const std::string& name, PlaceCb cb, void* ctx);
+int place_download(uv_loop_t* loop, const PlaceFile& file, PlaceCb cb, void* ctx);

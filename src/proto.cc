@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -481,8 +482,16 @@ void proto_encode_request(const ProtoRequest& req, std::string* out) {
 // "peers" entry (the rest). E.g., after the two bytes,
 // {"peer_id":"p7","ip":"10.0.0.1","port":6881,"complete":["10.0.0.1",6881]
 static constexpr size_t kBlobHead = 2;
+// The most bytes a blob takes besides its peer id: the head, the keys and
+// punctuation, and the address and port twice.
+static constexpr size_t kBlobFixedBound = kBlobHead + 64 + 2 * 32;
+// A peer id the decoder accepts makes a blob whose lengths fit the head and
+// ProtoSourceRef::len.
+static_assert(kBlobFixedBound + json_str_bound(kMaxPeerIdBytes) <= UINT16_MAX,
+              "a blob's length fits in 16 bits");
 
 void proto_source_blob(const std::string& peer_id, uint32_t ip, int port, std::string* out) {
+  assert(peer_id.size() <= kMaxPeerIdBytes && "a peer id the decoder accepts");
   char ip_port[32];  // "a.b.c.d",port
   JsonOut a{ip_port};
   json_char(&a, '"');
@@ -492,7 +501,7 @@ void proto_source_blob(const std::string& peer_id, uint32_t ip, int port, std::s
   json_char(&a, ',');
   json_int(&a, port);
   size_t ip_port_len = static_cast<size_t>(a.p - ip_port);
-  size_t bound = kBlobHead + 64 + json_str_bound(peer_id.size()) + 2 * ip_port_len;
+  size_t bound = kBlobFixedBound + json_str_bound(peer_id.size());
   JsonOut o = json_begin(out, bound);
   o.p += kBlobHead;
   JSON_LIT(&o, "{\"peer_id\":");
@@ -580,10 +589,10 @@ void proto_encode_error(const std::string& message, std::string* out) {
 
 // The most bytes encode_extended writes for a reply listing k sources and kc contents.
 static size_t extended_bound(const ProtoReply& reply, size_t k, size_t kc) {
-  size_t bound =
-      256 + 6 * (reply.message.size() + reply.token.size() + reply.cid.size() + reply.name.size());
-  for (size_t i = 0; i < kc; i++)
-    bound += 128 + reply.contents[i].cid.size();
+  size_t bound = 256 + json_str_bound(reply.message.size()) + json_str_bound(reply.token.size()) +
+                 json_str_bound(reply.cid.size()) + json_str_bound(reply.name.size());
+  for (size_t i = 0; i < kc; i++)  // the keys, three numbers and the id, escaped
+    bound += 128 + json_str_bound(reply.contents[i].cid.size());
   if (reply.kind == ProtoReply::PEERS) {
     for (size_t i = 0; i < k; i++)
       bound += 8 + reply.sources[i].len;  // two commas, "false}"

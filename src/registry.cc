@@ -284,25 +284,39 @@ static void keep_blob(RegPeer* p, const std::string& blob) {
   p->blob_len = static_cast<uint16_t>(blob.size());
 }
 
+// How a join stands to what the registry holds for its id.
+enum JoinKind {
+  JOIN_SAME,       // the peer as registered: it keeps what it holds
+  JOIN_NEW,        // an id not registered
+  JOIN_MOVED,      // another address or TCP port: it holds only what it lists now
+  JOIN_RESTARTED,  // the same address from another UDP port: likewise
+};
+
 // Places a joining peer: a new slot for a new id, its files dropped for one
 // that starts anew. Returns its slot.
-static uint32_t join_place(Registry* reg, uint32_t ps, const RegJoin& j, bool moved,
-                           bool restarted) {
-  if (ps == kRegNone) {
-    ps = slot_new(&reg->peers, &reg->free_peers);
-    RegPeer& p = reg->peers[ps];
-    p.id = &reg->peer_ids.emplace(j.id, ps).first->first;
-    p.ip = j.ip;
-    p.tcp_port = static_cast<uint16_t>(j.tcp_port);
-    ip_ids_add(reg, j.ip, +1);
-  } else if (restarted) {
-    drop_files(reg, ps);
-  } else if (moved) {
-    drop_files(reg, ps);
-    ip_ids_add(reg, reg->peers[ps].ip, -1);
-    ip_ids_add(reg, j.ip, +1);
-    reg->peers[ps].ip = j.ip;
-    reg->peers[ps].tcp_port = static_cast<uint16_t>(j.tcp_port);
+static uint32_t join_place(Registry* reg, uint32_t ps, const RegJoin& j, JoinKind kind) {
+  switch (kind) {
+    case JOIN_NEW: {
+      ps = slot_new(&reg->peers, &reg->free_peers);
+      RegPeer& p = reg->peers[ps];
+      p.id = &reg->peer_ids.emplace(j.id, ps).first->first;
+      p.ip = j.ip;
+      p.tcp_port = static_cast<uint16_t>(j.tcp_port);
+      ip_ids_add(reg, j.ip, +1);
+      break;
+    }
+    case JOIN_RESTARTED:
+      drop_files(reg, ps);
+      break;
+    case JOIN_MOVED:
+      drop_files(reg, ps);
+      ip_ids_add(reg, reg->peers[ps].ip, -1);
+      ip_ids_add(reg, j.ip, +1);
+      reg->peers[ps].ip = j.ip;
+      reg->peers[ps].tcp_port = static_cast<uint16_t>(j.tcp_port);
+      break;
+    case JOIN_SAME:
+      break;
   }
   return ps;
 }
@@ -318,8 +332,12 @@ int reg_join(Registry* reg, const RegJoin& j, int64_t now) {
   bool restarted =
       ps != kRegNone && !moved && reg->peers[ps].extended && reg->peers[ps].udp_port != j.udp_port;
   if (!join_fits(reg, ps, j.ip, moved || restarted, j.files)) return REG_FULL;
-  bool changed = ps == kRegNone || moved || restarted;
-  ps = join_place(reg, ps, j, moved, restarted);
+  JoinKind kind = ps == kRegNone ? JOIN_NEW
+                  : moved        ? JOIN_MOVED
+                  : restarted    ? JOIN_RESTARTED
+                                 : JOIN_SAME;
+  bool changed = kind != JOIN_SAME;
+  ps = join_place(reg, ps, j, kind);
   RegPeer& p = reg->peers[ps];
   if (changed) keep_blob(&p, j.blob);
   p.udp_port = static_cast<uint16_t>(j.udp_port);
@@ -426,12 +444,15 @@ static std::vector<uint32_t> cids_with_prefix(const Registry* reg, const std::st
   return found;
 }
 
-// Picks up to `want` live holders from `groups` (holder lists, in order) into
-// `out`. Few holders: all of them, in order. Many: random positions, so the work
-// is bounded by `want` however many holders there are.
-static void pick_sources(Registry* reg, const std::vector<const std::vector<RegHolder>*>& groups,
-                         uint32_t exclude, size_t want, int64_t now,
+// Picks up to ask.want live holders (never ask.exclude) from the chosen
+// content's holder lists (reg->group_scratch, in order) into `out`. Few
+// holders: all of them, in order. Many: random positions, so the work is
+// bounded by `want` however many holders there are.
+static void pick_sources(Registry* reg, const RegAsk& ask, int64_t now,
                          std::vector<ProtoSourceRef>* out) {
+  const std::vector<const std::vector<RegHolder>*>& groups = reg->group_scratch;
+  uint32_t exclude = ask.exclude;
+  size_t want = ask.want;
   size_t total = 0;
   for (const std::vector<RegHolder>* g : groups)
     total += g->size();
@@ -600,7 +621,7 @@ void reg_sources(Registry* reg, const RegAsk& ask, int64_t now, std::vector<Prot
     info->size = content_size(reg, *ch.content);
     info->cid = cid_hex(reg, ch.cid);
   }
-  pick_sources(reg, reg->group_scratch, ask.exclude, ask.want, now, out);
+  pick_sources(reg, ask, now, out);
 }
 
 size_t reg_other_contents(const Registry* reg, const std::string& file, const std::string& cid) {

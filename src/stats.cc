@@ -79,9 +79,10 @@ static void gauge(std::string* out, const char* name, const char* help, uint64_t
   text_appendf(out, "%s %" PRIu64 "\n", name, v);
 }
 
-void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, const StatsGauges& g,
+void stats_metrics_text(const Stats* s, const StatsActionNames& table, const StatsGauges& g,
                         int64_t now_ms, std::string* out) {
-  if (n >= kStatsMaxActions) n = kStatsMaxActions - 1;
+  const char* const* actions = table.names;
+  size_t n = table.n < kStatsMaxActions ? table.n : kStatsMaxActions - 1;
   header(out, "tt_requests_total", "counter", "Requests received, by action.");
   for (size_t a = 0; a < n; a++)
     labelled(out, "tt_requests_total", "action", actions[a], s->requests[a]);

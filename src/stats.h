@@ -47,7 +47,7 @@ struct StatsRate {
 
 struct Stats {
   int64_t started_ms = 0;                    // the loop clock at start
-  uint64_t requests[kStatsMaxActions] = {};  // by action table index; see stats_action
+  uint64_t requests[kStatsMaxActions] = {};  // by action table index; see stats_request
   uint64_t refusals[REF_COUNT] = {};         // error answers, by reason
   uint64_t probes_started = 0;
   uint64_t probes_ok = 0;                   // the holder's port accepted
@@ -95,11 +95,17 @@ struct StatsGauges {
   uint64_t bt_peers = 0;   // BitTorrent (info hash, peer) entries
 };
 
+// The names of the caller's actions, by action table index (n < kStatsMaxActions).
+struct StatsActionNames {
+  const char* const* names;
+  size_t n;
+};
+
 // Appends the Prometheus text exposition (format 0.0.4) of s and g to *out:
 // metrics named tt_..., each with # HELP and # TYPE. Action names come from the
-// caller's table (n of them, n < kStatsMaxActions); requests whose action is
-// not in the table are shown as action="other".
-void stats_metrics_text(const Stats* s, const char* const* actions, size_t n, const StatsGauges& g,
+// caller's table; requests whose action is not in the table are shown as
+// action="other".
+void stats_metrics_text(const Stats* s, const StatsActionNames& actions, const StatsGauges& g,
                         int64_t now_ms, std::string* out);
 
 // A label value escaped for the text format: \ as \\, " as \", newline as \n.

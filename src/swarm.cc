@@ -237,7 +237,8 @@ static void swarm_complete(Swarm* s) {
   swarm_close_fds(s);
   s->pending++;
   swarm_end(s, 0, "");
-  int r = place_download(s->loop, s->part_path, s->final_path, s->opt.name, swarm_on_placed, s);
+  int r = place_download(s->loop, PlaceFile{s->part_path, s->final_path, s->opt.name},
+                         swarm_on_placed, s);
   if (r != 0)
     swarm_on_placed(s, r, std::string("cannot move the download into place: ") + uv_strerror(r));
 }
@@ -626,15 +627,22 @@ static void expect_release(SwarmConn* c, const Expect& e) {
   }
 }
 
-// Marks in c->mine the pieces this source owes us already (or clears them):
-// the picks skip them (a fill costs the requests out, not the file's length).
-static void conn_mark_owed(SwarmConn* c, uint8_t v) {
+// Marks in c->mine the pieces this source owes us already: the picks skip
+// them. conn_clear_owed undoes it, with the pieces asked for meanwhile, so
+// that a fill costs the requests out, not the file's length.
+static void conn_mark_owed(SwarmConn* c) {
   std::vector<uint8_t>& mine = c->mine;
   if (mine.size() != c->sw->pieces) mine.assign(c->sw->pieces, 0);
   for (const Expect& e : c->expect) {
-    if (e.kind == EXPECT_PIECE || v == 0) mine[e.index] = v;
+    if (e.kind == EXPECT_PIECE) mine[e.index] = 1;
   }
-  if (c->body != nullptr) mine[c->body_index] = v;  // the piece being read now
+  if (c->body != nullptr) mine[c->body_index] = 1;  // the piece being read now
+}
+
+static void conn_clear_owed(SwarmConn* c) {
+  for (const Expect& e : c->expect)
+    c->mine[e.index] = 0;
+  if (c->body != nullptr) c->mine[c->body_index] = 0;
 }
 
 // Appends to out the request for piece i, offering the pieces of `want` in its
@@ -674,7 +682,7 @@ static void conn_fill(SwarmConn* c) {
   // Pieces still to be hashed or written bound what may be fetched: memory stays
   // bounded when the disk or the hashing is slower than the network.
   if (s->pending >= static_cast<int>(s->max_pending)) return;
-  conn_mark_owed(c, 1);
+  conn_mark_owed(c);
   std::string out;
   bool owed = c->inflight > 0 || c->body != nullptr;
   size_t depth = conn_depth(c);
@@ -689,7 +697,7 @@ static void conn_fill(SwarmConn* c) {
     if (c->nhas < s->pieces) want.clear();
     conn_ask_piece(c, static_cast<uint32_t>(i), &want, now, &out);
   }
-  conn_mark_owed(c, 0);
+  conn_clear_owed(c);
   bool asked = !out.empty();
   if (asked && !owed) c->due_ms = uv_now(s->loop);  // its first answer is due from now
   if (asked) conn_send(c, std::move(out));

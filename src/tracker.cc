@@ -477,16 +477,18 @@ bool tracker_probe_begin(Tracker* t, const std::string& id) {
   return t->waiting.count(id) == 0 && probe_book(t, id, 0, &why) == 0;
 }
 
-// A join that needs a probe of id's holder: it waits for a probe that runs
-// (once per sender address, a few per probe, kMaxWaitingBytes in all), or a new
-// one is booked (TRACKER_PROBE). Else TRACKER_ANSWER with *why to answer at once.
-static int probe_wait(Tracker* t, const std::string& id, const char* data, size_t len,
-                      uint32_t ip_n, int port, std::string* why) {
+// A join (the datagram data[0, len), from c's sender) that needs a probe of
+// c.probe_id's holder: it waits for a probe that runs (once per sender address,
+// a few per probe, kMaxWaitingBytes in all), or a new one is booked
+// (TRACKER_PROBE). Else TRACKER_ANSWER with *why to answer at once.
+static int probe_wait(Tracker* t, const Call& c, const char* data, size_t len, std::string* why) {
+  const std::string& id = c.probe_id;
+  uint32_t ip_n = c.ip_n;
   Waiter w;
   memset(&w.from, 0, sizeof w.from);
   w.from.sin_family = AF_INET;
   w.from.sin_addr.s_addr = ip_n;
-  w.from.sin_port = htons(static_cast<uint16_t>(port));
+  w.from.sin_port = htons(static_cast<uint16_t>(c.port));
   auto it = t->waiting.find(id);
   int r = TRACKER_WAIT;
   if (it != t->waiting.end()) {
@@ -515,11 +517,11 @@ static int probe_wait(Tracker* t, const std::string& id, const char* data, size_
   return r;
 }
 
-int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
+int tracker_handle(Tracker* t, const std::string& datagram, const char* ip, int port,
                    std::string* probe_id) {
   uint32_t ip_n = 0;
   inet_pton(AF_INET, ip, &ip_n);
-  return handle(t, data, len, Sender{ip, ip_n, port}, probe_id);
+  return handle(t, datagram.data(), datagram.size(), Sender{ip, ip_n, port}, probe_id);
 }
 
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,
@@ -571,13 +573,14 @@ static int bt_handle(Tracker* t, const uint8_t* d, size_t len, const Sender& fro
   }
   if (r.a.port == 0) return bt_error(t, r.transaction_id, "port 0", len);
   r.a.ip = ip_n;  // the sender's address, whatever the ip field says
-  BtCounts counts;
-  if (bt_announce(t->bt, r.a, t->now, &t->bt_peers, &counts, &why) != 0) {
+  BtAnswer& ans = t->bt_answer;
+  if (bt_announce(t->bt, r.a, t->now, &ans) != 0) {
+    why = ans.why != nullptr ? ans.why : "refused";
     log_refusal(t, ip, port, std::string("BitTorrent announce: ") + why);
     return bt_error(t, r.transaction_id, why, len);
   }
-  bep15_encode_announce(r.transaction_id, static_cast<uint32_t>(t->opt.bt_interval_s), counts,
-                        t->bt_peers, &t->answer);
+  bep15_encode_announce(r.transaction_id, static_cast<uint32_t>(t->opt.bt_interval_s), ans.counts,
+                        ans.peers, &t->answer);
   return TRACKER_ANSWER;
 }
 
@@ -657,13 +660,12 @@ static int run_action(Tracker* t, Call* c, const TrackerAction* act) {
   return TRACKER_ANSWER;
 }
 
-// A join that needs a probe of the id's holder: it waits for one (TRACKER_WAIT,
-// or TRACKER_PROBE with *probe_id set to start one), or is refused at once.
-static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len,
-                      std::string* probe_id) {
+// A join (counted under action `index`) that needs a probe of c->probe_id's
+// holder: it waits for one (TRACKER_WAIT, or TRACKER_PROBE: start one), or is
+// refused at once.
+static int join_waits(Tracker* t, Call* c, size_t index, const char* data, size_t len) {
   std::string why;
-  int r = probe_wait(t, c->probe_id, data, len, c->ip_n, c->port, &why);
-  if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c->probe_id;
+  int r = probe_wait(t, *c, data, len, &why);
   if (r != TRACKER_ANSWER) {
     // Counted when it is handled again, once the probe has finished.
     stats_uncount(&t->stats, index);
@@ -697,7 +699,8 @@ static int handle(Tracker* t, const char* data, size_t len, const Sender& from,
   stats_request(&t->stats, index, t->now);
   int r = run_action(t, &c, act);
   if (r == TRACKER_PROBE) {
-    r = join_waits(t, &c, index, data, len, probe_id);
+    r = join_waits(t, &c, index, data, len);
+    if (r == TRACKER_PROBE && probe_id != nullptr) *probe_id = c.probe_id;
     if (r != TRACKER_ANSWER) return r;
   }
   if (c.reply.kind == ProtoReply::ERROR) t->stats.refusals[c.refusal]++;
@@ -1100,7 +1103,7 @@ void tracker_metrics_text(Tracker* t, std::string* out) {
   g.uptime_s = static_cast<double>(t->now - t->stats.started_ms) / 1000;
   g.bt_swarms = bt_swarm_count(t->bt);
   g.bt_peers = bt_peer_count(t->bt);
-  stats_metrics_text(&t->stats, names, kActionCount, g, t->now, out);
+  stats_metrics_text(&t->stats, StatsActionNames{names, kActionCount}, g, t->now, out);
 }
 
 static void rows_html(const char* id, const char* const* columns, size_t n, const Rows& rows,
@@ -1167,10 +1170,10 @@ struct LogPrint {
   uv_work_t work;
   Tracker* t;
   bool (*match)(const std::string& line, void* ctx);
-  std::string name;  // file_logs: the file name
-  std::string cmd;   // the console command, for its failure line
-  bool say_missing;  // file_logs: "File name does not exist." when nothing matched
-  int result = 0;    // lines printed, or -errno
+  std::string name;     // file_logs: the file name
+  std::string cmd;      // the console command, for its failure line
+  const char* if_none;  // printed when no line matched (null: nothing)
+  int result = 0;       // lines printed, or -errno
 };
 
 static void on_console_line(void* ctx, const std::string& line, bool too_long);
@@ -1185,7 +1188,7 @@ static void log_print_done(uv_work_t* w, int) {
   Tracker* t = job->t;
   if (job->result < 0)
     out_fail(job->cmd, "cannot read " + t->log.path + ": " + uv_strerror(job->result));
-  if (job->result == 0 && job->say_missing) out_line("File name does not exist.");
+  if (job->result == 0 && job->if_none != nullptr) out_line("%s", job->if_none);
   out_flush();
   t->printing = nullptr;
   delete job;
@@ -1197,8 +1200,10 @@ static void log_print_done(uv_work_t* w, int) {
   }
 }
 
+// Prints the log lines that match (all when match is null) off the loop, and
+// if_none (when not null) if none did.
 static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std::string&, void*),
-                            const std::string& name, bool say_missing) {
+                            const std::string& name, const char* if_none) {
   log_flush(&t->log);
   out_flush();
   LogPrint* job = new LogPrint;
@@ -1207,7 +1212,7 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
   job->match = match;
   job->name = name;
   job->cmd = name.empty() ? cmd : std::string(cmd) + " " + name;
-  job->say_missing = say_missing;
+  job->if_none = if_none;
   t->printing = job;
   if (uv_queue_work(t->loop, &job->work, log_print_work, log_print_done) != 0) {
     log_print_work(&job->work);  // no thread pool: read it here
@@ -1218,12 +1223,12 @@ static void log_print_start(Tracker* t, const char* cmd, bool (*match)(const std
 static int cmd_logs_request(void* owner, const std::vector<std::string>&) {
   Tracker* t = static_cast<Tracker*>(owner);
   out_line("Logs from tracker.log:");
-  log_print_start(t, "logs request", nullptr, std::string(), false);
+  log_print_start(t, "logs request", nullptr, std::string(), nullptr);
   return 0;
 }
 
 static int cmd_all_logs(void* owner, const std::vector<std::string>&) {
-  log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), false);
+  log_print_start(static_cast<Tracker*>(owner), "all-logs", line_is_shared, std::string(), nullptr);
   return 0;
 }
 
@@ -1233,7 +1238,7 @@ static int cmd_file_logs(void* owner, const std::vector<std::string>& args) {
   std::string name = args[0];
   for (size_t i = 1; i < args.size(); i++)
     name += " " + args[i];
-  log_print_start(t, "file_logs", line_is_about, name, true);
+  log_print_start(t, "file_logs", line_is_about, name, "File name does not exist.");
   return 0;
 }
 
@@ -1347,8 +1352,8 @@ static void http_bt_announce(void* ctx, const HttpRequest& req, HttpAnswer* a) {
   Tracker* t = static_cast<Tracker*>(ctx);
   t->now = static_cast<int64_t>(uv_now(t->loop));
   a->content_type = "text/plain";
-  bt_http_announce(t->bt, tracker_bt_limits(t->opt), req.query, req.addr, t->now, &a->body,
-                   &t->bt_http);
+  bt_http_announce(t->bt, tracker_bt_limits(t->opt), BtHttpCall{req.query, req.addr, t->now},
+                   &a->body, &t->bt_http);
 }
 
 static void http_bt_scrape(void* ctx, const HttpRequest& req, HttpAnswer* a) {
@@ -1371,7 +1376,8 @@ static int tracker_http_start(Tracker* t) {
   struct sockaddr_in addr;
   int r = uv_ip4_addr(t->opt.http_ip.c_str(), t->opt.http_port, &addr);
   if (r == 0)
-    r = http_start(&t->http, t->loop, &addr, kRoutes, sizeof kRoutes / sizeof kRoutes[0], t);
+    r = http_start(&t->http, t->loop, &addr,
+                   HttpRoutes{kRoutes, sizeof kRoutes / sizeof kRoutes[0]}, t);
   if (r != 0) {
     fprintf(stderr, "tt tracker: cannot listen for HTTP on %s:%d: %s\n",
             out_sanitize(t->opt.http_ip).c_str(), t->opt.http_port, uv_strerror(r));

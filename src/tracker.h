@@ -107,9 +107,9 @@ struct Tracker {
   // BitTorrent swarms (BEP 15 on the UDP port, HTTP announce). Never null:
   // made with default limits here, again with the flags' at start-up.
   BtStore* bt = bt_store_new(BtLimits());
-  Bep15Request bt_req;               // reused for every BEP 15 datagram
-  std::vector<BtPeerAddr> bt_peers;  // an announce's sample, reused
-  uv_timer_t bt_sweep;               // expires silent BitTorrent peers, a bounded step at a time
+  Bep15Request bt_req;  // reused for every BEP 15 datagram
+  BtAnswer bt_answer;   // an announce's sample and counts, reused
+  uv_timer_t bt_sweep;  // expires silent BitTorrent peers, a bounded step at a time
   bool bt_sweep_open = false;
 
   Tracker() = default;
@@ -136,10 +136,11 @@ enum ProbeVerdict {
 
 // Sets a random token key (tests may call it to get a tracker without a loop).
 void tracker_init_key(Tracker* t);
-// Handles one datagram from ip:port. No sockets: used by the UDP callback and by
-// tests. TRACKER_PROBE leaves in *probe_id the id whose holder must be checked;
-// the datagram then waits in t->waiting (as it does for TRACKER_WAIT).
-int tracker_handle(Tracker* t, const char* data, size_t len, const char* ip, int port,
+// Handles one datagram from ip:port. No sockets: used by tests (the UDP
+// callback calls tracker_handle_from). TRACKER_PROBE leaves in *probe_id the id
+// whose holder must be checked; the datagram then waits in t->waiting (as it
+// does for TRACKER_WAIT).
+int tracker_handle(Tracker* t, const std::string& datagram, const char* ip, int port,
                    std::string* probe_id = nullptr);
 // The same for a datagram from a socket address (what the UDP callback calls).
 int tracker_handle_from(Tracker* t, const char* data, size_t len, const struct sockaddr_in* from,

@@ -212,8 +212,10 @@ TEST_CASE("announces are answered with compact peers and counts", "[bthttp]") {
   std::string h = hash_of('h'), body;
   uint32_t seeder_ip = inet_addr("10.1.2.3"), leecher_ip = inet_addr("10.9.8.7");
 
-  bt_http_announce(s, lim, announce_query(h, std::string(20, 's'), "&port=6881&left=0"), seeder_ip,
-                   1000, &body, &counts);
+  bt_http_announce(
+      s, lim,
+      BtHttpCall{announce_query(h, std::string(20, 's'), "&port=6881&left=0"), seeder_ip, 1000},
+      &body, &counts);
   BValue v = decoded(body);
   CHECK(v.get("complete")->i == 1);
   CHECK(v.get("incomplete")->i == 0);
@@ -221,8 +223,11 @@ TEST_CASE("announces are answered with compact peers and counts", "[bthttp]") {
   CHECK(v.get("min interval")->i == 567);
   CHECK(v.get("peers")->s.empty());  // the announcer is not its own peer
 
-  bt_http_announce(s, lim, announce_query(h, std::string(20, 'l'), "&port=51413&left=99&compact=1"),
-                   leecher_ip, 2000, &body, &counts);
+  bt_http_announce(
+      s, lim,
+      BtHttpCall{announce_query(h, std::string(20, 'l'), "&port=51413&left=99&compact=1"),
+                 leecher_ip, 2000},
+      &body, &counts);
   v = decoded(body);
   CHECK(v.get("complete")->i == 1);
   CHECK(v.get("incomplete")->i == 1);
@@ -230,8 +235,10 @@ TEST_CASE("announces are answered with compact peers and counts", "[bthttp]") {
   CHECK(v.get("peers")->s == std::string("\x0a\x01\x02\x03\x1a\xe1", 6));  // 10.1.2.3:6881
   CHECK(counts.announces == 2);
 
-  bt_http_announce(s, lim, announce_query(h, std::string(20, 'l'), "&port=0&left=99"), leecher_ip,
-                   3000, &body, &counts);
+  bt_http_announce(
+      s, lim,
+      BtHttpCall{announce_query(h, std::string(20, 'l'), "&port=0&left=99"), leecher_ip, 3000},
+      &body, &counts);
   CHECK(failure_of(body) == "port must be a number from 1 to 65535");
   CHECK(counts.failures == 1);
   CHECK(bt_peer_count(s) == 2);  // a refused announce changes nothing
@@ -254,9 +261,11 @@ TEST_CASE("announces are answered with compact peers and counts", "[bthttp]") {
   CHECK(counts.scrapes == 1);
 
   // Stopped: the leecher leaves the swarm.
-  bt_http_announce(s, lim,
-                   announce_query(h, std::string(20, 'l'), "&port=51413&left=99&event=stopped"),
-                   leecher_ip, 4000, &body, &counts);
+  bt_http_announce(
+      s, lim,
+      BtHttpCall{announce_query(h, std::string(20, 'l'), "&port=51413&left=99&event=stopped"),
+                 leecher_ip, 4000},
+      &body, &counts);
   bt_http_scrape(s, "info_hash=" + pct(h), &body, &counts);
   v = decoded(body);
   CHECK(v.get("files")->get(h)->get("incomplete")->i == 0);

@@ -50,7 +50,7 @@ TEST_CASE("http: a client that half-closes after its request gets the whole answ
   HttpServer s;
   struct sockaddr_in addr;
   uv_ip4_addr("127.0.0.1", 0, &addr);
-  REQUIRE(http_start(&s, &loop, &addr, kBigRoutes, 1, nullptr) == 0);
+  REQUIRE(http_start(&s, &loop, &addr, HttpRoutes{kBigRoutes, 1}, nullptr) == 0);
   addr.sin_port = htons(static_cast<uint16_t>(http_port(&s)));
 
   HalfCloseClient c;

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "../request_equal.h"
+#include "limits.h"
 #include "proto.h"
+#include "rapidjson/document.h"
 
 static std::string& err_sink() {
   static std::string e;
@@ -330,6 +332,53 @@ TEST_CASE("proto: extended answers escape what JSON requires", "[proto]") {
   CHECK(out == "{\"status\":\"ok\",\"v\":1,\"size\":0,\"id\":\"" + std::string(64, 'a') +
                    "\",\"peers\":[],\"sources\":[{\"peer_id\":\"p\\\"1\",\"ip\":\"10.200.3.45\","
                    "\"port\":65535,\"complete\":false}]}");
+}
+
+// An extended PEERS answer with every string at its longest and every byte
+// escaped (\u0001 is 6 bytes): the writer sizes its buffer for this before
+// writing unchecked, and json_end asserts that it stayed within.
+static void encode_escaped(bool with_sources, std::string* out) {
+  ProtoRequest req;
+  req.extended = true;
+  req.seq = UINT64_MAX;
+  req.fields |= FLD_SEQ;
+  ProtoReply reply;
+  reply.kind = ProtoReply::PEERS;
+  reply.interval = INT32_MAX;
+  reply.token = std::string(32, '\x01');
+  reply.size = INT64_MAX;
+  reply.cid = std::string(64, '\x01');
+  reply.name = std::string(255, '\x01');
+  reply.others = INT64_MIN;
+  std::vector<std::string> blobs(with_sources ? kMaxNumwant : 0);
+  for (std::string& b : blobs) {
+    proto_source_blob(std::string(kMaxPeerIdBytes, '\x01'), 0xffffffffu, 65535, &b);
+    reply.sources.push_back(proto_source_ref(b, 65535, true));
+  }
+  for (size_t i = 0; i < kMaxContentsListed; i++) {
+    ProtoContent c;
+    c.cid = std::string(64, '\x01');
+    c.size = c.holders = c.first_seen = INT64_MIN;
+    reply.contents.push_back(c);
+  }
+  reply.contents_total = INT64_MAX;
+  proto_encode_reply(reply, req, SIZE_MAX, out);
+}
+
+TEST_CASE("proto: an extended answer fits its size bound whatever bytes its strings hold",
+          "[proto]") {
+  for (bool with_sources : {false, true}) {
+    std::string out;
+    encode_escaped(with_sources, &out);
+    rapidjson::Document d;
+    d.Parse(out.data(), out.size());
+    REQUIRE_FALSE(d.HasParseError());
+    CHECK(d["contents"].Size() == kMaxContentsListed);
+    CHECK(d["contents"][0]["id"].GetStringLength() == 64);
+    CHECK(d["name"].GetStringLength() == 255);
+    CHECK(d["sources"].Size() == (with_sources ? static_cast<size_t>(kMaxNumwant) : 0));
+    if (with_sources) CHECK(d["sources"][0]["peer_id"].GetStringLength() == kMaxPeerIdBytes);
+  }
 }
 
 TEST_CASE("proto: IPv4 addresses format as inet_pton reads them", "[proto]") {

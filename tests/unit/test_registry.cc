@@ -226,6 +226,31 @@ TEST_CASE("registry: a source's blob is kept whole, short in the record or long 
                                              expect_blob(long_id, "127.0.0.1", 3003)});
 }
 
+TEST_CASE("registry: blobs on both sides of the inline size are listed whole", "[registry]") {
+  // Ids of every length up to the longest, plain and with every byte escaped
+  // (6 bytes each): blob lengths from a few dozen bytes past the inline space
+  // to the longest a peer id can make, crossing kRegBlobInline one by one.
+  for (char c : {'x', '\x01'}) {
+    Registry reg;
+    std::set<std::string> want;
+    bool at_inline = false;
+    for (size_t n = 1; n <= kMaxPeerIdBytes; n++) {
+      std::string id(n, c), blob;
+      proto_source_blob(id, ipv4("255.255.255.255"), 65535, &blob);
+      at_inline = at_inline || blob.size() == kRegBlobInline;
+      want.insert(blob);
+      REQUIRE(join_from(reg, id, "255.255.255.255", 65535, 5000, {"a"}, false, 0) == REG_OK);
+    }
+    if (c == 'x') CHECK(at_inline);
+    std::vector<ProtoSourceRef> out;
+    reg_sources(&reg, RegAsk{"a", kByName, kRegNone, 1000}, 0, &out, nullptr);
+    std::set<std::string> got;
+    for (const ProtoSourceRef& s : out)
+      got.insert(std::string(s.blob, s.len));
+    CHECK(got == want);
+  }
+}
+
 TEST_CASE("registry: what a join stores is what an answer lists", "[registry]") {
   Registry reg;
   const std::string long_id(60, 'L');  // kept apart from the record

@@ -58,7 +58,7 @@ TEST_CASE("stats: the metrics text has HELP and TYPE lines and escaped labels", 
   g.resident_bytes = 12345;
   g.uptime_s = 1.5;
   std::string text;
-  stats_metrics_text(s, actions, 2, g, 1000, &text);
+  stats_metrics_text(s, StatsActionNames{actions, 2}, g, 1000, &text);
   CHECK(has(text, "# HELP tt_requests_total "));
   CHECK(has(text, "# TYPE tt_requests_total counter\n"));
   CHECK(has(text, "tt_requests_total{action=\"join\"} 1\n"));
@@ -134,11 +134,11 @@ TEST_CASE("stats: a join that waits for a probe is counted once, when answered",
   send(t, R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":1007})");
   std::string j = R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":2007})";
   std::string probe_id;
-  REQUIRE(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
+  REQUIRE(tracker_handle(t, j, "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
   CHECK(t->stats.requests[0] == 1);
   CHECK(stats_rate_sum(&t->stats.rate, 0, t->now) == 1);
   tracker_probe_result(t, "7", PROBE_ALIVE);
-  REQUIRE(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+  REQUIRE(tracker_handle(t, j, "127.0.0.1", 5000) == TRACKER_ANSWER);
   CHECK(has(t->answer, "held by a live peer"));
   CHECK(t->stats.requests[0] == 2);
   CHECK(stats_rate_sum(&t->stats.rate, 0, t->now) == 2);

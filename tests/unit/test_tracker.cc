@@ -222,18 +222,18 @@ TEST_CASE("tracker: a join for a held id waits for a probe of the holder", "[tra
   xjoin(t, "7", 1007, 4000);
   std::string j = R"({"action":"join","v":1,"seq":1,"peer_id":"7","files":[],"tcp_port":2007})";
   std::string probe_id;
-  CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
+  CHECK(tracker_handle(t, j, "127.0.0.1", 5000, &probe_id) == TRACKER_PROBE);
   CHECK(probe_id == "7");
   SECTION("a live holder keeps its id") {
     tracker_probe_result(t, "7", PROBE_ALIVE);
-    CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+    CHECK(tracker_handle(t, j, "127.0.0.1", 5000) == TRACKER_ANSWER);
     CHECK_THAT(t->answer, Catch::Contains("held by a live peer at 127.0.0.1:1007"));
     CHECK(reg_find(&t->reg, "7")->tcp_port == 1007);
   }
   SECTION("a dead holder's id is taken over") {
     tracker_probe_result(t, "7", PROBE_REFUSED);
     CHECK(reg_peer_count(&t->reg) == 0);
-    CHECK(tracker_handle(t, j.data(), j.size(), "127.0.0.1", 5000) == TRACKER_ANSWER);
+    CHECK(tracker_handle(t, j, "127.0.0.1", 5000) == TRACKER_ANSWER);
     CHECK(parse(t->answer)["status"] == "ok");
     CHECK(reg_find(&t->reg, "7")->tcp_port == 2007);
   }
@@ -441,7 +441,7 @@ TEST_CASE("tracker: registrations past the per-address cap are refused and chang
 
 static int handle_at(Tracker* t, const std::string& d, const char* ip, int port,
                      std::string* probe_id = nullptr) {
-  return tracker_handle(t, d.data(), d.size(), ip, port, probe_id);
+  return tracker_handle(t, d, ip, port, probe_id);
 }
 
 static std::string join_of(const std::string& id, int tcp, const std::string& extra = "") {

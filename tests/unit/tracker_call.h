@@ -7,7 +7,7 @@
 // Handles datagram d as if it came from ip:port; returns the answer (empty: none).
 static inline std::string send(Tracker* t, const std::string& d, const char* ip = "127.0.0.1",
                                int port = 4000) {
-  tracker_handle(t, d.data(), d.size(), ip, port);
+  tracker_handle(t, d, ip, port);
   return t->answer;
 }
 
