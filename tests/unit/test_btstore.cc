@@ -37,7 +37,6 @@ TEST_CASE("btstore: a leecher gets the seeder, counts follow left", "[btstore]")
   BtAnswer ans;
   const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   REQUIRE(bt_announce(s, ann(1, 0x0A000001, 6881, 0, BT_EVENT_STARTED), T0, &ans) == 0);
   CHECK(peers.empty());  // never itself
   CHECK(c.seeders == 1);
@@ -72,7 +71,6 @@ TEST_CASE("btstore: re-announcing replaces the entry; stopped removes it", "[bts
   BtAnswer ans;
   const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   for (int i = 0; i < 5; i++)
     bt_announce(s, ann(1, 0x0A000001, 6881, 10), T0 + i, &ans);
   CHECK(bt_peer_count(s) == 1);
@@ -107,7 +105,6 @@ TEST_CASE("btstore: numwant bounds the sample, which is spread and distinct", "[
   BtAnswer ans;
   const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   for (uint16_t p = 1; p <= 1000; p++)
     REQUIRE(bt_announce(s, ann(2, 0x0A000001, p, 1), T0, &ans) == 0);
   CHECK(c.leechers == 1000);
@@ -150,8 +147,6 @@ TEST_CASE("btstore: caps refuse new entries with a reason, never old ones", "[bt
   lim.max_peers_per_ip = 3;
   BtStore* s = bt_store_new(lim);
   BtAnswer ans;
-  const std::vector<BtPeerAddr>& peers = ans.peers;
-  const BtCounts& c = ans.counts;
   const char* const& why = ans.why;
   CHECK(bt_announce(s, ann(1, 1, 1, 1), T0, &ans) == 0);
   CHECK(bt_announce(s, ann(2, 1, 2, 1), T0, &ans) == 0);
@@ -178,9 +173,7 @@ TEST_CASE("btstore: expiry after two intervals, in bounded steps", "[btstore]") 
   lim.interval_s = 100;
   BtStore* s = bt_store_new(lim);
   BtAnswer ans;
-  const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   for (int sw = 0; sw < 10; sw++)
     for (uint16_t p = 1; p <= 100; p++)
       bt_announce(s, ann(sw, 0x0A000001, p, p % 2), T0, &ans);
@@ -214,9 +207,7 @@ TEST_CASE("btstore: many swarms come and go; each is found by its hash, counts s
           "[btstore]") {
   BtStore* s = bt_store_new(BtLimits());
   BtAnswer ans;
-  const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   for (int round = 0; round < 3; round++) {
     int refused = 0;
     for (int n = 0; n < 5000; n++)
@@ -244,9 +235,7 @@ TEST_CASE("btstore: 'completed' counts a download that ends, not any announce th
           "[btstore]") {
   BtStore* s = bt_store_new(BtLimits());
   BtAnswer ans;
-  const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   for (int i = 0; i < 5; i++)  // a leecher claiming completed with bytes left
     bt_announce(s, ann(1, 0x0A000001, 6881, 100, BT_EVENT_COMPLETED), T0, &ans);
   CHECK(c.completed == 0u);
@@ -261,9 +250,7 @@ TEST_CASE("btstore: 'completed' counts a download that ends, not any announce th
 TEST_CASE("btstore: info hashes that differ only in their last bytes are all found", "[btstore]") {
   BtStore* s = bt_store_new(BtLimits());
   BtAnswer ans;
-  const std::vector<BtPeerAddr>& peers = ans.peers;
   const BtCounts& c = ans.counts;
-  const char* const& why = ans.why;
   BtAnnounce a = ann(0, 0x0A000001, 6881, 0);
   int refused = 0, wrong = 0;
   for (uint32_t n = 0; n < 4000; n++) {
