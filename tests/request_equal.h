@@ -32,8 +32,12 @@ inline std::string request_check(const std::string& s) {
   ProtoRequest r;
   std::string err;
   int rc = proto_decode_request(s.data(), s.size(), &r, &err);
+  // Parsed from a NUL-terminated copy: RapidJSON's Parse(text, length) reads
+  // through a stream that skips a byte-order mark (in 1.1, even a lone 0xEF),
+  // which the tracker, like the seed, refuses as not JSON. A NUL is checked apart.
+  std::string text(s);
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag>(s.data(), s.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(text.c_str());
   bool not_json = d.HasParseError() || memchr(s.data(), '\0', s.size()) != nullptr;
   if ((rc == -1 && err == "invalid JSON (expected one JSON object per datagram)") != not_json)
     return "decoder and RapidJSON differ on whether it is JSON: " + err;

@@ -54,6 +54,8 @@ TEST_CASE("proto: malformed requests are refused with a reason", "[proto]") {
   } cases[] = {
       {"not json", "invalid JSON"},
       {"", "invalid JSON"},
+      {"\xEF\xBB\xBF{\"action\":\"leave\",\"peer_id\":\"1\"}", "invalid JSON"},  // a BOM
+      {"\xEF{\"action\":\"leave\",\"peer_id\":\"1\"}", "invalid JSON"},
       {"[1,2]", "expected a JSON object"},
       {R"({"peer_id":"1"})", "missing field 'action'"},
       {R"({"action":5})", "'action' must be a string"},
