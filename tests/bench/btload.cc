@@ -473,38 +473,27 @@ static Verdict check_announce(Client* c, const uint8_t* d, size_t n, uint32_t* n
 // answer to a slot's announce in flight goes to on_answer(slot, data, len, latency_ns).
 template <typename F>
 static void pump(Client* c, int timeout_ms, F on_answer) {
-  struct epoll_event evs[64];
-  int n = epoll_wait(c->ep, evs, 64, timeout_ms);
-  if (n < 0) {
-    if (errno == EINTR) return;
-    die("epoll_wait: %s", strerror(errno));
-  }
-  uint8_t buf[65536];
-  for (int i = 0; i < n; i++) {
-    Sock* k = &c->socks[evs[i].data.u64];
-    for (;;) {
-      ssize_t r = recv(k->fd, buf, sizeof buf, 0);
-      if (r < 0) break;  // EAGAIN, or an ICMP error (nobody listening): times out
-      uint64_t t = now_ns();
-      size_t len = static_cast<size_t>(r);
-      uint32_t tid = len >= 8 ? get32(buf + 4) : 0;
-      if (len >= 8 && k->connecting && tid == k->ctid) {
-        on_connect_answer(c, k, buf, len);
-        continue;
-      }
-      size_t si = tid >> 20;
-      Slot* s = si < c->slots.size() ? &c->slots[si] : nullptr;
-      if (len < 8 || s == nullptr || !s->busy || s->tid != tid) {
-        // Late (already counted lost), a late connect answer, or not BEP 15:
-        // kept for the message when a connect is never answered.
-        if (c->strays++ == 0)
-          c->first_stray = std::to_string(len) + " bytes: " + hexstart(buf, len);
-        continue;
-      }
-      s->busy = false;
-      on_answer(s, buf, len, t - s->sent_ns);
-    }
-  }
+  auto fd_of = [c](uint64_t i) { return c->socks[i].fd; };
+  loadgen_pump(c->ep, timeout_ms, fd_of,
+               [&](uint64_t i, const uint8_t* buf, size_t len, uint64_t t) {
+                 Sock* k = &c->socks[i];
+                 uint32_t tid = len >= 8 ? get32(buf + 4) : 0;
+                 if (len >= 8 && k->connecting && tid == k->ctid) {
+                   on_connect_answer(c, k, buf, len);
+                   return;
+                 }
+                 size_t si = tid >> 20;
+                 Slot* s = si < c->slots.size() ? &c->slots[si] : nullptr;
+                 if (len < 8 || s == nullptr || !s->busy || s->tid != tid) {
+                   // Late (already counted lost), a late connect answer, or not BEP 15:
+                   // kept for the message when a connect is never answered.
+                   if (c->strays++ == 0)
+                     c->first_stray = std::to_string(len) + " bytes: " + hexstart(buf, len);
+                   return;
+                 }
+                 s->busy = false;
+                 on_answer(s, buf, len, t - s->sent_ns);
+               });
 }
 
 // Connect retries, and announces unanswered after 1 s: on_timeout(slot).

@@ -40,6 +40,31 @@ static uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Waits up to timeout_ms on the epoll set ep, whose entries carry an index in
+// data.u64, and reads every datagram that has arrived on their sockets:
+// on_datagram(index, data, len, arrival_ns). A failed read (EAGAIN, or an
+// ICMP error when nobody listens) ends a socket's turn; the caller's timeouts
+// count what never came.
+template <typename FdOf, typename F>
+static void loadgen_pump(int ep, int timeout_ms, FdOf fd_of, F on_datagram) {
+  struct epoll_event evs[256];
+  int n = epoll_wait(ep, evs, 256, timeout_ms);
+  if (n < 0) {
+    if (errno == EINTR) return;
+    die("epoll_wait: %s", strerror(errno));
+  }
+  static uint8_t buf[65536];
+  for (int i = 0; i < n; i++) {
+    uint64_t index = evs[i].data.u64;
+    int fd = fd_of(index);
+    for (;;) {
+      ssize_t r = recv(fd, buf, sizeof buf, 0);
+      if (r < 0) break;
+      on_datagram(index, buf, static_cast<size_t>(r), now_ns());
+    }
+  }
+}
+
 static long parse_long(const char* flag, const char* s, long lo, long hi) {
   char* end = nullptr;
   errno = 0;

@@ -434,27 +434,17 @@ static void read_answer(const char* d, size_t n, Answer* a) {
 // for each answer to a slot's request in flight (late answers are dropped).
 template <typename F>
 static void pump(Client* c, int timeout_ms, F on_answer) {
-  struct epoll_event evs[256];
-  int n = epoll_wait(c->ep, evs, 256, timeout_ms);
-  if (n < 0) {
-    if (errno == EINTR) return;
-    die("epoll_wait: %s", strerror(errno));
-  }
-  char buf[65536];
-  for (int i = 0; i < n; i++) {
-    Slot* s = &c->slots[evs[i].data.u64];
-    for (;;) {
-      ssize_t r = recv(s->fd, buf, sizeof buf, 0);
-      if (r < 0) break;  // EAGAIN, or an ICMP error (nobody listening): lost after 1 s
-      uint64_t t = now_ns();
-      if (!s->busy) continue;  // a late answer to a request already counted lost
-      Answer a;
-      read_answer(buf, static_cast<size_t>(r), &a);
-      if (a.has_seq && a.seq != s->seq) continue;  // late answer to an earlier request
-      s->busy = false;
-      on_answer(s, a, t - s->sent_ns);
-    }
-  }
+  auto fd_of = [c](uint64_t i) { return c->slots[i].fd; };
+  loadgen_pump(c->ep, timeout_ms, fd_of,
+               [&](uint64_t i, const uint8_t* buf, size_t len, uint64_t t) {
+                 Slot* s = &c->slots[i];
+                 if (!s->busy) return;  // a late answer to a request already counted lost
+                 Answer a;
+                 read_answer(reinterpret_cast<const char*>(buf), len, &a);
+                 if (a.has_seq && a.seq != s->seq) return;  // late answer to an earlier request
+                 s->busy = false;
+                 on_answer(s, a, t - s->sent_ns);
+               });
 }
 
 static void take_token(Client* c, Slot* s, const Answer& a) {
