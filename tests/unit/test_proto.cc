@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -17,6 +18,22 @@ static std::string& err_sink() {
 
 static int decode(const std::string& s, ProtoRequest* r, std::string* err) {
   return proto_decode_request(s.data(), s.size(), r, err);
+}
+
+// A request as the test reports it: control and non-ASCII bytes as \xNN, so
+// that Catch2's TAP lines stay one line each.
+static std::string shown(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char esc[5];
+      snprintf(esc, sizeof esc, "\\x%02x", c);
+      out += esc;
+    }
+  }
+  return out;
 }
 
 TEST_CASE("proto: a seed join decodes with every field", "[proto]") {
@@ -77,7 +94,7 @@ TEST_CASE("proto: malformed requests are refused with a reason", "[proto]") {
   for (const Case& c : cases) {
     ProtoRequest r;
     std::string err;
-    INFO(c.input);
+    INFO(shown(c.input));
     CHECK(decode(c.input, &r, &err) == -1);
     CHECK_THAT(err, Catch::Contains(c.reason));
   }
@@ -584,7 +601,7 @@ TEST_CASE("proto: every kind of JSON a request can be decodes as it should", "[p
        "error: field 'token' must be the 32 hex digits the join answer gave"},
   };
   for (const auto& c : cases) {
-    INFO(c.input);
+    INFO(shown(c.input));
     CHECK(outcome(c.input) == c.outcome);
   }
 }
