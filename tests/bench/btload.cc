@@ -137,26 +137,11 @@ static void parse_server(const char* s, Opts* o) {
 }
 
 static void parse_args(int argc, char** argv, Opts* o) {
-  if (argc < 2) {
-    fputs(kUsage, stderr);
-    exit(2);
-  }
-  o->cmd = argv[1];
-  if (o->cmd == "--help" || o->cmd == "-h" || o->cmd == "help") {
-    fputs(kUsage, stdout);
-    exit(0);
-  }
-  if (o->cmd != "null" && o->cmd != "load" && o->cmd != "hashes")
-    die("unknown subcommand '%s' (have null, load, hashes; try --help)", o->cmd.c_str());
+  o->cmd = loadgen_subcommand(argc, argv, kUsage, {"null", "load", "hashes"});
   bool is_null = o->cmd == "null", is_load = o->cmd == "load";
   for (int i = 2; i < argc; i++) {
     std::string f = argv[i];
-    if (f == "--help" || f == "-h") {
-      fputs(kUsage, stdout);
-      exit(0);
-    }
-    if (i + 1 >= argc) die("%s needs a value (try --help)", f.c_str());
-    const char* v = argv[++i];
+    const char* v = loadgen_flag_value(argc, argv, &i, kUsage);
     if (f == "--port" && is_null) {
       o->port = static_cast<int>(parse_long("--port", v, 0, 65535));
     } else if (f == "--answer-peers" && is_null) {

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,39 @@ static uint64_t now_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The subcommand in argv[1], one of `names`. With none, prints `usage` and
+// exits 2; for help, prints it and exits 0; an unknown one is fatal.
+static std::string loadgen_subcommand(int argc, char** argv, const char* usage,
+                                      std::initializer_list<const char*> names) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    exit(2);
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    fputs(usage, stdout);
+    exit(0);
+  }
+  std::string have;
+  for (const char* n : names) {
+    if (cmd == n) return cmd;
+    have += (have.empty() ? "" : ", ") + std::string(n);
+  }
+  die("unknown subcommand '%s' (have %s; try --help)", cmd.c_str(), have.c_str());
+}
+
+// The value of the flag argv[*i], which *i then points at; for --help or -h,
+// prints `usage` and exits 0. A flag without a value is fatal.
+static const char* loadgen_flag_value(int argc, char** argv, int* i, const char* usage) {
+  const char* f = argv[*i];
+  if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+    fputs(usage, stdout);
+    exit(0);
+  }
+  if (*i + 1 >= argc) die("%s needs a value (try --help)", f);
+  return argv[++*i];
 }
 
 // Waits up to timeout_ms on the epoll set ep, whose entries carry an index in

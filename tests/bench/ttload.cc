@@ -118,26 +118,11 @@ static void parse_mix(const char* s, Opts* o) {
 }
 
 static void parse_args(int argc, char** argv, Opts* o) {
-  if (argc < 2) {
-    fputs(kUsage, stderr);
-    exit(2);
-  }
-  o->cmd = argv[1];
-  if (o->cmd == "--help" || o->cmd == "-h" || o->cmd == "help") {
-    fputs(kUsage, stdout);
-    exit(0);
-  }
-  if (o->cmd != "null" && o->cmd != "load" && o->cmd != "fill")
-    die("unknown subcommand '%s' (have null, load, fill; try --help)", o->cmd.c_str());
+  o->cmd = loadgen_subcommand(argc, argv, kUsage, {"null", "load", "fill"});
+  bool is_null = o->cmd == "null", is_load = o->cmd == "load", is_fill = o->cmd == "fill";
   for (int i = 2; i < argc; i++) {
     std::string f = argv[i];
-    if (f == "--help" || f == "-h") {
-      fputs(kUsage, stdout);
-      exit(0);
-    }
-    if (i + 1 >= argc) die("%s needs a value (try --help)", f.c_str());
-    const char* v = argv[++i];
-    bool is_null = o->cmd == "null", is_load = o->cmd == "load", is_fill = o->cmd == "fill";
+    const char* v = loadgen_flag_value(argc, argv, &i, kUsage);
     if (f == "--answer-bytes" && is_null) {
       o->answer_bytes = parse_long("--answer-bytes", v, 24, 8192);
     } else if (f == "--port" && is_null) {
