@@ -27,25 +27,19 @@
 
 // HMAC-SHA256 under the tracker's key (hmac.cc keeps the keyed context).
 static void keyed_mac(const Tracker* t, const void* msg, size_t len, unsigned char out[kHmacLen]) {
-  int r = t->mac.ctx != nullptr ? hmac_sha256(&t->mac, msg, len, out) : -1;
-  if (r == 0) return;
-  // A tracker made without tracker_init_key (tests): the one-shot form.
-  size_t n = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, t->key, sizeof t->key,
-                static_cast<const unsigned char*>(msg), len, out, kHmacLen, &n) != nullptr)
-    return;
+  if (t->mac.ctx != nullptr && hmac_sha256(&t->mac, msg, len, out) == 0) return;
   // OpenSSL failed: random bytes, so no token or connection id is guessable
   // (the one made here matches nothing later).
   RAND_bytes(out, static_cast<int>(kHmacLen));
 }
 
-void tracker_init_key(Tracker* t) {
+int tracker_init_key(Tracker* t) {
   if (RAND_bytes(t->key, sizeof t->key) != 1) {
     // No entropy source: fall back to the clock and pid, still unguessable from afar.
     uint64_t seed[2] = {uv_hrtime(), static_cast<uint64_t>(uv_os_getpid())};
     SHA256(reinterpret_cast<unsigned char*>(seed), sizeof seed, t->key);
   }
-  hmac_init(&t->mac, t->key, sizeof t->key);  // on failure, keyed_mac keys each call
+  return hmac_init(&t->mac, t->key, sizeof t->key);
 }
 
 // A keyed hash of who joined from where: it changes when the tracker restarts
@@ -1410,6 +1404,10 @@ static void on_signal(void* ctx, int) {
 }
 
 static int tracker_start(Tracker* t) {
+  if (tracker_init_key(t) != 0) {
+    fprintf(stderr, "tt tracker: OpenSSL cannot make an HMAC-SHA256 context for the tokens\n");
+    return UV_EINVAL;
+  }
   struct sockaddr_in addr;
   int r = uv_ip4_addr(t->opt.host.c_str(), t->opt.port, &addr);
   if (r != 0) {
@@ -1439,7 +1437,6 @@ static int tracker_start(Tracker* t) {
   t->prepare.data = t;
   t->prepare_open = true;
   uv_prepare_start(&t->prepare, on_prepare);
-  tracker_init_key(t);
   t->reg.ttl_ms = static_cast<int64_t>(t->opt.peer_ttl_s) * 1000;
   t->reg.max_files_per_ip = static_cast<size_t>(t->opt.max_files_per_ip);
   t->reg.max_contents_per_ip = static_cast<size_t>(t->opt.max_contents_per_ip);

@@ -134,8 +134,10 @@ enum ProbeVerdict {
   PROBE_TIMEOUT = 2,  // no answer in time: gone only if the previous probe timed out too
 };
 
-// Sets a random token key (tests may call it to get a tracker without a loop).
-void tracker_init_key(Tracker* t);
+// Sets a random token key and keys the HMAC with it (every tracker needs it
+// before it handles a datagram; tests call it for a tracker without a loop).
+// Returns 0, or -1 when OpenSSL cannot make the HMAC context.
+int tracker_init_key(Tracker* t);
 // Handles one datagram from ip:port. No sockets: used by tests (the UDP
 // callback calls tracker_handle_from). TRACKER_PROBE leaves in *probe_id the id
 // whose holder must be checked; the datagram then waits in t->waiting (as it

@@ -11,9 +11,10 @@ static inline std::string send(Tracker* t, const std::string& d, const char* ip 
   return t->answer;
 }
 
-// A tracker that prints nothing (its console lines would mix with Catch2's TAP).
+// A keyed tracker that prints nothing (its console lines would mix with Catch2's TAP).
 static inline Tracker* quiet_tracker() {
   Tracker* t = new Tracker;
   t->quiet = true;
+  tracker_init_key(t);
   return t;
 }
